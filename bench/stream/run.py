@@ -1,0 +1,858 @@
+"""Streaming benchmark: raw topic -> validate -> valid topic / DLQ, on the embedded broker.
+
+One run measures three contenders, each in its own process, on a fresh embedded
+Kafka-protocol broker per measurement, fed the same generated events (~5% bad of every kind):
+
+  passthrough  confluent-kafka consumer -> producer with the worker's client settings and no
+               validation: batches of up to 500, produce, flush, commit per batch. The
+               physical limit of this broker, client and machine.
+  seed         the seed design as written: aiokafka consumer, json.loads + jsonschema
+               Draft7Validator, ``send_and_wait`` for every message and a commit per message.
+               Timed on --seed-sample events (5,000): its rate is steady, so the rate is
+               reported as measured (no extrapolation is needed for msgs/s).
+  ours         ``dataquarantine stream --config FILE``: the stream worker as the CLI runs it
+               (SQLite store, local payloads, /metrics served).
+
+Throughput: all events are produced first, then the contender starts; its rate is taken from
+the group's committed offsets, polled every 20 ms, from the first commit to the last (so
+start-up and the consumer-group join are not counted). Passthrough and ours run --repeat
+times (median reported). Then the outputs are read back and reconciled: valid + DLQ = input.
+
+Latency: the contender runs, and events are produced at a steady --latency-rate (10,000/s)
+for --latency-seconds (10), by a producer with linger.ms=--load-linger-ms (5: at 1 ms the
+embedded broker needs a whole CPU for the produce requests alone). Each event carries its
+produce time (``time.time_ns()`` at ``produce()``) in a header, which the worker keeps; a probe
+process reading the valid topic records receive time - produce time. The embedded broker
+ignores ``message.timestamp.type=LogAppendTime``, so the end point is the probe's receive time
+on the valid topic (including its fetch: it slightly overstates the latency). The passthrough
+is measured the same way, as the floor. CPU seconds of the contender and the broker are
+reported for the steady phase.
+
+Usage: python bench/stream/run.py [--records N] [--repeat N] [--seed-sample N]
+       [--partitions N] [--latency-rate N] [--latency-seconds S] [--load-linger-ms MS]
+       [--ours-settings JSON] [--skip NAME ...] [--strict]
+Results: a table on stdout and bench/results/stream.json (DQ_BENCH_KEEP=1 keeps the scratch
+folder: configs, logs, raw latencies).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/: the shared seed design
+from seed_design import seed_validators
+
+BENCH_DIR = Path(__file__).resolve().parent.parent
+RESULTS_DIR = BENCH_DIR / "results"
+CONTENDERS = ("passthrough", "seed", "ours")
+LABELS = {
+    "passthrough": "passthrough (consume -> produce, no validation)",
+    "seed": "seed design (aiokafka + jsonschema, per message)",
+    "ours": "ours (dataquarantine stream)",
+}
+SENT_HEADER = "bench.sent_ns"
+# Consumer properties for the embedded broker, given to every contender alike (never production
+# defaults): the group join takes ~3 s instead of ~20 s, and a fetch waits at most 5 ms,
+# because the embedded broker does not answer a waiting fetch when data arrives (Kafka does),
+# so the default 500 ms wait would dominate the latency.
+BENCH_CONSUMER = {
+    "session.timeout.ms": "6000",
+    "max.poll.interval.ms": "10000",
+    "heartbeat.interval.ms": "1000",
+    "fetch.wait.max.ms": "5",
+}
+POLL_SECONDS = 0.02
+
+
+# -- helpers --------------------------------------------------------------------------------------
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def peak_rss_mb(pid: int) -> float | None:
+    """Peak resident set size (VmHWM) of a running process, in MB (Linux)."""
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return None
+
+
+def cpu_seconds(pid: int | None) -> float | None:
+    """User + system CPU seconds of a process (and its threads) so far."""
+    if pid is None:
+        return None
+    import psutil
+
+    try:
+        times = psutil.Process(pid).cpu_times()
+    except psutil.Error:
+        return None
+    return float(times.user + times.system)
+
+
+def broker_pid() -> int | None:
+    """The embedded broker: the child process of this one that is not Python."""
+    import psutil
+
+    for child in psutil.Process().children():
+        with contextlib.suppress(psutil.Error):
+            if "python" not in child.name().lower():
+                return int(child.pid)
+    return None
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    index = min(len(sorted_values) - 1, max(0, round(q * (len(sorted_values) - 1))))
+    return sorted_values[index]
+
+
+def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run with the median rate (all rates kept); the first failure if any failed."""
+    failed = [r for r in runs if r.get("status") != "ok"]
+    if failed:
+        return failed[0]
+    ordered = sorted(runs, key=lambda r: r["rate"])
+    chosen = dict(ordered[len(ordered) // 2])
+    chosen["rates"] = [r["rate"] for r in runs]
+    return chosen
+
+
+def create_topics(bootstrap: str, names: list[str], partitions: int) -> None:
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    futures = admin.create_topics([NewTopic(n, partitions, 1) for n in names])
+    for future in futures.values():
+        future.result(timeout=30)
+
+
+def produce_all(bootstrap: str, topic: str, values: list[bytes]) -> None:
+    from confluent_kafka import Producer
+
+    producer = Producer(
+        {
+            "bootstrap.servers": bootstrap,
+            "linger.ms": 5,
+            "queue.buffering.max.messages": 1_000_000,
+            "queue.buffering.max.kbytes": 1_048_576,
+        }
+    )
+    for value in values:
+        producer.produce(topic, value)
+        producer.poll(0)
+    if producer.flush(60) != 0:
+        raise RuntimeError("could not produce the input events")
+
+
+def topic_count(bootstrap: str, topic: str, partitions: int) -> int:
+    """Messages in ``topic``, counted by reading it (the embedded broker's high watermarks
+    are not exact for compressed batches)."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    consumer = Consumer(
+        {"bootstrap.servers": bootstrap, "group.id": "bench-count", "enable.auto.commit": False}
+    )
+    consumer.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
+    n = 0
+    idle_until = time.monotonic() + 3.0
+    try:
+        while time.monotonic() < idle_until:
+            messages = consumer.consume(10_000, 0.2)
+            if messages:
+                n += sum(1 for m in messages if m.error() is None)
+                idle_until = time.monotonic() + 1.0
+    finally:
+        consumer.close()
+    return n
+
+
+class CommitWatch:
+    """Polls the committed offsets of a consumer group on one topic."""
+
+    def __init__(self, bootstrap: str, group: str, topic: str, partitions: int) -> None:
+        from confluent_kafka import Consumer, TopicPartition
+
+        # Not subscribed: it only fetches the group's committed offsets, it never joins.
+        self._consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
+        self._partitions = [TopicPartition(topic, p) for p in range(partitions)]
+
+    def committed(self) -> int:
+        found = self._consumer.committed(self._partitions, timeout=10)
+        return sum(max(tp.offset, 0) for tp in found)
+
+    def wait_for(
+        self, target: int, timeout: float, alive: Any = None
+    ) -> tuple[float, int, float] | None:
+        """Poll until ``target`` offsets are committed: (first commit time, offsets committed
+        then, last commit time), or None on timeout or when ``alive()`` turns false."""
+        deadline = time.monotonic() + timeout
+        first: tuple[float, int] | None = None
+        while time.monotonic() < deadline:
+            done = self.committed()
+            now = time.perf_counter()
+            if done and first is None:
+                first = (now, done)
+            if done >= target:
+                assert first is not None
+                return first[0], first[1], now
+            if alive is not None and not alive():
+                return None
+            time.sleep(POLL_SECONDS)
+        return None
+
+    def close(self) -> None:
+        self._consumer.close()
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=40)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def tail(path: Path, lines: int = 5) -> str:
+    with contextlib.suppress(OSError):
+        return " | ".join(path.read_text(errors="replace").strip().splitlines()[-lines:])
+    return ""
+
+
+# -- the contenders (child processes) -----------------------------------------------------------
+
+
+def role_passthrough(args: argparse.Namespace) -> None:
+    """Consume batches, produce every message unchanged, flush, commit: no validation."""
+    from confluent_kafka import Consumer, Producer, TopicPartition
+
+    from dataquarantine.stream.kafka import consumer_config, producer_config
+    from dataquarantine.stream.settings import StreamSettings
+
+    # The same client settings as the worker's, so the only difference is the validation.
+    settings = StreamSettings.load(
+        kafka_bootstrap_servers=args.bootstrap,
+        kafka_consumer_group_id=args.group,
+        kafka_consumer_extra=BENCH_CONSUMER,
+    )
+    failed: list[Any] = []
+    conf = producer_config(settings)
+    for key in ("delivery.report.only.error",):  # a Python-level property: a bool, not text
+        if isinstance(conf.get(key), str):
+            conf[key] = conf[key].lower() == "true"
+    conf["on_delivery"] = lambda err, _msg: failed.append(err) if err is not None else None
+    producer = Producer(conf)
+    consumer = Consumer(consumer_config(settings))
+    consumer.subscribe([args.raw])
+    running = True
+
+    def on_term(*_: object) -> None:
+        nonlocal running
+        running = False
+
+    signal.signal(signal.SIGTERM, on_term)
+    produce, poll = producer.produce, producer.poll
+    while running:
+        # As the worker polls: what is there at once, else wait for one message and drain.
+        messages = consumer.consume(args.batch, 0)
+        if not messages:
+            messages = consumer.consume(1, 0.1)
+            if not messages:
+                continue
+            messages.extend(consumer.consume(args.batch - 1, 0))
+        positions: dict[tuple[str, int], int] = {}
+        for m in messages:
+            if m.error() is None:
+                produce(args.valid, m.value(), m.key(), headers=m.headers())
+                poll(0)
+                positions[m.topic(), m.partition()] = m.offset() + 1
+        producer.flush()
+        if failed:
+            raise RuntimeError(f"delivery failed: {failed[0]}")
+        offsets = [TopicPartition(t, p, o) for (t, p), o in positions.items()]
+        if offsets:
+            consumer.commit(offsets=offsets, asynchronous=False)
+    consumer.close()
+
+
+def role_seed(args: argparse.Namespace) -> None:
+    """The seed design's consumer loop, as written: one message at a time, awaited."""
+    import asyncio
+    from datetime import UTC, datetime
+
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+    from aiokafka.structs import TopicPartition
+
+    validators = seed_validators(Path(args.contracts))
+
+    async def main() -> None:
+        consumer = AIOKafkaConsumer(
+            args.raw,
+            bootstrap_servers=args.bootstrap,
+            group_id=args.group,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            session_timeout_ms=6000,
+            fetch_max_wait_ms=5,
+            heartbeat_interval_ms=1000,
+            max_poll_interval_ms=10000,
+        )
+        producer = AIOKafkaProducer(bootstrap_servers=args.bootstrap)
+        await consumer.start()
+        await producer.start()
+        try:
+            async for msg in consumer:
+                error = None
+                try:
+                    record = json.loads(msg.value)
+                    tag = record.get("_schema") if isinstance(record, dict) else None
+                    validator = validators.get(tag) if isinstance(tag, str) else None
+                    if validator is None:
+                        error = ("schema_not_found", f"no schema {tag!r}", "")
+                    else:
+                        errors = list(validator.iter_errors(record))
+                        if errors:
+                            first = errors[0]
+                            path = "/".join(str(p) for p in first.absolute_path)
+                            error = ("schema_violation", first.message, path)
+                except ValueError as exc:
+                    error = ("parse_error", str(exc), "")
+                if error is None:
+                    await producer.send_and_wait(args.valid, msg.value, key=msg.key)
+                else:
+                    envelope = {
+                        "original_message": msg.value.decode("utf-8", "replace"),
+                        "validation_error": dict(
+                            zip(("error_type", "error_message", "field_path"), error, strict=True)
+                        ),
+                        "source_topic": msg.topic,
+                        "source_partition": msg.partition,
+                        "source_offset": msg.offset,
+                        "quarantined_at": datetime.now(UTC).isoformat(),
+                    }
+                    await producer.send_and_wait(args.dlq, json.dumps(envelope).encode())
+                await consumer.commit({TopicPartition(msg.topic, msg.partition): msg.offset + 1})
+        finally:
+            await producer.stop()
+            await consumer.stop()
+
+    with contextlib.suppress(KeyboardInterrupt, asyncio.CancelledError):
+        asyncio.run(main())
+
+
+def role_probe(args: argparse.Namespace) -> None:
+    """Read the valid topic from its current end; write each message's latency (µs)."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    consumer = Consumer(
+        {
+            "bootstrap.servers": args.bootstrap,
+            "group.id": "bench-latency-probe",
+            "enable.auto.commit": False,
+            "fetch.wait.max.ms": BENCH_CONSUMER["fetch.wait.max.ms"],
+        }
+    )
+    parts = []
+    for p in range(args.partitions):
+        high = consumer.get_watermark_offsets(TopicPartition(args.valid, p), timeout=10)[1]
+        parts.append(TopicPartition(args.valid, p, high))
+    consumer.assign(parts)
+    print("ready", flush=True)
+    latencies: list[tuple[int, int]] = []  # (latency, send time) in µs
+    header = SENT_HEADER
+    idle_deadline = time.monotonic() + args.idle
+    while len(latencies) < args.expect and time.monotonic() < idle_deadline:
+        # The first message, then whatever else has arrived: consume(n, timeout) alone would
+        # wait for n messages and hold the first ones back.
+        first = consumer.poll(0.05)
+        messages = [first, *consumer.consume(1000, 0)] if first is not None else []
+        now = time.time_ns()
+        for m in messages:
+            if m.error() is not None:
+                continue
+            for key, value in m.headers() or ():
+                if key == header:
+                    sent = int(value)
+                    latencies.append(((now - sent) // 1000, sent // 1000))
+                    break
+        if messages:
+            idle_deadline = time.monotonic() + args.idle
+    consumer.close()
+    Path(args.out).write_text(json.dumps(latencies))
+
+
+ROLES = {"passthrough": role_passthrough, "seed": role_seed, "probe": role_probe}
+
+
+# -- the driver -----------------------------------------------------------------------------------
+
+
+class Run:
+    """One benchmark run: the events and a scratch folder; each measurement gets a fresh
+    embedded broker (:meth:`on_fresh_broker`), so none inherits another's load or data."""
+
+    def __init__(self, args: argparse.Namespace, scratch: Path) -> None:
+        from dataquarantine.demo.generator import generate
+
+        self.args = args
+        self.scratch = scratch
+        self.bootstrap = ""
+        self.metrics_port = 0
+        records = list(generate(args.records, seed=args.seed))
+        self.values = [r.raw for r in records]
+        self.expected = [r.expected for r in records]
+
+    def on_fresh_broker(self, measure: Any, name: str) -> dict[str, Any]:
+        from dataquarantine.stream.embedded import EmbeddedBroker
+
+        log_path = self.scratch / f"broker-{measure.__name__}-{name}.log"
+        with EmbeddedBroker(log_path=log_path) as broker:
+            self.bootstrap = broker.bootstrap_servers
+            return dict(measure(name))
+
+    def topics(self, name: str) -> tuple[str, str, str]:
+        names = (f"{name}-raw", f"{name}-valid", f"{name}-dlq")
+        create_topics(self.bootstrap, list(names), self.args.partitions)
+        return names
+
+    def start(
+        self, name: str, raw: str, valid: str, dlq: str, group: str
+    ) -> subprocess.Popen[bytes]:
+        """Start a contender (its output goes to a log file in the scratch folder)."""
+        logfile = (self.scratch / f"{name}-{group}.log").open("wb")
+        if name == "ours":
+            cmd = self._ours_command(raw, valid, dlq, group)
+        else:
+            cmd = [
+                sys.executable, str(Path(__file__).resolve()), "--role", name,
+                "--bootstrap", self.bootstrap, "--raw", raw, "--valid", valid, "--dlq", dlq,
+                "--group", group, "--contracts", str(self.args.contracts),
+            ]  # fmt: skip
+        proc = subprocess.Popen(cmd, stdout=logfile, stderr=subprocess.STDOUT, cwd=self.scratch)
+        logfile.close()
+        return proc
+
+    def _ours_command(self, raw: str, valid: str, dlq: str, group: str) -> list[str]:
+        from dataquarantine.stream.embedded import free_port
+
+        self.metrics_port = free_port()
+        work = self.scratch / group
+        work.mkdir(parents=True, exist_ok=True)
+        config = {
+            "kafka_bootstrap_servers": self.bootstrap,
+            "kafka_consumer_group_id": group,
+            "kafka_raw_topic": raw,
+            "kafka_valid_topic": valid,
+            "kafka_dlq_topic": dlq,
+            "kafka_consumer_extra": BENCH_CONSUMER,
+            "contracts_dir": str(self.args.contracts),
+            "store_url": f"sqlite:///{work / 'quarantine.db'}",
+            "payloads_url": f"file://{work / 'payloads'}",
+            "prometheus_port": self.metrics_port,
+        }
+        for key, value in json.loads(self.args.ours_settings or "{}").items():
+            if isinstance(value, dict) and isinstance(config.get(key), dict):
+                config[key] = {**config[key], **value}
+            else:
+                config[key] = value
+        path = work / "stream.yaml"
+        path.write_text(json.dumps(config, indent=2))  # JSON is YAML
+        exe = Path(sys.executable).with_name("dataquarantine")
+        cli = [str(exe)] if exe.exists() else [sys.executable, "-m", "dataquarantine.cli.app"]
+        return [*cli, "stream", "--config", str(path)]
+
+    # -- throughput ---------------------------------------------------------------------------
+
+    def throughput(self, name: str) -> dict[str, Any]:
+        n = self.args.seed_sample if name == "seed" else self.args.records
+        n = min(n, len(self.values))
+        raw, valid, dlq = self.topics(f"tp-{name}")
+        produce_all(self.bootstrap, raw, self.values[:n])
+        group = f"bench-{name}"
+        watch = CommitWatch(self.bootstrap, group, raw, self.args.partitions)
+        log(f"measuring {LABELS[name]} on {n:,} events ...")
+        started = time.perf_counter()
+        proc = self.start(name, raw, valid, dlq, group)
+        try:
+            span = watch.wait_for(n, self.args.timeout, alive=lambda: proc.poll() is None)
+            rss = peak_rss_mb(proc.pid)
+            worker = self._worker_metrics() if name == "ours" else None
+        finally:
+            stop(proc)
+            watch.close()
+        if span is None:
+            why = "exited" if proc.poll() not in (None, 0, -signal.SIGTERM) else "timed out"
+            return {
+                "name": name,
+                "label": LABELS[name],
+                "status": "error",
+                "note": f"{why}: {tail(self.scratch / f'{name}-{group}.log')}",
+            }
+        first_at, first_done, last_at = span
+        seconds = last_at - first_at
+        measured = n - first_done
+        landed = {
+            "valid_topic": topic_count(self.bootstrap, valid, self.args.partitions),
+            "dlq_topic": topic_count(self.bootstrap, dlq, self.args.partitions),
+        }
+        planted = Counter(self.expected[:n])
+        return {
+            "name": name,
+            "label": LABELS[name],
+            "status": "ok",
+            "records": n,
+            "measured_records": measured,
+            "seconds": seconds,
+            "rate": measured / seconds if seconds > 0 else None,
+            "startup_seconds": first_at - started,
+            "peak_rss_mb": rss,
+            "landed": landed,
+            "reconciled": landed["valid_topic"] + landed["dlq_topic"] >= n,
+            "planted_valid": planted["valid"],
+            "worker_metrics": worker,
+        }
+
+    # -- latency ------------------------------------------------------------------------------
+
+    def latency(self, name: str) -> dict[str, Any]:
+        args = self.args
+        raw, valid, dlq = self.topics(f"lat-{name}")
+        group = f"bench-lat-{name}"
+        warmup = 2000
+        log(f"latency of {LABELS[name]} at {args.latency_rate:,} msgs/s ...")
+        proc = self.start(name, raw, valid, dlq, group)
+        watch = CommitWatch(self.bootstrap, group, raw, args.partitions)
+        probe: subprocess.Popen[bytes] | None = None
+        try:
+            produce_all(self.bootstrap, raw, self.values[:warmup])
+            if watch.wait_for(warmup, args.timeout, alive=lambda: proc.poll() is None) is None:
+                return {"name": name, "status": "error", "note": "the warm-up never committed"}
+            total = int(args.latency_rate * args.latency_seconds)
+            values = [self.values[i % len(self.values)] for i in range(warmup, warmup + total)]
+            expected_valid = (
+                sum(
+                    1
+                    for i in range(warmup, warmup + total)
+                    if self.expected[i % len(self.values)] == "valid"
+                )
+                if name == "ours"
+                else total
+            )
+            out = self.scratch / f"latency-{name}.json"
+            probe = subprocess.Popen(
+                [
+                    sys.executable,
+                    str(Path(__file__).resolve()),
+                    "--role",
+                    "probe",
+                    "--bootstrap",
+                    self.bootstrap,
+                    "--valid",
+                    valid,
+                    "--partitions",
+                    str(args.partitions),
+                    "--expect",
+                    str(expected_valid),
+                    "--out",
+                    str(out),
+                ],
+                stdout=subprocess.PIPE,
+            )
+            assert probe.stdout is not None
+            probe.stdout.readline()  # "ready": assigned at the current end of the topic
+            cpu_before = cpu_seconds(proc.pid), cpu_seconds(broker_pid())
+            achieved = self._produce_steadily(raw, values, args.latency_rate)
+            probe.wait(timeout=args.timeout)
+            cpu = [
+                round(after - before, 2) if after is not None and before is not None else None
+                for before, after in zip(
+                    cpu_before, (cpu_seconds(proc.pid), cpu_seconds(broker_pid())), strict=True
+                )
+            ]
+            rss = peak_rss_mb(proc.pid)
+            worker = self._worker_metrics() if name == "ours" else None
+            latencies = sorted(v[0] / 1000 for v in json.loads(out.read_text()))
+        finally:
+            if probe is not None and probe.poll() is None:
+                probe.kill()
+            stop(proc)
+            watch.close()
+        return {
+            "name": name,
+            "status": "ok",
+            "rate": args.latency_rate,
+            "achieved_rate": achieved,
+            "seconds": args.latency_seconds,
+            "sent": total,
+            "received": len(latencies),
+            "expected": expected_valid,
+            "p50_ms": percentile(latencies, 0.50),
+            "p99_ms": percentile(latencies, 0.99),
+            "p999_ms": percentile(latencies, 0.999),
+            "max_ms": latencies[-1] if latencies else None,
+            "peak_rss_mb": rss,
+            "cpu_seconds": {"contender": cpu[0], "broker": cpu[1]},
+            "worker_metrics": worker,
+        }
+
+    def _worker_metrics(self) -> dict[str, Any] | None:
+        """Checkpoints, mean validation and commit time, from the worker's own /metrics."""
+        import urllib.request
+
+        try:
+            url = f"http://127.0.0.1:{self.metrics_port}/metrics"
+            with urllib.request.urlopen(url, timeout=5) as response:
+                text = response.read().decode()
+        except OSError:
+            return None
+        values: dict[str, float] = {}
+        for line in text.splitlines():
+            name, _, value = line.partition(" ")
+            if name.startswith(
+                ("dataquarantine_validation_duration", "dataquarantine_batch_commit")
+            ):
+                values[name] = float(value)
+        checkpoints = values.get("dataquarantine_batch_commit_duration_seconds_count", 0.0)
+        if not checkpoints:
+            return None
+        return {
+            "checkpoints": int(checkpoints),
+            "mean_commit_ms": 1000
+            * values["dataquarantine_batch_commit_duration_seconds_sum"]
+            / checkpoints,
+            "mean_validation_ms": 1000
+            * values.get("dataquarantine_validation_duration_seconds_sum", 0.0)
+            / checkpoints,
+        }
+
+    def _produce_steadily(self, topic: str, values: list[bytes], rate: float) -> float:
+        """Produce at ``rate`` msgs/s in 1 ms ticks; each message carries its send time."""
+        from confluent_kafka import Producer
+
+        # linger.ms 0 would mean one request per message, which swamps the embedded broker.
+        producer = Producer(
+            {"bootstrap.servers": self.bootstrap, "linger.ms": self.args.load_linger_ms}
+        )
+        produce, poll, now_ns = producer.produce, producer.poll, time.time_ns
+        start = time.perf_counter()
+        sent = 0
+        total = len(values)
+        while sent < total:
+            due = min(total, int((time.perf_counter() - start) * rate) + 1)
+            while sent < due:
+                produce(topic, values[sent], headers=[(SENT_HEADER, str(now_ns()).encode())])
+                sent += 1
+            poll(0)
+            time.sleep(0.001)
+        elapsed = time.perf_counter() - start
+        producer.flush(30)
+        return total / elapsed
+
+
+# -- report ---------------------------------------------------------------------------------------
+
+
+def targets(
+    rows: dict[str, dict[str, Any]], lat: dict[str, dict[str, Any]]
+) -> list[dict[str, Any]]:
+    def ok(d: dict[str, Any], key: str) -> Any:
+        return d.get(key) if d.get("status") == "ok" else None
+
+    ours = ok(rows.get("ours", {}), "rate")
+    passthrough = ok(rows.get("passthrough", {}), "rate")
+    seed = ok(rows.get("seed", {}), "rate")
+    rss = [
+        v
+        for v in (ok(rows.get("ours", {}), "peak_rss_mb"), ok(lat.get("ours", {}), "peak_rss_mb"))
+        if v is not None
+    ]
+    checks = [
+        (
+            "ours >= 0.6x passthrough",
+            ours / passthrough if ours and passthrough else None,
+            0.6,
+            ">=",
+        ),
+        ("ours >= 20x seed design", ours / seed if ours and seed else None, 20.0, ">="),
+        ("p99 latency < 10 ms", ok(lat.get("ours", {}), "p99_ms"), 10.0, "<"),
+        ("worker peak RSS < 200 MB", max(rss) if rss else None, 200.0, "<"),
+    ]
+    out = []
+    for name, value, goal, op in checks:
+        if value is None:
+            verdict = "n/a"
+        else:
+            verdict = "PASS" if (value >= goal if op == ">=" else value < goal) else "FAIL"
+        out.append({"target": name, "value": value, "goal": goal, "verdict": verdict})
+    return out
+
+
+def render(
+    rows: dict[str, dict[str, Any]], lat: dict[str, dict[str, Any]], checks: list[dict[str, Any]]
+) -> None:
+    passthrough = rows.get("passthrough", {}).get("rate")
+    seed = rows.get("seed", {}).get("rate")
+    head = f"{'contender':<50} {'msgs/s':>10} {'vs pass':>8} {'vs seed':>8} {'RSS MB':>7}"
+    print(head)
+    print("-" * len(head))
+    for name in CONTENDERS:
+        r = rows.get(name)
+        if r is None:
+            continue
+        if r.get("status") != "ok":
+            print(f"{r['label']:<50} {r.get('note', 'n/a')}")
+            continue
+        vs_pass = f"{r['rate'] / passthrough:.2f}x" if passthrough else "-"
+        vs_seed = f"{r['rate'] / seed:.1f}x" if seed else "-"
+        rss = f"{r['peak_rss_mb']:.0f}" if r.get("peak_rss_mb") else "-"
+        print(f"{r['label']:<50} {r['rate']:>10,.0f} {vs_pass:>8} {vs_seed:>8} {rss:>7}")
+        landed = r["landed"]
+        check = "ok" if r["reconciled"] else "MISSING MESSAGES"
+        print(
+            f"    {r['records']:,} in -> {landed['valid_topic']:,} valid topic + "
+            f"{landed['dlq_topic']:,} DLQ ({check}); rate over the last "
+            f"{r['measured_records']:,} ({r['seconds']:.2f} s)"
+        )
+        if len(r.get("rates", ())) > 1:
+            runs = ", ".join(f"{x:,.0f}" for x in r["rates"])
+            print(f"    {len(r['rates'])} runs: {runs} msgs/s (median shown)")
+        if name == "ours":
+            same = landed["valid_topic"] == r["planted_valid"]
+            verdict = "as planted" if same else f"planted {r['planted_valid']:,}"
+            print(f"    valid messages: {verdict}")
+    if rows.get("seed", {}).get("status") == "ok":
+        print(f"  seed design: timed on {rows['seed']['records']:,} events only (its rate)")
+    for name, r in lat.items():
+        if r.get("status") != "ok":
+            print(f"latency {name}: {r.get('note')}")
+            continue
+        print(
+            f"latency {name} at {r['achieved_rate']:,.0f} msgs/s for {r['seconds']} s: "
+            f"p50 {r['p50_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms, p99.9 {r['p999_ms']:.2f} ms, "
+            f"max {r['max_ms']:.2f} ms ({r['received']:,}/{r['expected']:,} received); "
+            f"CPU s: {name} {r['cpu_seconds']['contender']}, broker {r['cpu_seconds']['broker']}"
+        )
+    print("\ntargets:")
+    for c in checks:
+        value = "-" if c["value"] is None else f"{c['value']:.2f}"
+        print(f"  {c['target']:<28} {value:>8}  {c['verdict']}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    from dataquarantine.demo.generator import DEMO_CONTRACTS_DIR
+
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--records", type=int, default=300_000, help="events for the throughput runs")
+    p.add_argument(
+        "--repeat", type=int, default=3, help="throughput runs per contender (median reported)"
+    )
+    p.add_argument("--seed", type=int, default=42, help="generator seed")
+    p.add_argument("--seed-sample", type=int, default=5_000, help="events the seed design gets")
+    p.add_argument("--partitions", type=int, default=4, help="partitions of every topic")
+    p.add_argument("--latency-rate", type=int, default=10_000, help="msgs/s of the latency run")
+    p.add_argument(
+        "--load-linger-ms", type=float, default=5.0, help="linger.ms of the latency load producer"
+    )
+    p.add_argument("--latency-seconds", type=float, default=10.0, help="length of the latency run")
+    p.add_argument("--contracts", type=Path, default=DEMO_CONTRACTS_DIR)
+    p.add_argument(
+        "--ours-settings",
+        metavar="JSON",
+        help="extra stream settings for ours, e.g. '{\"flush_interval_ms\": 100}'",
+    )
+    p.add_argument("--skip", nargs="*", default=[], choices=[*CONTENDERS, "latency"])
+    p.add_argument("--timeout", type=float, default=300, help="seconds allowed per measurement")
+    p.add_argument("--out", type=Path, default=RESULTS_DIR / "stream.json")
+    p.add_argument("--strict", action="store_true", help="exit 1 when a target fails")
+    # Internal: run one contender or the latency probe.
+    p.add_argument("--role", choices=ROLES, help=argparse.SUPPRESS)
+    for flag in ("--bootstrap", "--raw", "--valid", "--dlq", "--group"):
+        p.add_argument(flag, help=argparse.SUPPRESS)
+    p.add_argument("--batch", type=int, default=500, help=argparse.SUPPRESS)
+    p.add_argument("--expect", type=int, default=0, help=argparse.SUPPRESS)
+    p.add_argument("--idle", type=float, default=5.0, help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.role:
+        ROLES[args.role](args)
+        return 0
+
+    scratch = Path(tempfile.mkdtemp(prefix="dq-bench-stream-"))
+    load_before = os.getloadavg()[0]
+    rows: dict[str, dict[str, Any]] = {}
+    lat: dict[str, dict[str, Any]] = {}
+    try:
+        run = Run(args, scratch)
+        for name in CONTENDERS:
+            if name not in args.skip:
+                rows[name] = median_run(
+                    [
+                        run.on_fresh_broker(run.throughput, name)
+                        for _ in range(1 if name == "seed" else args.repeat)
+                    ]
+                )
+        if "latency" not in args.skip:
+            for name in ("ours", "passthrough"):
+                if name not in args.skip:
+                    lat[name] = run.on_fresh_broker(run.latency, name)
+    finally:
+        keep = os.environ.get("DQ_BENCH_KEEP")
+        if not keep:
+            shutil.rmtree(scratch, ignore_errors=True)
+    load = (load_before, os.getloadavg()[0])
+    checks = targets(rows, lat)
+    print(
+        f"\nstreaming: {args.records:,} events (~5% bad), {args.partitions} partitions, "
+        f"{os.cpu_count()} CPUs, Python {platform.python_version()}, "
+        f"load average {load[0]:.1f} -> {load[1]:.1f}"
+    )
+    render(rows, lat, checks)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    report = {
+        "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "command": "python bench/stream/run.py "
+        + " ".join(argv if argv is not None else sys.argv[1:]),
+        "load_average": {"before": load[0], "after": load[1]},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+        "config": {
+            "records": args.records,
+            "seed_sample": args.seed_sample,
+            "partitions": args.partitions,
+            "latency_rate": args.latency_rate,
+            "latency_seconds": args.latency_seconds,
+            "latency_end_point": "receive time of the valid topic's message at a probe consumer",
+        },
+        "throughput": rows,
+        "latency": lat,
+        "targets": checks,
+    }
+    args.out.write_text(json.dumps(report, indent=2))
+    print(f"\nresults: {args.out}")
+    failed = any(c["verdict"] == "FAIL" for c in checks)
+    return 1 if args.strict and failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,415 @@
+"""The ``dataquarantine`` command line.
+
+Exit codes (every command): 0 the run completed (quarantined records are a normal outcome),
+1 runtime failure (a store or file could not be used), 2 usage or contract error.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from dataquarantine.cli.gates import gates_app
+from dataquarantine.errors import (
+    ConfigError,
+    ContractError,
+    ContractNotFoundError,
+    DataQuarantineError,
+)
+from dataquarantine.settings import Settings
+
+EXIT_OK, EXIT_RUNTIME, EXIT_USAGE = 0, 1, 2
+
+HELP = """DataQuarantine: validate records against data contracts; quarantine the bad ones.
+
+Exit codes: 0 completed (even with quarantined records), 1 runtime failure, 2 usage or
+contract error. Settings come from options, else DQ_CONTRACTS_DIR, DQ_STORE_URL,
+DQ_PAYLOADS_URL (defaults: ./contracts, sqlite:///.dataquarantine/quarantine.db,
+file://.dataquarantine/payloads)."""
+
+app = typer.Typer(help=HELP, no_args_is_help=True, add_completion=False, rich_markup_mode=None)
+quarantine_app = typer.Typer(help="Browse and export quarantined records.", no_args_is_help=True)
+contracts_app = typer.Typer(help="Inspect and check data contracts.", no_args_is_help=True)
+app.add_typer(quarantine_app, name="quarantine")
+app.add_typer(contracts_app, name="contracts")
+app.add_typer(gates_app, name="gates")
+
+
+class InputFormatOpt(StrEnum):
+    jsonl = "jsonl"
+    csv = "csv"
+    parquet = "parquet"
+
+
+class ExportFormat(StrEnum):
+    jsonl = "jsonl"
+
+
+ContractsOpt = Annotated[
+    Path | None, typer.Option("--contracts", help="Contracts folder [env DQ_CONTRACTS_DIR].")
+]
+StoreOpt = Annotated[str | None, typer.Option("--store", help="Metadata store URL [DQ_STORE_URL].")]
+PayloadsOpt = Annotated[
+    str | None, typer.Option("--payloads", help="Payload store URL [DQ_PAYLOADS_URL].")
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
+
+
+@contextmanager
+def _exit_codes() -> Iterator[None]:
+    """Map our exceptions to exit codes with a one-line message on stderr."""
+    from dataquarantine.cli.render import err_console
+
+    try:
+        yield
+    except (ContractError, ContractNotFoundError, ConfigError) as exc:
+        err_console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(EXIT_USAGE) from None
+    except DataQuarantineError as exc:
+        err_console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(EXIT_RUNTIME) from None
+    except OSError as exc:
+        err_console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(EXIT_RUNTIME) from None
+
+
+def _settings(contracts: Path | None, store: str | None, payloads: str | None) -> Settings:
+    base = Settings()
+    updates: dict[str, Any] = {}
+    if contracts is not None:
+        updates["contracts_dir"] = contracts
+    if store is not None:
+        updates["store_url"] = store
+    if payloads is not None:
+        updates["payloads_url"] = payloads
+    return base.model_copy(update=updates)
+
+
+def _open_quarantine(settings: Settings) -> Any:
+    from dataquarantine.quarantine.service import Quarantine
+
+    return Quarantine.open(settings.store_url, settings.payloads_url)
+
+
+@app.command()
+def validate(
+    inputs: Annotated[list[str], typer.Argument(help="JSONL, CSV or Parquet files ('-' = stdin).")],
+    contract: Annotated[
+        str | None, typer.Option("--contract", help="Force NAME[@VERSION] for every record.")
+    ] = None,
+    contracts: ContractsOpt = None,
+    fmt: Annotated[
+        InputFormatOpt | None,
+        typer.Option("--format", help="Input format (default: by extension)."),
+    ] = None,
+    valid_out: Annotated[
+        Path | None,
+        typer.Option("--valid-out", help="Write valid records here (JSONL: original lines)."),
+    ] = None,
+    store: StoreOpt = None,
+    payloads: PayloadsOpt = None,
+    batch_size: Annotated[int | None, typer.Option("--batch-size", min=1)] = None,
+    as_json: JsonOpt = False,
+    progress: Annotated[
+        bool, typer.Option("--progress/--no-progress", help="Progress bar (default: on a TTY).")
+    ] = True,
+) -> None:
+    """Validate files; quarantine invalid records and optionally write the valid ones."""
+    from dataquarantine.cli import render
+    from dataquarantine.runner import ValidationRun
+    from dataquarantine.validation.registry import ContractRegistry, Router
+
+    with _exit_codes():
+        settings = _settings(contracts, store, payloads)
+        for path in inputs:
+            if path != "-" and not Path(path).is_file():
+                raise ConfigError(f"input {path!r} does not exist")
+        registry = ContractRegistry.from_directory(settings.contracts_dir)
+        router = Router(registry, contract=contract)
+        quarantine = _open_quarantine(settings)
+        try:
+            run = ValidationRun(
+                router,
+                quarantine,
+                valid_out=valid_out,
+                batch_size=batch_size or settings.batch_size,
+            )
+            show = progress and not as_json and sys.stderr.isatty()
+            if show:
+                from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+                columns = (
+                    SpinnerColumn(),
+                    TextColumn("{task.completed:,} records"),
+                    TimeElapsedColumn(),
+                )
+                with Progress(*columns, console=render.err_console, transient=True) as bar:
+                    task = bar.add_task("validate", total=None)
+                    summary = run.run(
+                        inputs,
+                        fmt=fmt.value if fmt else None,
+                        on_batch=lambda n: bar.advance(task, n),
+                    )
+            else:
+                summary = run.run(inputs, fmt=fmt.value if fmt else None)
+        finally:
+            quarantine.close()
+        if as_json:
+            render.print_json(summary.to_dict())
+        else:
+            render.summary(summary)
+
+
+def _parse_since(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(f"--since {text!r} is not an ISO date or date-time") from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _filter(
+    contract: str | None,
+    code: str | None,
+    status: str | None,
+    since: str | None,
+    source: str | None,
+) -> Any:
+    from dataquarantine.quarantine.envelope import QuarantineFilter, Status
+    from dataquarantine.validation.result import ErrorCode
+
+    try:
+        return QuarantineFilter(
+            contract=contract,
+            code=ErrorCode(code) if code else None,
+            status=Status(status) if status else None,
+            since=_parse_since(since),
+            source_name=source,
+        )
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+FilterContract = Annotated[str | None, typer.Option("--contract", help="Contract name.")]
+FilterCode = Annotated[str | None, typer.Option("--code", help="Error code, e.g. parse_error.")]
+FilterStatus = Annotated[str | None, typer.Option("--status", help="e.g. quarantined.")]
+FilterSince = Annotated[str | None, typer.Option("--since", help="ISO date or date-time (UTC).")]
+FilterSource = Annotated[
+    str | None, typer.Option("--source", help="Topic, file URI or table (exact).")
+]
+
+
+@quarantine_app.command("list")
+def quarantine_list(
+    contract: FilterContract = None,
+    code: FilterCode = None,
+    status: FilterStatus = None,
+    since: FilterSince = None,
+    source: FilterSource = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=10_000)] = 50,
+    offset: Annotated[int, typer.Option("--offset", min=0)] = 0,
+    store: StoreOpt = None,
+    payloads: PayloadsOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List quarantined records, newest first."""
+    from dataquarantine.cli import render
+
+    with _exit_codes():
+        settings = _settings(None, store, payloads)
+        flt = _filter(contract, code, status, since, source)
+        q = _open_quarantine(settings)
+        try:
+            records = q.list(flt, limit=limit, offset=offset)
+            total = q.count(flt)
+        finally:
+            q.close()
+        if as_json:
+            render.print_json({"total": total, "items": [r.to_dict() for r in records]})
+        else:
+            render.records_table(records, total)
+
+
+def _payload_view(payload: bytes) -> tuple[Any, bool]:
+    from dataquarantine.validation.base import DecodeFailure
+    from dataquarantine.validation.parsing import parse_json
+
+    try:
+        return parse_json(payload), True
+    except DecodeFailure:
+        return None, False
+
+
+@quarantine_app.command("show")
+def quarantine_show(
+    record_id: Annotated[str, typer.Argument(metavar="ID", help="Quarantine record id (UUID).")],
+    store: StoreOpt = None,
+    payloads: PayloadsOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show one quarantined record: the envelope and the original payload."""
+    import base64
+    import uuid
+
+    from dataquarantine.cli import render
+    from dataquarantine.errors import RecordNotFoundError
+
+    with _exit_codes():
+        try:
+            rid = uuid.UUID(record_id)
+        except ValueError:
+            raise ConfigError(f"{record_id!r} is not a record id (UUID)") from None
+        q = _open_quarantine(_settings(None, store, payloads))
+        try:
+            rec = q.get(rid)
+            if rec is None:
+                raise RecordNotFoundError(f"no quarantined record {rid}")
+            payload = q.payload(rec)
+        finally:
+            q.close()
+        parsed, parses = _payload_view(payload)
+        if as_json:
+            out = rec.to_dict()
+            out["payload_b64"] = base64.b64encode(payload).decode()
+            if parses:
+                out["payload_json"] = parsed
+            render.print_json(out)
+        else:
+            render.record_detail(rec, payload, parsed, parses)
+
+
+@quarantine_app.command("export")
+def quarantine_export(
+    fmt: Annotated[ExportFormat, typer.Option("--format")] = ExportFormat.jsonl,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="File (default: stdout).")
+    ] = None,
+    contract: FilterContract = None,
+    code: FilterCode = None,
+    status: FilterStatus = None,
+    since: FilterSince = None,
+    source: FilterSource = None,
+    store: StoreOpt = None,
+    payloads: PayloadsOpt = None,
+) -> None:
+    """Export envelopes as JSONL: one per line, with payload_b64 and payload_json."""
+    import base64
+
+    import orjson
+
+    with _exit_codes():
+        q = _open_quarantine(_settings(None, store, payloads))
+        flt = _filter(contract, code, status, since, source)
+        out = output.open("wb") if output else sys.stdout.buffer
+        try:
+            for rec in q.iter(flt):
+                payload = q.payload(rec)
+                row = rec.to_dict()
+                row["payload_b64"] = base64.b64encode(payload).decode()
+                parsed, parses = _payload_view(payload)
+                if parses:
+                    row["payload_json"] = parsed
+                out.write(orjson.dumps(row) + b"\n")
+        finally:
+            q.close()
+            if output:
+                out.close()
+            else:
+                out.flush()
+
+
+@contracts_app.command("list")
+def contracts_list(contracts: ContractsOpt = None, as_json: JsonOpt = False) -> None:
+    """List the contracts and versions of the contracts folder."""
+    from dataquarantine.cli import render
+    from dataquarantine.validation.registry import ContractRegistry
+
+    with _exit_codes():
+        registry = ContractRegistry.from_directory(_settings(contracts, None, None).contracts_dir)
+        rows = [
+            {
+                "name": c.name,
+                "version": c.version,
+                "latest": registry.find(c.name) is c,
+                "kind": c.kind,
+                "rules": len(c.spec.rules),
+                "file": str(c.spec.source_path),
+            }
+            for c in registry
+        ]
+        if as_json:
+            render.print_json(rows)
+            return
+        from rich.table import Table
+
+        table = Table(title="Contracts", title_justify="left")
+        for col in ("name", "version", "kind", "rules", "file"):
+            table.add_column(col, overflow="fold")
+        for r in rows:
+            version = f"{r['version']} (latest)" if r["latest"] else str(r["version"])
+            table.add_row(str(r["name"]), version, str(r["kind"]), str(r["rules"]), str(r["file"]))
+        render.console.print(table)
+
+
+@contracts_app.command("check")
+def contracts_check(contracts: ContractsOpt = None) -> None:
+    """Compile every contract; exit 2 naming the first bad file."""
+    from dataquarantine.cli import render
+    from dataquarantine.validation.registry import ContractRegistry
+
+    with _exit_codes():
+        registry = ContractRegistry.from_directory(_settings(contracts, None, None).contracts_dir)
+        render.console.print(f"[green]ok[/green]: {len(registry)} contract version(s) compile")
+
+
+@app.command()
+def demo(
+    records: Annotated[
+        int | None,
+        typer.Option("--records", min=100, help="Events to generate (20,000; --stream 5,000)."),
+    ] = None,
+    workdir: Annotated[
+        Path, typer.Option("--workdir", help="Where the demo writes its files and store.")
+    ] = Path(".dataquarantine"),
+    seed: Annotated[int, typer.Option("--seed")] = 42,
+    stream: Annotated[
+        bool,
+        typer.Option("--stream", help="The Kafka path instead: embedded broker, stream worker."),
+    ] = False,
+) -> None:
+    """Generate sample events (~5% bad of every kind), validate them, print the summary."""
+    with _exit_codes():
+        if stream:
+            from dataquarantine.cli.demo_stream import run_stream_demo
+
+            run_stream_demo(records=records or 5_000, workdir=workdir, seed=seed)
+            return
+        from dataquarantine.cli.demo import run_demo
+
+        run_demo(records=records or 20_000, workdir=workdir, seed=seed)
+
+
+def _register_stream() -> None:
+    from dataquarantine.cli.stream import stream_command
+
+    app.command("stream")(stream_command)
+
+
+_register_stream()
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,256 @@
+"""``dataquarantine gates``: run read-only quality gates on PostgreSQL; show their history.
+
+Exit codes of ``gates run``: 0 every required gate passed, 1 a required gate failed or
+errored, 2 a bad gates file, option or URL, or a database that cannot be reached.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from dataquarantine.errors import ConfigError, DataQuarantineError
+
+if TYPE_CHECKING:
+    from dataquarantine.gates.history import HistoryEntry
+
+__all__ = ["gates_app"]
+
+EXIT_PASS, EXIT_FAIL, EXIT_ERROR = 0, 1, 2
+
+gates_app = typer.Typer(
+    help=(
+        "Quality gates: declarative read-only SQL assertions on a PostgreSQL database. "
+        "Exit codes of `run`: 0 every required gate passed, 1 a required gate failed, "
+        "2 config or connection error."
+    ),
+    no_args_is_help=True,
+)
+
+
+class GateFormat(StrEnum):
+    text = "text"
+    json = "json"
+    junit = "junit"
+
+
+class HistoryFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
+HistoryDbOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--history-db",
+        help="Where gate history lives: a store URL [default: DQ_STORE_URL, the quarantine store].",
+    ),
+]
+
+
+@contextmanager
+def _exit_on_errors() -> Iterator[None]:
+    """Every error of ours (bad file, option, URL, unreachable database) exits 2."""
+    from dataquarantine.cli.render import err_console
+
+    try:
+        yield
+    except (DataQuarantineError, OSError) as exc:
+        err_console.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
+        raise typer.Exit(EXIT_ERROR) from None
+
+
+def _history_url(history_db: str | None) -> str:
+    from dataquarantine.settings import Settings
+
+    return history_db or Settings().store_url
+
+
+@gates_app.command("run")
+def gates_run(
+    file: Annotated[Path, typer.Argument(help="The gates YAML file.")],
+    db: Annotated[
+        str,
+        typer.Option(
+            "--db",
+            envvar="DQ_GATES_DB",
+            help="postgresql://USER@HOST:PORT/DB[?schema=NAME]; schema= sets search_path.",
+        ),
+    ],
+    fmt: Annotated[GateFormat, typer.Option("--format", help="Report format.")] = GateFormat.text,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="Write the report here; the text report then goes to stdout."
+        ),
+    ] = None,
+    only: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--only", metavar="NAME", help="Run only this gate (repeat, or comma-separate names)."
+        ),
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show each gate's SQL.")] = False,
+    samples: Annotated[
+        int, typer.Option("--samples", min=0, max=1000, help="Sample rows shown per gate.")
+    ] = 5,
+    statement_timeout: Annotated[
+        str,
+        typer.Option(
+            "--statement-timeout",
+            metavar="DURATION",
+            help="Per-gate statement timeout, e.g. 30s, 5m (a gate's own statement_timeout wins).",
+        ),
+    ] = "60s",
+    record: Annotated[
+        bool, typer.Option("--record", help="Store each gate's result in the history.")
+    ] = False,
+    history_db: HistoryDbOpt = None,
+) -> None:
+    """Run the gates of FILE on --db: PASS, FAIL or INFO per gate, with samples."""
+    from rich.console import Console
+
+    from dataquarantine.cli.render import console, err_console
+    from dataquarantine.gates.duration import parse_duration
+    from dataquarantine.gates.history import GateHistory
+    from dataquarantine.gates.model import load_gates
+    from dataquarantine.gates.report import (
+        print_result,
+        print_summary,
+        render_text,
+        to_json,
+        to_junit,
+    )
+    from dataquarantine.gates.runner import run_gates
+
+    with _exit_on_errors():
+        suite = load_gates(file)
+        names = [n.strip() for item in only or [] for n in item.split(",") if n.strip()]
+        suite.select(names)  # unknown names exit 2 before connecting
+        try:
+            timeout = parse_duration(statement_timeout)
+        except ValueError as exc:
+            raise ConfigError(f"--statement-timeout: {exc}") from None
+        # Opened (and migrated) first: an unusable history database fails before any gate runs.
+        history = GateHistory(_history_url(history_db)) if record else None
+        text_to_stdout = output is not None or fmt is GateFormat.text
+        run = run_gates(
+            suite,
+            db,
+            only=names,
+            statement_timeout=timeout,
+            sample_size=samples,
+            on_result=(lambda r: print_result(r, console, verbose=verbose))
+            if text_to_stdout
+            else None,
+        )
+        if text_to_stdout:
+            print_summary(run, console)
+        if fmt is GateFormat.text:
+            if output is not None:
+                with output.open("w", encoding="utf-8") as fh:
+                    plain = Console(
+                        file=fh, width=120, no_color=True, highlight=False, soft_wrap=True
+                    )
+                    render_text(run, plain, verbose=verbose)
+        else:
+            document = to_json(run) if fmt is GateFormat.json else to_junit(run)
+            if output is not None:
+                output.write_bytes(document)
+            else:
+                sys.stdout.buffer.write(document)
+                sys.stdout.flush()
+        if history is not None:
+            stored = history.record(run)
+            err_console.print(
+                f"recorded {stored} gate result(s) of run {run.run_id} in {history.url}",
+                highlight=False,
+            )
+    raise typer.Exit(EXIT_PASS if run.passed else EXIT_FAIL)
+
+
+_MARK = {"PASS": "[green]✓[/green]", "FAIL": "[red]✗[/red]", "INFO": "[cyan]i[/cyan]"}
+
+
+def _trend(entries: list[HistoryEntry]) -> tuple[str, str]:
+    """Statuses and counts, oldest to newest."""
+    oldest_first = entries[::-1]
+    marks = " ".join(_MARK.get(e.status, "[magenta]![/magenta]") for e in oldest_first)
+    counts = " → ".join("-" if e.count is None else f"{e.count:,}" for e in oldest_first)
+    return marks, counts
+
+
+@gates_app.command("history")
+def gates_history(
+    gate: Annotated[
+        list[str] | None,
+        typer.Option("--gate", metavar="NAME", help="Only this gate (repeatable)."),
+    ] = None,
+    limit: Annotated[
+        int, typer.Option("--limit", min=1, max=10_000, help="Recent runs per gate.")
+    ] = 10,
+    history_db: HistoryDbOpt = None,
+    fmt: Annotated[HistoryFormat, typer.Option("--format")] = HistoryFormat.text,
+) -> None:
+    """Recent recorded runs per gate: status, count, duration, when (trend oldest → newest)."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from dataquarantine.cli.render import console, print_json
+    from dataquarantine.gates.history import GateHistory
+
+    with _exit_on_errors():
+        history = GateHistory(_history_url(history_db))
+        entries = history.recent(gates=gate or [], limit=limit)
+    by_gate: dict[str, list[HistoryEntry]] = {}
+    for entry in entries:
+        by_gate.setdefault(entry.gate, []).append(entry)
+    if fmt is HistoryFormat.json:
+        print_json(
+            {
+                "history_db": history.url,
+                "gates": {name: [e.to_dict() for e in runs] for name, runs in by_gate.items()},
+            }
+        )
+        return
+    if not entries:
+        console.print(f"no recorded gate runs in {history.url}", highlight=False)
+        return
+    if len(by_gate) == 1:
+        ((name, runs),) = by_gate.items()
+        table = Table(title=f"Gate {escape(name)}: last {len(runs)} run(s)", title_justify="left")
+        for column in ("at (UTC)", "status", "count", "seconds", "run", "error"):
+            table.add_column(column, overflow="fold")
+        for e in runs:
+            table.add_row(
+                e.run_at.strftime("%Y-%m-%d %H:%M:%S"),
+                _MARK.get(e.status, "[magenta]![/magenta]") + f" {e.status}",
+                "-" if e.count is None else f"{e.count:,}",
+                f"{e.duration_s:.3f}",
+                e.run_id,
+                escape(e.error or ""),
+            )
+        console.print(table)
+        return
+    table = Table(title=f"Gate history ({history.url})", title_justify="left")
+    for column in ("gate", "runs", "last", "trend (old → new)", "counts", "last s", "last at"):
+        table.add_column(column, overflow="fold")
+    for name, runs in by_gate.items():
+        marks, counts = _trend(runs)
+        last = runs[0]
+        table.add_row(
+            escape(name),
+            str(len(runs)),
+            last.status,
+            marks,
+            counts,
+            f"{last.duration_s:.3f}",
+            last.run_at.strftime("%Y-%m-%d %H:%M:%S"),
+        )
+    console.print(table)

@@ -1,0 +1,158 @@
+"""``dataquarantine stream``: run the Kafka stream worker until SIGTERM / SIGINT.
+
+Exit codes: 0 after a graceful shutdown, 1 on a fatal runtime error (broker refused for good,
+store corrupt, the shutdown deadline passed with work not yet durable), 2 on a bad
+configuration or contract. Metrics and health are wired by :func:`build_observers` and
+:func:`serve_health`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import FrameType
+from typing import Annotated, Any, Protocol
+
+import typer
+
+from dataquarantine.stream.settings import StreamSettings
+from dataquarantine.stream.stats import BatchObserver
+
+__all__ = ["build_observers", "serve_health", "stream_command"]
+
+log = logging.getLogger("dataquarantine.stream")
+
+
+class Closer(Protocol):
+    def close(self) -> None: ...
+
+
+def build_observers(settings: StreamSettings) -> list[BatchObserver]:
+    """The observers of committed batches (Prometheus metrics, per-minute aggregates)."""
+    from dataquarantine.stream.aggregates import ValidationMetricsWriter
+    from dataquarantine.stream.metrics import StreamMetrics
+
+    return [StreamMetrics(), ValidationMetricsWriter(settings.store_url)]
+
+
+def serve_health(
+    settings: StreamSettings,
+    ready: Callable[[], bool],
+    observers: Sequence[BatchObserver] = (),
+) -> Closer | None:
+    """Start ``/metrics``, ``/health`` and ``/ready`` (``None`` when not served), with the
+    registry of the :class:`StreamMetrics` among ``observers``."""
+    from dataquarantine.stream.health import serve
+    from dataquarantine.stream.metrics import StreamMetrics
+
+    if not settings.prometheus_port:
+        return None
+    registry = next((o.registry for o in observers if isinstance(o, StreamMetrics)), None)
+    return serve(settings.prometheus_port, ready, registry, host=settings.prometheus_host)
+
+
+def _install_signals(stop: Callable[[], None], stopping: Callable[[], bool]) -> Callable[[], None]:
+    """SIGTERM/SIGINT ask for a graceful stop; a second one ends the process at once
+    (nothing uncommitted is lost: it is consumed again on restart)."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        name = signal.Signals(signum).name
+        if stopping():
+            log.warning("%s again: exiting now without committing", name)
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
+        log.info("%s: finishing the batch in flight, committing, then stopping", name)
+        stop()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
+
+    def restore() -> None:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+    return restore
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def stream_command(
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="YAML settings file (stream.yaml).")
+    ] = None,
+    bootstrap_servers: Annotated[
+        str | None,
+        typer.Option("--bootstrap-servers", help="Kafka brokers [DQ_KAFKA_BOOTSTRAP_SERVERS]."),
+    ] = None,
+    group_id: Annotated[
+        str | None, typer.Option("--group-id", help="Consumer group [DQ_KAFKA_CONSUMER_GROUP_ID].")
+    ] = None,
+    raw_topic: Annotated[
+        str | None, typer.Option("--raw-topic", help="Topic(s) to validate, comma-separated.")
+    ] = None,
+    valid_topic: Annotated[str | None, typer.Option("--valid-topic")] = None,
+    dlq_topic: Annotated[str | None, typer.Option("--dlq-topic")] = None,
+    contracts: Annotated[
+        Path | None, typer.Option("--contracts", help="Contracts folder [DQ_CONTRACTS_DIR].")
+    ] = None,
+    store: Annotated[str | None, typer.Option("--store", help="Metadata store URL.")] = None,
+    payloads: Annotated[str | None, typer.Option("--payloads", help="Payload store URL.")] = None,
+    prometheus_port: Annotated[
+        int | None, typer.Option("--prometheus-port", help="Metrics/health port (0: off).")
+    ] = None,
+    log_level: Annotated[
+        str, typer.Option("--log-level", help="debug, info, warning or error.")
+    ] = "info",
+) -> None:
+    """Validate a Kafka topic continuously: valid messages to the valid topic, invalid ones to
+    the DLQ topic and the quarantine store. Stops gracefully on SIGTERM / SIGINT."""
+    from dataquarantine.cli.app import _exit_codes
+    from dataquarantine.errors import ConfigError
+    from dataquarantine.stream.worker import StreamWorker
+
+    with _exit_codes():
+        if log_level.lower() not in {"debug", "info", "warning", "error"}:
+            raise ConfigError(f"--log-level {log_level!r}: use debug, info, warning or error")
+        _configure_logging(log_level)
+        options: dict[str, Any] = {
+            "kafka_bootstrap_servers": bootstrap_servers,
+            "kafka_consumer_group_id": group_id,
+            "kafka_raw_topic": raw_topic,
+            "kafka_valid_topic": valid_topic,
+            "kafka_dlq_topic": dlq_topic,
+            "contracts_dir": contracts,
+            "store_url": store,
+            "payloads_url": payloads,
+            "prometheus_port": prometheus_port,
+        }
+        settings = StreamSettings.load(
+            config, **{k: v for k, v in options.items() if v is not None}
+        )
+        observers = build_observers(settings)
+        worker = StreamWorker(settings, observers=observers)
+        restore = _install_signals(worker.stop, lambda: worker.stopping)
+        health = None
+        try:
+            health = serve_health(settings, worker.ready, observers)
+            worker.run()
+        finally:
+            restore()
+            if health is not None:
+                health.close()
+            for observer in observers:
+                close = getattr(observer, "close", None)
+                if callable(close):
+                    try:
+                        close()
+                    except Exception:
+                        log.exception("closing %s failed", type(observer).__name__)

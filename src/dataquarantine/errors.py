@@ -1,0 +1,178 @@
+"""The exception tree of DataQuarantine.
+
+Bad *data* is never an exception: it is a :class:`~dataquarantine.validation.result.Violation`
+value. Exceptions are for bad configuration and for failing infrastructure. Every leaf says
+whether it is **transient** (retry, pause or spool: the same call may succeed later) or
+**terminal** (retrying cannot help), so "retry or give up" is one check: :func:`is_transient`.
+Third-party exceptions (psycopg, sqlite3, botocore, yaml, ...) are translated into this tree at
+the adapter boundary and chained with ``raise ... from``.
+
+::
+
+    DataQuarantineError
+    ├── ConfigError                       terminal  bad settings, URL or usage
+    │   ├── UnsafeIdentifierError         terminal  a SQL identifier that is not a plain name
+    │   └── GateDefinitionError           terminal  a quality-gates file cannot be used (names it)
+    ├── ContractError                     terminal  a contract file cannot be used (names the file)
+    │   ├── ContractSyntaxError           terminal  invalid YAML / JSON / field values
+    │   ├── SchemaCompileError            terminal  invalid JSON Schema, Avro schema or model
+    │   ├── RuleCompileError              terminal  a CEL expression that does not compile
+    │   └── DuplicateContractError        terminal  two files define the same name + version
+    ├── ContractNotFoundError             terminal  no contract with that name / version
+    ├── StoreError                        (base of the quarantine metadata store)
+    │   ├── StoreUnavailableError         transient connection refused, database down, locked
+    │   └── StoreIntegrityError           terminal  schema mismatch, constraint, corrupt row
+    ├── PayloadStoreError                 (base of the payload object store)
+    │   ├── PayloadStoreUnavailableError  transient endpoint down, timeout, throttled
+    │   └── PayloadNotFoundError          terminal  the object or range does not exist
+    ├── BrokerError                       (base of the Kafka broker / client)
+    │   ├── BrokerUnavailableError        transient broker unreachable, timeout, coordinator moving
+    │   └── BrokerFatalError              terminal  authentication, authorisation, fatal producer
+    ├── RecordNotFoundError               terminal  no quarantined record with that id
+    └── DatabaseUnavailableError          transient a database under inspection cannot be reached
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+__all__ = [
+    "BrokerError",
+    "BrokerFatalError",
+    "BrokerUnavailableError",
+    "ConfigError",
+    "ContractError",
+    "ContractNotFoundError",
+    "ContractSyntaxError",
+    "DataQuarantineError",
+    "DatabaseUnavailableError",
+    "DuplicateContractError",
+    "GateDefinitionError",
+    "PayloadNotFoundError",
+    "PayloadStoreError",
+    "PayloadStoreUnavailableError",
+    "RecordNotFoundError",
+    "RuleCompileError",
+    "SchemaCompileError",
+    "StoreError",
+    "StoreIntegrityError",
+    "StoreUnavailableError",
+    "UnsafeIdentifierError",
+    "is_transient",
+]
+
+
+class DataQuarantineError(Exception):
+    """Root of every exception raised by DataQuarantine."""
+
+    transient: ClassVar[bool] = False
+
+
+class ConfigError(DataQuarantineError):
+    """Invalid settings, URL or command-line usage."""
+
+
+class UnsafeIdentifierError(ConfigError):
+    """A table or column name that is not a plain SQL identifier (e.g. ``x; DROP TABLE y``)."""
+
+
+class GateDefinitionError(ConfigError):
+    """A quality-gates file or definition cannot be used. The message names the file."""
+
+    def __init__(self, message: str, *, source: Path | str | None = None) -> None:
+        self.source = str(source) if source is not None else None
+        self.problem = message
+        super().__init__(f"{self.source}: {message}" if self.source else message)
+
+
+class ContractError(DataQuarantineError):
+    """A contract file or definition cannot be used. The message names the file."""
+
+    def __init__(self, message: str, *, source: Path | str | None = None) -> None:
+        self.source = str(source) if source is not None else None
+        self.problem = message
+        super().__init__(f"{self.source}: {message}" if self.source else message)
+
+
+class ContractSyntaxError(ContractError):
+    """Invalid YAML or JSON, a missing field or a field with a bad value."""
+
+
+class SchemaCompileError(ContractError):
+    """The JSON Schema, Avro schema or typed model does not compile."""
+
+
+class RuleCompileError(ContractError):
+    """A CEL business rule that does not compile."""
+
+
+class DuplicateContractError(ContractError):
+    """Two contract files define the same name and version."""
+
+
+class ContractNotFoundError(DataQuarantineError):
+    """No contract is registered under that name (and version)."""
+
+    def __init__(self, name: str, version: str | None = None) -> None:
+        self.name = name
+        self.version = version
+        ref = f"{name}@{version}" if version else name
+        super().__init__(f"no contract named {ref!r}")
+
+
+class StoreError(DataQuarantineError):
+    """The quarantine metadata store failed."""
+
+
+class StoreUnavailableError(StoreError):
+    """The metadata store cannot be reached right now."""
+
+    transient = True
+
+
+class StoreIntegrityError(StoreError):
+    """The metadata store answered, but the data or its schema is wrong."""
+
+
+class PayloadStoreError(DataQuarantineError):
+    """The payload object store failed."""
+
+
+class PayloadStoreUnavailableError(PayloadStoreError):
+    """The payload object store cannot be reached right now."""
+
+    transient = True
+
+
+class PayloadNotFoundError(PayloadStoreError):
+    """The payload object (or byte range) does not exist."""
+
+
+class BrokerError(DataQuarantineError):
+    """The Kafka broker or client failed."""
+
+
+class BrokerUnavailableError(BrokerError):
+    """The broker cannot be reached right now (or the group coordinator is moving)."""
+
+    transient = True
+
+
+class BrokerFatalError(BrokerError):
+    """The broker refused for good (authentication, authorisation) or a client is unusable."""
+
+
+class RecordNotFoundError(DataQuarantineError):
+    """No quarantined record has that id."""
+
+
+class DatabaseUnavailableError(DataQuarantineError):
+    """A database that a command inspects (e.g. with quality gates) cannot be reached."""
+
+    transient = True
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True when retrying the failed operation later may succeed."""
+    return isinstance(exc, DataQuarantineError) and exc.transient

@@ -1,0 +1,269 @@
+"""CSV and Parquet readers on pyarrow's streaming readers (imports pyarrow: load lazily).
+
+CSV rules:
+
+* the first record is the header; every column is read as text, never inferred ("00123" stays
+  "00123", "NULL" stays "NULL"); typing is the engine's job, driven by the contract;
+* an empty cell (quoted or not) means the property is absent: it is left out of the row dict;
+* quoted cells may hold delimiters, quotes and newlines; blank lines are skipped (as in JSONL);
+* a row with the wrong number of fields, or a cell that is not UTF-8, is still a record: its
+  value is ``None``, its raw is the row's text and ``RecordBatch.decode_errors`` says why.
+  pyarrow reports rejected rows per block, so they come after the good rows of their block.
+
+Parquet: rows are converted by :mod:`dataquarantine.io.arrow_convert`; null columns are left out
+of the row dict, as an empty CSV cell is. Memory is bounded by one row group.
+
+An input with a header (or schema) but no rows yields one empty batch, so that a sink still
+learns the columns.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from typing import Any, Final
+
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from dataquarantine.errors import ConfigError
+from dataquarantine.io.arrow_convert import column_to_python
+from dataquarantine.io.records import InputFormat, RecordBatch
+
+__all__ = ["read_csv_batches", "read_parquet_batches"]
+
+_HEADER_CHUNK: Final = 1 << 16
+_NEWLINE: Final = re.compile(rb"[\r\n]")
+_CSV_SPECIAL: Final = (b",", b'"', b"\n", b"\r")
+
+
+def read_csv_batches(uri: str, *, batch_size: int, block_size: int) -> Iterator[RecordBatch]:
+    """Stream a CSV file as batches of at most ``batch_size`` rows (all cells as text)."""
+    header = _read_header(uri)
+    if header is None:
+        return
+    _check_unique(uri, header)
+    rejected: list[tuple[bytes, str]] = []
+
+    def on_invalid(row: Any) -> str:
+        reason = f"CSV row has {row.actual_columns} fields, expected {row.expected_columns}"
+        rejected.append((str(row.text).encode("utf-8", "backslashreplace"), reason))
+        return "skip"
+
+    try:
+        reader = pacsv.open_csv(
+            uri,
+            read_options=pacsv.ReadOptions(block_size=max(block_size, 1 << 16), use_threads=False),
+            parse_options=pacsv.ParseOptions(
+                newlines_in_values=True, invalid_row_handler=on_invalid
+            ),
+            convert_options=pacsv.ConvertOptions(
+                column_types={name: pa.binary() for name in header},
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    except (OSError, pa.ArrowException) as exc:
+        raise ConfigError(f"cannot read CSV input {uri!r}: {exc}") from exc
+    if reader.schema.names != header:
+        raise ConfigError(f"cannot read the CSV header of {uri!r}")
+    ordinal = 0
+    emitted = False
+    with reader:
+        while True:
+            try:
+                chunk = reader.read_next_batch()
+            except StopIteration:
+                break
+            except (OSError, pa.ArrowException) as exc:
+                raise ConfigError(f"error reading CSV input {uri!r}: {exc}") from exc
+            for start in range(0, chunk.num_rows, batch_size):
+                part = chunk.slice(start, batch_size)
+                last = start + batch_size >= chunk.num_rows
+                batch = _csv_batch(uri, part, ordinal, rejected if last else [])
+                if last:
+                    rejected.clear()
+                ordinal += len(batch)
+                emitted = True
+                yield batch
+            if rejected:  # reported while reading this chunk but after its last slice
+                batch = _csv_batch(uri, chunk.slice(0, 0), ordinal, rejected)
+                rejected.clear()
+                ordinal += len(batch)
+                emitted = True
+                yield batch
+    if rejected or not emitted:
+        # rows rejected in a block that produced no batch, or a header-only file
+        empty = pa.RecordBatch.from_arrays([pa.array([], pa.binary()) for _ in header], header)
+        yield _csv_batch(uri, empty, ordinal, rejected)
+
+
+def read_parquet_batches(uri: str, *, batch_size: int) -> Iterator[RecordBatch]:
+    """Stream a Parquet file as batches of at most ``batch_size`` rows (JSON-compatible dicts)."""
+    try:
+        pfile = pq.ParquetFile(uri)
+    except (OSError, pa.ArrowException) as exc:
+        raise ConfigError(f"cannot read Parquet input {uri!r}: {exc}") from exc
+    with pfile:
+        schema = pfile.schema_arrow
+        _check_unique(uri, schema.names)
+        row = 0
+        batches = pfile.iter_batches(batch_size=batch_size)
+        while True:
+            try:
+                chunk = next(batches)
+            except StopIteration:
+                break
+            except (OSError, pa.ArrowException) as exc:
+                raise ConfigError(f"error reading Parquet input {uri!r}: {exc}") from exc
+            yield _parquet_batch(uri, chunk, row)
+            row += chunk.num_rows
+        if row == 0:
+            empty = pa.RecordBatch.from_arrays(
+                [pa.array([], f.type) for f in schema], schema=schema
+            )
+            yield RecordBatch(uri, "parquet", [], [], [], None, empty)
+
+
+def _csv_batch(
+    uri: str, chunk: pa.RecordBatch, ordinal: int, rejected: list[tuple[bytes, str]]
+) -> RecordBatch:
+    names = chunk.schema.names
+    arrays: list[pa.Array] = []
+    columns: list[list[Any]] = []
+    errors: dict[int, str] = {}
+    for name, arr in zip(names, chunk.columns, strict=True):
+        try:
+            text = arr.cast(pa.string())
+        except pa.ArrowInvalid:
+            arrays.append(arr)
+            columns.append(_decode_cells(name, arr.to_pylist(), errors))
+        else:
+            arrays.append(text)
+            columns.append(text.to_pylist())
+    rows = _rows(names, columns, chunk.num_rows)
+    for name, arr in zip(names, chunk.columns, strict=True):
+        if pc.min(pc.binary_length(arr)).as_py() != 0:
+            continue
+        for i in pc.indices_nonzero(pc.equal(pc.binary_length(arr), 0)).to_pylist():
+            rows[i].pop(name, None)
+    raws = [orjson.dumps(r) for r in rows]
+    values = rows
+    if errors:
+        cells = [arr.to_pylist() for arr in chunk.columns]
+        for i in errors:
+            values[i] = None
+            raws[i] = _csv_line([col[i] for col in cells])
+    for raw, reason in rejected:
+        errors[len(raws)] = reason
+        raws.append(raw)
+        values.append(None)
+    lines = list(range(ordinal + 2, ordinal + 2 + len(raws)))
+    table = pa.RecordBatch.from_arrays(arrays, names=names)
+    return RecordBatch(uri, "csv", raws, lines, values, None, table, errors or None)
+
+
+def _parquet_batch(uri: str, chunk: pa.RecordBatch, row: int) -> RecordBatch:
+    names = chunk.schema.names
+    columns = [column_to_python(arr) for arr in chunk.columns]
+    rows = _rows(names, columns, chunk.num_rows)
+    for name, arr in zip(names, chunk.columns, strict=True):
+        if arr.null_count:
+            for i in pc.indices_nonzero(arr.is_null()).to_pylist():
+                rows[i].pop(name, None)
+    raws = [_dumps(r) for r in rows]
+    lines = list(range(row + 1, row + 1 + chunk.num_rows))
+    return RecordBatch(uri, _PARQUET, raws, lines, rows, None, chunk)
+
+
+_PARQUET: Final[InputFormat] = "parquet"
+
+
+def _rows(names: list[str], columns: list[list[Any]], num_rows: int) -> list[Any]:
+    """One dict per row (a list of ``Any``: undecodable rows are later replaced by ``None``)."""
+    rows: list[Any] = [{} for _ in range(num_rows)]
+    for name, column in zip(names, columns, strict=True):
+        # Column-wise filling is faster than one dict(zip(...)) per row.
+        for row, value in zip(rows, column, strict=True):
+            row[name] = value
+    return rows
+
+
+def _dumps(row: dict[str, Any]) -> bytes:
+    try:
+        return orjson.dumps(row)
+    except TypeError:  # an integer beyond 64 bits (from a wide decimal)
+        return json.dumps(row, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _decode_cells(name: str, cells: list[bytes], errors: dict[int, str]) -> list[str | None]:
+    out: list[str | None] = []
+    for i, cell in enumerate(cells):
+        try:
+            out.append(cell.decode("utf-8"))
+        except UnicodeDecodeError:
+            errors.setdefault(i, f"CSV column {name!r} is not valid UTF-8")
+            out.append(None)
+    return out
+
+
+def _csv_line(cells: list[bytes]) -> bytes:
+    """One CSV line from raw cells (the raw payload of a row that cannot be decoded)."""
+    return b",".join(
+        b'"' + cell.replace(b'"', b'""') + b'"'
+        if any(special in cell for special in _CSV_SPECIAL)
+        else cell
+        for cell in cells
+    )
+
+
+def _read_header(uri: str) -> list[str] | None:
+    """The header's column names as pyarrow parses them; ``None`` for an empty file."""
+    try:
+        with open(uri, "rb") as f:
+            head = b""
+            while True:
+                chunk = f.read(_HEADER_CHUNK)
+                head += chunk
+                end = _header_end(head)
+                if end >= 0:
+                    head = head[:end]
+                    break
+                if not chunk:
+                    break
+    except OSError as exc:
+        raise ConfigError(f"cannot read CSV input {uri!r}: {exc.strerror or exc}") from exc
+    if not head.strip(b"\r\n"):
+        return None
+    try:
+        table = pacsv.read_csv(
+            pa.BufferReader(head), parse_options=pacsv.ParseOptions(newlines_in_values=True)
+        )
+    except pa.ArrowException as exc:
+        raise ConfigError(f"cannot read the CSV header of {uri!r}: {exc}") from exc
+    return list(table.schema.names)
+
+
+def _header_end(data: bytes) -> int:
+    """Index just past the first line break outside quotes, or -1 when there is none yet."""
+    pos = 0
+    while (match := _NEWLINE.search(data, pos)) is not None:
+        end = match.end()
+        if data.count(b'"', 0, end) % 2 == 0 and data[:end].strip(b"\r\n"):
+            if data[end - 1 : end] == b"\r" and end < len(data) and data[end] == 0x0A:
+                end += 1
+            return end
+        pos = end
+    return -1
+
+
+def _check_unique(uri: str, names: list[str]) -> None:
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise ConfigError(f"input {uri!r} has two columns named {name!r}")
+        seen.add(name)

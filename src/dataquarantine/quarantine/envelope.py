@@ -1,0 +1,225 @@
+"""The quarantine envelope: one shape for every quarantined record, whatever its source."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from dataquarantine.validation.result import ContractRef, ErrorCode, Violation
+
+__all__ = [
+    "ENVELOPE_NAMESPACE",
+    "FileSource",
+    "KafkaSource",
+    "PayloadRef",
+    "QuarantineFilter",
+    "QuarantineItem",
+    "QuarantineRecord",
+    "Source",
+    "Status",
+    "TableSource",
+    "source_from_dict",
+]
+
+#: Namespace of the deterministic (uuid5) quarantine ids.
+ENVELOPE_NAMESPACE = uuid.UUID("6f1c8f3e-2d4b-5a7e-9c1d-0b8e4f2a7d31")
+
+
+def uuid5(name: str) -> uuid.UUID:
+    """``uuid.uuid5(ENVELOPE_NAMESPACE, name)``, tolerant of lone surrogates in ``name``."""
+    data = _NAMESPACE_BYTES + name.encode("utf-8", "surrogatepass")
+    digest = hashlib.sha1(data, usedforsecurity=False).digest()  # RFC 4122 v5 is SHA-1
+    return uuid.UUID(bytes=digest[:16], version=5)
+
+
+_NAMESPACE_BYTES = ENVELOPE_NAMESPACE.bytes
+
+
+class Status(StrEnum):
+    QUARANTINED = "quarantined"
+    REMEDIATED = "remediated"
+    REPROCESSED = "reprocessed"
+    RESOLVED = "resolved"
+    DISCARDED = "discarded"
+    DEAD = "dead"
+
+
+@dataclass(frozen=True, slots=True)
+class FileSource:
+    """A record read from a file. ``line`` is the 1-based line (JSONL) or row (CSV/Parquet)."""
+
+    uri: str
+    line: int
+    kind: Literal["file"] = "file"
+
+    @property
+    def name(self) -> str:
+        return self.uri
+
+    @property
+    def coordinates(self) -> str:
+        return f"file:{self.uri}:{self.line}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "uri": self.uri, "line": self.line}
+
+
+@dataclass(frozen=True, slots=True)
+class KafkaSource:
+    topic: str
+    partition: int
+    offset: int
+    kind: Literal["kafka"] = "kafka"
+
+    @property
+    def name(self) -> str:
+        return self.topic
+
+    @property
+    def coordinates(self) -> str:
+        return f"kafka:{self.topic}:{self.partition}:{self.offset}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "topic": self.topic,
+            "partition": self.partition,
+            "offset": self.offset,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class TableSource:
+    table: str
+    key: str
+    kind: Literal["table"] = "table"
+
+    @property
+    def name(self) -> str:
+        return self.table
+
+    @property
+    def coordinates(self) -> str:
+        return f"table:{self.table}:{self.key}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "table": self.table, "key": self.key}
+
+
+Source = FileSource | KafkaSource | TableSource
+
+
+def source_from_dict(data: Mapping[str, Any]) -> Source:
+    kind = data.get("kind")
+    if kind == "file":
+        return FileSource(uri=str(data["uri"]), line=int(data["line"]))
+    if kind == "kafka":
+        return KafkaSource(
+            topic=str(data["topic"]), partition=int(data["partition"]), offset=int(data["offset"])
+        )
+    if kind == "table":
+        return TableSource(table=str(data["table"]), key=str(data["key"]))
+    raise ValueError(f"unknown source kind {kind!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class PayloadRef:
+    """Where the original bytes live: a byte range of one payload chunk object."""
+
+    key: str
+    offset: int
+    length: int
+    sha256: str
+
+
+@dataclass(frozen=True, slots=True)
+class QuarantineItem:
+    """What a producer (file run, stream, load) hands to the quarantine: one bad record."""
+
+    source: Source
+    payload: bytes
+    errors: tuple[Violation, ...]
+    contract: ContractRef | None = None
+    run_id: str = ""
+
+    @property
+    def payload_sha256(self) -> str:
+        return hashlib.sha256(self.payload).hexdigest()
+
+    def dedup_key(self, digest: str | None = None) -> str:
+        """Same source coordinates and same bytes -> same key (and so the same id)."""
+        return f"{self.source.coordinates}#{digest or self.payload_sha256}"
+
+    def record_id(self, digest: str | None = None) -> uuid.UUID:
+        """uuid5 of the dedup key (names that are not valid UTF-8, e.g. file names with
+        undecodable bytes, are encoded with ``surrogatepass`` instead of failing)."""
+        return uuid5(self.dedup_key(digest))
+
+
+@dataclass(frozen=True, slots=True)
+class QuarantineRecord:
+    """The stored envelope (metadata; the payload is fetched through :class:`PayloadRef`)."""
+
+    id: uuid.UUID
+    source: Source
+    errors: tuple[Violation, ...]
+    payload: PayloadRef
+    contract: str | None = None
+    contract_version: str | None = None
+    status: Status = Status.QUARANTINED
+    attempts: int = 0
+    quarantined_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    run_id: str = ""
+    dedup_key: str = ""
+
+    @property
+    def error_code(self) -> ErrorCode:
+        """The headline code (of the first violation)."""
+        return self.errors[0].code if self.errors else ErrorCode.SYSTEM_ERROR
+
+    @property
+    def codes(self) -> tuple[ErrorCode, ...]:
+        return tuple(dict.fromkeys(v.code for v in self.errors))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON envelope (without the payload bytes)."""
+        return {
+            "id": str(self.id),
+            "contract": self.contract,
+            "contract_version": self.contract_version,
+            "source": self.source.to_dict(),
+            "errors": [v.to_dict() for v in self.errors],
+            "error_code": self.error_code.value,
+            "status": self.status.value,
+            "attempts": self.attempts,
+            "quarantined_at": self.quarantined_at.isoformat(),
+            "run_id": self.run_id,
+            "payload": {
+                "key": self.payload.key,
+                "offset": self.payload.offset,
+                "length": self.payload.length,
+                "sha256": self.payload.sha256,
+            },
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class QuarantineFilter:
+    """Filters for listing; every field is optional and they combine with AND."""
+
+    contract: str | None = None
+    code: ErrorCode | None = None
+    status: Status | None = None
+    source_kind: Literal["file", "kafka", "table"] | None = None
+    #: Topic, file URI or table name (exact match).
+    source_name: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    run_id: str | None = None
+    #: Case-insensitive substring of any error message.
+    text: str | None = None

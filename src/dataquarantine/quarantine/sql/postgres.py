@@ -1,0 +1,291 @@
+"""PostgreSQL backend of the quarantine metadata store (psycopg 3)."""
+
+from __future__ import annotations
+
+import builtins
+import hashlib
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any, ClassVar, TypeVar
+
+import orjson
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
+from psycopg.types.json import set_json_loads
+
+from dataquarantine.errors import (
+    ConfigError,
+    StoreError,
+    StoreIntegrityError,
+    StoreUnavailableError,
+)
+from dataquarantine.quarantine.envelope import QuarantineRecord
+from dataquarantine.quarantine.sql.base import (
+    INSERT_COLUMNS,
+    Row,
+    SqlQuarantineStore,
+    log,
+    to_utc,
+)
+from dataquarantine.quarantine.sql.migrations import Dialect
+from dataquarantine.quarantine.sql.url import PostgresTarget, quote_identifier
+
+__all__ = ["PostgresQuarantineStore"]
+
+T = TypeVar("T")
+Connection = psycopg.Connection[tuple[Any, ...]]
+
+_COLUMNS = ", ".join(INSERT_COLUMNS)
+# updated_at is the server's now(), set when rows move out of the stage.
+_STAGE_COLUMNS = ", ".join(c for c in INSERT_COLUMNS if c != "updated_at")
+
+# Rows are COPYed into a per-session temp table, then moved with one INSERT ... SELECT that
+# skips existing keys: one round trip of data per batch, whatever its size.
+_CREATE_STAGE = """
+    CREATE TEMP TABLE IF NOT EXISTS dq_stage (
+        id               uuid NOT NULL,
+        dedup_key        text,
+        contract         text,
+        contract_version text,
+        source_kind      text NOT NULL,
+        source_name      text NOT NULL,
+        source           jsonb NOT NULL,
+        error_code       text NOT NULL,
+        errors           jsonb NOT NULL,
+        status           text NOT NULL,
+        attempts         integer NOT NULL,
+        quarantined_at   timestamptz NOT NULL,
+        run_id           text NOT NULL,
+        payload_key      text NOT NULL,
+        payload_offset   bigint NOT NULL,
+        payload_length   bigint NOT NULL,
+        payload_sha256   text NOT NULL
+    ) ON COMMIT DELETE ROWS
+"""
+_COPY_STAGE = f"COPY pg_temp.dq_stage ({_STAGE_COLUMNS}) FROM STDIN"
+# No conflict target: a duplicate dedup_key *or* id is skipped, never an error. The codes of
+# the rows actually inserted are derived from their stored errors in the same statement.
+_MOVE_STAGE = f"""
+    WITH inserted AS (
+        INSERT INTO dq_quarantine ({_COLUMNS})
+        SELECT {_STAGE_COLUMNS}, now() FROM pg_temp.dq_stage
+        ON CONFLICT DO NOTHING
+        RETURNING id, error_code, errors
+    ), codes AS (
+        INSERT INTO dq_quarantine_codes (record_id, code)
+        SELECT i.id, i.error_code FROM inserted AS i
+        UNION
+        SELECT i.id, e ->> 'code' FROM inserted AS i, jsonb_array_elements(i.errors) AS e
+    )
+    SELECT count(*) FROM inserted
+"""
+
+_CREATE_MIGRATIONS = """
+    CREATE TABLE dq_schema_migrations (
+        version    integer PRIMARY KEY,
+        name       text NOT NULL,
+        applied_at timestamptz NOT NULL DEFAULT now()
+    )
+"""
+
+
+def _translate(exc: psycopg.Error, where: str) -> StoreError:
+    # OperationalError covers refused/lost connections, admin shutdown, lock and statement
+    # timeouts, serialization failures and a full disk: all may succeed when retried.
+    if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
+        return StoreUnavailableError(f"{where}: {exc}")
+    return StoreIntegrityError(f"{where}: {exc}")
+
+
+def _lock_key(schema: str | None) -> int:
+    """A stable signed 64-bit advisory-lock key for migrating ``schema``."""
+    digest = hashlib.sha256(f"dataquarantine.migrate:{schema or ''}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+class PostgresQuarantineStore(SqlQuarantineStore):
+    """Quarantine metadata in PostgreSQL.
+
+    One connection (autocommit, explicit transactions for writes), opened on first use,
+    shared by the threads of the process under a lock. With ``schema=`` in the URL every
+    object lives in that schema, which :meth:`migrate` creates; the session's ``search_path``
+    is that schema alone, so tables of the same name elsewhere are never seen or touched.
+
+    When a connection that was already open turns out dead (server restart, failover), the
+    call is retried once on a fresh connection; that is safe because every call is a read
+    or an idempotent insert. If the server is still down the call raises
+    StoreUnavailableError and the next call connects again.
+    """
+
+    dialect: ClassVar[Dialect] = "postgres"
+    _P: ClassVar[str] = "%s"
+    _TEXT_CONDITION: ClassVar[str] = (
+        "EXISTS (SELECT 1 FROM jsonb_array_elements(q.errors) AS e"
+        # '!' as the escape character reads the same whatever standard_conforming_strings is.
+        " WHERE e ->> 'message' ILIKE %s ESCAPE '!')"
+    )
+
+    def __init__(self, target: PostgresTarget, *, connect_timeout: int = 5) -> None:
+        super().__init__(target.display)
+        self.schema = target.schema
+        try:
+            params: dict[str, Any] = conninfo_to_dict(target.conninfo)
+        except psycopg.Error as exc:
+            raise ConfigError(f"malformed PostgreSQL URL {target.display!r}: {exc}") from exc
+        params.setdefault("connect_timeout", connect_timeout)
+        params.setdefault("application_name", "dataquarantine")
+        self._params = params
+        self._conn: Connection | None = None
+        self._stage_ready = False
+
+    # -- connection ----------------------------------------------------------------------------
+
+    def _connect(self) -> Connection:
+        conn: Connection = psycopg.connect(autocommit=True, **self._params)
+        try:
+            set_json_loads(orjson.loads, conn)
+            # JIT only slows these short statements (and big batches get absurd estimates).
+            conn.execute(
+                "SELECT set_config('TimeZone', 'UTC', false), set_config('jit', 'off', false)"
+            )
+            if self.schema:
+                conn.execute(
+                    "SELECT set_config('search_path', %s, false)", (quote_identifier(self.schema),)
+                )
+        except BaseException:
+            conn.close()
+            raise
+        self._stage_ready = False
+        return conn
+
+    def _acquire(self) -> tuple[Connection, bool]:
+        """The open connection and True, or a new one and False."""
+        conn = self._conn
+        if conn is not None and not conn.closed and not conn.broken:
+            return conn, True
+        self._discard()
+        self._conn = self._connect()
+        return self._conn, False
+
+    def _discard(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
+
+    def _run(self, where: str, op: Callable[[Connection], T]) -> T:
+        """Run ``op`` on the connection under the lock, translating errors (see class doc)."""
+        label = f"{self.url}: {where}"
+        with self._lock:
+            self._ensure_open()
+            for attempt in (1, 2):
+                try:
+                    conn, reused = self._acquire()
+                except psycopg.Error as exc:
+                    raise _translate(exc, label) from exc
+                try:
+                    return op(conn)
+                except psycopg.Error as exc:
+                    lost = conn.closed or conn.broken
+                    if lost:
+                        self._discard()
+                    if not (lost and reused and attempt == 1):
+                        raise _translate(exc, label) from exc
+                    log.warning("%s: connection lost (%s); reconnecting", label, exc)
+            raise AssertionError("unreachable")  # pragma: no cover
+
+    def _fetch(self, sql: str, params: Sequence[Any]) -> builtins.list[Row]:
+        return self._run("query", lambda conn: conn.execute(sql, params).fetchall())
+
+    # -- hooks ---------------------------------------------------------------------------------
+
+    def _encode_id(self, record_id: uuid.UUID) -> Any:
+        return record_id
+
+    def _encode_ts(self, value: datetime) -> Any:
+        return to_utc(value)
+
+    def _decode_ts(self, value: Any) -> datetime:
+        if not isinstance(value, datetime):
+            raise TypeError(f"quarantined_at is {type(value).__name__}, not a timestamp")
+        return to_utc(value)
+
+    def _text_param(self, text: str) -> str:
+        escaped = text.replace("!", "!!").replace("%", "!%").replace("_", "!_")
+        return f"%{escaped}%"
+
+    # -- port ----------------------------------------------------------------------------------
+
+    def migrate(self) -> None:
+        """Apply pending migrations in one transaction under an advisory lock.
+
+        The lock serialises concurrent migrators of the same schema; the second one finds
+        nothing left to do. The schema (when given) is created here if missing.
+        """
+
+        def op(conn: Connection) -> None:
+            with conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (_lock_key(self.schema),))
+                # Check before creating: CREATE ... IF NOT EXISTS still needs CREATE privilege.
+                if (
+                    self.schema
+                    and not conn.execute(
+                        "SELECT 1 FROM pg_namespace WHERE nspname = %s", (self.schema,)
+                    ).fetchone()
+                ):
+                    conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(self.schema)))
+                if self._migrations_table(conn) is None:
+                    conn.execute(_CREATE_MIGRATIONS)
+                rows = conn.execute("SELECT version, name FROM dq_schema_migrations").fetchall()
+                for migration in self._pending(dict(rows)):
+                    for statement in migration.statements(self.dialect):
+                        conn.execute(statement)
+                    conn.execute(
+                        "INSERT INTO dq_schema_migrations (version, name) VALUES (%s, %s)",
+                        (migration.version, migration.name),
+                    )
+                    log.info(
+                        "%s: applied migration %d %s", self.url, migration.version, migration.name
+                    )
+
+        self._run("migrate", op)
+
+    @staticmethod
+    def _migrations_table(conn: Connection) -> Any:
+        row = conn.execute("SELECT to_regclass('dq_schema_migrations')").fetchone()
+        return row[0] if row else None
+
+    def applied_migrations(self) -> builtins.list[tuple[int, str]]:
+        rows = self._fetch("SELECT version, name FROM dq_schema_migrations ORDER BY version", ())
+        return [(int(v), str(n)) for v, n in rows]
+
+    def insert_many(self, records: Sequence[QuarantineRecord]) -> int:
+        """Insert in one transaction, skipping existing dedup keys; return the new-row count."""
+        if not records:
+            return 0
+        rows = [self._encode(record, None) for record in records]
+
+        def op(conn: Connection) -> int:
+            if not self._stage_ready:
+                conn.execute(_CREATE_STAGE)
+                self._stage_ready = True
+            with conn.transaction(), conn.cursor() as cur:
+                with cur.copy(_COPY_STAGE) as copy:
+                    for row in rows:
+                        copy.write_row(row[:-1])
+                cur.execute(_MOVE_STAGE)
+                counted = cur.fetchone()
+                return int(counted[0]) if counted else 0
+
+        return self._run("insert", op)
+
+    def check(self) -> None:
+        """Raise StoreUnavailableError unless the server answers."""
+        self._run("check", lambda conn: conn.execute("SELECT 1").fetchall())
+
+    def close(self) -> None:
+        """Close the connection; the store cannot be used afterwards."""
+        with self._lock:
+            self._closed = True
+            self._discard()

@@ -1,0 +1,273 @@
+"""SQLite backend of the quarantine metadata store (stdlib :mod:`sqlite3`)."""
+
+from __future__ import annotations
+
+import builtins
+import sqlite3
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, ClassVar
+
+from dataquarantine.errors import (
+    ConfigError,
+    StoreError,
+    StoreIntegrityError,
+    StoreUnavailableError,
+)
+from dataquarantine.quarantine.envelope import QuarantineRecord
+from dataquarantine.quarantine.sql.base import (
+    INSERT_COLUMNS,
+    Row,
+    SqlQuarantineStore,
+    from_epoch_micros,
+    log,
+    to_epoch_micros,
+)
+from dataquarantine.quarantine.sql.migrations import Dialect
+
+__all__ = ["SqliteQuarantineStore"]
+
+# UPSERT, row values and the JSON functions used here are all present from 3.35 (2021).
+_MIN_SQLITE = (3, 35, 0)
+
+# Primary result codes (the low byte of extended codes) that mean "not now", not "wrong".
+_TRANSIENT_CODES = frozenset(
+    {
+        5,  # SQLITE_BUSY: database is locked
+        6,  # SQLITE_LOCKED: a table is locked
+        7,  # SQLITE_NOMEM
+        10,  # SQLITE_IOERR
+        13,  # SQLITE_FULL: disk full
+        14,  # SQLITE_CANTOPEN: unable to open database file
+        15,  # SQLITE_PROTOCOL: WAL lock protocol race
+    }
+)
+_TRANSIENT_MESSAGES = ("locked", "unable to open", "disk i/o", "disk is full")
+
+_INSERT = (
+    f"INSERT INTO dq_quarantine ({', '.join(INSERT_COLUMNS)})"
+    f" VALUES ({', '.join('?' * len(INSERT_COLUMNS))})"
+    # No conflict target: a duplicate dedup_key *or* id is skipped, never an error.
+    " ON CONFLICT DO NOTHING"
+)
+
+# New rows of a transaction are exactly those above the max rowid seen when it began (rowids
+# are allocated as max + 1 and the write lock is ours): a code row is written only for those.
+# The codes themselves come from Python, which has them at hand (parsing the JSON back in SQL
+# cost more than the insert of the record itself).
+_INSERT_CODES = """
+    INSERT OR IGNORE INTO dq_quarantine_codes (record_id, code)
+    SELECT ?1, ?2 WHERE EXISTS (SELECT 1 FROM dq_quarantine WHERE id = ?1 AND rowid > ?3)
+"""
+
+
+def _code_rows(
+    records: Sequence[QuarantineRecord], rows: Sequence[Sequence[Any]], last_rowid: int
+) -> Iterator[tuple[Any, str, int]]:
+    for record, row in zip(records, rows, strict=True):
+        record_id = row[0]
+        for code in {record.error_code.value, *(v.code.value for v in record.errors)}:
+            yield (record_id, code, last_rowid)
+
+
+_CREATE_MIGRATIONS = """
+    CREATE TABLE IF NOT EXISTS dq_schema_migrations (
+        version    INTEGER PRIMARY KEY,
+        name       TEXT NOT NULL,
+        applied_at TEXT NOT NULL
+    )
+"""
+
+
+def _lower(value: str | None) -> str | None:
+    # SQLite's own lower() only folds ASCII; this one folds all of Unicode.
+    return value.lower() if isinstance(value, str) else value
+
+
+def _translate(exc: sqlite3.Error, where: str) -> StoreError:
+    code = getattr(exc, "sqlite_errorcode", None)
+    message = str(exc)
+    transient = (
+        (code & 0xFF) in _TRANSIENT_CODES
+        if isinstance(code, int)
+        else isinstance(exc, sqlite3.OperationalError)
+        and any(m in message.lower() for m in _TRANSIENT_MESSAGES)
+    )
+    if transient:
+        return StoreUnavailableError(f"{where}: {message}")
+    return StoreIntegrityError(f"{where}: {message}")
+
+
+class SqliteQuarantineStore(SqlQuarantineStore):
+    """Quarantine metadata in a SQLite file (or in memory).
+
+    The file is opened on first use (parent folders are created), in WAL mode with
+    ``synchronous=FULL``: every committed ``insert_many`` survives a power cut, which
+    NORMAL does not promise; the cost is one fsync per batch, not per record.
+    One connection is shared by all threads of the process, serialised by a lock.
+    """
+
+    dialect: ClassVar[Dialect] = "sqlite"
+    _P: ClassVar[str] = "?"
+    _TEXT_CONDITION: ClassVar[str] = (
+        "EXISTS (SELECT 1 FROM json_each(q.errors) AS e"
+        " WHERE instr(dq_lower(json_extract(e.value, '$.message')), ?) > 0)"
+    )
+
+    def __init__(self, path: Path | None, *, busy_timeout: float = 5.0) -> None:
+        """``path`` ``None`` means a private in-memory database.
+
+        ``busy_timeout`` is how many seconds a call waits for another process's write lock
+        before raising StoreUnavailableError.
+        """
+        if sqlite3.sqlite_version_info < _MIN_SQLITE:
+            raise ConfigError(
+                f"SQLite {sqlite3.sqlite_version} is too old: the metadata store needs "
+                f"{'.'.join(map(str, _MIN_SQLITE))} or newer"
+            )
+        super().__init__(f"sqlite:///{path}" if path is not None else "sqlite:///:memory:")
+        self.path = path
+        self._busy_timeout = busy_timeout
+        self._conn: sqlite3.Connection | None = None
+
+    # -- connection ----------------------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        if self.path is None:
+            target = ":memory:"
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            target = str(self.path)
+        conn = sqlite3.connect(
+            target,
+            timeout=self._busy_timeout,
+            isolation_level=None,  # we issue BEGIN/COMMIT ourselves
+            check_same_thread=False,  # guarded by self._lock
+        )
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout * 1000)}")
+            self._enter_wal(conn)
+            conn.execute("PRAGMA synchronous = FULL")
+            conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute("PRAGMA temp_store = MEMORY")
+            # The indexes take random ids: with the 2 MB default cache, inserts slow down as
+            # the table grows past it. 32 MB keeps the hot index pages in memory.
+            conn.execute("PRAGMA cache_size = -32768")
+            conn.create_function("dq_lower", 1, _lower, deterministic=True)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _enter_wal(self, conn: sqlite3.Connection) -> None:
+        # Switching to WAL needs an exclusive lock, and SQLite answers "database is locked"
+        # at once, without the busy handler, while another connection holds any lock: retry
+        # for as long as busy_timeout allows.
+        deadline = time.monotonic() + self._busy_timeout
+        delay = 0.001
+        while True:
+            try:
+                conn.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() >= deadline:
+                    raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.05)
+
+    @contextmanager
+    def _session(self, where: str) -> Iterator[sqlite3.Connection]:
+        """The connection (opened on demand) under the lock, with errors translated."""
+        with self._lock:
+            self._ensure_open()
+            try:
+                if self._conn is None:
+                    self._conn = self._connect()
+                yield self._conn
+            except sqlite3.Error as exc:
+                raise _translate(exc, f"{self.url}: {where}") from exc
+            except OSError as exc:  # creating the parent folder
+                raise StoreUnavailableError(f"{self.url}: {where}: {exc}") from exc
+
+    @contextmanager
+    def _transaction(self, conn: sqlite3.Connection) -> Iterator[None]:
+        # IMMEDIATE takes the write lock up front, so two writers queue instead of deadlocking.
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+
+    def _fetch(self, sql: str, params: Sequence[Any]) -> builtins.list[Row]:
+        with self._session("query") as conn:
+            return conn.execute(sql, params).fetchall()
+
+    # -- hooks ---------------------------------------------------------------------------------
+
+    def _encode_id(self, record_id: uuid.UUID) -> Any:
+        return str(record_id)
+
+    def _encode_ts(self, value: datetime) -> Any:
+        return to_epoch_micros(value)
+
+    def _decode_ts(self, value: Any) -> datetime:
+        return from_epoch_micros(int(value))
+
+    def _text_param(self, text: str) -> str:
+        return text.lower()
+
+    # -- port ----------------------------------------------------------------------------------
+
+    def migrate(self) -> None:
+        """Apply pending migrations in one write transaction (other processes wait)."""
+        with self._session("migrate") as conn, self._transaction(conn):
+            conn.execute(_CREATE_MIGRATIONS)
+            applied = dict(conn.execute("SELECT version, name FROM dq_schema_migrations"))
+            for migration in self._pending(applied):
+                for statement in migration.statements(self.dialect):
+                    conn.execute(statement)
+                conn.execute(
+                    "INSERT INTO dq_schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                    (migration.version, migration.name, datetime.now(UTC).isoformat()),
+                )
+                log.info("%s: applied migration %d %s", self.url, migration.version, migration.name)
+
+    def applied_migrations(self) -> builtins.list[tuple[int, str]]:
+        rows = self._fetch("SELECT version, name FROM dq_schema_migrations ORDER BY version", ())
+        return [(int(v), str(n)) for v, n in rows]
+
+    def insert_many(self, records: Sequence[QuarantineRecord]) -> int:
+        """Insert in one transaction, skipping existing dedup keys; return the new-row count."""
+        if not records:
+            return 0
+        now = to_epoch_micros(datetime.now(UTC))
+        rows = [self._encode(record, now) for record in records]
+        with self._session("insert") as conn, self._transaction(conn):
+            (last_rowid,) = conn.execute(
+                "SELECT coalesce(max(rowid), 0) FROM dq_quarantine"
+            ).fetchone()
+            # rowcount sums the rows each execution inserted (0 for a skipped duplicate).
+            inserted = conn.executemany(_INSERT, rows).rowcount
+            if inserted:
+                conn.executemany(_INSERT_CODES, _code_rows(records, rows, last_rowid))
+            return inserted
+
+    def check(self) -> None:
+        """Raise StoreUnavailableError unless the database answers."""
+        with self._session("check") as conn:
+            conn.execute("SELECT 1").fetchall()
+
+    def close(self) -> None:
+        """Close the connection; the store cannot be used afterwards."""
+        with self._lock:
+            self._closed = True
+            conn, self._conn = self._conn, None
+            if conn is not None:
+                conn.close()

@@ -1,0 +1,27 @@
+"""Settings shared by every command. Environment variables take the ``DQ_`` prefix
+(``DQ_CONTRACTS_DIR``, ``DQ_STORE_URL``, ``DQ_PAYLOADS_URL``, ...); command-line options win."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from dataquarantine.quarantine.sql.url import DEFAULT_STORE_URL
+
+__all__ = ["DEFAULT_PAYLOADS_URL", "DEFAULT_STORE_URL", "Settings"]
+
+DEFAULT_PAYLOADS_URL = "file://.dataquarantine/payloads"
+
+
+class Settings(BaseSettings):
+    """Embedded defaults: SQLite metadata and a local payload folder, no server needed."""
+
+    model_config = SettingsConfigDict(env_prefix="DQ_", extra="ignore")
+
+    contracts_dir: Path = Path("contracts")
+    store_url: str = DEFAULT_STORE_URL
+    payloads_url: str = DEFAULT_PAYLOADS_URL
+    #: Records validated (and quarantined) per batch.
+    batch_size: int = Field(default=10_000, ge=1, le=1_000_000)

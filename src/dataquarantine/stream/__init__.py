@@ -1,0 +1,1 @@
+"""Kafka streaming: raw topic -> validate -> valid topic, or DLQ topic plus quarantine store."""

@@ -1,0 +1,595 @@
+"""The stream worker: raw topic(s) -> validate -> valid topic, or DLQ topic + quarantine store.
+
+Delivery is **at least once**: an offset is committed only once the outcome of every message
+before it is durable. Messages are consumed in batches and handed to the producer at once.
+Every ``flush_interval_ms`` (or ``flush_max_records``) the open *checkpoint* is sealed: its
+quarantine write starts in a background thread while consumption goes on, and once that is
+durable the producer is flushed and the offsets are committed, in the numbered steps of
+:meth:`StreamWorker._finish`. At most one checkpoint is sealed at a time. A crash anywhere
+loses nothing: the uncommitted messages are consumed again (duplicates are possible, losses
+are not; quarantine writes are idempotent on the source coordinates).
+
+Faults: an unreachable broker is retried (librdkafka reconnects, the worker retries flushes
+and commits with backoff); a store that is down **pauses** the worker: the checkpoint is kept
+in memory, the assignment is paused (polling continues, so the group membership holds) and
+the write is retried with backoff until it succeeds; nothing is committed meanwhile. A
+message that cannot be valid (not JSON, invalid UTF-8, unknown ``_schema``, a tombstone, too
+big to copy) is quarantined like any invalid message.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+
+from dataquarantine.errors import (
+    BrokerUnavailableError,
+    DataQuarantineError,
+    StoreUnavailableError,
+    is_transient,
+)
+from dataquarantine.quarantine.retry import RetryPolicy
+from dataquarantine.quarantine.service import Quarantine
+from dataquarantine.stream import kafka
+from dataquarantine.stream.checkpoint import Checkpoint, Partition, RateLimit
+from dataquarantine.stream.consumer import GroupConsumer
+from dataquarantine.stream.dlq import DlqMessage
+from dataquarantine.stream.routing import TopicRouting, key_bytes
+from dataquarantine.stream.settings import StreamSettings
+from dataquarantine.stream.stats import BatchObserver
+from dataquarantine.stream.status import WorkerStatus, report_lag
+from dataquarantine.validation.registry import ContractRegistry
+from dataquarantine.validation.result import ContractRef, ErrorCode, ValidationResult, Violation
+
+__all__ = ["QUARANTINE_RETRY", "StreamWorker"]
+
+log = logging.getLogger("dataquarantine.stream")
+
+T = TypeVar("T")
+
+#: The quarantine's own retries stay short: the worker retries longer, while polling.
+QUARANTINE_RETRY = RetryPolicy(max_attempts=2, deadline=3.0, initial_backoff=0.1)
+_FLUSH_TIMEOUT = 1.0
+#: Inside a rebalance callback, how long to wait for a quarantine write in flight.
+_CALLBACK_WAIT = 5.0
+_LAG_INTERVAL = 1.0
+
+
+class StreamWorker:
+    """Validates a Kafka topic into a valid topic, a DLQ topic and the quarantine store.
+
+    ``run()`` blocks until :meth:`stop` (thread- and signal-safe) and then shuts down
+    gracefully. :meth:`ready` tells a health endpoint whether the broker and the store are
+    reachable. ``observers`` get :class:`~dataquarantine.stream.stats.BatchStats` after each
+    committed checkpoint, and the consumer lag.
+    """
+
+    def __init__(
+        self,
+        settings: StreamSettings,
+        *,
+        registry: ContractRegistry | None = None,
+        quarantine: Quarantine | None = None,
+        observers: Sequence[BatchObserver] = (),
+        run_id: str | None = None,
+    ) -> None:
+        self.settings = settings
+        self.observers = list(observers)
+        self.run_id = run_id or f"stream-{settings.kafka_consumer_group_id}"
+        self._registry = registry
+        self._quarantine = quarantine
+        self._owns_quarantine = quarantine is None
+        self._routing: TopicRouting | None = None
+        self._consumer: Consumer | None = None
+        self._group: GroupConsumer
+        self._producer: Producer | None = None
+        self._cp = Checkpoint()
+        #: The checkpoint being made durable (its quarantine write runs in ``_writer``).
+        self._sealed: Checkpoint | None = None
+        self._write_future: Future[None] | None = None
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dq-quarantine")
+        self._stop = threading.Event()
+        self._deadline: float | None = None
+        self._in_checkpoint = False
+        self._closing = False
+        self._lag_at = 0.0
+        self._rewinds = 0
+        self._limit = RateLimit()
+        self.status = WorkerStatus(self._limit)
+        self.last_loop_at = time.monotonic()
+        #: Totals since start (for logs and tests): committed records and checkpoints.
+        self.committed_records = 0
+        self.checkpoints = 0
+
+    # -- public --------------------------------------------------------------------------
+
+    def ready(self) -> bool:
+        """True while running with the broker and the store reachable (read by /ready)."""
+        return self.status.ready()
+
+    def alive(self, max_stall: float = 60.0) -> bool:
+        """True when the loop went round within ``max_stall`` seconds."""
+        return time.monotonic() - self.last_loop_at < max_stall
+
+    def stop(self) -> None:
+        """Ask for a graceful stop: finish the batch in flight, commit, close."""
+        if not self._stop.is_set():
+            self._deadline = time.monotonic() + self.settings.shutdown_timeout_seconds
+            self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def run(self) -> None:
+        """Consume until :meth:`stop`; raises on a terminal error (nothing is committed for
+        work that is not durable, so a restart continues safely)."""
+        try:
+            self._open()
+            assert self._consumer is not None
+            self._consumer.subscribe(
+                self.settings.raw_topics,
+                on_assign=self._on_assign,
+                on_revoke=self._on_revoke,
+                on_lost=self._on_lost,
+            )
+            self.status.running = True
+            log.info(
+                "consuming %s as group %r -> valid %r, DLQ %r",
+                ",".join(self.settings.raw_topics),
+                self.settings.kafka_consumer_group_id,
+                self.settings.kafka_valid_topic,
+                self.settings.kafka_dlq_topic,
+            )
+            while not self._stop.is_set():
+                self.last_loop_at = time.monotonic()
+                self.status.check_fatal()
+                batch = self._group.poll(self._idle_timeout())
+                if batch:
+                    self._process(batch)
+                if self._sealed is not None and self._write_done():
+                    self._finish(blocking=True)
+                if self._due():
+                    self._finish(blocking=True)  # waits if the previous one is not done yet
+                    self._seal()
+                self._housekeeping()
+            # Graceful shutdown: the work in flight is made durable and committed.
+            self._complete_all(blocking=True)
+            log.info("stopped after %d committed records", self.committed_records)
+        finally:
+            self.status.running = False
+            self._close()
+
+    # -- setup and teardown --------------------------------------------------------------
+
+    def _open(self) -> None:
+        s = self.settings
+        if self._registry is None:
+            self._registry = ContractRegistry.from_directory(s.contracts_dir)
+        self._routing = TopicRouting(
+            self._registry, topic_contracts=s.topic_contracts, schema_field=s.schema_field
+        )
+        if self._quarantine is None:
+            self._quarantine = self._wait_for(
+                "quarantine store",
+                lambda: Quarantine.open(s.store_url, s.payloads_url, retry=QUARANTINE_RETRY),
+            )
+        self.status.store_up()
+        self._producer = kafka.make_producer(
+            s, on_error=self.status.on_client_error, on_delivery_error=self.status.on_delivery_error
+        )
+        self._consumer = kafka.make_consumer(s, on_error=self.status.on_client_error)
+        strategy = kafka.consumer_config(s)["partition.assignment.strategy"]
+        self._group = GroupConsumer(
+            self._consumer,
+            self.status,
+            batch=s.kafka_max_poll_records,
+            cooperative="cooperative" in str(strategy),
+        )
+
+    def _wait_for(self, what: str, fn: Callable[[], T]) -> T:
+        """Call ``fn`` until it does not fail transiently (startup, before any consumption)."""
+        backoff = self.settings.retry_initial_backoff_ms / 1000
+        while True:
+            try:
+                return fn()
+            except DataQuarantineError as exc:
+                if not is_transient(exc) or self._stop.is_set():
+                    raise
+                log.warning("%s unavailable (%s); retrying in %.1fs", what, exc, backoff)
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, self.settings.retry_max_backoff_ms / 1000)
+
+    def _close(self) -> None:
+        self._closing = True
+        consumer, self._consumer = self._consumer, None
+        producer, self._producer = self._producer, None
+        try:
+            if consumer is not None:
+                try:
+                    consumer.close()  # leaves the group: its partitions move at once
+                except (KafkaException, RuntimeError) as exc:
+                    log.warning("consumer close: %s", exc)
+            if producer is not None:
+                left = producer.flush(5.0)
+                if left:
+                    log.warning("%d produced message(s) not acknowledged at close", left)
+        finally:
+            self._writer.shutdown(wait=True)
+            if self._owns_quarantine and self._quarantine is not None:
+                self._quarantine.close()
+                self._quarantine = None
+
+    # -- consuming and processing --------------------------------------------------------
+
+    def _write_done(self) -> bool:
+        return self._write_future is None or self._write_future.done()
+
+    def _idle_timeout(self) -> float:
+        timeout = self.settings.poll_timeout_ms / 1000
+        if self._sealed is not None:
+            timeout = min(timeout, 0.005)  # its write may finish any moment: commit soon
+        if self._cp.records:
+            due = self._cp.opened_at + self.settings.flush_interval_ms / 1000
+            timeout = min(timeout, max(0.0, due - time.monotonic()))
+        return timeout
+
+    def _process(self, batch: list[Message]) -> None:
+        """Validate one polled batch and hand every outcome to the producer (step 1).
+
+        This is the hot path: per message only C-level accessors, one dict probe and one
+        ``produce`` call; everything else is done per batch or per invalid message."""
+        routing, producer = self._routing, self._producer
+        assert routing is not None and producer is not None
+        cp = self._cp
+        started = time.perf_counter()
+        # Message accessors are typed Optional; on a message without error they are not None.
+        raws: list[Any] = [m.value() for m in batch]
+        if None in raws:  # tombstones: validated (and quarantined) as empty messages
+            raws = [b"" if r is None else r for r in raws]
+        topics: list[Any] = [m.topic() for m in batch]
+        result = routing.validate(topics, raws)
+        cp.validation_seconds += time.perf_counter() - started
+
+        partitions = [m.partition() for m in batch]
+        cp.track(list(zip(topics, partitions, strict=True)), [m.offset() for m in batch])
+
+        invalid = result.invalid
+        values, contracts = result.values, result.contracts
+        produce = producer.produce
+        valid_topic = self.settings.kafka_valid_topic
+        paths = routing.paths_by_id if routing.keep_values else None
+        fields = routing.fields_by_id
+        for i, m in enumerate(batch):
+            if i in invalid:
+                continue
+            key = m.key()
+            if paths is not None:
+                rid = id(contracts[i])
+                name = fields.get(rid)
+                value = values[i]
+                if name is not None and type(value) is dict:  # the usual top-level key
+                    k = value.get(name)
+                    if type(k) is str:
+                        key = k.encode("utf-8", "surrogatepass")
+                    elif k is not None:
+                        key = key_bytes(k, ()) or key
+                else:
+                    path = paths.get(rid)
+                    if path is not None:
+                        key = key_bytes(value, path) or key
+            try:
+                produce(valid_topic, raws[i], key, headers=m.headers())
+            except BufferError:
+                self._produce_blocking(valid_topic, raws[i], key, m.headers())
+            except KafkaException as exc:
+                invalid[i] = self._unproducible(exc, raws[i], contracts[i])
+
+        cp.count(topics, contracts, invalid)
+        if invalid:
+            now = datetime.now(UTC).isoformat()
+            for i, res in invalid.items():
+                self._quarantine_message(batch[i], raws[i], res, now)
+        producer.poll(0)  # serve delivery-failure callbacks
+
+    def _quarantine_message(self, m: Message, raw: bytes, res: ValidationResult, now: str) -> None:
+        """Queue an invalid message for the store and produce its DLQ envelope."""
+        msg = DlqMessage.build(
+            raw,
+            res,
+            topic=str(m.topic()),
+            partition=int(m.partition() or 0),
+            offset=int(m.offset() or 0),
+            key=m.key(),
+            headers=m.headers(),  # type: ignore[arg-type]  # consumed values are bytes
+            run_id=self.run_id,
+            quarantined_at=now,
+            max_original_bytes=self.settings.dlq_max_original_bytes,
+        )
+        self._cp.items.append(msg.item)
+        dlq = self.settings.kafka_dlq_topic
+        try:
+            self._produce_blocking(dlq, msg.value, msg.key, msg.headers)
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.MSG_SIZE_TOO_LARGE:
+                raise kafka.translate(exc, f"produce to {dlq!r}") from exc
+            try:
+                self._produce_blocking(dlq, msg.without_original(), msg.key, msg.headers)
+            except KafkaException as again:
+                raise kafka.translate(again, f"produce to {dlq!r}") from again
+
+    def _produce_blocking(self, topic: str, value: bytes, key: bytes | None, headers: Any) -> None:
+        """Produce, waiting while the producer's local queue is full."""
+        producer = self._producer
+        assert producer is not None
+        while True:
+            try:
+                producer.produce(topic, value, key, headers=headers)
+                return
+            except BufferError:
+                producer.poll(0.05)
+                self.status.check_fatal()
+
+    def _unproducible(
+        self, exc: KafkaException, raw: bytes, ref: ContractRef | None
+    ) -> ValidationResult:
+        """A valid message the producer refuses (too large): quarantined instead."""
+        err = exc.args[0]
+        if err.code() != KafkaError.MSG_SIZE_TOO_LARGE:
+            raise kafka.translate(exc, f"produce to {self.settings.kafka_valid_topic!r}") from exc
+        message = f"valid, but {len(raw)} bytes exceed the producer's message.max.bytes"
+        return ValidationResult(
+            False, (Violation(ErrorCode.SYSTEM_ERROR, "", message),), (), None, ref
+        )
+
+    # -- the checkpoint ------------------------------------------------------------------
+
+    def _due(self) -> bool:
+        cp = self._cp
+        if not cp.records:
+            return False
+        if cp.records >= self.settings.flush_max_records:
+            return True
+        return time.monotonic() - cp.opened_at >= self.settings.flush_interval_ms / 1000
+
+    def _seal(self) -> None:
+        """Close the open checkpoint and start its quarantine write in the background, so
+        that consuming goes on meanwhile (at most one sealed checkpoint at a time)."""
+        assert self._sealed is None
+        cp, self._cp = self._cp, Checkpoint()
+        cp.sealed_at = time.perf_counter()
+        self._sealed = cp
+        if cp.durable < len(cp.items):
+            self._write_future = self._writer.submit(self._write_items, cp)
+
+    def _write_items(self, cp: Checkpoint) -> None:
+        """Step 2, in the writer thread (the stores are thread-safe)."""
+        assert self._quarantine is not None
+        self._quarantine.write(cp.items[cp.durable :])
+        cp.durable = len(cp.items)
+
+    def _finish(self, *, blocking: bool) -> bool:
+        """Complete the sealed checkpoint: make it durable, then commit it.
+
+        ``blocking``: retry transient failures (pausing the consumption) until they succeed
+        or the shutdown deadline passes; otherwise try once (inside a rebalance callback).
+        Returns False when a delivery failed and the work was rewound for redelivery.
+        """
+        cp = self._sealed
+        if cp is None:
+            return True
+        self._in_checkpoint = True
+        try:
+            # 1) Produce: already done while processing: every valid message (original
+            #    bytes, key, headers) and every DLQ envelope of this checkpoint was handed to
+            #    the producer. Nothing of it is committed yet.
+            # 2) Quarantine: the invalid messages are written to the store, durably (payload
+            #    chunk first, then the metadata in one transaction; idempotent on the source
+            #    coordinates), in the background since the checkpoint was sealed. Wait for
+            #    it; store down: pause the assignment and write again with backoff.
+            self._step(blocking, "quarantine write", lambda: self._await_write(cp, blocking))
+            # 3) Flush: wait until the broker acknowledged every produced message and check
+            #    that every delivery report succeeded. A failed delivery: no commit; the
+            #    work is rewound and consumed again (at least once, never lost).
+            self._step(blocking, "producer flush", self._flush)
+            if self.status.delivery_errors:
+                self._rewind(wait=blocking)
+                return False
+            # 4) Commit: only now, synchronously, the explicit offsets (last + 1) of every
+            #    partition of this checkpoint.
+            self._step(blocking, "offset commit", lambda: self._group.commit(cp.commit_offsets()))
+        finally:
+            self._in_checkpoint = False
+        self._sealed = None
+        self._rewinds = 0
+        self._group.resume()
+        self.committed_records += cp.records
+        self.checkpoints += 1
+        # 5) Report the committed checkpoint to the observers (metrics, aggregates).
+        self._report(cp, time.perf_counter() - cp.sealed_at)
+        return True
+
+    def _await_write(self, cp: Checkpoint, blocking: bool) -> None:
+        """Wait for the sealed checkpoint's quarantine write; start it again after a
+        failure. A failed write raises here (and ``_retry`` pauses and tries again)."""
+        future = self._write_future
+        if future is None:
+            if cp.durable >= len(cp.items):
+                return
+            future = self._write_future = self._writer.submit(self._write_items, cp)
+        # Not paused while waiting: pausing drops the client's prefetched messages. A write
+        # is bounded by the quarantine's own short retry policy.
+        try:
+            future.result(timeout=None if blocking else _CALLBACK_WAIT)
+        except FutureTimeout:
+            raise StoreUnavailableError("the quarantine write is still running") from None
+        except BaseException:
+            self._write_future = None
+            raise
+        self._write_future = None
+        self.status.store_up()
+
+    def _complete_all(self, *, blocking: bool) -> None:
+        """Commit everything consumed so far (shutdown, rebalance)."""
+        if self._sealed is not None and not self._finish(blocking=blocking):
+            return
+        if self._cp.records:
+            self._seal()
+            self._finish(blocking=blocking)
+
+    def _step(self, blocking: bool, what: str, fn: Callable[[], T]) -> T:
+        return self._retry(what, fn) if blocking else fn()
+
+    def _retry(self, what: str, fn: Callable[[], T]) -> T:
+        """``fn()`` until it stops failing transiently; meanwhile the assignment is paused
+        and polled, so the group membership holds and nothing new is consumed."""
+        backoff = self.settings.retry_initial_backoff_ms / 1000
+        failures = 0
+        while True:
+            try:
+                result = fn()
+            except DataQuarantineError as exc:
+                if not is_transient(exc):
+                    raise
+                self.status.failed(exc)
+                failures += 1
+                if self._deadline is not None and time.monotonic() >= self._deadline:
+                    log.error(
+                        "shutdown deadline passed during %s (%s): %d uncommitted message(s) "
+                        "will be consumed again by the next worker",
+                        what,
+                        exc,
+                        self._cp.records + (self._sealed.records if self._sealed else 0),
+                    )
+                    raise
+                if failures == 1 or self._limit(what):
+                    log.warning(
+                        "%s failed (%s); consumption paused, retrying (attempt %d)",
+                        what,
+                        exc,
+                        failures,
+                    )
+                self._group.pause()
+                self._wait(backoff)
+                backoff = min(backoff * 2, self.settings.retry_max_backoff_ms / 1000)
+                continue
+            if failures:
+                log.info("%s succeeded after %d failed attempt(s); resuming", what, failures)
+            return result
+
+    def _flush(self) -> None:
+        assert self._producer is not None
+        left = self._producer.flush(_FLUSH_TIMEOUT)
+        self.status.check_fatal()
+        if left:
+            raise BrokerUnavailableError(f"{left} produced message(s) not acknowledged yet")
+        self.status.broker_up()
+
+    def _rewind(self, *, wait: bool) -> None:
+        """A delivery failed: seek every partition back to its first uncommitted message and
+        drop the sealed and open checkpoints; all of it is consumed again. ``wait`` backs off
+        first (never inside a rebalance callback)."""
+        errors, self.status.delivery_errors = self.status.delivery_errors, []
+        sealed, cp = self._sealed, self._cp
+        firsts = {tp: span[0] for tp, span in cp.offsets.items()}
+        if sealed is not None:
+            firsts.update({tp: span[0] for tp, span in sealed.offsets.items()})
+        records = cp.records + (sealed.records if sealed else 0)
+        self._sealed, self._cp = None, Checkpoint()
+        self._rewinds += 1
+        log.error(
+            "%d message(s) could not be delivered (first: %s); not committing, consuming "
+            "the last %d message(s) again",
+            len(errors),
+            errors[0],
+            records,
+        )
+        self._group.seek(firsts)
+        self.status.broker_ok = False
+        if wait:
+            delay = self.settings.retry_initial_backoff_ms / 1000 * 2 ** min(self._rewinds, 10)
+            self._wait(min(delay, self.settings.retry_max_backoff_ms / 1000))
+
+    def _report(self, cp: Checkpoint, commit_seconds: float) -> None:
+        if not self.observers:
+            return
+        stats = cp.stats(commit_seconds)
+        for observer in self.observers:
+            try:
+                observer.observe_batch(stats)
+            except Exception:
+                if self._limit(f"observer {type(observer).__name__}"):
+                    log.exception("observer %s failed", type(observer).__name__)
+
+    def _wait(self, seconds: float) -> None:
+        """Poll without consuming for ``seconds`` (backoff while the assignment is paused)."""
+        assert self._producer is not None
+        producer = self._producer
+
+        def tick() -> None:
+            self.last_loop_at = time.monotonic()
+            producer.poll(0)
+
+        self._group.wait(seconds, tick)
+
+    # -- rebalance -----------------------------------------------------------------------
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._group.assign(partitions)
+        if partitions:
+            log.info("assigned %s", _names(partitions))
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        """Commit what is done; drop what is not (its new owner consumes it again)."""
+        revoked = {(tp.topic, tp.partition) for tp in partitions}
+        if partitions:
+            log.info("revoked %s", _names(partitions))
+        if not self._in_checkpoint and not self._closing and self._holds(revoked):
+            try:
+                self._complete_all(blocking=False)
+            except DataQuarantineError as exc:
+                if not is_transient(exc):
+                    raise
+                log.warning("could not commit before the rebalance (%s); dropping", exc)
+        self._drop(revoked)
+
+    def _holds(self, partitions: set[Partition]) -> bool:
+        """Whether uncommitted work of ``partitions`` is pending."""
+        pending = [self._cp, *([self._sealed] if self._sealed else [])]
+        return any(tp in cp.offsets for cp in pending for tp in partitions)
+
+    def _drop(self, partitions: set[Partition]) -> None:
+        self._cp.drop(partitions)
+        if self._sealed is not None:
+            self._sealed.drop(partitions)
+
+    def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        """Partitions taken away without a clean revoke: committing would be refused."""
+        log.warning("lost %s; their uncommitted messages go to the new owner", _names(partitions))
+        self._drop({(tp.topic, tp.partition) for tp in partitions})
+
+    # -- health ------------------------------------------------------------------------
+
+    def _housekeeping(self) -> None:
+        """Probes (when idle), contract reloads and lag."""
+        assert self._consumer is not None and self._quarantine is not None
+        if not self._cp.records and self._sealed is None:
+            self.status.probe(self._consumer, self._quarantine, self.settings.raw_topics[0])
+        if self.settings.contracts_refresh_seconds and self._routing is not None:
+            self._routing.refresh(self.settings.contracts_refresh_seconds)
+        now = time.monotonic()
+        if self.observers and now - self._lag_at >= _LAG_INTERVAL:
+            self._lag_at = now
+            report_lag(self._consumer, self.observers, self._limit)
+
+
+def _names(partitions: Sequence[TopicPartition]) -> str:
+    return ", ".join(f"{tp.topic}[{tp.partition}]" for tp in partitions)

@@ -1,0 +1,333 @@
+"""Test doubles of the quarantine ports, and factories for quarantine values.
+
+:class:`InMemoryQuarantineStore` and :class:`InMemoryPayloadStore` implement
+:class:`~dataquarantine.quarantine.ports.QuarantineStore` and
+:class:`~dataquarantine.quarantine.ports.PayloadStore` in memory with the same observable
+semantics as the real backends (filters, dedup, ordering, content-addressed keys, key
+validation). They count calls and can be told to fail the next N calls of an operation, so unit
+tests can exercise retries and outages without a database or an object store. They are meant
+for tests (of this project and of code built on it), not for production use.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime
+from typing import Literal
+
+from dataquarantine.errors import (
+    ConfigError,
+    DataQuarantineError,
+    PayloadNotFoundError,
+    PayloadStoreError,
+    PayloadStoreUnavailableError,
+    StoreError,
+    StoreUnavailableError,
+)
+from dataquarantine.quarantine.envelope import (
+    FileSource,
+    PayloadRef,
+    QuarantineFilter,
+    QuarantineItem,
+    QuarantineRecord,
+    Source,
+    Status,
+)
+from dataquarantine.quarantine.payloads.keys import chunk_key, validate_key, validate_range
+from dataquarantine.validation.result import ContractRef, ErrorCode, Severity, Violation
+
+__all__ = [
+    "DEFAULT_CONTRACT",
+    "InMemoryPayloadStore",
+    "InMemoryQuarantineStore",
+    "make_item",
+    "make_record",
+    "make_violation",
+]
+
+StoreOperation = Literal["migrate", "insert_many", "get", "list", "count", "iter", "check"]
+PayloadOperation = Literal["put_chunk", "get_range", "check"]
+ErrorFactory = Callable[[str], DataQuarantineError]
+
+
+class _Faults:
+    """Per-operation "fail the next N calls" switches."""
+
+    def __init__(self) -> None:
+        self._pending: dict[str, tuple[int, ErrorFactory]] = {}
+
+    def arm(self, operation: str, times: int, error: ErrorFactory) -> None:
+        self._pending[operation] = (times, error)
+
+    def trip(self, operation: str) -> None:
+        times, error = self._pending.get(operation, (0, StoreError))
+        if times > 0:
+            self._pending[operation] = (times - 1, error)
+            raise error(f"injected failure of {operation}")
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _check_page(name: str, value: int, minimum: int) -> None:
+    if value < minimum:
+        raise ConfigError(f"{name} must be >= {minimum}, got {value}")
+
+
+def _matches(record: QuarantineRecord, flt: QuarantineFilter) -> bool:
+    if flt.contract is not None and record.contract != flt.contract:
+        return False
+    if flt.code is not None and all(v.code is not flt.code for v in record.errors):
+        return False
+    if flt.status is not None and record.status is not flt.status:
+        return False
+    if flt.source_kind is not None and record.source.kind != flt.source_kind:
+        return False
+    if flt.source_name is not None and record.source.name != flt.source_name:
+        return False
+    at = _aware(record.quarantined_at)
+    if flt.since is not None and at < _aware(flt.since):
+        return False
+    if flt.until is not None and at >= _aware(flt.until):
+        return False
+    if flt.run_id is not None and record.run_id != flt.run_id:
+        return False
+    if flt.text is not None:
+        needle = flt.text.lower()
+        return any(needle in v.message.lower() for v in record.errors)
+    return True
+
+
+class InMemoryQuarantineStore:
+    """A :class:`~dataquarantine.quarantine.ports.QuarantineStore` in a dict.
+
+    ``insert_many`` is all-or-nothing and skips records whose id or non-empty ``dedup_key`` is
+    already stored; ``list`` is newest first and ``iter`` oldest first (ties broken by id, as
+    in SQL); ``count`` is exact. Filters combine with AND: ``code`` matches any violation,
+    ``since`` is inclusive, ``until`` exclusive, ``text`` is a case-insensitive substring of
+    any error message. ``calls`` counts every call per operation (failed ones included);
+    :meth:`fail_next` makes the next calls of an operation raise.
+    """
+
+    def __init__(self) -> None:
+        self._rows: dict[uuid.UUID, QuarantineRecord] = {}
+        self._dedup: set[str] = set()
+        self._lock = threading.Lock()
+        self._faults = _Faults()
+        self.calls: Counter[str] = Counter()
+        self.closed = False
+
+    def fail_next(
+        self,
+        times: int = 1,
+        *,
+        operation: StoreOperation = "insert_many",
+        error: ErrorFactory = StoreUnavailableError,
+    ) -> None:
+        """Make the next ``times`` calls of ``operation`` raise ``error(message)``."""
+        self._faults.arm(operation, times, error)
+
+    def _enter(self, operation: str) -> None:
+        self.calls[operation] += 1
+        if self.closed:
+            raise StoreError(f"{operation} on a closed store")
+        self._faults.trip(operation)
+
+    def migrate(self) -> None:
+        self._enter("migrate")
+
+    def insert_many(self, records: Sequence[QuarantineRecord]) -> int:
+        self._enter("insert_many")
+        with self._lock:
+            inserted = 0
+            for record in records:
+                if record.id in self._rows or (
+                    record.dedup_key and record.dedup_key in self._dedup
+                ):
+                    continue
+                self._rows[record.id] = record
+                if record.dedup_key:
+                    self._dedup.add(record.dedup_key)
+                inserted += 1
+            return inserted
+
+    def get(self, record_id: uuid.UUID) -> QuarantineRecord | None:
+        self._enter("get")
+        return self._rows.get(record_id)
+
+    def _select(self, flt: QuarantineFilter, *, newest_first: bool) -> list[QuarantineRecord]:
+        with self._lock:
+            rows = [record for record in self._rows.values() if _matches(record, flt)]
+        rows.sort(key=lambda r: (_aware(r.quarantined_at), r.id), reverse=newest_first)
+        return rows
+
+    def list(
+        self, flt: QuarantineFilter, *, limit: int = 50, offset: int = 0
+    ) -> list[QuarantineRecord]:
+        self._enter("list")
+        _check_page("limit", limit, 0)
+        _check_page("offset", offset, 0)
+        return self._select(flt, newest_first=True)[offset : offset + limit]
+
+    def count(self, flt: QuarantineFilter) -> int:
+        self._enter("count")
+        return len(self._select(flt, newest_first=False))
+
+    def iter(self, flt: QuarantineFilter, *, batch_size: int = 1000) -> Iterator[QuarantineRecord]:
+        self._enter("iter")
+        _check_page("batch_size", batch_size, 1)
+        return iter(self._select(flt, newest_first=False))
+
+    def check(self) -> None:
+        self._enter("check")
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class InMemoryPayloadStore:
+    """A :class:`~dataquarantine.quarantine.ports.PayloadStore` in a dict of chunk objects.
+
+    Keys are content-addressed and validated exactly like the real backends. ``calls`` counts
+    every call per operation (failed ones included), ``put_count`` the ``put_chunk`` calls;
+    :meth:`fail_next` makes the next calls raise (by default the transient
+    :class:`~dataquarantine.errors.PayloadStoreUnavailableError`), and :meth:`corrupt`
+    damages a stored object.
+    """
+
+    def __init__(self) -> None:
+        self.objects: dict[str, bytes] = {}
+        self._lock = threading.Lock()
+        self._faults = _Faults()
+        self.calls: Counter[str] = Counter()
+        self.closed = False
+
+    @property
+    def put_count(self) -> int:
+        return self.calls["put_chunk"]
+
+    def fail_next(
+        self,
+        times: int = 1,
+        *,
+        operation: PayloadOperation = "put_chunk",
+        error: ErrorFactory = PayloadStoreUnavailableError,
+    ) -> None:
+        """Make the next ``times`` calls of ``operation`` raise ``error(message)``."""
+        self._faults.arm(operation, times, error)
+
+    def corrupt(self, key: str) -> None:
+        """Flip the bits of the first byte of object ``key`` (to test checksum verification)."""
+        data = self.objects[key]
+        self.objects[key] = bytes([data[0] ^ 0xFF]) + data[1:] if data else b"\x00"
+
+    def _enter(self, operation: str) -> None:
+        self.calls[operation] += 1
+        if self.closed:
+            raise PayloadStoreError(f"{operation} on a closed payload store")
+        self._faults.trip(operation)
+
+    def put_chunk(self, data: bytes) -> str:
+        self._enter("put_chunk")
+        key = chunk_key(data)
+        with self._lock:
+            self.objects.setdefault(key, bytes(data))
+        return key
+
+    def get_range(self, key: str, offset: int, length: int) -> bytes:
+        self._enter("get_range")
+        validate_range(key, offset, length)
+        data = self.objects.get(validate_key(key))
+        if data is None:
+            raise PayloadNotFoundError(f"no payload chunk {key}")
+        if offset + length > len(data):
+            raise PayloadNotFoundError(f"payload chunk {key} has no range {offset}+{length}")
+        return data[offset : offset + length]
+
+    def check(self) -> None:
+        self._enter("check")
+
+    def close(self) -> None:
+        self.closed = True
+
+
+#: The contract that :func:`make_item` and :func:`make_record` use unless told otherwise.
+DEFAULT_CONTRACT = ContractRef("orders", "1.0.0")
+
+
+def make_violation(
+    code: ErrorCode = ErrorCode.SCHEMA_VIOLATION,
+    path: str = "/amount",
+    message: str = "-1 is less than the minimum of 0",
+    *,
+    rule: str | None = None,
+    keyword: str | None = "minimum",
+    severity: Severity = Severity.ERROR,
+) -> Violation:
+    """A violation with plausible defaults; override what the test is about."""
+    return Violation(
+        code=code, path=path, message=message, rule=rule, keyword=keyword, severity=severity
+    )
+
+
+def make_item(
+    payload: bytes | str = b'{"order_id": "o-1", "amount": -1}',
+    *,
+    line: int = 1,
+    uri: str = "orders.jsonl",
+    source: Source | None = None,
+    errors: Sequence[Violation] | None = None,
+    contract: ContractRef | None = DEFAULT_CONTRACT,
+    run_id: str = "run-1",
+) -> QuarantineItem:
+    """A bad record from line ``line`` of file ``uri`` (or from ``source``)."""
+    return QuarantineItem(
+        source=source if source is not None else FileSource(uri=uri, line=line),
+        payload=payload.encode() if isinstance(payload, str) else payload,
+        errors=tuple(errors) if errors is not None else (make_violation(),),
+        contract=contract,
+        run_id=run_id,
+    )
+
+
+def make_record(
+    payload: bytes | str = b'{"order_id": "o-1", "amount": -1}',
+    *,
+    line: int = 1,
+    uri: str = "orders.jsonl",
+    source: Source | None = None,
+    errors: Sequence[Violation] | None = None,
+    contract: ContractRef | None = DEFAULT_CONTRACT,
+    run_id: str = "run-1",
+    status: Status = Status.QUARANTINED,
+    attempts: int = 0,
+    quarantined_at: datetime | None = None,
+) -> QuarantineRecord:
+    """A stored envelope as the quarantine service would build it for the same item.
+
+    Its payload ref points at offset 0 of a chunk holding only this payload.
+    """
+    item = make_item(
+        payload, line=line, uri=uri, source=source, errors=errors, contract=contract, run_id=run_id
+    )
+    digest = hashlib.sha256(item.payload).hexdigest()
+    return QuarantineRecord(
+        id=item.record_id(digest),
+        source=item.source,
+        errors=item.errors,
+        payload=PayloadRef(
+            key=chunk_key(item.payload), offset=0, length=len(item.payload), sha256=digest
+        ),
+        contract=contract.name if contract else None,
+        contract_version=contract.version if contract else None,
+        status=status,
+        attempts=attempts,
+        quarantined_at=quarantined_at if quarantined_at is not None else datetime.now(UTC),
+        run_id=run_id,
+        dedup_key=item.dedup_key(digest),
+    )

@@ -1,0 +1,152 @@
+"""Validation outcomes as values: error codes, violations, per-record and per-batch results."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+__all__ = [
+    "BatchResult",
+    "ContractRef",
+    "ErrorCode",
+    "Severity",
+    "ValidationResult",
+    "Violation",
+]
+
+
+class ErrorCode(StrEnum):
+    """Stable reason codes. They are stored as these strings; never rename one."""
+
+    PARSE_ERROR = "parse_error"
+    SCHEMA_NOT_FOUND = "schema_not_found"
+    SCHEMA_VIOLATION = "schema_violation"
+    RULE_VIOLATION = "rule_violation"
+    FK_VIOLATION = "fk_violation"
+    SYSTEM_ERROR = "system_error"
+
+
+class Severity(StrEnum):
+    """``error`` quarantines the record; ``warn`` lets it pass, counted and flagged."""
+
+    ERROR = "error"
+    WARN = "warn"
+
+
+@dataclass(frozen=True, slots=True)
+class ContractRef:
+    """Which contract (name and exact version) a record was validated against."""
+
+    name: str
+    version: str
+
+    def __str__(self) -> str:
+        return f"{self.name}@{self.version}"
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    """One problem found in one record.
+
+    ``path`` is an RFC 6901 JSON Pointer to the offending value (``""`` is the whole record);
+    for a missing required property it points at the property that should be there.
+    """
+
+    code: ErrorCode
+    path: str
+    message: str
+    rule: str | None = None
+    keyword: str | None = None
+    severity: Severity = Severity.ERROR
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form; ``None`` fields are left out."""
+        out: dict[str, Any] = {"code": self.code.value, "path": self.path, "message": self.message}
+        if self.rule is not None:
+            out["rule"] = self.rule
+        if self.keyword is not None:
+            out["keyword"] = self.keyword
+        if self.severity is not Severity.ERROR:
+            out["severity"] = self.severity.value
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Violation:
+        """Inverse of :meth:`to_dict`."""
+        return cls(
+            code=ErrorCode(data["code"]),
+            path=str(data.get("path", "")),
+            message=str(data.get("message", "")),
+            rule=data.get("rule"),
+            keyword=data.get("keyword"),
+            severity=Severity(data.get("severity", Severity.ERROR.value)),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ValidationResult:
+    """The outcome for one record.
+
+    ``errors`` holds every error-severity violation (the record is valid when it is empty);
+    ``warnings`` holds the warn-severity rule violations of a record that may still be valid.
+    ``value`` is the decoded record when decoding succeeded, else ``None``.
+    """
+
+    valid: bool
+    errors: tuple[Violation, ...] = ()
+    warnings: tuple[Violation, ...] = ()
+    value: Any = None
+    contract: ContractRef | None = None
+
+    @property
+    def codes(self) -> tuple[ErrorCode, ...]:
+        """The distinct error codes, in first-seen order."""
+        return tuple(dict.fromkeys(v.code for v in self.errors))
+
+    @property
+    def primary(self) -> Violation | None:
+        """The first error, used where one headline is needed (DLQ headers, list views)."""
+        return self.errors[0] if self.errors else None
+
+
+@dataclass(slots=True)
+class BatchResult:
+    """The outcome of a batch, built for speed: valid records get no per-record object.
+
+    ``values[i]`` is the decoded record ``i`` (``None`` when it did not decode, or when the
+    batch was validated with ``keep_values=False`` and the record is valid),
+    ``contracts[i]`` the contract it was validated against (``None`` when none was found),
+    ``invalid`` maps the index of each invalid record to its full result and ``warnings`` maps
+    the index of each *valid* record that carries warn-severity violations to them.
+    """
+
+    size: int
+    values: list[Any]
+    contracts: list[ContractRef | None]
+    invalid: dict[int, ValidationResult] = field(default_factory=dict)
+    warnings: dict[int, tuple[Violation, ...]] = field(default_factory=dict)
+
+    @property
+    def valid_count(self) -> int:
+        return self.size - len(self.invalid)
+
+    @property
+    def invalid_count(self) -> int:
+        return len(self.invalid)
+
+    def is_valid(self, index: int) -> bool:
+        return index not in self.invalid
+
+    def result(self, index: int) -> ValidationResult:
+        """The full result of record ``index`` (materialised on demand for valid ones)."""
+        bad = self.invalid.get(index)
+        if bad is not None:
+            return bad
+        return ValidationResult(
+            valid=True,
+            warnings=self.warnings.get(index, ()),
+            value=self.values[index],
+            contract=self.contracts[index],
+        )

@@ -1,0 +1,247 @@
+"""CEL business rules of a contract, compiled once and evaluated per record.
+
+Semantics. A rule holds iff its expression evaluates to boolean ``true``. ``false`` gives a
+``rule_violation`` with the rule's message (or ``rule <id> failed: <expr>``), path and
+severity. An evaluation *error* (no such key, no matching overload, a non-bool result,
+division by zero, overflow, ...) gives a ``rule_violation`` whose message reads ``rule <id>
+could not be evaluated: <reason>``, with the rule's severity -- but only when the record
+passed its schema (``schema_valid=True``). When the schema already rejected the record, rule
+errors are suppressed: a rule over a missing or mistyped field would only restate the schema
+violation. ``false`` results are still reported. An identifier other than ``record``, a
+comprehension variable or a type name is a compile error, as in a checked CEL environment.
+
+Reference semantics are those of the ``cel`` package (common-expression-language), quirks
+included: e.g. ``size()`` of a string counts UTF-8 bytes, not code points. The record is
+handed to it as decoded; values it cannot take are converted first: a UUID becomes its
+string, a ``date`` a timestamp at UTC midnight, a ``time`` the duration since midnight
+(``datetime``, ``timedelta``, ``bytes`` and ``Decimal``, as a double, it converts itself).
+
+The reference costs tens of microseconds per record, so rules are also transpiled into one
+Python function (the fast path). A rule that uses a construct without a translation always
+uses the reference; a rule whose fast evaluation raises or yields anything but a bool is
+re-evaluated by the reference for that record. The fast path decides only plain JSON values
+and defers everything else, so the outcome never depends on the path taken. (Values that no
+decoder produces, such as sets, are not looked for: a rule that does not touch them may
+hold on the fast path where the reference would refuse the whole record.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Final
+
+from dataquarantine.contracts.model import RuleSpec
+from dataquarantine.errors import RuleCompileError
+from dataquarantine.validation.result import ErrorCode, Violation
+from dataquarantine.validation.rules.nodes import Node, free_identifiers
+from dataquarantine.validation.rules.parser import CelSyntaxError, parse
+from dataquarantine.validation.rules.reference import (
+    EvalError,
+    ReferenceCompileError,
+    ReferenceProgram,
+    Scope,
+    cel_type_name,
+)
+from dataquarantine.validation.rules.transpiler import (
+    RECORD_VAR,
+    Transpiler,
+    Unsupported,
+    check_literals,
+    link,
+)
+
+__all__ = ["RuleSet"]
+
+#: Identifiers a rule may use without binding them: the record and CEL's type names.
+DECLARED: Final = frozenset(
+    [
+        "record",
+        "int",
+        "uint",
+        "double",
+        "bool",
+        "string",
+        "bytes",
+        "list",
+        "map",
+        "null_type",
+        "type",
+    ]
+)
+
+FastFn = Callable[[Any], tuple[tuple[int, Any], ...]]
+
+
+def _undeclared(spec: RuleSpec, node: Node, source: str | None) -> None:
+    unknown = sorted(free_identifiers(node) - DECLARED)
+    if unknown:
+        name = unknown[0]
+        raise RuleCompileError(
+            f"rule {spec.id!r}: undeclared reference to {name!r} "
+            f"(the record's fields are read as record.{name})",
+            source=source,
+        )
+
+
+def _build(codes: dict[int, str], constants: dict[str, object], prelude: list[str]) -> FastFn:
+    body = [f"def _fast({RECORD_VAR}):", "    _f = ()"]
+    for index, code in codes.items():
+        body += [
+            "    try:",
+            f"        _r = {code}",
+            "    except Exception:",
+            "        _r = None",
+            "    if _r is not True:",
+            f"        _f += (({index}, _r),)",
+        ]
+    body += ["    return _f", "return _fast"]
+    fast: FastFn = link(constants, prelude, body)
+    return fast
+
+
+class RuleSet:
+    """The compiled rules of one contract."""
+
+    __slots__ = ("_fast", "_fast_ids", "_held", "_programs", "_slow", "_specs")
+
+    def __init__(
+        self,
+        specs: tuple[RuleSpec, ...],
+        programs: tuple[ReferenceProgram, ...],
+        fast: FastFn,
+        fast_indexes: tuple[int, ...],
+    ) -> None:
+        self._specs = specs
+        self._programs = programs
+        self._fast = fast
+        self._fast_ids = tuple(specs[i].id for i in fast_indexes)
+        self._slow = tuple(i for i in range(len(specs)) if i not in set(fast_indexes))
+        self._held = tuple(
+            Violation(
+                code=ErrorCode.RULE_VIOLATION,
+                path=spec.path,
+                message=spec.message or f"rule {spec.id} failed: {spec.expr}",
+                rule=spec.id,
+                severity=spec.severity,
+            )
+            for spec in specs
+        )
+
+    @classmethod
+    def compile(cls, rules: Sequence[RuleSpec], *, source: str | None = None) -> RuleSet:
+        """Compile ``rules``; raise :class:`RuleCompileError` naming the rule on a CEL syntax
+        error or a reference to anything but ``record`` (and comprehension variables)."""
+        specs = tuple(rules)
+        programs: list[ReferenceProgram] = []
+        codes: dict[int, str] = {}
+        preludes: dict[int, list[str]] = {}
+        constants: dict[str, object] = {}
+        for index, spec in enumerate(specs):
+            try:
+                programs.append(ReferenceProgram(spec.expr))
+            except ReferenceCompileError as exc:
+                raise RuleCompileError(f"rule {spec.id!r}: {exc}", source=source) from exc
+            try:
+                node = parse(spec.expr)
+            except CelSyntaxError:
+                continue  # valid CEL our parser does not cover: reference only
+            _undeclared(spec, node, source)
+            try:
+                check_literals(node)
+                transpiler = Transpiler(constants, prefix=str(index))
+                codes[index] = transpiler.emit(node).src
+                preludes[index] = transpiler.prelude
+            except (Unsupported, RecursionError):
+                continue
+        fast = cls._link(codes, preludes, constants)
+        return cls(specs, tuple(programs), fast, tuple(codes))
+
+    @staticmethod
+    def _link(
+        codes: dict[int, str], preludes: dict[int, list[str]], constants: dict[str, object]
+    ) -> FastFn:
+        def prelude(indexes: Iterable[int]) -> list[str]:
+            return [line for i in indexes for line in preludes[i]]
+
+        try:
+            return _build(codes, constants, prelude(codes))
+        except (SyntaxError, RecursionError, MemoryError, ValueError):
+            pass
+        # Some rule is too deeply nested for Python's compiler: drop those, keep the others.
+        for index in list(codes):
+            try:
+                _build({index: codes[index]}, constants, prelude([index]))
+            except (SyntaxError, RecursionError, MemoryError, ValueError):
+                del codes[index]
+        return _build(codes, constants, prelude(codes))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The generated function cannot be pickled; a worker process recompiles the specs.
+        return (RuleSet.compile, (self._specs,))
+
+    def __len__(self) -> int:
+        return len(self._specs)
+
+    def __repr__(self) -> str:
+        return f"RuleSet({len(self._specs)} rules, {len(self._fast_ids)} on the fast path)"
+
+    @property
+    def fast_path_rules(self) -> tuple[str, ...]:
+        """Ids of the rules compiled to the fast path (the others always use the reference)."""
+        return self._fast_ids
+
+    @property
+    def hot_check(self) -> Callable[[Any], Any]:
+        """The cheapest check for the hot path: falsy when every rule holds.
+
+        The compiled fast function itself when every rule is on the fast path, else
+        :meth:`evaluate`. A truthy answer means: call :meth:`evaluate` for the violations."""
+        return self._fast if not self._slow else self.evaluate
+
+    def evaluate(self, record: Any, *, schema_valid: bool = True) -> tuple[Violation, ...]:
+        """The violations of ``record``, in rule order; ``()`` when every rule holds."""
+        failed = self._fast(record)
+        if not failed and not self._slow:
+            return ()
+        return self._settle(record, failed, schema_valid)
+
+    def _settle(
+        self, record: Any, failed: tuple[tuple[int, Any], ...], schema_valid: bool
+    ) -> tuple[Violation, ...]:
+        held = self._held
+        if not self._slow and all(value is False for _, value in failed):
+            return tuple([held[index] for index, _ in failed])  # already in rule order
+        found: list[tuple[int, Violation]] = []
+        pending: list[int] = []
+        for index, value in failed:
+            if value is False:
+                found.append((index, held[index]))
+            else:
+                pending.append(index)
+        scope = Scope(record)  # converts the record once, on first use, for all rules
+        for index in (*pending, *self._slow):
+            violation = self._judge(index, self._programs[index].run(scope), schema_valid)
+            if violation is not None:
+                found.append((index, violation))
+        found.sort(key=lambda item: item[0])
+        return tuple(violation for _, violation in found)
+
+    def _judge(self, index: int, result: Any, schema_valid: bool) -> Violation | None:
+        if result is True:
+            return None
+        if result is False:
+            return self._held[index]
+        if not schema_valid:
+            return None
+        if isinstance(result, EvalError):
+            reason = result.reason
+        else:
+            reason = f"the result is {cel_type_name(result)}, not bool"
+        spec = self._specs[index]
+        return Violation(
+            code=ErrorCode.RULE_VIOLATION,
+            path=spec.path,
+            message=f"rule {spec.id} could not be evaluated: {reason}",
+            rule=spec.id,
+            severity=spec.severity,
+        )

@@ -1,0 +1,182 @@
+"""The abstract syntax tree of a CEL expression, as produced by :mod:`.parser`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal as TypingLiteral
+
+__all__ = [
+    "Binary",
+    "Call",
+    "Comprehension",
+    "Conditional",
+    "Has",
+    "Ident",
+    "Index",
+    "ListLit",
+    "Literal",
+    "LiteralKind",
+    "MacroKind",
+    "MapLit",
+    "Node",
+    "Select",
+    "Unary",
+    "free_identifiers",
+]
+
+LiteralKind = TypingLiteral["int", "uint", "double", "string", "bytes", "bool", "null"]
+MacroKind = TypingLiteral["all", "exists", "exists_one", "map", "filter"]
+
+
+@dataclass(frozen=True, slots=True)
+class Literal:
+    """A constant. ``text`` is the source token (without a folded leading ``-``)."""
+
+    kind: LiteralKind
+    value: object
+    text: str = ""
+    negated: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Ident:
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Select:
+    """``operand.field``."""
+
+    operand: Node
+    field: str
+
+
+@dataclass(frozen=True, slots=True)
+class Has:
+    """The ``has(operand.field)`` macro."""
+
+    operand: Node
+    field: str
+
+
+@dataclass(frozen=True, slots=True)
+class Index:
+    """``operand[index]``."""
+
+    operand: Node
+    index: Node
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """``function(args)`` or, with a ``target``, ``target.function(args)``."""
+
+    function: str
+    args: tuple[Node, ...]
+    target: Node | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ListLit:
+    items: tuple[Node, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class MapLit:
+    entries: tuple[tuple[Node, Node], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Unary:
+    op: TypingLiteral["!", "-"]
+    operand: Node
+
+
+@dataclass(frozen=True, slots=True)
+class Binary:
+    """Arithmetic, relations and the logical ``&&`` / ``||``."""
+
+    op: str
+    left: Node
+    right: Node
+
+
+@dataclass(frozen=True, slots=True)
+class Conditional:
+    cond: Node
+    then: Node
+    otherwise: Node
+
+
+@dataclass(frozen=True, slots=True)
+class Comprehension:
+    """``target.macro(var, ...)``: ``predicate`` for all/exists/exists_one/filter (and the
+    three-argument map), ``transform`` for map."""
+
+    macro: MacroKind
+    target: Node
+    var: str
+    predicate: Node | None
+    transform: Node | None
+
+
+Node = (
+    Literal
+    | Ident
+    | Select
+    | Has
+    | Index
+    | Call
+    | ListLit
+    | MapLit
+    | Unary
+    | Binary
+    | Conditional
+    | Comprehension
+)
+
+
+def free_identifiers(node: Node, bound: frozenset[str] = frozenset()) -> set[str]:
+    """Identifiers used but not bound by an enclosing comprehension."""
+    match node:
+        case Ident(name):
+            return set() if name in bound else {name}
+        case Literal():
+            return set()
+        case Select(operand, _) | Has(operand, _):
+            return free_identifiers(operand, bound)
+        case Index(operand, index):
+            return free_identifiers(operand, bound) | free_identifiers(index, bound)
+        case Call(_, args, target):
+            out = free_identifiers(target, bound) if target is not None else set()
+            for arg in args:
+                out |= free_identifiers(arg, bound)
+            return out
+        case ListLit(items):
+            out = set()
+            for item in items:
+                out |= free_identifiers(item, bound)
+            return out
+        case MapLit(entries):
+            out = set()
+            for key, value in entries:
+                out |= free_identifiers(key, bound) | free_identifiers(value, bound)
+            return out
+        case Unary(_, operand):
+            return free_identifiers(operand, bound)
+        case Binary(_, left, right):
+            return free_identifiers(left, bound) | free_identifiers(right, bound)
+        case Conditional(cond, then, otherwise):
+            return (
+                free_identifiers(cond, bound)
+                | free_identifiers(then, bound)
+                | free_identifiers(otherwise, bound)
+            )
+        case Comprehension(_, target, var, predicate, transform):
+            inner = bound | {var}
+            out = free_identifiers(target, bound)
+            for part in (predicate, transform):
+                if part is not None:
+                    out |= free_identifiers(part, inner)
+            return out
+    raise TypeError(f"not a CEL node: {node!r}")  # pragma: no cover

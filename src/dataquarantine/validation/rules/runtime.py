@@ -1,0 +1,352 @@
+"""Helpers called by the Python code the transpiler generates for fast-path rules.
+
+Each helper either returns exactly the value the reference CEL evaluator returns, or raises
+:class:`FastPathError` (any exception will do) so that the rule is re-evaluated by the
+reference for that record. They accept only the plain decoded types (``dict``, ``list``,
+``str``, ``int``, ``float``, ``bool``, ``None``); anything else (bytes, datetime, Decimal,
+UUID, ints outside int64, ...) raises, because its CEL conversion is the reference's business.
+Type checks use ``type(x) is T`` on purpose: ``bool`` is not an ``int`` in CEL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from math import isnan
+from typing import Any, NoReturn
+
+__all__ = ["HELPERS", "FastPathError"]
+
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
+#: Beyond this magnitude an int compared with a double is rounded by the reference.
+EXACT_FLOAT_INT = 2**53
+
+_NoneType = type(None)
+_PLAIN = frozenset({str, int, float, bool, _NoneType, list, dict})
+
+Pred = Callable[[Any], bool]
+
+
+class FastPathError(Exception):
+    """The fast path cannot decide this value; ask the reference evaluator."""
+
+
+def fail(*_: object) -> NoReturn:
+    raise FastPathError
+
+
+def _int(x: int) -> int:
+    if INT64_MIN <= x <= INT64_MAX:
+        return x
+    raise FastPathError
+
+
+def _real(x: float | int) -> float | int:
+    """A double (not NaN) or an int small enough to compare exactly with a double."""
+    if type(x) is float:
+        if isnan(x):
+            raise FastPathError  # the reference refuses to order NaN
+        return x
+    if -EXACT_FLOAT_INT <= x <= EXACT_FLOAT_INT:
+        return x
+    raise FastPathError
+
+
+def _ordered(a: Any, b: Any) -> tuple[Any, Any]:
+    ta = type(a)
+    tb = type(b)
+    if ta is tb:
+        if ta is str or ta is bool:
+            return a, b
+        if ta is int:
+            return _int(a), _int(b)
+        if ta is float:
+            return _real(a), _real(b)
+    elif (ta is int or ta is float) and (tb is int or tb is float):
+        return _real(a), _real(b)
+    raise FastPathError
+
+
+def lt(a: Any, b: Any) -> bool:
+    a, b = _ordered(a, b)
+    return bool(a < b)
+
+
+def le(a: Any, b: Any) -> bool:
+    a, b = _ordered(a, b)
+    return bool(a <= b)
+
+
+def gt(a: Any, b: Any) -> bool:
+    a, b = _ordered(a, b)
+    return bool(a > b)
+
+
+def ge(a: Any, b: Any) -> bool:
+    a, b = _ordered(a, b)
+    return bool(a >= b)
+
+
+def eq(a: Any, b: Any) -> bool:
+    """CEL equality: values of different types are unequal (numbers compare by value)."""
+    ta = type(a)
+    tb = type(b)
+    if ta is tb:
+        if ta is str or ta is bool or ta is float or ta is _NoneType:
+            return bool(a == b)
+        if ta is int:
+            return _int(a) == _int(b)
+        if ta is list:
+            if len(a) != len(b):
+                return False
+            # Reference equality never errs, so stopping at the first difference is exact.
+            return all(eq(x, y) for x, y in zip(a, b, strict=True))
+        if ta is dict:
+            for key in a:
+                if type(key) is not str:
+                    raise FastPathError
+            for key in b:
+                if type(key) is not str:
+                    raise FastPathError
+            if a.keys() != b.keys():
+                return False
+            return all(eq(a[k], b[k]) for k in a)
+        raise FastPathError
+    if (ta is int or ta is float) and (tb is int or tb is float):
+        if ta is int:
+            _real(_int(a))
+        else:
+            _real(_int(b))
+        return bool(a == b)
+    if ta in _PLAIN and tb in _PLAIN:
+        return False
+    raise FastPathError
+
+
+def ne(a: Any, b: Any) -> bool:
+    return not eq(a, b)
+
+
+def in_(x: Any, container: Any) -> bool:
+    tc = type(container)
+    if tc is list:
+        for item in container:  # noqa: SIM110 - a loop beats any() over a generator here
+            if eq(x, item):
+                return True
+        return False
+    if tc is dict and type(x) is str:
+        return x in container
+    raise FastPathError
+
+
+def index(container: Any, key: Any) -> Any:
+    tc = type(container)
+    tk = type(key)
+    if tc is list:
+        if tk is int and key >= 0:
+            return container[key]
+    elif tc is dict and (tk is str or (tk is int and INT64_MIN <= key <= INT64_MAX)):
+        return container[key]
+    raise FastPathError
+
+
+def add(a: Any, b: Any) -> Any:
+    ta = type(a)
+    if ta is type(b):
+        if ta is int:
+            return _int(_int(a) + _int(b))
+        if ta is float or ta is str or ta is list:
+            return a + b
+    raise FastPathError
+
+
+def sub(a: Any, b: Any) -> Any:
+    ta = type(a)
+    if ta is type(b):
+        if ta is int:
+            return _int(_int(a) - _int(b))
+        if ta is float:
+            return a - b
+    raise FastPathError
+
+
+def mul(a: Any, b: Any) -> Any:
+    ta = type(a)
+    if ta is type(b):
+        if ta is int:
+            return _int(_int(a) * _int(b))
+        if ta is float:
+            return a * b
+    raise FastPathError
+
+
+def div(a: Any, b: Any) -> Any:
+    ta = type(a)
+    if ta is type(b):
+        if ta is int and b != 0:
+            q = abs(_int(a)) // abs(_int(b))  # CEL truncates toward zero
+            return _int(q if (a < 0) == (b < 0) else -q)
+        if ta is float and b != 0.0:
+            return a / b
+    raise FastPathError
+
+
+def mod(a: Any, b: Any) -> int:
+    if type(a) is int and type(b) is int and b != 0:
+        r = abs(_int(a)) % abs(_int(b))  # the sign follows the dividend
+        if a == INT64_MIN and b == -1:
+            raise FastPathError
+        return -r if a < 0 else r
+    raise FastPathError
+
+
+def neg(a: Any) -> Any:
+    ta = type(a)
+    if ta is int and INT64_MIN < a <= INT64_MAX:
+        return -a
+    if ta is float:
+        return -a
+    raise FastPathError
+
+
+def not_(a: Any) -> bool:
+    if type(a) is bool:
+        return not a
+    raise FastPathError
+
+
+def size(x: Any) -> int:
+    tx = type(x)
+    # The reference counts UTF-8 bytes of a string; code points and bytes agree on ASCII.
+    if (tx is str and x.isascii()) or tx is list or tx is dict:
+        return len(x)
+    raise FastPathError
+
+
+def starts_with(s: Any, prefix: Any) -> bool:
+    if type(s) is str and type(prefix) is str:
+        return s.startswith(prefix)
+    raise FastPathError
+
+
+def ends_with(s: Any, suffix: Any) -> bool:
+    if type(s) is str and type(suffix) is str:
+        return s.endswith(suffix)
+    raise FastPathError
+
+
+def contains(s: Any, part: Any) -> bool:
+    if type(s) is str and type(part) is str:
+        return part in s
+    raise FastPathError
+
+
+def to_int(x: Any) -> int:
+    tx = type(x)
+    if tx is int:
+        return _int(x)
+    if tx is float and -(2.0**63) < x < 2.0**63:
+        return int(x)
+    raise FastPathError
+
+
+def to_double(x: Any) -> float:
+    tx = type(x)
+    if tx is float:
+        return float(x)
+    if tx is int:
+        return float(_int(x))
+    raise FastPathError
+
+
+def to_string(x: Any) -> str:
+    tx = type(x)
+    if tx is str:
+        return str(x)
+    if tx is int:
+        return str(_int(x))
+    raise FastPathError
+
+
+def all_(target: Any, pred: Pred) -> bool:
+    tt = type(target)
+    if tt is list:
+        for item in target:  # noqa: SIM110 - a loop beats all() over a generator here
+            if not pred(item):
+                return False
+        return True
+    if tt is dict:
+        # Map iteration order may differ in the reference: decide only when no key errs.
+        return all([pred(k) for k in target])
+    raise FastPathError
+
+
+def exists(target: Any, pred: Pred) -> bool:
+    tt = type(target)
+    if tt is list:
+        for item in target:  # noqa: SIM110 - a loop beats any() over a generator here
+            if pred(item):
+                return True
+        return False
+    if tt is dict:
+        return any([pred(k) for k in target])
+    raise FastPathError
+
+
+def exists_one(target: Any, pred: Pred) -> bool:
+    tt = type(target)
+    if tt is list or tt is dict:
+        return [pred(item) for item in target].count(True) == 1
+    raise FastPathError
+
+
+def map_(target: Any, fn: Callable[[Any], Any]) -> list[Any]:
+    if type(target) is list:
+        return [fn(item) for item in target]
+    raise FastPathError
+
+
+def map_filter(target: Any, pred: Pred, fn: Callable[[Any], Any]) -> list[Any]:
+    if type(target) is list:
+        return [fn(item) for item in target if pred(item)]
+    raise FastPathError
+
+
+def filter_(target: Any, pred: Pred) -> list[Any]:
+    if type(target) is list:
+        return [item for item in target if pred(item)]
+    raise FastPathError
+
+
+#: Name in generated code -> helper.
+HELPERS: dict[str, Callable[..., Any]] = {
+    "_fail": fail,
+    "_lt": lt,
+    "_le": le,
+    "_gt": gt,
+    "_ge": ge,
+    "_eq": eq,
+    "_ne": ne,
+    "_in": in_,
+    "_index": index,
+    "_add": add,
+    "_sub": sub,
+    "_mul": mul,
+    "_div": div,
+    "_mod": mod,
+    "_neg": neg,
+    "_not": not_,
+    "_size": size,
+    "_starts": starts_with,
+    "_ends": ends_with,
+    "_contains": contains,
+    "_to_int": to_int,
+    "_to_double": to_double,
+    "_to_string": to_string,
+    "_all": all_,
+    "_exists": exists,
+    "_exists_one": exists_one,
+    "_map": map_,
+    "_map_filter": map_filter,
+    "_filter": filter_,
+}

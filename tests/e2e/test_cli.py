@@ -1,0 +1,167 @@
+"""The CLI as a user runs it: a real subprocess, real SQLite store and payload folder."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+CLI = [sys.executable, "-m", "dataquarantine.cli.app"]
+
+CONTRACT = """\
+name: user_event
+version: 1.0.0
+schema:
+  type: object
+  required: [_schema, user_id, event_type]
+  properties:
+    _schema: {type: string}
+    user_id: {type: string, pattern: "^USER[0-9]{6}$"}
+    event_type: {enum: [click, purchase]}
+    amount: {type: number}
+rules:
+  - id: purchase_needs_product
+    expr: "record.event_type != 'purchase' || has(record.product_id)"
+    message: purchase events must carry product_id
+"""
+
+LINES = [
+    b'{"_schema":"user_event","user_id":"USER000001","event_type":"click"}\n',
+    b'{"_schema":"user_event","user_id":"USER000002","event_type":"click",}\n',
+    b'{"_schema":"user_event","user_id":"USER123456\\n","event_type":"click"}\r\n',
+    b"\n",
+    b'{"_schema":"user_event","user_id":"USER000004","event_type":"purchase"}\n',
+    b'{"_schema":"nope","user_id":"USER000005","event_type":"click"}\n',
+    b'{"_schema":"user_event",  "user_id":"USER000006", "event_type":"click"}\r\n',
+    b'{"_schema":"user_event","user_id":"USER000007","event_type":"click","amount":"12"}',
+]
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    (tmp_path / "contracts").mkdir()
+    (tmp_path / "contracts/user_event.yaml").write_text(CONTRACT)
+    (tmp_path / "events.jsonl").write_bytes(b"".join(LINES))
+    return tmp_path
+
+
+def run(workspace: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DQ_")}
+    env["DQ_CONTRACTS_DIR"] = str(workspace / "contracts")
+    env["COLUMNS"] = "200"
+    return subprocess.run([*CLI, *args], cwd=workspace, env=env, capture_output=True, timeout=120)
+
+
+def test_validate_quarantines_and_keeps_valid_lines_byte_for_byte(workspace: Path) -> None:
+    proc = run(workspace, "validate", "events.jsonl", "--valid-out", "valid.jsonl", "--json")
+    assert proc.returncode == 0, proc.stderr.decode()
+    summary = json.loads(proc.stdout)
+    assert summary["total"] == 7
+    assert summary["valid"] == 2 and summary["quarantined"] == 5
+    assert summary["reconciles"] is True
+    assert summary["by_code"] == {
+        "parse_error": 1,
+        "rule_violation": 1,
+        "schema_not_found": 1,
+        "schema_violation": 2,
+    }
+    assert (workspace / "valid.jsonl").read_bytes() == LINES[0] + LINES[6]
+    # the default embedded store was created in the working directory
+    assert (workspace / ".dataquarantine/quarantine.db").is_file()
+
+
+def test_quarantine_list_show_export(workspace: Path) -> None:
+    assert run(workspace, "validate", "events.jsonl").returncode == 0
+    listed = json.loads(run(workspace, "quarantine", "list", "--json").stdout)
+    assert listed["total"] == 5 and len(listed["items"]) == 5
+    listing = run(workspace, "quarantine", "list", "--code", "parse_error", "--json")
+    by_code = json.loads(listing.stdout)
+    assert by_code["total"] == 1
+    (item,) = by_code["items"]
+    assert item["source"]["kind"] == "file" and item["source"]["line"] == 2
+    assert item["source"]["uri"].endswith("/events.jsonl")
+
+    shown = run(workspace, "quarantine", "show", item["id"], "--json")
+    assert shown.returncode == 0
+    detail = json.loads(shown.stdout)
+    assert base64.b64decode(detail["payload_b64"]) == LINES[1].rstrip(b"\n")
+    assert "payload_json" not in detail  # it is not valid JSON
+
+    human = run(workspace, "quarantine", "show", item["id"])
+    assert human.returncode == 0 and b"parse_error" in human.stdout
+
+    exported = run(workspace, "quarantine", "export", "--format", "jsonl", "-o", "q.jsonl")
+    assert exported.returncode == 0, exported.stderr.decode()
+    rows = [json.loads(line) for line in (workspace / "q.jsonl").read_text().splitlines()]
+    assert len(rows) == 5
+    originals = {base64.b64decode(r["payload_b64"]) for r in rows}
+    assert originals == {LINES[i].rstrip(b"\r\n") for i in (1, 2, 4, 5, 7)}
+    crlf = next(r for r in rows if r["source"]["line"] == 3)
+    assert crlf["payload_json"]["user_id"] == "USER123456\n"
+    assert crlf["errors"][0]["path"] == "/user_id"
+
+
+def test_validating_twice_stores_each_record_once(workspace: Path) -> None:
+    assert run(workspace, "validate", "events.jsonl").returncode == 0
+    assert run(workspace, "validate", "events.jsonl").returncode == 0
+    listed = json.loads(run(workspace, "quarantine", "list", "--json").stdout)
+    assert listed["total"] == 5
+
+
+def test_human_summary_table(workspace: Path) -> None:
+    proc = run(workspace, "validate", "events.jsonl")
+    out = proc.stdout.decode()
+    assert proc.returncode == 0
+    for needle in ("total", "valid", "quarantined", "schema_violation", "user_event@1.0.0"):
+        assert needle in out
+
+
+def test_exit_code_2_for_usage_and_contract_errors(workspace: Path) -> None:
+    assert run(workspace, "validate", "missing.jsonl").returncode == 2
+    assert run(workspace, "validate", "events.jsonl", "--contract", "nope").returncode == 2
+    assert run(workspace, "validate").returncode == 2
+    broken = "name: b\nversion: 1.0.0\nschema: {type: strin}\n"
+    (workspace / "contracts/broken.yaml").write_text(broken)
+    proc = run(workspace, "validate", "events.jsonl")
+    assert proc.returncode == 2
+    assert b"broken.yaml" in proc.stderr
+
+
+def test_exit_code_1_for_runtime_failure(workspace: Path) -> None:
+    (workspace / "blocker").write_text("a file where a folder should be")
+    proc = run(workspace, "validate", "events.jsonl", "--store", "sqlite:///blocker/sub/q.db")
+    assert proc.returncode == 1, proc.stderr.decode()
+
+
+def test_help_documents_exit_codes(workspace: Path) -> None:
+    proc = run(workspace, "--help")
+    assert proc.returncode == 0 and b"Exit codes" in proc.stdout
+
+
+def test_demo_leaves_a_browsable_store(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DQ_")}
+    env["COLUMNS"] = "200"
+
+    def cli(*args: str) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run(
+            [*CLI, *args], cwd=tmp_path, env=env, capture_output=True, timeout=120
+        )
+
+    proc = cli("demo", "--records", "2000")
+    assert proc.returncode == 0, proc.stderr.decode()
+    out = proc.stdout.decode()
+    assert "Planted by the generator vs caught" in out
+    planted = {}
+    for line in out.splitlines():
+        cells = [c.strip() for c in line.strip("│┃ ").split("│")]
+        if len(cells) == 3 and cells[0] in {"valid", "parse_error", "schema_violation"}:
+            planted[cells[0]] = (cells[1], cells[2])
+    assert planted and all(a == b for a, b in planted.values()), planted
+    listed = json.loads(cli("quarantine", "list", "--json").stdout)
+    assert listed["total"] > 0
+    assert (tmp_path / ".dataquarantine/demo/valid.jsonl").is_file()

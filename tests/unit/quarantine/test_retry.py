@@ -1,0 +1,145 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from dataquarantine.errors import (
+    ConfigError,
+    PayloadNotFoundError,
+    PayloadStoreUnavailableError,
+    StoreUnavailableError,
+)
+from dataquarantine.quarantine.retry import NO_RETRY, RetryPolicy
+
+
+class FakeClock:
+    """A clock that only moves when the policy sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def failing(
+    times: int, error: Exception, result: str = "ok"
+) -> tuple[Callable[[], str], list[int]]:
+    calls: list[int] = []
+
+    def fn() -> str:
+        calls.append(1)
+        if len(calls) <= times:
+            raise error
+        return result
+
+    return fn, calls
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+def policy(clock: FakeClock, **kwargs: object) -> RetryPolicy:
+    defaults: dict[str, object] = {
+        "max_attempts": 4,
+        "deadline": None,
+        "initial_backoff": 0.1,
+        "multiplier": 2.0,
+        "max_backoff": 0.3,
+        "jitter": 0.0,
+    }
+    defaults.update(kwargs)
+    return RetryPolicy(sleep=clock.sleep, clock=clock, **defaults)  # type: ignore[arg-type]
+
+
+def test_returns_the_result_without_sleeping(clock: FakeClock) -> None:
+    fn, calls = failing(0, StoreUnavailableError("down"))
+    assert policy(clock).call(fn) == "ok"
+    assert len(calls) == 1
+    assert clock.sleeps == []
+
+
+def test_retries_transient_errors_with_capped_exponential_backoff(clock: FakeClock) -> None:
+    fn, calls = failing(3, PayloadStoreUnavailableError("down"))
+    assert policy(clock).call(fn) == "ok"
+    assert len(calls) == 4
+    assert clock.sleeps == pytest.approx([0.1, 0.2, 0.3])
+
+
+def test_gives_up_after_max_attempts_and_reraises_the_last_error(clock: FakeClock) -> None:
+    error = StoreUnavailableError("still down")
+    fn, calls = failing(10, error)
+    with pytest.raises(StoreUnavailableError) as info:
+        policy(clock, max_attempts=3).call(fn)
+    assert info.value is error
+    assert len(calls) == 3
+    assert len(clock.sleeps) == 2
+
+
+def test_terminal_errors_are_not_retried(clock: FakeClock) -> None:
+    fn, calls = failing(1, PayloadNotFoundError("gone"))
+    with pytest.raises(PayloadNotFoundError):
+        policy(clock).call(fn)
+    assert len(calls) == 1
+    assert clock.sleeps == []
+
+
+def test_foreign_exceptions_are_not_retried(clock: FakeClock) -> None:
+    fn, calls = failing(1, ValueError("bug"))
+    with pytest.raises(ValueError, match="bug"):
+        policy(clock).call(fn)
+    assert len(calls) == 1
+
+
+def test_deadline_stops_retrying_before_sleeping_past_it(clock: FakeClock) -> None:
+    fn, calls = failing(100, StoreUnavailableError("down"))
+    with pytest.raises(StoreUnavailableError):
+        policy(clock, max_attempts=100, deadline=1.0, max_backoff=0.3).call(fn)
+    assert sum(clock.sleeps) <= 1.0
+    # 0.1 + 0.2 + 0.3 = 0.6; one more 0.3 fits (0.9); the next would end at 1.2.
+    assert len(calls) == 5
+
+
+def test_jitter_shortens_the_pause_by_at_most_the_fraction() -> None:
+    p = RetryPolicy(initial_backoff=1.0, multiplier=1.0, max_backoff=1.0, jitter=0.5)
+    pauses = [p.backoff(1) for _ in range(200)]
+    assert all(0.5 <= pause <= 1.0 for pause in pauses)
+    assert len(set(pauses)) > 1
+
+
+def test_arguments_are_passed_through(clock: FakeClock) -> None:
+    def add(a: int, b: int, *, c: int) -> int:
+        return a + b + c
+
+    assert policy(clock).call(add, 1, 2, c=3) == 6
+
+
+def test_no_retry_calls_once() -> None:
+    fn, calls = failing(1, StoreUnavailableError("down"))
+    with pytest.raises(StoreUnavailableError):
+        NO_RETRY.call(fn)
+    assert len(calls) == 1
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"max_attempts": 0},
+        {"deadline": 0},
+        {"initial_backoff": -1},
+        {"max_backoff": -1},
+        {"multiplier": 0.5},
+        {"jitter": 1.5},
+    ],
+)
+def test_invalid_policies_are_config_errors(kwargs: dict[str, float]) -> None:
+    with pytest.raises(ConfigError):
+        RetryPolicy(**kwargs)  # type: ignore[arg-type]
