@@ -17,7 +17,8 @@ the adapter boundary and chained with ``raise ... from``.
     │   ├── ContractSyntaxError           terminal  invalid YAML / JSON / field values
     │   ├── SchemaCompileError            terminal  invalid JSON Schema, Avro schema or model
     │   ├── RuleCompileError              terminal  a CEL expression that does not compile
-    │   └── DuplicateContractError        terminal  two files define the same name + version
+    │   ├── DuplicateContractError        terminal  two files define the same name + version
+    │   └── IncompatibleContractError     terminal  a new version breaks backward compatibility
     ├── ContractNotFoundError             terminal  no contract with that name / version
     ├── StoreError                        (base of the quarantine metadata store)
     │   ├── StoreUnavailableError         transient connection refused, database down, locked
@@ -29,6 +30,9 @@ the adapter boundary and chained with ``raise ... from``.
     │   ├── BrokerUnavailableError        transient broker unreachable, timeout, coordinator moving
     │   └── BrokerFatalError              terminal  authentication, authorisation, fatal producer
     ├── RecordNotFoundError               terminal  no quarantined record with that id
+    ├── StatusConflictError               terminal  the record's status forbids the action
+    ├── JobNotFoundError                  terminal  no background job with that id
+    ├── LoadError                         terminal  a batch load statement failed (rolled back)
     └── DatabaseUnavailableError          transient a database under inspection cannot be reached
 """
 
@@ -49,12 +53,16 @@ __all__ = [
     "DatabaseUnavailableError",
     "DuplicateContractError",
     "GateDefinitionError",
+    "IncompatibleContractError",
+    "JobNotFoundError",
+    "LoadError",
     "PayloadNotFoundError",
     "PayloadStoreError",
     "PayloadStoreUnavailableError",
     "RecordNotFoundError",
     "RuleCompileError",
     "SchemaCompileError",
+    "StatusConflictError",
     "StoreError",
     "StoreIntegrityError",
     "StoreUnavailableError",
@@ -111,6 +119,18 @@ class DuplicateContractError(ContractError):
     """Two contract files define the same name and version."""
 
 
+class IncompatibleContractError(ContractError):
+    """A new contract version would reject records the previous version accepted.
+
+    ``reasons`` lists every breaking change found."""
+
+    def __init__(
+        self, message: str, *, reasons: tuple[str, ...] = (), source: Path | str | None = None
+    ) -> None:
+        self.reasons = reasons
+        super().__init__(message, source=source)
+
+
 class ContractNotFoundError(DataQuarantineError):
     """No contract is registered under that name (and version)."""
 
@@ -165,6 +185,18 @@ class BrokerFatalError(BrokerError):
 
 class RecordNotFoundError(DataQuarantineError):
     """No quarantined record has that id."""
+
+
+class LoadError(DataQuarantineError):
+    """A statement of ``dataquarantine load`` failed in the database (the batch rolled back)."""
+
+
+class StatusConflictError(DataQuarantineError):
+    """The record's current status does not allow the action (e.g. resolving it twice)."""
+
+
+class JobNotFoundError(DataQuarantineError):
+    """No background job has that id (ids do not survive a restart)."""
 
 
 class DatabaseUnavailableError(DataQuarantineError):

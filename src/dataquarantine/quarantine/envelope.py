@@ -14,12 +14,15 @@ from dataquarantine.validation.result import ContractRef, ErrorCode, Violation
 
 __all__ = [
     "ENVELOPE_NAMESPACE",
+    "FieldChange",
     "FileSource",
     "KafkaSource",
     "PayloadRef",
     "QuarantineFilter",
     "QuarantineItem",
     "QuarantineRecord",
+    "Revision",
+    "RevisionKind",
     "Source",
     "Status",
     "TableSource",
@@ -137,6 +140,57 @@ class PayloadRef:
     sha256: str
 
 
+class RevisionKind(StrEnum):
+    """Where a revision came from: a person's edit or the contract's remediation actions."""
+
+    EDIT = "edit"
+    REMEDIATION = "remediation"
+
+
+@dataclass(frozen=True, slots=True)
+class FieldChange:
+    """One change of a revision: the value at JSON Pointer ``path`` went from ``old`` to ``new``.
+
+    ``action`` is the remediation action (``trim``, ``e164_phone``...) or ``edit``; ``old`` is
+    ``None`` with ``existed_before=False`` when the field was added (``default``, ``rename``).
+    """
+
+    path: str
+    action: str
+    old: Any
+    new: Any
+    existed_before: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "action": self.action,
+            "old": self.old,
+            "new": self.new,
+            "existed_before": self.existed_before,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Revision:
+    """A corrected version of a quarantined payload. The original bytes are never replaced:
+    revisions are stored beside them, numbered from 1 per record.
+
+    ``errors`` are the violations left when the revision was validated (empty: it is valid).
+    """
+
+    payload: bytes
+    kind: RevisionKind
+    author: str = "system"
+    changes: tuple[FieldChange, ...] = ()
+    errors: tuple[Violation, ...] = ()
+    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    @property
+    def valid(self) -> bool:
+        return not self.errors
+
+
 @dataclass(frozen=True, slots=True)
 class QuarantineItem:
     """What a producer (file run, stream, load) hands to the quarantine: one bad record."""
@@ -146,6 +200,16 @@ class QuarantineItem:
     errors: tuple[Violation, ...]
     contract: ContractRef | None = None
     run_id: str = ""
+    #: The remediation attempt, stored as revision 1 beside the untouched original. With a
+    #: valid attempt the record went on downstream and is stored with status ``remediated``.
+    remediation: Revision | None = None
+
+    @property
+    def status(self) -> Status:
+        """``remediated`` when the remediation attempt made the record valid."""
+        if self.remediation is not None and self.remediation.valid:
+            return Status.REMEDIATED
+        return Status.QUARANTINED
 
     @property
     def payload_sha256(self) -> str:

@@ -7,11 +7,19 @@ Backends translate their driver's exceptions into :mod:`dataquarantine.errors`
 
 from __future__ import annotations
 
+import builtins
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Protocol
 
-from dataquarantine.quarantine.envelope import QuarantineFilter, QuarantineRecord
+from dataquarantine.quarantine.envelope import (
+    QuarantineFilter,
+    QuarantineRecord,
+    Revision,
+    Status,
+)
+from dataquarantine.quarantine.history import Bucket, Event, QuarantineStats, StoredRevision
+from dataquarantine.validation.result import Violation
 
 __all__ = ["PayloadStore", "QuarantineStore"]
 
@@ -45,10 +53,16 @@ class QuarantineStore(Protocol):
         """Apply pending versioned migrations (idempotent, safe to call at every start)."""
         ...
 
-    def insert_many(self, records: Sequence[QuarantineRecord]) -> int:
+    def insert_many(
+        self,
+        records: Sequence[QuarantineRecord],
+        revisions: Mapping[uuid.UUID, Revision] | None = None,
+    ) -> int:
         """Insert records in one transaction; rows whose ``dedup_key`` exists are skipped.
 
-        Returns how many rows were new. Durable when this returns.
+        ``revisions`` maps record ids to their remediation attempt, stored as revision 1 in
+        the same transaction (only for the rows actually inserted). Batch, set-based: no round
+        trip per row. Returns how many rows were new. Durable when this returns.
         """
         ...
 
@@ -66,6 +80,44 @@ class QuarantineStore(Protocol):
 
     def iter(self, flt: QuarantineFilter, *, batch_size: int = 1000) -> Iterator[QuarantineRecord]:
         """Every matching record, oldest first, fetched in pages (for export)."""
+        ...
+
+    # -- review (migration 4) -------------------------------------------------------------------
+
+    def add_revision(self, record_id: uuid.UUID, revision: Revision) -> StoredRevision:
+        """Store the record's next revision (an ``edit`` revision also gets an ``edit`` event).
+
+        Raises :class:`~dataquarantine.errors.RecordNotFoundError` for an unknown id.
+        """
+        ...
+
+    def revisions(self, record_id: uuid.UUID) -> builtins.list[StoredRevision]:
+        """Every revision of the record, number 1 first."""
+        ...
+
+    def events(self, record_id: uuid.UUID) -> builtins.list[Event]:
+        """The record's history, oldest first."""
+        ...
+
+    def transition(
+        self,
+        record_id: uuid.UUID,
+        *,
+        expected: Iterable[Status],
+        to: Status,
+        event: Event,
+        attempts: int | None = None,
+        errors: Sequence[Violation] | None = None,
+    ) -> QuarantineRecord | None:
+        """Compare-and-set the status (and replace attempts/errors when given) atomically with
+        ``event``. ``None`` when the current status is not in ``expected``; raises
+        :class:`~dataquarantine.errors.RecordNotFoundError` for an unknown id."""
+        ...
+
+    def stats(
+        self, flt: QuarantineFilter, *, bucket: Bucket = "hour", top: int = 10
+    ) -> QuarantineStats:
+        """Counts by contract, headline code, status and violation path; a time series."""
         ...
 
     def check(self) -> None:

@@ -25,7 +25,6 @@ from dataquarantine.quarantine.envelope import (
     QuarantineFilter,
     QuarantineItem,
     QuarantineRecord,
-    Status,
 )
 from dataquarantine.quarantine.payloads import open_payload_store
 from dataquarantine.quarantine.ports import PayloadStore, QuarantineStore
@@ -142,7 +141,7 @@ class Quarantine:
                 payload=ref,
                 contract=entry.item.contract.name if entry.item.contract else None,
                 contract_version=entry.item.contract.version if entry.item.contract else None,
-                status=Status.QUARANTINED,
+                status=entry.item.status,
                 attempts=0,
                 quarantined_at=now,
                 run_id=entry.item.run_id,
@@ -150,7 +149,13 @@ class Quarantine:
             )
             for entry, ref in zip(unique.values(), refs, strict=True)
         ]
-        inserted = self.retry.call(self.store.insert_many, records)
+        # A remediation attempt is kept as revision 1, in the same transaction as its record.
+        revisions = {
+            entry.record_id: entry.item.remediation
+            for entry in unique.values()
+            if entry.item.remediation is not None
+        }
+        inserted = self.retry.call(self.store.insert_many, records, revisions or None)
         return WriteReport(ids=tuple(ids), inserted=inserted, chunks=len(groups))
 
     def _put_chunk(self, group: list[_Entry]) -> list[PayloadRef]:

@@ -19,10 +19,12 @@ from dataquarantine.quarantine.envelope import (
     PayloadRef,
     QuarantineFilter,
     QuarantineRecord,
+    Revision,
     Status,
     source_from_dict,
 )
 from dataquarantine.quarantine.sql.migrations import MIGRATIONS, Dialect, Migration
+from dataquarantine.quarantine.sql.review import ReviewQueries, clean_text
 from dataquarantine.validation.result import Violation
 
 __all__ = [
@@ -111,16 +113,10 @@ def _encodable(value: str) -> bool:
     return True
 
 
-def _clean_text(value: str) -> str:
-    # Lone surrogates (e.g. undecodable file names) and NUL become U+FFFD.
-    value = value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
-    return value.replace("\x00", "\ufffd")
-
-
 def _clean(obj: Any) -> Any:
     """A copy of a frozen dataclass with every text field cleaned (one level deep)."""
     changes = {
-        f.name: _clean_text(v)
+        f.name: clean_text(v)
         for f in dataclasses.fields(obj)
         if f.init and type(v := getattr(obj, f.name)) is str  # not the StrEnum fields
     }
@@ -132,11 +128,12 @@ def _check_page(name: str, value: int, minimum: int) -> None:
         raise ConfigError(f"{name} must be >= {minimum}, got {value}")
 
 
-class SqlQuarantineStore(ABC):
+class SqlQuarantineStore(ReviewQueries, ABC):
     """Base of the SQL :class:`~dataquarantine.quarantine.ports.QuarantineStore` backends.
 
     Subclasses supply the connection handling, the dialect's placeholders and encodings, and
-    the write paths; the read queries and the filter semantics live here, once.
+    the write paths; the read queries and the filter semantics live here, once (the review
+    side, :class:`~dataquarantine.quarantine.sql.review.ReviewQueries`, too).
     """
 
     dialect: ClassVar[Dialect]
@@ -183,7 +180,11 @@ class SqlQuarantineStore(ABC):
     def migrate(self) -> None: ...
 
     @abstractmethod
-    def insert_many(self, records: Sequence[QuarantineRecord]) -> int: ...
+    def insert_many(
+        self,
+        records: Sequence[QuarantineRecord],
+        revisions: Mapping[uuid.UUID, Revision] | None = None,
+    ) -> int: ...
 
     @abstractmethod
     def applied_migrations(self) -> builtins.list[tuple[int, str]]:
@@ -217,6 +218,13 @@ class SqlQuarantineStore(ABC):
 
     def count(self, flt: QuarantineFilter) -> int:
         """The true number of matching records."""
+        if flt.code is not None and flt == QuarantineFilter(code=flt.code):
+            # The code index alone answers it (one row per record and distinct code).
+            rows = self._fetch(
+                f"SELECT count(*) FROM dq_quarantine_codes WHERE code = {self._P}",
+                [flt.code.value],
+            )
+            return int(rows[0][0])
         where, params = self._where(flt)
         rows = self._fetch(f"SELECT count(*) FROM dq_quarantine AS q{where}", params)
         return int(rows[0][0])

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import builtins
 import hashlib
+import threading
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, ClassVar, TypeVar
 
@@ -21,7 +22,8 @@ from dataquarantine.errors import (
     StoreIntegrityError,
     StoreUnavailableError,
 )
-from dataquarantine.quarantine.envelope import QuarantineRecord
+from dataquarantine.quarantine.envelope import QuarantineRecord, Revision
+from dataquarantine.quarantine.history import Bucket
 from dataquarantine.quarantine.sql.base import (
     INSERT_COLUMNS,
     Row,
@@ -30,6 +32,7 @@ from dataquarantine.quarantine.sql.base import (
     to_utc,
 )
 from dataquarantine.quarantine.sql.migrations import Dialect
+from dataquarantine.quarantine.sql.review import REVISION_COLUMNS, revision_row
 from dataquarantine.quarantine.sql.url import PostgresTarget, quote_identifier
 
 __all__ = ["PostgresQuarantineStore"]
@@ -82,6 +85,32 @@ _MOVE_STAGE = f"""
     SELECT count(*) FROM inserted
 """
 
+# Remediation attempts travel the same way and become revision 1 of the rows actually inserted.
+_CREATE_REVISION_STAGE = """
+    CREATE TEMP TABLE IF NOT EXISTS dq_revision_stage (
+        record_id  uuid NOT NULL,
+        kind       text NOT NULL,
+        author     text NOT NULL,
+        payload    bytea NOT NULL,
+        changes    jsonb NOT NULL,
+        errors     jsonb NOT NULL,
+        created_at timestamptz NOT NULL
+    ) ON COMMIT DELETE ROWS
+"""
+_REVISION_COLUMNS = ", ".join(REVISION_COLUMNS)
+_COPY_REVISION_STAGE = f"COPY pg_temp.dq_revision_stage (record_id, {_REVISION_COLUMNS}) FROM STDIN"
+_MOVE_STAGE_WITH_REVISIONS = _MOVE_STAGE.replace(
+    "    SELECT count(*) FROM inserted",
+    f"""    , revisions AS (
+        INSERT INTO dq_quarantine_revisions (record_id, number, {_REVISION_COLUMNS})
+        SELECT r.record_id, 1, {", ".join("r." + c for c in REVISION_COLUMNS)}
+        FROM pg_temp.dq_revision_stage AS r JOIN inserted AS i ON i.id = r.record_id
+        ON CONFLICT DO NOTHING
+    )
+    SELECT count(*) FROM inserted""",
+)
+_BUCKET_UNITS = {"hour": "hour", "day": "day"}
+
 _CREATE_MIGRATIONS = """
     CREATE TABLE dq_schema_migrations (
         version    integer PRIMARY KEY,
@@ -108,10 +137,12 @@ def _lock_key(schema: str | None) -> int:
 class PostgresQuarantineStore(SqlQuarantineStore):
     """Quarantine metadata in PostgreSQL.
 
-    One connection (autocommit, explicit transactions for writes), opened on first use,
-    shared by the threads of the process under a lock. With ``schema=`` in the URL every
-    object lives in that schema, which :meth:`migrate` creates; the session's ``search_path``
-    is that schema alone, so tables of the same name elsewhere are never seen or touched.
+    One connection for writes (autocommit, explicit transactions), opened on first use,
+    shared by the threads of the process under a lock; reads use a small pool of reader
+    connections (``max_readers``) so concurrent readers run in parallel. With ``schema=`` in
+    the URL every object lives in that schema, which :meth:`migrate` creates; the session's
+    ``search_path`` is that schema alone, so tables of the same name elsewhere are never seen
+    or touched.
 
     When a connection that was already open turns out dead (server restart, failover), the
     call is retried once on a fresh connection; that is safe because every call is a read
@@ -126,8 +157,14 @@ class PostgresQuarantineStore(SqlQuarantineStore):
         # '!' as the escape character reads the same whatever standard_conforming_strings is.
         " WHERE e ->> 'message' ILIKE %s ESCAPE '!')"
     )
+    _JSON_P: ClassVar[str] = "%s::jsonb"
+    _FOR_UPDATE: ClassVar[str] = " FOR UPDATE"
+    _ERROR_ROWS: ClassVar[str] = "jsonb_array_elements(q.errors) AS e"
+    _ERROR_PATH: ClassVar[str] = "e ->> 'path'"
 
-    def __init__(self, target: PostgresTarget, *, connect_timeout: int = 5) -> None:
+    def __init__(
+        self, target: PostgresTarget, *, connect_timeout: int = 5, max_readers: int = 8
+    ) -> None:
         super().__init__(target.display)
         self.schema = target.schema
         try:
@@ -139,10 +176,21 @@ class PostgresQuarantineStore(SqlQuarantineStore):
         self._params = params
         self._conn: Connection | None = None
         self._stage_ready = False
+        #: Reader connections (see :meth:`_fetch`): at most this many.
+        self.max_readers = max_readers
+        self._readers_lock = threading.RLock()
+        self._readers_freed = threading.Condition(self._readers_lock)
+        self._idle: builtins.list[Connection] = []
+        self._readers = 0
 
     # -- connection ----------------------------------------------------------------------------
 
     def _connect(self) -> Connection:
+        conn = self._new_connection()
+        self._stage_ready = False
+        return conn
+
+    def _new_connection(self) -> Connection:
         conn: Connection = psycopg.connect(autocommit=True, **self._params)
         try:
             set_json_loads(orjson.loads, conn)
@@ -157,7 +205,6 @@ class PostgresQuarantineStore(SqlQuarantineStore):
         except BaseException:
             conn.close()
             raise
-        self._stage_ready = False
         return conn
 
     def _acquire(self) -> tuple[Connection, bool]:
@@ -196,7 +243,62 @@ class PostgresQuarantineStore(SqlQuarantineStore):
             raise AssertionError("unreachable")  # pragma: no cover
 
     def _fetch(self, sql: str, params: Sequence[Any]) -> builtins.list[Row]:
-        return self._run("query", lambda conn: conn.execute(sql, params).fetchall())
+        """Run a read on a pooled reader connection, so concurrent readers (the review API's
+        threads) do not queue behind one connection. When a pooled connection turns out dead,
+        the idle ones are dropped too and the read is retried once on a fresh connection."""
+        label = f"{self.url}: query"
+        for attempt in (1, 2):
+            conn, reused = self._take_reader(label)
+            try:
+                rows = conn.execute(sql, params).fetchall()
+            except psycopg.Error as exc:
+                lost = conn.closed or conn.broken
+                self._give_reader(conn, lost=lost)
+                if not (lost and reused and attempt == 1):
+                    raise _translate(exc, label) from exc
+                log.warning("%s: connection lost (%s); reconnecting", label, exc)
+                continue
+            self._give_reader(conn, lost=False)
+            return rows
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _take_reader(self, label: str) -> tuple[Connection, bool]:
+        """An idle reader (True), or a new one (False); waits when max_readers are busy."""
+        with self._readers_freed:
+            while True:
+                self._ensure_open()
+                if self._idle:
+                    return self._idle.pop(), True
+                if self._readers < self.max_readers:
+                    self._readers += 1
+                    break
+                self._readers_freed.wait()
+        try:
+            return self._new_connection(), False
+        except psycopg.Error as exc:
+            with self._readers_lock:
+                self._readers -= 1
+            raise _translate(exc, label) from exc
+
+    def _give_reader(self, conn: Connection, *, lost: bool) -> None:
+        with self._readers_freed:
+            if lost or self._closed or conn.closed or conn.broken:
+                dropped = [conn, *self._idle] if lost else [conn]
+                if lost:
+                    self._idle.clear()
+                self._readers -= len(dropped)
+                for dead in dropped:
+                    dead.close()
+            else:
+                self._idle.append(conn)
+            self._readers_freed.notify()
+
+    def _write(self, where: str, op: Callable[[Any], T]) -> T:
+        def run(conn: Connection) -> T:
+            with conn.transaction():
+                return op(conn)
+
+        return self._run(where, run)
 
     # -- hooks ---------------------------------------------------------------------------------
 
@@ -210,6 +312,9 @@ class PostgresQuarantineStore(SqlQuarantineStore):
         if not isinstance(value, datetime):
             raise TypeError(f"quarantined_at is {type(value).__name__}, not a timestamp")
         return to_utc(value)
+
+    def _bucket_sql(self, bucket: Bucket) -> str:
+        return f"date_trunc('{_BUCKET_UNITS[bucket]}', q.quarantined_at)"
 
     def _text_param(self, text: str) -> str:
         escaped = text.replace("!", "!!").replace("%", "!%").replace("_", "!_")
@@ -260,21 +365,36 @@ class PostgresQuarantineStore(SqlQuarantineStore):
         rows = self._fetch("SELECT version, name FROM dq_schema_migrations ORDER BY version", ())
         return [(int(v), str(n)) for v, n in rows]
 
-    def insert_many(self, records: Sequence[QuarantineRecord]) -> int:
-        """Insert in one transaction, skipping existing dedup keys; return the new-row count."""
+    def insert_many(
+        self,
+        records: Sequence[QuarantineRecord],
+        revisions: Mapping[uuid.UUID, Revision] | None = None,
+    ) -> int:
+        """Insert in one transaction, skipping existing dedup keys; return the new-row count.
+
+        ``revisions`` (by record id) are stored as revision 1 of the rows actually inserted.
+        """
         if not records:
             return 0
         rows = [self._encode(record, None) for record in records]
+        revision_rows = [
+            (rid, *revision_row(rev, self._encode_ts)) for rid, rev in (revisions or {}).items()
+        ]
 
         def op(conn: Connection) -> int:
             if not self._stage_ready:
                 conn.execute(_CREATE_STAGE)
+                conn.execute(_CREATE_REVISION_STAGE)
                 self._stage_ready = True
             with conn.transaction(), conn.cursor() as cur:
                 with cur.copy(_COPY_STAGE) as copy:
                     for row in rows:
                         copy.write_row(row[:-1])
-                cur.execute(_MOVE_STAGE)
+                if revision_rows:
+                    with cur.copy(_COPY_REVISION_STAGE) as copy:
+                        for revision in revision_rows:
+                            copy.write_row(revision)
+                cur.execute(_MOVE_STAGE_WITH_REVISIONS if revision_rows else _MOVE_STAGE)
                 counted = cur.fetchone()
                 return int(counted[0]) if counted else 0
 
@@ -285,7 +405,13 @@ class PostgresQuarantineStore(SqlQuarantineStore):
         self._run("check", lambda conn: conn.execute("SELECT 1").fetchall())
 
     def close(self) -> None:
-        """Close the connection; the store cannot be used afterwards."""
+        """Close the connections; the store cannot be used afterwards."""
         with self._lock:
             self._closed = True
             self._discard()
+        with self._readers_freed:
+            idle, self._idle = self._idle, []
+            self._readers -= len(idle)
+            for conn in idle:
+                conn.close()
+            self._readers_freed.notify_all()

@@ -6,11 +6,11 @@ import builtins
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from dataquarantine.errors import (
     ConfigError,
@@ -18,7 +18,8 @@ from dataquarantine.errors import (
     StoreIntegrityError,
     StoreUnavailableError,
 )
-from dataquarantine.quarantine.envelope import QuarantineRecord
+from dataquarantine.quarantine.envelope import QuarantineRecord, Revision
+from dataquarantine.quarantine.history import Bucket
 from dataquarantine.quarantine.sql.base import (
     INSERT_COLUMNS,
     Row,
@@ -28,8 +29,11 @@ from dataquarantine.quarantine.sql.base import (
     to_epoch_micros,
 )
 from dataquarantine.quarantine.sql.migrations import Dialect
+from dataquarantine.quarantine.sql.review import REVISION_COLUMNS, revision_row
 
 __all__ = ["SqliteQuarantineStore"]
+
+T = TypeVar("T")
 
 # UPSERT, row values and the JSON functions used here are all present from 3.35 (2021).
 _MIN_SQLITE = (3, 35, 0)
@@ -74,6 +78,14 @@ def _code_rows(
             yield (record_id, code, last_rowid)
 
 
+# Revision 1 of each record carrying a remediation attempt, for new rows only (as above).
+_INSERT_REVISIONS = f"""
+    INSERT OR IGNORE INTO dq_quarantine_revisions (record_id, number, {", ".join(REVISION_COLUMNS)})
+    SELECT ?1, 1, ?2, ?3, ?4, ?5, ?6, ?7
+    WHERE EXISTS (SELECT 1 FROM dq_quarantine WHERE id = ?1 AND rowid > ?8)
+"""
+_BUCKET_MICROS = {"hour": 3_600_000_000, "day": 86_400_000_000}
+
 _CREATE_MIGRATIONS = """
     CREATE TABLE IF NOT EXISTS dq_schema_migrations (
         version    INTEGER PRIMARY KEY,
@@ -117,6 +129,10 @@ class SqliteQuarantineStore(SqlQuarantineStore):
         "EXISTS (SELECT 1 FROM json_each(q.errors) AS e"
         " WHERE instr(dq_lower(json_extract(e.value, '$.message')), ?) > 0)"
     )
+    _JSON_P: ClassVar[str] = "?"
+    _FOR_UPDATE: ClassVar[str] = ""  # BEGIN IMMEDIATE holds the database's write lock
+    _ERROR_ROWS: ClassVar[str] = "json_each(q.errors) AS e"
+    _ERROR_PATH: ClassVar[str] = "json_extract(e.value, '$.path')"
 
     def __init__(self, path: Path | None, *, busy_timeout: float = 5.0) -> None:
         """``path`` ``None`` means a private in-memory database.
@@ -209,6 +225,10 @@ class SqliteQuarantineStore(SqlQuarantineStore):
         with self._session("query") as conn:
             return conn.execute(sql, params).fetchall()
 
+    def _write(self, where: str, op: Callable[[Any], T]) -> T:
+        with self._session(where) as conn, self._transaction(conn):
+            return op(conn)
+
     # -- hooks ---------------------------------------------------------------------------------
 
     def _encode_id(self, record_id: uuid.UUID) -> Any:
@@ -222,6 +242,10 @@ class SqliteQuarantineStore(SqlQuarantineStore):
 
     def _text_param(self, text: str) -> str:
         return text.lower()
+
+    def _bucket_sql(self, bucket: Bucket) -> str:
+        width = _BUCKET_MICROS[bucket]
+        return f"(q.quarantined_at / {width}) * {width}"
 
     # -- port ----------------------------------------------------------------------------------
 
@@ -243,12 +267,23 @@ class SqliteQuarantineStore(SqlQuarantineStore):
         rows = self._fetch("SELECT version, name FROM dq_schema_migrations ORDER BY version", ())
         return [(int(v), str(n)) for v, n in rows]
 
-    def insert_many(self, records: Sequence[QuarantineRecord]) -> int:
-        """Insert in one transaction, skipping existing dedup keys; return the new-row count."""
+    def insert_many(
+        self,
+        records: Sequence[QuarantineRecord],
+        revisions: Mapping[uuid.UUID, Revision] | None = None,
+    ) -> int:
+        """Insert in one transaction, skipping existing dedup keys; return the new-row count.
+
+        ``revisions`` (by record id) are stored as revision 1 of the rows actually inserted.
+        """
         if not records:
             return 0
         now = to_epoch_micros(datetime.now(UTC))
         rows = [self._encode(record, now) for record in records]
+        revision_rows = [
+            (self._encode_id(rid), *revision_row(rev, self._encode_ts))
+            for rid, rev in (revisions or {}).items()
+        ]
         with self._session("insert") as conn, self._transaction(conn):
             (last_rowid,) = conn.execute(
                 "SELECT coalesce(max(rowid), 0) FROM dq_quarantine"
@@ -257,6 +292,10 @@ class SqliteQuarantineStore(SqlQuarantineStore):
             inserted = conn.executemany(_INSERT, rows).rowcount
             if inserted:
                 conn.executemany(_INSERT_CODES, _code_rows(records, rows, last_rowid))
+                if revision_rows:
+                    conn.executemany(
+                        _INSERT_REVISIONS, [(*row, last_rowid) for row in revision_rows]
+                    )
             return inserted
 
     def check(self) -> None:

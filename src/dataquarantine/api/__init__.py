@@ -1,0 +1,8 @@
+"""The review REST API (FastAPI) served by ``dataquarantine serve``."""
+
+from __future__ import annotations
+
+from dataquarantine.api.app import create_app
+from dataquarantine.api.settings import ApiSettings
+
+__all__ = ["ApiSettings", "create_app"]

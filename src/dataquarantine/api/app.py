@@ -1,0 +1,217 @@
+"""The FastAPI application: REST API under ``/api/v1``, probes, Prometheus, and the web UI.
+
+>>> from dataquarantine.api import create_app
+>>> app = create_app()  # doctest: +SKIP   (opens the stores named by the DQ_ settings)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import secrets
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import FastAPI, Request, Response, status
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from dataquarantine import __version__
+from dataquarantine.api.models import ErrorOut
+from dataquarantine.api.routes import router
+from dataquarantine.api.security import BodyLimit
+from dataquarantine.api.settings import ApiSettings
+from dataquarantine.errors import (
+    ConfigError,
+    ContractError,
+    ContractNotFoundError,
+    DataQuarantineError,
+    DuplicateContractError,
+    IncompatibleContractError,
+    JobNotFoundError,
+    RecordNotFoundError,
+    StatusConflictError,
+    is_transient,
+)
+from dataquarantine.review import ReviewService
+from dataquarantine.stream.metrics import new_registry
+
+__all__ = ["ApiMetrics", "create_app"]
+
+log = logging.getLogger("dataquarantine.api")
+
+_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+
+class ApiMetrics:
+    """``dataquarantine_api_requests_total{method, route, status}`` and
+    ``dataquarantine_api_request_duration_seconds{method, route}`` (route = the path template,
+    so ids never become labels)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+        self.requests = Counter(
+            "dataquarantine_api_requests",
+            "HTTP requests served by the review API",
+            ("method", "route", "status"),
+            registry=registry,
+        )
+        self.duration = Histogram(
+            "dataquarantine_api_request_duration_seconds",
+            "Time to serve a review API request",
+            ("method", "route"),
+            buckets=_LATENCY_BUCKETS,
+            registry=registry,
+        )
+
+    def observe(self, method: str, route: str, code: int, seconds: float) -> None:
+        self.requests.labels(method, route, str(code)).inc()
+        self.duration.labels(method, route).observe(seconds)
+
+
+class _Observe:
+    """ASGI middleware feeding :class:`ApiMetrics` (cheaper than an ``http`` middleware)."""
+
+    def __init__(self, app: ASGIApp, metrics: ApiMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        code = 500
+
+        async def capture(message: Message) -> None:
+            nonlocal code
+            if message["type"] == "http.response.start":
+                code = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, capture)
+        finally:
+            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            self.metrics.observe(scope["method"], route, code, time.perf_counter() - started)
+
+
+def _error(code: int, detail: str, reasons: tuple[str, ...] | None = None) -> JSONResponse:
+    body = ErrorOut(detail=detail, reasons=list(reasons) if reasons is not None else None)
+    return JSONResponse(body.model_dump(exclude_none=True), status_code=code)
+
+
+async def _on_error(_request: Request, exc: Exception) -> Response:
+    if isinstance(exc, RecordNotFoundError | JobNotFoundError | ContractNotFoundError):
+        return _error(status.HTTP_404_NOT_FOUND, str(exc))
+    if isinstance(exc, IncompatibleContractError):
+        return _error(status.HTTP_409_CONFLICT, str(exc), exc.reasons)
+    if isinstance(exc, StatusConflictError | DuplicateContractError):
+        return _error(status.HTTP_409_CONFLICT, str(exc))
+    if isinstance(exc, ContractError | ConfigError):
+        # 400, not 422: FastAPI's 422 means "the body does not match the schema".
+        return _error(status.HTTP_400_BAD_REQUEST, str(exc))
+    if is_transient(exc):
+        return _error(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc))
+    log.error("request failed: %s", exc)
+    return _error(status.HTTP_500_INTERNAL_SERVER_ERROR, f"{type(exc).__name__}: {exc}")
+
+
+def create_app(
+    settings: ApiSettings | None = None, *, service: ReviewService | None = None
+) -> FastAPI:
+    """The application over ``service`` (else one opened from ``settings``; the app then owns
+    and closes it at shutdown).
+
+    Without ``settings.api_token`` a random token is generated (``app.state.api_token``):
+    mutating endpoints always need a bearer token. The web UI (``dataquarantine.web``) is
+    mounted at ``/`` when that package is present.
+    """
+    settings = settings if settings is not None else ApiSettings()
+    owned = service is None
+    review = service if service is not None else ReviewService.open(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if owned:
+            review.close()
+
+    app = FastAPI(
+        title="DataQuarantine review API",
+        version=__version__,
+        description="Review, fix and replay quarantined records. Mutating endpoints need "
+        "`Authorization: Bearer <DQ_API_TOKEN>`; reads need it when configured.",
+        lifespan=lifespan,
+    )
+    token = settings.api_token.get_secret_value() if settings.api_token else None
+    app.state.settings = settings
+    app.state.review = review
+    app.state.api_token = token or secrets.token_urlsafe(32)
+    app.state.token_generated = token is None
+    app.state.reads_need_token = settings.reads_need_token()
+    registry = new_registry()
+    metrics = ApiMetrics(registry)
+    app.state.metrics = metrics
+
+    app.add_exception_handler(DataQuarantineError, _on_error)
+    app.include_router(router)
+    _probes(app, review, registry)
+
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PATCH"],
+            allow_headers=["Authorization", "Content-Type", "X-DQ-Actor"],
+        )
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(_Observe, metrics=metrics)
+    _mount_web(app, review)
+    return app
+
+
+def _probes(app: FastAPI, review: ReviewService, registry: CollectorRegistry) -> None:
+    @app.get("/health", tags=["probes"], summary="Liveness")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get(
+        "/ready",
+        tags=["probes"],
+        summary="Readiness: the store and the payload storage answer",
+        responses={503: {"model": ErrorOut}},
+    )
+    def ready() -> Any:
+        try:
+            review.check()
+        except DataQuarantineError as exc:
+            return _error(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc))
+        return {"status": "ready"}
+
+    @app.get("/metrics", include_in_schema=False)
+    def prometheus() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def _mount_web(app: FastAPI, review: ReviewService) -> None:
+    try:
+        from dataquarantine.web import mount_web
+    except ImportError:
+        return
+    # The effective token, generated or not: the UI's forms are mutations too.
+    mount_web(
+        app,
+        lambda: review,
+        api_token=app.state.api_token,
+        read_requires_token=app.state.reads_need_token,
+    )

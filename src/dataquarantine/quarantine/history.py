@@ -1,0 +1,124 @@
+"""What happened to a quarantined record after it was caught: stored revisions, the event
+history of its status changes, and aggregate statistics. Plain values, written and read by the
+metadata store (:class:`~dataquarantine.quarantine.ports.QuarantineStore`)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from dataquarantine.quarantine.envelope import FieldChange, RevisionKind, Status
+from dataquarantine.validation.result import Violation
+
+__all__ = [
+    "Bucket",
+    "Count",
+    "Event",
+    "EventAction",
+    "QuarantineStats",
+    "SeriesPoint",
+    "StoredRevision",
+    "change_from_dict",
+]
+
+#: Width of one point of the stats time series.
+Bucket = Literal["hour", "day"]
+
+
+def change_from_dict(data: Mapping[str, Any]) -> FieldChange:
+    """Inverse of :meth:`FieldChange.to_dict`."""
+    return FieldChange(
+        path=str(data["path"]),
+        action=str(data["action"]),
+        old=data.get("old"),
+        new=data.get("new"),
+        existed_before=bool(data.get("existed_before", True)),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRevision:
+    """A :class:`~dataquarantine.quarantine.envelope.Revision` as stored: numbered from 1 per
+    record, beside the untouched original payload."""
+
+    record_id: uuid.UUID
+    number: int
+    kind: RevisionKind
+    author: str
+    payload: bytes
+    changes: tuple[FieldChange, ...] = ()
+    errors: tuple[Violation, ...] = ()
+    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    @property
+    def valid(self) -> bool:
+        return not self.errors
+
+
+class EventAction(StrEnum):
+    """What a person (or the system) did to a record."""
+
+    EDIT = "edit"
+    REPROCESS = "reprocess"
+    RESOLVE = "resolve"
+    DISCARD = "discard"
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One entry of a record's history. ``from_status == to_status`` for actions that do not
+    change the status (an edit, a reprocess that failed again)."""
+
+    record_id: uuid.UUID
+    actor: str
+    action: EventAction
+    from_status: Status | None = None
+    to_status: Status | None = None
+    reason: str | None = None
+    detail: Mapping[str, Any] = field(default_factory=dict)
+    at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "record_id": str(self.record_id),
+            "at": self.at.isoformat(),
+            "actor": self.actor,
+            "action": self.action.value,
+            "from_status": self.from_status.value if self.from_status else None,
+            "to_status": self.to_status.value if self.to_status else None,
+            "reason": self.reason,
+            "detail": dict(self.detail),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Count:
+    key: str
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesPoint:
+    """Records quarantined in the bucket starting at ``at`` whose headline code is ``code``."""
+
+    at: datetime
+    code: str
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class QuarantineStats:
+    """Counts of the records matching a filter. Each record counts once, under its headline
+    error code; ``by_field`` counts violations by JSON Pointer path (most frequent first)."""
+
+    total: int
+    by_contract: tuple[Count, ...]
+    by_code: tuple[Count, ...]
+    by_status: tuple[Count, ...]
+    by_field: tuple[Count, ...]
+    series: tuple[SeriesPoint, ...]
+    bucket: Bucket = "hour"

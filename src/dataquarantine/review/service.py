@@ -1,0 +1,478 @@
+"""The review service: look at quarantined records, fix them, send them on (no web framework).
+
+:class:`ReviewService` is what the REST API and the web UI call. Every state change goes
+through :meth:`QuarantineStore.transition`, a compare-and-set on the record's status written in
+one transaction with its history event, so two reviewers (or a reviewer and a bulk job) acting
+on the same record never both win.
+
+Status lifecycle::
+
+    quarantined --reprocess, valid--> reprocessed            (published to the valid sink)
+    quarantined --reprocess, invalid--> quarantined, attempts + 1
+                                    --> dead once attempts reach max_attempts
+    quarantined | remediated | dead --resolve--> resolved,  --discard--> discarded
+
+A ``dead`` record is never picked by a bulk reprocess unless the filter asks for
+``status=dead``; reprocessing it by id (after an edit, typically) is allowed.
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import uuid
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from dataquarantine.contracts.loader import spec_from_dict
+from dataquarantine.contracts.version import Version
+from dataquarantine.errors import (
+    ConfigError,
+    ContractNotFoundError,
+    DuplicateContractError,
+    IncompatibleContractError,
+    RecordNotFoundError,
+    StatusConflictError,
+)
+from dataquarantine.quarantine.envelope import (
+    QuarantineFilter,
+    QuarantineRecord,
+    Revision,
+    RevisionKind,
+    Status,
+)
+from dataquarantine.quarantine.history import (
+    Bucket,
+    Event,
+    EventAction,
+    QuarantineStats,
+    StoredRevision,
+)
+from dataquarantine.quarantine.service import Quarantine
+from dataquarantine.review.compat import backward_incompatibilities
+from dataquarantine.review.counts import CountCache
+from dataquarantine.review.diff import diff_json
+from dataquarantine.review.jobs import JobProgress, JobRunner
+from dataquarantine.review.models import (
+    Job,
+    Page,
+    RecordDetail,
+    ReprocessOutcome,
+    SchemaInfo,
+    SchemaVersion,
+    parse_json,
+)
+from dataquarantine.review.settings import ReviewSettings
+from dataquarantine.review.sinks import ReprocessedRecord, ReprocessSink, open_reprocess_sink
+from dataquarantine.validation.contract import Contract
+from dataquarantine.validation.registry import ContractRegistry
+from dataquarantine.validation.result import Violation
+
+__all__ = ["MAX_PAGE_SIZE", "Compatibility", "ReviewService"]
+
+MAX_PAGE_SIZE = 1000
+Compatibility = Literal["backward", "none"]
+
+#: Statuses a reprocess may start from.
+_REPROCESSABLE = frozenset({Status.QUARANTINED, Status.DEAD})
+#: Statuses that resolve / discard / edit may start from.
+_OPEN = frozenset({Status.QUARANTINED, Status.REMEDIATED, Status.DEAD})
+_EDITABLE = frozenset({Status.QUARANTINED, Status.DEAD})
+
+
+class ReviewService:
+    """Review operations over a :class:`Quarantine`, a contract registry and a valid sink."""
+
+    def __init__(
+        self,
+        quarantine: Quarantine,
+        registry: ContractRegistry,
+        sink: ReprocessSink,
+        *,
+        max_attempts: int = 5,
+        max_jobs: int = 100,
+        count_ttl: float = 0.0,
+    ) -> None:
+        if max_attempts < 1:
+            raise ConfigError(f"max_attempts must be >= 1, not {max_attempts}")
+        self.quarantine = quarantine
+        self.store = quarantine.store
+        self.registry = registry
+        self.sink = sink
+        self.max_attempts = max_attempts
+        self.jobs = JobRunner(max_jobs=max_jobs)
+        #: Totals of the list: true counts, cached ``count_ttl`` seconds (see review.counts).
+        self.counts = CountCache(quarantine.count, ttl=count_ttl)
+
+    @classmethod
+    def open(cls, settings: ReviewSettings | None = None) -> ReviewService:
+        """Open the stores (migrating them), the contracts folder and the valid sink."""
+        settings = settings if settings is not None else ReviewSettings()
+        quarantine = Quarantine.open(settings.store_url, settings.payloads_url)
+        try:
+            directory = Path(settings.contracts_dir)
+            directory.mkdir(parents=True, exist_ok=True)
+            registry = ContractRegistry.from_directory(directory)
+            sink = open_reprocess_sink(settings.reprocess_sink, quarantine.store)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                quarantine.close()
+            raise
+        return cls(
+            quarantine,
+            registry,
+            sink,
+            max_attempts=settings.max_attempts,
+            max_jobs=settings.max_jobs,
+            count_ttl=settings.count_cache_seconds,
+        )
+
+    # -- reads -----------------------------------------------------------------------------------
+
+    def list(
+        self, flt: QuarantineFilter | None = None, *, page: int = 1, page_size: int = 50
+    ) -> Page:
+        """One page (newest first) of the matching records and their true total."""
+        if page < 1:
+            raise ConfigError(f"page must be >= 1, not {page}")
+        if not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise ConfigError(f"page_size must be between 1 and {MAX_PAGE_SIZE}, not {page_size}")
+        flt = flt or QuarantineFilter()
+        items = self.quarantine.list(flt, limit=page_size, offset=(page - 1) * page_size)
+        # Page 1 that is not full *is* the total: no count query needed.
+        full = page > 1 or len(items) == page_size
+        total = self.counts.get(flt) if full else len(items)
+        return Page(items=tuple(items), total=total, page=page, page_size=page_size)
+
+    def record(self, record_id: uuid.UUID) -> QuarantineRecord:
+        """The envelope alone; raises RecordNotFoundError."""
+        record = self.quarantine.get(record_id)
+        if record is None:
+            raise RecordNotFoundError(f"no quarantined record {record_id}")
+        return record
+
+    def get(self, record_id: uuid.UUID) -> RecordDetail:
+        """Envelope, original bytes (checksum verified), revisions and history."""
+        record = self.record(record_id)
+        retry = self.quarantine.retry
+        return RecordDetail(
+            record=record,
+            payload=self.quarantine.payload(record),
+            revisions=tuple(retry.call(self.store.revisions, record_id)),
+            events=tuple(retry.call(self.store.events, record_id)),
+        )
+
+    def stats(
+        self, flt: QuarantineFilter | None = None, *, bucket: Bucket = "hour", top: int = 10
+    ) -> QuarantineStats:
+        return self.quarantine.retry.call(
+            self.store.stats, flt or QuarantineFilter(), bucket=bucket, top=top
+        )
+
+    # -- edits and decisions ---------------------------------------------------------------------
+
+    def edit(self, record_id: uuid.UUID, payload: bytes, *, actor: str) -> StoredRevision:
+        """Store a corrected payload as the record's next revision (the original is kept).
+
+        The revision carries what changed (a JSON diff against the previous payload) and the
+        violations the latest contract version still finds in it.
+        """
+        detail = self.get(record_id)
+        if detail.record.status not in _EDITABLE:
+            raise StatusConflictError(
+                f"record {record_id} is {detail.record.status.value}: it cannot be edited"
+            )
+        before_ok, before = parse_json(detail.latest_payload)
+        after_ok, after = parse_json(payload)
+        changes = diff_json(before, after) if before_ok and after_ok else ()
+        errors: tuple[Violation, ...] = ()
+        contract = self._contract_or_none(detail.record)
+        if contract is not None:
+            errors = contract.validate(payload).errors
+        revision = Revision(
+            payload=bytes(payload),
+            kind=RevisionKind.EDIT,
+            author=actor,
+            changes=changes,
+            errors=errors,
+        )
+        return self.quarantine.retry.call(self.store.add_revision, record_id, revision)
+
+    def resolve(self, record_id: uuid.UUID, *, actor: str, reason: str) -> QuarantineRecord:
+        """Close the record as handled elsewhere (nothing is published)."""
+        return self._close(record_id, Status.RESOLVED, EventAction.RESOLVE, actor, reason)
+
+    def discard(self, record_id: uuid.UUID, *, actor: str, reason: str) -> QuarantineRecord:
+        """Close the record as not worth fixing (its bytes stay stored)."""
+        return self._close(record_id, Status.DISCARDED, EventAction.DISCARD, actor, reason)
+
+    def _close(
+        self, record_id: uuid.UUID, to: Status, action: EventAction, actor: str, reason: str
+    ) -> QuarantineRecord:
+        record = self.record(record_id)
+        if record.status not in _OPEN:
+            raise StatusConflictError(f"record {record_id} is already {record.status.value}")
+        event = Event(record_id, actor, action, record.status, to, reason=reason)
+        updated = self.quarantine.retry.call(
+            self.store.transition, record_id, expected=(record.status,), to=to, event=event
+        )
+        self.counts.clear()
+        if updated is None:
+            raise StatusConflictError(f"record {record_id} changed meanwhile; try again")
+        return updated
+
+    # -- reprocessing ----------------------------------------------------------------------------
+
+    def reprocess(
+        self, record_id: uuid.UUID, *, actor: str, version: str | None = None
+    ) -> ReprocessOutcome:
+        """Validate the latest revision (else the original) against the latest (or the given)
+        version of the record's contract.
+
+        Valid: published to the valid sink (keyed by the record id), status ``reprocessed``.
+        Invalid: the contract's remediation is tried; if it still fails, errors are replaced
+        and ``attempts`` goes up; at ``max_attempts`` the record is ``dead``. Reprocessing a
+        record that is already ``reprocessed`` returns its state and publishes nothing.
+        """
+        detail = self.get(record_id)
+        record = detail.record
+        if record.status is Status.REPROCESSED:
+            return ReprocessOutcome(record.id, record.status, (), record.attempts, changed=False)
+        if record.status not in _REPROCESSABLE:
+            raise StatusConflictError(
+                f"record {record_id} is {record.status.value}: it cannot be reprocessed"
+            )
+        contract = self._contract(record, version)
+        payload = detail.latest_payload
+        result = contract.validate(payload)
+        remediation: Revision | None = None
+        if not result.valid:
+            remediation = _remediate(contract, payload)
+            if remediation is not None and remediation.valid:
+                payload = remediation.payload
+        attempts = record.attempts + 1
+        retry = self.quarantine.retry
+        if result.valid or (remediation is not None and remediation.valid):
+            if remediation is not None:
+                retry.call(self.store.add_revision, record_id, remediation)
+            retry.call(self.sink.publish, ReprocessedRecord(record.id, payload, contract.ref))
+            to = Status.REPROCESSED
+            errors: tuple[Violation, ...] = ()
+            new_errors: tuple[Violation, ...] | None = None
+        else:
+            if remediation is not None:
+                retry.call(self.store.add_revision, record_id, remediation)
+            errors = remediation.errors if remediation is not None else result.errors
+            new_errors = errors
+            to = Status.DEAD if attempts >= self.max_attempts else record.status
+        event = Event(
+            record_id,
+            actor,
+            EventAction.REPROCESS,
+            record.status,
+            to,
+            detail={
+                "contract": str(contract.ref),
+                "attempt": attempts,
+                "errors": len(errors),
+                "remediated": remediation is not None and remediation.valid,
+            },
+        )
+        updated = retry.call(
+            self.store.transition,
+            record_id,
+            expected=(record.status,),
+            to=to,
+            event=event,
+            attempts=attempts,
+            errors=new_errors,
+        )
+        self.counts.clear()
+        if updated is None:
+            raise StatusConflictError(f"record {record_id} changed meanwhile; try again")
+        return ReprocessOutcome(updated.id, updated.status, tuple(errors), updated.attempts)
+
+    def start_bulk_reprocess(
+        self, flt: QuarantineFilter | None = None, *, actor: str, version: str | None = None
+    ) -> Job:
+        """Reprocess every record matching ``flt`` in the background; poll :meth:`job`.
+
+        Without a status in the filter only ``quarantined`` records are taken (never ``dead``
+        ones: the loop guard). Each record is reprocessed as by :meth:`reprocess`; one that
+        fails (or changed meanwhile) is counted and the job goes on.
+        """
+        flt = flt or QuarantineFilter()
+        if flt.status is None:
+            flt = replace(flt, status=Status.QUARANTINED)
+
+        def body(progress: JobProgress) -> None:
+            progress.total(self.quarantine.count(flt))
+            ids = [r.id for r in self.quarantine.iter(flt)]
+            for record_id in ids:
+                try:
+                    outcome = self.reprocess(record_id, actor=actor, version=version)
+                except (StatusConflictError, RecordNotFoundError):
+                    progress.count("skipped")
+                    continue
+                except Exception:
+                    progress.count("failed")
+                    continue
+                progress.count(_OUTCOMES.get(outcome.status, "still_invalid"))
+
+        return self.jobs.submit(body)
+
+    def start_bulk_resolve(
+        self, flt: QuarantineFilter | None = None, *, actor: str, reason: str
+    ) -> Job:
+        """Resolve every open record matching ``flt`` in the background (others: skipped)."""
+        return self._bulk_close(flt, Status.RESOLVED, EventAction.RESOLVE, actor, reason)
+
+    def start_bulk_discard(
+        self, flt: QuarantineFilter | None = None, *, actor: str, reason: str
+    ) -> Job:
+        """Discard every open record matching ``flt`` in the background (others: skipped)."""
+        return self._bulk_close(flt, Status.DISCARDED, EventAction.DISCARD, actor, reason)
+
+    def _bulk_close(
+        self,
+        flt: QuarantineFilter | None,
+        to: Status,
+        action: EventAction,
+        actor: str,
+        reason: str,
+    ) -> Job:
+        flt = flt or QuarantineFilter()
+
+        def body(progress: JobProgress) -> None:
+            progress.total(self.quarantine.count(flt))
+            records = [(r.id, r.status) for r in self.quarantine.iter(flt)]
+            for record_id, current in records:
+                if current not in _OPEN:
+                    progress.count("skipped")
+                    continue
+                try:
+                    self._close(record_id, to, action, actor, reason)
+                except (StatusConflictError, RecordNotFoundError):
+                    progress.count("skipped")
+                except Exception:
+                    progress.count("failed")
+                else:
+                    progress.count("closed")
+
+        return self.jobs.submit(body)
+
+    def job(self, job_id: str) -> Job:
+        return self.jobs.get(job_id)
+
+    # -- contracts -------------------------------------------------------------------------------
+
+    def schemas(self) -> builtins.list[SchemaInfo]:
+        """Every contract with its versions."""
+        self.registry.refresh(min_interval=1.0)
+        out = []
+        for name in self.registry.names():
+            versions = tuple(
+                SchemaVersion(
+                    version=v,
+                    kind=(c := self.registry.get(name, v)).kind,
+                    source=c.spec.source_path.name if c.spec.source_path else None,
+                )
+                for v in self.registry.versions(name)
+            )
+            out.append(SchemaInfo(name, self.registry.get(name).version, versions))
+        return out
+
+    def register_schema(
+        self, document: Mapping[str, Any], *, compatibility: Compatibility = "backward"
+    ) -> SchemaInfo:
+        """Add a contract version (the YAML fields as a mapping) to the contracts folder.
+
+        The schema must be inline (``schema``; no ``schema_file`` or ``model``: a request never
+        names files or Python code). With ``backward`` compatibility the new version must accept
+        whatever the latest existing version accepted (:mod:`~dataquarantine.review.compat`),
+        else :class:`IncompatibleContractError` lists the reasons.
+        """
+        directory = self.registry.directory
+        if directory is None:
+            raise ConfigError("the contract registry has no folder to register into")
+        spec = spec_from_dict(document)
+        if spec.schema_ is None:
+            raise ConfigError("register a contract with an inline 'schema' (no schema_file/model)")
+        contract = Contract(spec)  # compiles: a broken schema raises SchemaCompileError
+        self.registry.refresh()
+        previous = self.registry.find(spec.name)
+        if previous is not None:
+            existing = {Version.parse(v) for v in self.registry.versions(spec.name)}
+            if spec.version in existing:
+                raise DuplicateContractError(f"{spec.ref} exists already")
+            if spec.version < max(existing):
+                raise DuplicateContractError(
+                    f"{spec.ref} is older than the latest version {previous.version}"
+                )
+            if compatibility == "backward":
+                reasons = backward_incompatibilities(
+                    previous.spec, spec, (previous.schema, contract.schema)
+                )
+                if reasons:
+                    raise IncompatibleContractError(
+                        f"{spec.ref} is not backward compatible with {previous.ref}: "
+                        + "; ".join(reasons),
+                        reasons=tuple(reasons),
+                    )
+        data = spec.model_dump(mode="json", by_alias=True, exclude_none=True, exclude_defaults=True)
+        data["name"], data["version"] = spec.name, str(spec.version)
+        path = directory / f"{spec.name}-{spec.version}.yaml"
+        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+        try:
+            tmp.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+            tmp.replace(path)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise ConfigError(f"cannot write {path}: {exc}") from exc
+        self.registry.refresh()
+        return next(s for s in self.schemas() if s.name == spec.name)
+
+    def _contract(self, record: QuarantineRecord, version: str | None) -> Contract:
+        if record.contract is None:
+            raise ContractNotFoundError("(none)", version)
+        self.registry.refresh(min_interval=1.0)
+        return self.registry.get(record.contract, version)
+
+    def _contract_or_none(self, record: QuarantineRecord) -> Contract | None:
+        try:
+            return self._contract(record, None)
+        except ContractNotFoundError:
+            return None
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def check(self) -> None:
+        """Raise when the store or the payload storage is unreachable."""
+        self.quarantine.check()
+
+    def close(self) -> None:
+        self.jobs.close()
+        try:
+            self.sink.close()
+        finally:
+            self.quarantine.close()
+
+
+_OUTCOMES = {
+    Status.REPROCESSED: "reprocessed",
+    Status.DEAD: "dead",
+    Status.QUARANTINED: "still_invalid",
+}
+
+
+def _remediate(contract: Contract, payload: bytes) -> Revision | None:
+    """The contract's remediation attempt on ``payload`` (``None``: nothing to try)."""
+    if not contract.spec.remediation:
+        return None
+    from dataquarantine.remediation import remediate
+
+    return remediate(contract, payload)

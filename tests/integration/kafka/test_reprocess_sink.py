@@ -1,0 +1,33 @@
+"""The Kafka valid sink of reprocessing: keyed by quarantine id, through the stream producer."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+
+import pytest
+from tests.fixtures.kafka import KafkaTopics, drain
+
+from dataquarantine.review.sinks import (
+    KafkaReprocessSink,
+    ReprocessedRecord,
+    open_reprocess_sink,
+)
+from dataquarantine.validation.result import ContractRef
+
+pytestmark = pytest.mark.kafka
+
+
+def test_publishes_keyed_by_quarantine_id(kafka_topics: Callable[..., KafkaTopics]) -> None:
+    topics = kafka_topics(partitions=1)
+    sink = open_reprocess_sink(f"kafka://{topics.bootstrap}/{topics.valid}", None)
+    assert isinstance(sink, KafkaReprocessSink)
+    sink.check()
+    record = ReprocessedRecord(uuid.uuid4(), b'{"a": 1}', ContractRef("orders", "1.0.0"))
+    assert sink.publish(record)
+    sink.close()
+    (message,) = drain(topics.bootstrap, topics.valid, until=lambda m: len(m) >= 1)
+    assert message.key == str(record.id).encode()
+    assert message.value == b'{"a": 1}'
+    assert message.header("dq.quarantine.id") == str(record.id).encode()
+    assert message.header("dq.contract") == b"orders@1.0.0"

@@ -1,0 +1,216 @@
+"""The review service over the in-memory ports: edit, reprocess (loop guard, idempotence,
+remediation), resolve/discard, bulk jobs, schema registration."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+import yaml
+
+from dataquarantine.errors import (
+    ContractSyntaxError,
+    DuplicateContractError,
+    IncompatibleContractError,
+    JobNotFoundError,
+    RecordNotFoundError,
+    StatusConflictError,
+)
+from dataquarantine.quarantine.envelope import QuarantineFilter, RevisionKind, Status
+from dataquarantine.quarantine.history import EventAction
+from dataquarantine.quarantine.service import Quarantine
+from dataquarantine.review import JobState, ReviewService
+from dataquarantine.review.sinks import JsonlReprocessSink
+from dataquarantine.testing import InMemoryPayloadStore, InMemoryQuarantineStore, make_item
+from dataquarantine.validation.registry import ContractRegistry
+from dataquarantine.validation.result import ContractRef
+
+ORDERS = {
+    "name": "orders",
+    "version": "1.0.0",
+    "schema": {
+        "type": "object",
+        "required": ["order_id", "amount"],
+        "properties": {"order_id": {"type": "string"}, "amount": {"type": "number", "minimum": 0}},
+    },
+    "remediation": [{"field": "amount", "action": "coerce_float"}],
+}
+
+
+@pytest.fixture
+def contracts(tmp_path: Path) -> Path:
+    folder = tmp_path / "contracts"
+    folder.mkdir()
+    (folder / "orders-1.0.0.yaml").write_text(yaml.safe_dump(ORDERS))
+    return folder
+
+
+@pytest.fixture
+def service(tmp_path: Path, contracts: Path) -> Iterator[ReviewService]:
+    quarantine = Quarantine(InMemoryQuarantineStore(), InMemoryPayloadStore())
+    svc = ReviewService(
+        quarantine,
+        ContractRegistry.from_directory(contracts),
+        JsonlReprocessSink(tmp_path / "valid.jsonl"),
+        max_attempts=3,
+    )
+    yield svc
+    svc.close()
+
+
+def _put(service: ReviewService, *payloads: bytes) -> list[uuid.UUID]:
+    items = [
+        make_item(p, line=i, contract=ContractRef("orders", "1.0.0"))
+        for i, p in enumerate(payloads)
+    ]
+    return list(service.quarantine.write(items).ids)
+
+
+def _published(tmp_path: Path) -> list[dict[str, Any]]:
+    path = tmp_path / "valid.jsonl"
+    return [orjson.loads(line) for line in path.read_bytes().splitlines()] if path.exists() else []
+
+
+def test_list_pages_with_true_total(service: ReviewService) -> None:
+    _put(service, *(b'{"amount": %d}' % i for i in range(7)))
+    page = service.list(QuarantineFilter(), page=2, page_size=3)
+    assert (len(page.items), page.total, page.page, page.page_size) == (3, 7, 2, 3)
+    assert service.list(QuarantineFilter(), page=4, page_size=3).total == 7
+
+
+def test_get_returns_original_bytes_and_json(service: ReviewService) -> None:
+    (rid,) = _put(service, b'{"order_id": "o", "amount": -1}')
+    detail = service.get(rid)
+    assert detail.payload == b'{"order_id": "o", "amount": -1}'
+    assert detail.is_json and detail.payload_json == {"order_id": "o", "amount": -1}
+    with pytest.raises(RecordNotFoundError):
+        service.get(uuid.uuid4())
+
+
+def test_edit_keeps_original_and_records_diff(service: ReviewService) -> None:
+    (rid,) = _put(service, b'{"order_id": "o", "amount": -1}')
+    revision = service.edit(rid, b'{"order_id": "o", "amount": 3}', actor="carol")
+    assert revision.number == 1 and revision.author == "carol" and revision.valid
+    assert [(c.path, c.old, c.new) for c in revision.changes] == [("/amount", -1, 3)]
+    detail = service.get(rid)
+    assert detail.payload == b'{"order_id": "o", "amount": -1}'  # the original, untouched
+    assert detail.latest_payload == b'{"order_id": "o", "amount": 3}'
+    assert [e.action for e in detail.events] == [EventAction.EDIT]
+
+
+def test_reprocess_valid_publishes_once(service: ReviewService, tmp_path: Path) -> None:
+    (rid,) = _put(service, b'{"order_id": "o", "amount": -1}')
+    service.edit(rid, b'{"order_id": "o", "amount": 3}', actor="carol")
+    outcome = service.reprocess(rid, actor="carol")
+    assert (outcome.status, outcome.errors, outcome.attempts) == (Status.REPROCESSED, (), 1)
+    again = service.reprocess(rid, actor="carol")
+    assert again.status is Status.REPROCESSED and not again.changed
+    published = _published(tmp_path)
+    assert [p["id"] for p in published] == [str(rid)]
+    assert published[0]["record"] == {"order_id": "o", "amount": 3}
+
+
+def test_reprocess_invalid_counts_attempts_then_dead(service: ReviewService) -> None:
+    (rid,) = _put(service, b'{"order_id": "o", "amount": -1}')
+    statuses = [service.reprocess(rid, actor="x").status for _ in range(3)]
+    assert statuses == [Status.QUARANTINED, Status.QUARANTINED, Status.DEAD]
+    record = service.record(rid)
+    assert (record.status, record.attempts) == (Status.DEAD, 3)
+    assert record.errors[0].path == "/amount"
+    # A dead record is left out of bulk reprocess, but a fixed one can be reprocessed by id.
+    job = service.jobs.wait(service.start_bulk_reprocess(actor="bulk").id)
+    assert (job.state, job.total, job.processed) == (JobState.DONE, 0, 0)
+    service.edit(rid, b'{"order_id": "o", "amount": 1}', actor="x")
+    assert service.reprocess(rid, actor="x").status is Status.REPROCESSED
+
+
+def test_reprocess_applies_remediation(service: ReviewService, tmp_path: Path) -> None:
+    (rid,) = _put(service, b'{"order_id": "o", "amount": "x"}')  # not fixable
+    assert service.reprocess(rid, actor="x").status is Status.QUARANTINED
+    (rid2,) = _put(service, b'{"order_id": "o", "amount": "3.5"}')
+    outcome = service.reprocess(rid2, actor="x")
+    assert outcome.status is Status.REPROCESSED
+    (revision,) = service.get(rid2).revisions
+    assert revision.kind is RevisionKind.REMEDIATION and revision.valid
+    assert _published(tmp_path)[-1]["record"] == {"order_id": "o", "amount": 3.5}
+
+
+def test_reprocess_against_a_given_version(service: ReviewService, contracts: Path) -> None:
+    (rid,) = _put(service, b'{"order_id": "o", "amount": -1}')
+    loose = {**ORDERS, "version": "1.1.0"}
+    loose["schema"] = {"type": "object"}
+    service.register_schema(loose)
+    assert service.reprocess(rid, actor="x", version="1.0.0").status is Status.QUARANTINED
+    assert service.reprocess(rid, actor="x").status is Status.REPROCESSED  # latest: 1.1.0
+
+
+def test_resolve_and_discard(service: ReviewService) -> None:
+    a, b = _put(service, b"1", b"2")
+    assert service.resolve(a, actor="x", reason="fixed upstream").status is Status.RESOLVED
+    assert service.discard(b, actor="x", reason="test data").status is Status.DISCARDED
+    with pytest.raises(StatusConflictError):
+        service.resolve(a, actor="x", reason="again")
+    with pytest.raises(StatusConflictError):
+        service.reprocess(b, actor="x")
+    with pytest.raises(StatusConflictError):
+        service.edit(b, b"{}", actor="x")
+    (event,) = service.get(a).events
+    assert (event.reason, event.to_status) == ("fixed upstream", Status.RESOLVED)
+
+
+def test_bulk_reprocess_reports_progress(service: ReviewService) -> None:
+    ids = _put(service, *(b'{"order_id": "o", "amount": %d}' % i for i in (-1, 1, 2)))
+    # Records quarantined for a reason the latest contract no longer has: 2 are now valid.
+    job = service.jobs.wait(service.start_bulk_reprocess(actor="bulk").id)
+    assert job.state is JobState.DONE
+    assert (job.total, job.processed, job.reprocessed, job.still_invalid) == (3, 3, 2, 1)
+    assert job.progress == 1.0
+    assert service.record(ids[0]).attempts == 1
+    with pytest.raises(JobNotFoundError):
+        service.job("nope")
+
+
+def test_bulk_resolve_and_discard(service: ReviewService) -> None:
+    a, b, c = _put(service, b"1", b"2", b"3")
+    service.discard(c, actor="x", reason="r")
+    job = service.jobs.wait(
+        service.start_bulk_resolve(QuarantineFilter(), actor="x", reason="ok").id
+    )
+    assert (job.closed, job.skipped) == (2, 1)
+    assert {service.record(i).status for i in (a, b)} == {Status.RESOLVED}
+
+
+def test_register_schema_checks_backward_compatibility(service: ReviewService) -> None:
+    breaking = {**ORDERS, "version": "2.0.0"}
+    breaking["schema"] = {**ORDERS["schema"], "required": ["order_id", "amount", "currency"]}  # type: ignore[dict-item]
+    with pytest.raises(IncompatibleContractError) as info:
+        service.register_schema(breaking)
+    assert any("currency" in r for r in info.value.reasons)
+    info_ = service.register_schema(breaking, compatibility="none")
+    assert info_.latest == "2.0.0"
+    assert [v.version for v in info_.versions] == ["1.0.0", "2.0.0"]
+    with pytest.raises(DuplicateContractError):
+        service.register_schema(breaking, compatibility="none")
+    with pytest.raises(DuplicateContractError):
+        service.register_schema({**ORDERS, "version": "1.5.0"})
+    with pytest.raises(ContractSyntaxError):
+        service.register_schema({"name": "BAD NAME", "version": "1"})
+
+
+def test_register_refuses_files_and_models(service: ReviewService) -> None:
+    from dataquarantine.errors import ConfigError
+
+    with pytest.raises(ConfigError):
+        service.register_schema({"name": "m", "version": "1.0.0", "model": "os:path"})
+    with pytest.raises(ConfigError):
+        service.register_schema({"name": "x", "version": "1.0.0", "schema_file": "/etc/passwd"})
+
+
+def test_revision_kinds_are_kept(service: ReviewService) -> None:
+    (rid,) = _put(service, b'{"order_id": " o ", "amount": -1}')
+    service.edit(rid, b'{"order_id": "o", "amount": 2}', actor="x")
+    assert [r.kind for r in service.get(rid).revisions] == [RevisionKind.EDIT]
