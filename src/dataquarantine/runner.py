@@ -9,6 +9,11 @@ Per batch, in this order:
 3. write the valid records to the valid sink;
 4. count: ``total == valid + quarantined`` holds after every batch.
 
+Between 1 and 2, an invalid record whose contract has a ``remediation:`` section gets the
+double pass (:mod:`dataquarantine.remediation`): when the fixed record is valid it is written
+to the valid sink in place of the original and counted as valid (and ``remediated``), while the
+original bytes are quarantined with status ``remediated`` and the fix as revision 1.
+
 Invalid records are buffered and written to the quarantine in groups of ``quarantine_batch``
 records (and at the end of the run): each group is one chunk object and one durable commit,
 so the cost of the commit (an fsync) is paid per group, not per input batch. The valid output
@@ -17,6 +22,7 @@ is published only after the last group is durable, so a crashed run claims nothi
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import uuid
 from collections import Counter
@@ -30,6 +36,7 @@ from dataquarantine.io.records import InputFormat, RecordBatch
 from dataquarantine.io.sinks import ValidSink, open_valid_sink
 from dataquarantine.quarantine.envelope import FileSource, QuarantineItem
 from dataquarantine.quarantine.service import Quarantine
+from dataquarantine.remediation import Attempt, Remediation
 from dataquarantine.validation.registry import Router
 from dataquarantine.validation.result import BatchResult, ErrorCode, ValidationResult, Violation
 
@@ -48,12 +55,14 @@ class ContractCounts:
     total: int = 0
     valid: int = 0
     quarantined: int = 0
+    remediated: int = 0
 
 
 @dataclass
 class RunSummary:
     """Counts of one run. ``by_code`` counts quarantined records by their headline (first)
-    code, so it sums to ``quarantined``; ``violations_by_code`` counts every violation."""
+    code, so it sums to ``quarantined``; ``violations_by_code`` counts every violation.
+    ``valid`` includes the ``remediated`` records (valid after the double pass)."""
 
     run_id: str
     total: int = 0
@@ -65,6 +74,9 @@ class RunSummary:
     by_contract: dict[str, ContractCounts] = field(default_factory=dict)
     inputs: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    remediated: int = 0
+    #: The double pass's counters (records by outcome, rule applications by action).
+    remediation: dict[str, Any] = field(default_factory=dict)
 
     @property
     def reconciles(self) -> bool:
@@ -106,13 +118,20 @@ class RunSummary:
             "valid": self.valid,
             "quarantined": self.quarantined,
             "warned": self.warned,
+            "remediated": self.remediated,
             "reconciles": self.reconciles,
             "by_code": dict(sorted(self.by_code.items())),
             "violations_by_code": dict(sorted(self.violations_by_code.items())),
             "by_contract": {
-                k: {"total": v.total, "valid": v.valid, "quarantined": v.quarantined}
+                k: {
+                    "total": v.total,
+                    "valid": v.valid,
+                    "quarantined": v.quarantined,
+                    "remediated": v.remediated,
+                }
                 for k, v in sorted(self.by_contract.items())
             },
+            "remediation": self.remediation,
             "seconds": round(self.seconds, 3),
             "records_per_second": round(self.records_per_second, 1),
         }
@@ -130,6 +149,8 @@ class ValidationRun:
         batch_size: int = 10_000,
         quarantine_batch: int = 10_000,
         run_id: str | None = None,
+        remediation: Remediation | None = None,
+        remediate: bool = True,
     ) -> None:
         self.router = router
         self.quarantine = quarantine
@@ -138,6 +159,8 @@ class ValidationRun:
         self.quarantine_batch = quarantine_batch
         self.summary = RunSummary(run_id=run_id or new_run_id())
         self._pending: list[QuarantineItem] = []
+        #: The double pass (``remediate=False``: invalid records are only quarantined).
+        self.remediation = (remediation or Remediation()) if remediate else None
 
     def run(
         self,
@@ -169,6 +192,8 @@ class ValidationRun:
             if sink is not None:
                 sink.abort()
             self.summary.seconds = time.perf_counter() - started
+            if self.remediation is not None:
+                self.summary.remediation = self.remediation.stats.to_dict()
         return self.summary
 
     def _flush_quarantine(self) -> None:
@@ -194,6 +219,11 @@ class ValidationRun:
         result = self.router.validate_batch(items, text=batch.format == "csv", keep_values=keep)
         if batch.decode_errors:
             self._unreadable_rows(batch, result)
+        # 1b. the double pass, for contracts with remediation rules
+        attempts = self._remediate(batch, result) if result.invalid else {}
+        fixed = {i: a for i, a in attempts.items() if a.valid}
+        if fixed:
+            batch = self._patched(batch, result, fixed, attempts)
         # 2. quarantine the invalid ones (durable before the output is published)
         if result.invalid:
             run_id = self.summary.run_id
@@ -205,11 +235,18 @@ class ValidationRun:
                     errors=res.errors,
                     contract=res.contract,
                     run_id=run_id,
+                    remediation=attempts[i].revision if i in attempts else None,
                 )
                 for i, res in result.invalid.items()
             )
             if len(self._pending) >= self.quarantine_batch:
                 self._flush_quarantine()
+        if fixed:  # remediated: valid from here on (their originals are quarantined above)
+            for i in fixed:
+                ref = result.invalid.pop(i).contract
+                c = self.summary.by_contract.setdefault(str(ref), ContractCounts())
+                c.remediated += 1
+            self.summary.remediated += len(fixed)
         # 3. write the valid ones
         if sink is not None:
             invalid = result.invalid
@@ -221,3 +258,94 @@ class ValidationRun:
             sink.write(batch, valid, result.values if batch.values is not None else None)
         # 4. count
         self.summary.add(result)
+
+    def _remediate(self, batch: RecordBatch, result: BatchResult) -> dict[int, Attempt]:
+        """The double pass for each invalid record whose contract has remediation rules."""
+        remediation = self.remediation
+        if remediation is None:
+            return {}
+        out: dict[int, Attempt] = {}
+        for i, res in result.invalid.items():
+            ref = res.contract
+            contract = self.router.lookup(str(ref)) if ref is not None else None
+            if contract is None or not remediation.applies(contract):
+                continue
+            attempt = remediation.attempt(contract, batch.raws[i], res.value)
+            if attempt is not None:
+                out[i] = attempt
+        return out
+
+    def _patched(
+        self,
+        batch: RecordBatch,
+        result: BatchResult,
+        fixed: dict[int, Attempt],
+        attempts: dict[int, Attempt],
+    ) -> RecordBatch:
+        """``batch`` with the remediated records in place of their originals, for the sink.
+
+        A fixed Parquet row that does not fit the input's column types is not remediated
+        after all: it is dropped from ``fixed`` and its attempt records why."""
+        if batch.format == "parquet" and batch.table is not None:
+            table, misfits = _replace_rows(batch.table, {i: a.value for i, a in fixed.items()})
+            for i, reason in misfits.items():
+                attempt = fixed.pop(i)
+                misfit = Violation(ErrorCode.SYSTEM_ERROR, "", reason)
+                revision = dataclasses.replace(attempt.revision, errors=(misfit,))
+                ref = result.invalid[i].contract
+                if self.remediation is not None and ref is not None:
+                    self.remediation.stats.demote(ref.name)
+                attempts[i] = dataclasses.replace(attempt, revision=revision)
+            batch = dataclasses.replace(batch, table=table)
+        for i, attempt in fixed.items():
+            result.values[i] = attempt.value
+        if batch.originals is not None:  # JSONL: the fixed bytes, with the line's terminator
+            originals = list(batch.originals)
+            for i, attempt in fixed.items():
+                line = originals[i]
+                end = b"\r\n" if line.endswith(b"\r\n") else b"\n" if line.endswith(b"\n") else b""
+                originals[i] = attempt.revision.payload + end
+            return dataclasses.replace(batch, originals=originals)
+        return batch
+
+
+def _row_batch(value: Any, schema: Any) -> Any:
+    """One row as a record batch of ``schema``. Temporal columns reached the engine as RFC
+    3339 text (see :mod:`dataquarantine.io.arrow_convert`): a fixed value is text too, and is
+    parsed back into the column's type."""
+    import pyarrow as pa
+    import pyarrow.types as pat
+
+    if not isinstance(value, dict):
+        raise TypeError(f"a Parquet row must be an object, not {type(value).__name__}")
+    arrays = []
+    for column in schema:
+        cell = value.get(column.name)
+        kind = column.type
+        temporal = pat.is_timestamp(kind) or pat.is_date(kind) or pat.is_time(kind)
+        if isinstance(cell, str) and temporal:
+            arrays.append(pa.array([cell], pa.string()).cast(kind))
+        else:
+            arrays.append(pa.array([cell], kind))
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+def _replace_rows(table: Any, rows: dict[int, Any]) -> tuple[Any, dict[int, str]]:
+    """``table`` (a ``pyarrow.RecordBatch``) with row ``i`` replaced by ``rows[i]``, and the
+    rows that do not fit its schema, with the reason (those keep their original row)."""
+    import pyarrow as pa  # lazy: only Parquet input needs it
+
+    parts = [table]
+    index = list(range(table.num_rows))
+    misfits: dict[int, str] = {}
+    for i, value in rows.items():
+        try:
+            parts.append(_row_batch(value, table.schema))
+        except (pa.ArrowException, TypeError, ValueError, OverflowError) as exc:
+            misfits[i] = f"the remediated record does not fit the Parquet columns: {exc}"
+            continue
+        index[i] = sum(p.num_rows for p in parts) - 1
+    if len(parts) == 1:
+        return table, misfits
+    combined = pa.Table.from_batches(parts).take(pa.array(index, type=pa.int64()))
+    return combined.combine_chunks().to_batches()[0], misfits
