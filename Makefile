@@ -3,10 +3,10 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
-# PostgreSQL of the gates example (its tables go to schema crm_example) and of bench-gates.
+# PostgreSQL of the examples (schemas crm_example and telecom_example) and of bench-gates.
 DQ_EXAMPLE_PG_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
-.PHONY: install demo demo-stream test lint format bench bench-stream bench-gates example-gates clean
+.PHONY: install demo demo-stream test lint format bench bench-stream bench-remediation bench-gates bench-load bench-api example-gates example-telecom clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,11 @@ demo-stream: install
 test: install
 	$(PY) -m pytest -q
 
+## The web UI in headless Debian chromium (apt-get install chromium); refreshes docs/img/*.png.
+.PHONY: e2e-ui
+e2e-ui: install
+	$(PY) -m pytest -q tests/e2e/test_web_ui.py
+
 lint: install
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/ruff format --check src tests bench
@@ -46,15 +51,34 @@ bench: install bench-stream
 bench-stream: install
 	$(PY) bench/stream/run.py
 
+## Remediation (double pass) vs validation alone, 5% and 100% fixable records (~1 min).
+bench-remediation: install
+	$(PY) bench/remediation/run.py
+
 ## Quality gates vs hand-written SELECT count(*) on a 10M-row table (PostgreSQL; ~1.5 min).
 bench-gates: install
 	DQ_BENCH_PG_URL="$${DQ_BENCH_PG_URL:-$(DQ_EXAMPLE_PG_URL)}" $(PY) bench/gates/run.py
+
+## Batch load: 1M staging call logs, 5% orphans: ours vs row-by-row with FKs vs plain INSERT (~2 min).
+bench-load: install
+	DQ_BENCH_PG_URL="$${DQ_BENCH_PG_URL:-$(DQ_EXAMPLE_PG_URL)}" $(PY) bench/load/run.py
+
+## Review API: 1M quarantined records in PostgreSQL, filtered list p95 under 20 clients (~3 min).
+bench-api: install
+	DQ_BENCH_PG_URL="$${DQ_BENCH_PG_URL:-$(DQ_EXAMPLE_PG_URL)}" $(PY) bench/api/run.py
 
 ## Quality gates on a small CRM database with planted violations: which gates fail, and why.
 example-gates: install
 	$(PY) examples/gates/build_crm_db.py --db "$(DQ_EXAMPLE_PG_URL)" --schema crm_example
 	$(VENV)/bin/dataquarantine gates run examples/gates/crm_backfill.yaml \
 		--db "$(DQ_EXAMPLE_PG_URL)?schema=crm_example" || [ $$? -eq 1 ]
+
+## The telecom pipeline: five sources -> bronze Parquet -> double-pass (validate + remediation)
+## -> silver load (orphans quarantined, upsert, history) in schema telecom_example, then its gates.
+example-telecom: install
+	$(PY) examples/telecom/run.py --db "$(DQ_EXAMPLE_PG_URL)" --schema telecom_example
+	$(VENV)/bin/dataquarantine gates run examples/telecom/gates.yaml \
+		--db "$(DQ_EXAMPLE_PG_URL)?schema=telecom_example"
 
 clean:
 	rm -rf $(VENV) .dataquarantine .pytest_cache .mypy_cache .ruff_cache bench/.data bench/results

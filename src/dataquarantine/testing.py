@@ -11,11 +11,12 @@ for tests (of this project and of code built on it), not for production use.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import threading
 import uuid
-from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Literal
 
@@ -25,6 +26,7 @@ from dataquarantine.errors import (
     PayloadNotFoundError,
     PayloadStoreError,
     PayloadStoreUnavailableError,
+    RecordNotFoundError,
     StoreError,
     StoreUnavailableError,
 )
@@ -34,8 +36,18 @@ from dataquarantine.quarantine.envelope import (
     QuarantineFilter,
     QuarantineItem,
     QuarantineRecord,
+    Revision,
     Source,
     Status,
+)
+from dataquarantine.quarantine.history import (
+    Bucket,
+    Count,
+    Event,
+    EventAction,
+    QuarantineStats,
+    SeriesPoint,
+    StoredRevision,
 )
 from dataquarantine.quarantine.payloads.keys import chunk_key, validate_key, validate_range
 from dataquarantine.validation.result import ContractRef, ErrorCode, Severity, Violation
@@ -49,7 +61,20 @@ __all__ = [
     "make_violation",
 ]
 
-StoreOperation = Literal["migrate", "insert_many", "get", "list", "count", "iter", "check"]
+StoreOperation = Literal[
+    "migrate",
+    "insert_many",
+    "get",
+    "list",
+    "count",
+    "iter",
+    "check",
+    "add_revision",
+    "revisions",
+    "events",
+    "transition",
+    "stats",
+]
 PayloadOperation = Literal["put_chunk", "get_range", "check"]
 ErrorFactory = Callable[[str], DataQuarantineError]
 
@@ -116,6 +141,8 @@ class InMemoryQuarantineStore:
 
     def __init__(self) -> None:
         self._rows: dict[uuid.UUID, QuarantineRecord] = {}
+        self._revisions: defaultdict[uuid.UUID, list[StoredRevision]] = defaultdict(list)
+        self._events: defaultdict[uuid.UUID, list[Event]] = defaultdict(list)
         self._dedup: set[str] = set()
         self._lock = threading.Lock()
         self._faults = _Faults()
@@ -141,7 +168,11 @@ class InMemoryQuarantineStore:
     def migrate(self) -> None:
         self._enter("migrate")
 
-    def insert_many(self, records: Sequence[QuarantineRecord]) -> int:
+    def insert_many(
+        self,
+        records: Sequence[QuarantineRecord],
+        revisions: Mapping[uuid.UUID, Revision] | None = None,
+    ) -> int:
         self._enter("insert_many")
         with self._lock:
             inserted = 0
@@ -153,8 +184,97 @@ class InMemoryQuarantineStore:
                 self._rows[record.id] = record
                 if record.dedup_key:
                     self._dedup.add(record.dedup_key)
+                revision = (revisions or {}).get(record.id)
+                if revision is not None:
+                    self._revisions[record.id] = [_stored(record.id, 1, revision)]
                 inserted += 1
             return inserted
+
+    def add_revision(self, record_id: uuid.UUID, revision: Revision) -> StoredRevision:
+        self._enter("add_revision")
+        with self._lock:
+            record = self._rows.get(record_id)
+            if record is None:
+                raise RecordNotFoundError(f"no quarantined record {record_id}")
+            stored = _stored(record_id, len(self._revisions[record_id]) + 1, revision)
+            self._revisions[record_id].append(stored)
+            if revision.kind == "edit":
+                self._events[record_id].append(
+                    Event(
+                        record_id=record_id,
+                        actor=revision.author,
+                        action=EventAction.EDIT,
+                        from_status=record.status,
+                        to_status=record.status,
+                        detail={"revision": stored.number, "changes": len(revision.changes)},
+                        at=revision.created_at,
+                    )
+                )
+            return stored
+
+    def revisions(self, record_id: uuid.UUID) -> list[StoredRevision]:
+        self._enter("revisions")
+        with self._lock:
+            return list(self._revisions.get(record_id, ()))
+
+    def events(self, record_id: uuid.UUID) -> list[Event]:
+        self._enter("events")
+        with self._lock:
+            return list(self._events.get(record_id, ()))
+
+    def transition(
+        self,
+        record_id: uuid.UUID,
+        *,
+        expected: Iterable[Status],
+        to: Status,
+        event: Event,
+        attempts: int | None = None,
+        errors: Sequence[Violation] | None = None,
+    ) -> QuarantineRecord | None:
+        self._enter("transition")
+        with self._lock:
+            record = self._rows.get(record_id)
+            if record is None:
+                raise RecordNotFoundError(f"no quarantined record {record_id}")
+            if record.status not in frozenset(expected):
+                return None
+            record = dataclasses.replace(
+                record,
+                status=to,
+                attempts=record.attempts if attempts is None else attempts,
+                errors=record.errors if errors is None else tuple(errors),
+            )
+            self._rows[record_id] = record
+            self._events[record_id].append(event)
+            return record
+
+    def stats(
+        self, flt: QuarantineFilter, *, bucket: Bucket = "hour", top: int = 10
+    ) -> QuarantineStats:
+        self._enter("stats")
+        rows = self._select(flt, newest_first=False)
+
+        def counts(keys: Iterable[str], limit: int | None = None) -> tuple[Count, ...]:
+            ordered = sorted(Counter(keys).items(), key=lambda kv: (-kv[1], kv[0]))
+            return tuple(Count(k, n) for k, n in ordered[:limit])
+
+        series: Counter[tuple[datetime, str]] = Counter()
+        for r in rows:
+            at = _aware(r.quarantined_at).astimezone(UTC)
+            start = at.replace(minute=0, second=0, microsecond=0)
+            if bucket == "day":
+                start = start.replace(hour=0)
+            series[(start, r.error_code.value)] += 1
+        return QuarantineStats(
+            total=len(rows),
+            by_contract=counts((r.contract or "(none)" for r in rows), top),
+            by_code=counts(r.error_code.value for r in rows),
+            by_status=counts(r.status.value for r in rows),
+            by_field=counts((v.path for r in rows for v in r.errors), top),
+            series=tuple(SeriesPoint(at, code, n) for (at, code), n in sorted(series.items())),
+            bucket=bucket,
+        )
 
     def get(self, record_id: uuid.UUID) -> QuarantineRecord | None:
         self._enter("get")
@@ -188,6 +308,19 @@ class InMemoryQuarantineStore:
 
     def close(self) -> None:
         self.closed = True
+
+
+def _stored(record_id: uuid.UUID, number: int, revision: Revision) -> StoredRevision:
+    return StoredRevision(
+        record_id=record_id,
+        number=number,
+        kind=revision.kind,
+        author=revision.author,
+        payload=bytes(revision.payload),
+        changes=revision.changes,
+        errors=revision.errors,
+        created_at=revision.created_at,
+    )
 
 
 class InMemoryPayloadStore:

@@ -120,6 +120,13 @@ def validate(
     progress: Annotated[
         bool, typer.Option("--progress/--no-progress", help="Progress bar (default: on a TTY).")
     ] = True,
+    remediate: Annotated[
+        bool,
+        typer.Option(
+            "--remediate/--no-remediate",
+            help="Apply the contracts' remediation rules to invalid records (double pass).",
+        ),
+    ] = True,
 ) -> None:
     """Validate files; quarantine invalid records and optionally write the valid ones."""
     from dataquarantine.cli import render
@@ -140,6 +147,7 @@ def validate(
                 quarantine,
                 valid_out=valid_out,
                 batch_size=batch_size or settings.batch_size,
+                remediate=remediate,
             )
             show = progress and not as_json and sys.stderr.isatty()
             if show:
@@ -385,6 +393,10 @@ def demo(
         bool,
         typer.Option("--stream", help="The Kafka path instead: embedded broker, stream worker."),
     ] = False,
+    serve: Annotated[
+        bool,
+        typer.Option("--serve", help="Then serve the review API and web UI on the result."),
+    ] = False,
 ) -> None:
     """Generate sample events (~5% bad of every kind), validate them, print the summary."""
     with _exit_codes():
@@ -396,6 +408,11 @@ def demo(
         from dataquarantine.cli.demo import run_demo
 
         run_demo(records=records or 20_000, workdir=workdir, seed=seed)
+    if serve:
+        from dataquarantine.cli.serve import serve_command
+        from dataquarantine.demo.generator import DEMO_CONTRACTS_DIR
+
+        serve_command(contracts=DEMO_CONTRACTS_DIR)
 
 
 def _register_stream() -> None:
@@ -405,6 +422,24 @@ def _register_stream() -> None:
 
 
 _register_stream()
+
+
+def _register_load() -> None:
+    from dataquarantine.cli.load import load_command
+
+    app.command("load")(load_command)
+
+
+_register_load()
+
+
+def _register_serve() -> None:
+    from dataquarantine.cli.serve import serve_command
+
+    app.command("serve")(serve_command)
+
+
+_register_serve()
 
 
 def main() -> None:

@@ -61,6 +61,10 @@ def run_demo(*, records: int, workdir: Path, seed: int) -> None:
     if latest:
         render.console.print(f"  {cmd} quarantine show {latest[0].id}")
     render.console.print(f"  {cmd} quarantine export --format jsonl -o quarantine.jsonl")
+    render.console.print(
+        f"Review, fix and replay them in the web UI: {cmd} serve --contracts "
+        f"{DEMO_CONTRACTS_DIR}, then open http://127.0.0.1:8000/ (or run the demo with --serve)"
+    )
 
 
 def _command() -> str:

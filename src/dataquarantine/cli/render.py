@@ -31,6 +31,8 @@ def summary(s: RunSummary) -> None:
     head.add_column(justify="right")
     head.add_row("total", f"{s.total:,}")
     head.add_row("valid", f"[green]{s.valid:,}[/green]")
+    if s.remediated:
+        head.add_row("  of which remediated", f"[cyan]{s.remediated:,}[/cyan]")
     head.add_row("quarantined", f"[red]{s.quarantined:,}[/red]" if s.quarantined else "0")
     if s.warned:
         head.add_row("valid with warnings", f"[yellow]{s.warned:,}[/yellow]")
@@ -55,6 +57,19 @@ def summary(s: RunSummary) -> None:
         for name, c in sorted(s.by_contract.items()):
             per.add_row(name, f"{c.total:,}", f"{c.valid:,}", f"{c.quarantined:,}")
         console.print(per)
+    actions = s.remediation.get("actions") if s.remediation else None
+    if actions:
+        fixes = Table(title="Remediation (double pass)", title_justify="left")
+        fixes.add_column("action")
+        fixes.add_column("applied", justify="right")
+        fixes.add_column("failed", justify="right")
+        for action, n in sorted(actions.items()):
+            fixes.add_row(action, f"{n.get('applied', 0):,}", f"{n.get('failed', 0):,}")
+        console.print(fixes)
+        records = s.remediation.get("records", {})
+        console.print(
+            "records: " + ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in records.items())
+        )
 
 
 def _headline(rec: QuarantineRecord) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -16,13 +17,16 @@ from dataquarantine.contracts.version import Version
 from dataquarantine.validation.result import ContractRef, Severity
 
 __all__ = [
+    "FILE_STAGING_SUFFIXES",
     "IDENTIFIER_RE",
     "NAME_RE",
     "ContractSpec",
+    "LoadSpec",
     "ReferenceSpec",
     "RemediationAction",
     "RemediationSpec",
     "RuleSpec",
+    "field_parts",
     "field_to_pointer",
 ]
 
@@ -43,12 +47,37 @@ RemediationAction = Literal[
     "rename",
 ]
 
+EpochUnit = Literal["auto", "seconds", "milliseconds", "microseconds", "nanoseconds"]
+#: Options of a remediation rule and the actions that take them.
+_ACTION_OPTIONS: dict[str, tuple[str, ...]] = {
+    "value": ("default",),
+    "to": ("rename",),
+    "region": ("e164_phone",),
+    "formats": ("iso_timestamp",),
+    "epoch": ("iso_timestamp",),
+    "timezone": ("iso_timestamp",),
+}
+
 
 def field_to_pointer(field: str) -> str:
     """``a.b`` or ``/a/b`` to the JSON Pointer ``/a/b`` (``~`` and ``/`` escaped per RFC 6901)."""
     if field.startswith("/") or field == "":
         return field
     return "".join("/" + p.replace("~", "~0").replace("/", "~1") for p in field.split("."))
+
+
+def field_parts(field: str) -> tuple[str, ...]:
+    """``a.b`` or ``/a/b`` to the unescaped member names ``("a", "b")`` (RFC 6901)."""
+    pointer = field_to_pointer(field)
+    if not pointer:
+        return ()
+    return tuple(p.replace("~1", "/").replace("~0", "~") for p in pointer[1:].split("/"))
+
+
+def _region_code(v: str | None) -> str | None:
+    if v is not None and not re.fullmatch(r"[A-Za-z]{2}", v):
+        raise ValueError(f"region {v!r} must be an ISO 3166 alpha-2 code, e.g. FR")
+    return v.upper() if v is not None else None
 
 
 class _Frozen(BaseModel):
@@ -77,6 +106,18 @@ class RuleSpec(_Frozen):
         return field_to_pointer(self.field) if self.field else ""
 
 
+def _identifier(v: str) -> str:
+    if not IDENTIFIER_RE.match(v):
+        raise ValueError(f"{v!r} is not a plain SQL identifier")
+    return v
+
+
+def _column(v: str) -> str:
+    if "." in v:
+        raise ValueError(f"{v!r} is not a plain column name")
+    return _identifier(v)
+
+
 class ReferenceSpec(_Frozen):
     """A foreign key: ``field`` of the record must exist as ``table.column``."""
 
@@ -87,13 +128,79 @@ class ReferenceSpec(_Frozen):
     @field_validator("table", "column")
     @classmethod
     def _ident(cls, v: str) -> str:
-        if not IDENTIFIER_RE.match(v):
-            raise ValueError(f"{v!r} is not a plain SQL identifier")
-        return v
+        return _identifier(v)
 
     @property
     def path(self) -> str:
         return field_to_pointer(self.field)
+
+
+#: Staging values ending with one of these are files (COPYed into a scratch table), not tables.
+FILE_STAGING_SUFFIXES = (".csv", ".jsonl", ".ndjson", ".parquet")
+
+
+class LoadSpec(_Frozen):
+    """How ``dataquarantine load`` moves staging rows into a target table (the ``load:`` section).
+
+    ``staging`` is a table, or a file (``.csv``, ``.jsonl``, ``.ndjson``, ``.parquet``, relative
+    to the contract) that the load copies into a scratch table first.
+    """
+
+    staging: str
+    target: str
+    conflict_key: tuple[str, ...] = Field(min_length=1)
+    #: Columns refreshed on conflict; ``None``: every common non-key column.
+    update_columns: tuple[str, ...] | None = None
+    #: Columns whose changes are written to ``<target>_history``.
+    track_changes: tuple[str, ...] = ()
+    batch_size: int = Field(default=100_000, ge=1, le=10_000_000)
+
+    @field_validator("staging")
+    @classmethod
+    def _staging(cls, v: str) -> str:
+        if v.lower().endswith(FILE_STAGING_SUFFIXES):
+            return v
+        return _identifier(v)
+
+    @field_validator("target")
+    @classmethod
+    def _target(cls, v: str) -> str:
+        return _identifier(v)
+
+    @field_validator("conflict_key", "update_columns", "track_changes")
+    @classmethod
+    def _columns(cls, v: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if v is None:
+            return v
+        for name in v:
+            _column(name)
+        if len(set(v)) != len(v):
+            raise ValueError("a column is listed twice")
+        return v
+
+    @model_validator(mode="after")
+    def _consistent(self) -> LoadSpec:
+        keys = set(self.conflict_key)
+        if self.update_columns is not None and keys & set(self.update_columns):
+            raise ValueError("update_columns must not contain conflict_key columns")
+        if keys & set(self.track_changes):
+            raise ValueError("track_changes must not contain conflict_key columns")
+        if (
+            self.update_columns is not None
+            and self.track_changes
+            and not set(self.track_changes) <= set(self.update_columns)
+        ):
+            raise ValueError("track_changes columns must be among update_columns")
+        return self
+
+    @property
+    def staging_is_file(self) -> bool:
+        return self.staging.lower().endswith(FILE_STAGING_SUFFIXES)
+
+    @property
+    def history_table(self) -> str:
+        """``<target>_history`` (in the target's schema)."""
+        return f"{self.target}_history"
 
 
 class RemediationSpec(_Frozen):
@@ -105,10 +212,30 @@ class RemediationSpec(_Frozen):
     value: Any = None
     #: ``rename``: the new field name.
     to: str | None = None
-    #: ``e164_phone``: the region for numbers without a country code (ISO 3166 alpha-2).
+    #: ``e164_phone``: the region for numbers without a country code (ISO 3166 alpha-2);
+    #: defaults to the contract's ``phone_region``.
     region: str | None = None
-    #: ``iso_timestamp``: extra ``strptime`` formats to try.
+    #: ``iso_timestamp``: extra ``strptime`` formats to try (before the built-in ones).
     formats: tuple[str, ...] = ()
+    #: ``iso_timestamp``: the unit of numeric (epoch) values; ``auto`` guesses by magnitude.
+    epoch: EpochUnit = "auto"
+    #: ``iso_timestamp``: the IANA zone of values without an offset (default UTC).
+    timezone: str | None = None
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, v: str | None) -> str | None:
+        return _region_code(v)
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                ZoneInfo(v)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"unknown time zone {v!r}") from None
+        return v
 
     @model_validator(mode="after")
     def _params(self) -> RemediationSpec:
@@ -116,11 +243,29 @@ class RemediationSpec(_Frozen):
             raise ValueError("remediation 'rename' needs 'to'")
         if self.action == "default" and "value" not in self.model_fields_set:
             raise ValueError("remediation 'default' needs 'value'")
+        given = self.model_fields_set & set(_ACTION_OPTIONS)
+        wrong = sorted(o for o in given if self.action not in _ACTION_OPTIONS[o])
+        if wrong:
+            raise ValueError(f"remediation {self.action!r} does not take {', '.join(wrong)}")
+        if not field_parts(self.field):
+            raise ValueError("remediation 'field' must name a field, not the whole record")
+        if self.to is not None and not field_parts(self.target):
+            raise ValueError("remediation 'to' must name a field")
         return self
 
     @property
     def path(self) -> str:
         return field_to_pointer(self.field)
+
+    @property
+    def target(self) -> str:
+        """``rename``: the JSON Pointer of the new field. A plain name stays in the same
+        object; a dotted path or a JSON Pointer is taken from the record's root."""
+        to = self.to or ""
+        if to.startswith("/") or "." in to:
+            return field_to_pointer(to)
+        parent = self.path.rsplit("/", 1)[0]
+        return parent + "/" + to.replace("~", "~0").replace("/", "~1")
 
 
 class ContractSpec(_Frozen):
@@ -142,7 +287,11 @@ class ContractSpec(_Frozen):
     rules: tuple[RuleSpec, ...] = ()
     references: tuple[ReferenceSpec, ...] = ()
     remediation: tuple[RemediationSpec, ...] = ()
+    #: Default region (ISO 3166 alpha-2) of ``e164_phone`` remediation rules without one.
+    phone_region: str | None = None
     key: str | None = None
+    #: ``dataquarantine load``: staging -> target, upsert key, tracked columns.
+    load: LoadSpec | None = None
     #: Where the contract was read from (set by the loader; not part of the YAML).
     source_path: Path | None = Field(default=None, exclude=True)
 
@@ -152,6 +301,11 @@ class ContractSpec(_Frozen):
         if not NAME_RE.match(v):
             raise ValueError(f"name {v!r} must match [a-z0-9_.-]+")
         return v
+
+    @field_validator("phone_region")
+    @classmethod
+    def _phone_region(cls, v: str | None) -> str | None:
+        return _region_code(v)
 
     @field_validator("version", mode="before")
     @classmethod

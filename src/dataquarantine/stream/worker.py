@@ -19,6 +19,7 @@ big to copy) is quarantined like any invalid message.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -28,26 +29,32 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, Message, Producer, TopicPartition
 
 from dataquarantine.errors import (
-    BrokerUnavailableError,
     DataQuarantineError,
     StoreUnavailableError,
     is_transient,
 )
+from dataquarantine.quarantine.envelope import Revision
 from dataquarantine.quarantine.retry import RetryPolicy
 from dataquarantine.quarantine.service import Quarantine
+from dataquarantine.remediation import Attempt, Remediation
 from dataquarantine.stream import kafka
 from dataquarantine.stream.checkpoint import Checkpoint, Partition, RateLimit
 from dataquarantine.stream.consumer import GroupConsumer
 from dataquarantine.stream.dlq import DlqMessage
+from dataquarantine.stream.output import Output
+from dataquarantine.stream.remediation import attempt_batch, fixed_message, remediation_for
 from dataquarantine.stream.routing import TopicRouting, key_bytes
 from dataquarantine.stream.settings import StreamSettings
 from dataquarantine.stream.stats import BatchObserver
 from dataquarantine.stream.status import WorkerStatus, report_lag
 from dataquarantine.validation.registry import ContractRegistry
-from dataquarantine.validation.result import ContractRef, ErrorCode, ValidationResult, Violation
+from dataquarantine.validation.result import (
+    BatchResult,
+    ValidationResult,
+)
 
 __all__ = ["QUARANTINE_RETRY", "StreamWorker"]
 
@@ -57,7 +64,6 @@ T = TypeVar("T")
 
 #: The quarantine's own retries stay short: the worker retries longer, while polling.
 QUARANTINE_RETRY = RetryPolicy(max_attempts=2, deadline=3.0, initial_backoff=0.1)
-_FLUSH_TIMEOUT = 1.0
 #: Inside a rebalance callback, how long to wait for a quarantine write in flight.
 _CALLBACK_WAIT = 5.0
 _LAG_INTERVAL = 1.0
@@ -80,9 +86,12 @@ class StreamWorker:
         quarantine: Quarantine | None = None,
         observers: Sequence[BatchObserver] = (),
         run_id: str | None = None,
+        remediation: Remediation | None = None,
     ) -> None:
         self.settings = settings
         self.observers = list(observers)
+        #: The double pass for invalid messages (see :mod:`dataquarantine.stream.remediation`).
+        self.remediation = remediation or remediation_for(self.observers)
         self.run_id = run_id or f"stream-{settings.kafka_consumer_group_id}"
         self._registry = registry
         self._quarantine = quarantine
@@ -91,6 +100,7 @@ class StreamWorker:
         self._consumer: Consumer | None = None
         self._group: GroupConsumer
         self._producer: Producer | None = None
+        self._out: Output
         self._cp = Checkpoint()
         #: The checkpoint being made durable (its quarantine write runs in ``_writer``).
         self._sealed: Checkpoint | None = None
@@ -155,8 +165,8 @@ class StreamWorker:
                 batch = self._group.poll(self._idle_timeout())
                 if batch:
                     self._process(batch)
-                if self._sealed is not None and self._write_done():
-                    self._finish(blocking=True)
+                if self._sealed is not None and self._write_done() and self._out.delivered():
+                    self._finish(blocking=True)  # durable and delivered: nothing to wait for
                 if self._due():
                     self._finish(blocking=True)  # waits if the previous one is not done yet
                     self._seal()
@@ -186,6 +196,7 @@ class StreamWorker:
         self._producer = kafka.make_producer(
             s, on_error=self.status.on_client_error, on_delivery_error=self.status.on_delivery_error
         )
+        self._out = Output(self._producer, self.status.check_fatal)
         self._consumer = kafka.make_consumer(s, on_error=self.status.on_client_error)
         strategy = kafka.consumer_config(s)["partition.assignment.strategy"]
         self._group = GroupConsumer(
@@ -289,19 +300,59 @@ class StreamWorker:
             try:
                 produce(valid_topic, raws[i], key, headers=m.headers())
             except BufferError:
-                self._produce_blocking(valid_topic, raws[i], key, m.headers())
+                self._out.produce(valid_topic, raws[i], key, m.headers())
             except KafkaException as exc:
-                invalid[i] = self._unproducible(exc, raws[i], contracts[i])
+                invalid[i] = Output.unproducible(exc, valid_topic, raws[i], contracts[i])
 
+        attempts = self._remediate(batch, raws, result) if invalid else {}
         cp.count(topics, contracts, invalid)
         if invalid:
             now = datetime.now(UTC).isoformat()
             for i, res in invalid.items():
-                self._quarantine_message(batch[i], raws[i], res, now)
+                attempt = attempts.get(i)
+                revision = attempt.revision if attempt is not None else None
+                self._quarantine_message(batch[i], raws[i], res, now, revision)
         producer.poll(0)  # serve delivery-failure callbacks
 
-    def _quarantine_message(self, m: Message, raw: bytes, res: ValidationResult, now: str) -> None:
-        """Queue an invalid message for the store and produce its DLQ envelope."""
+    def _remediate(
+        self, batch: list[Message], raws: list[Any], result: BatchResult
+    ) -> dict[int, Attempt]:
+        """The double pass: a message valid after remediation is produced (fixed) to the valid
+        topic and taken out of ``result.invalid``; its original is queued for the store."""
+        routing = self._routing
+        assert routing is not None
+        attempts = attempt_batch(result, routing, self.remediation)
+        valid_topic = self.settings.kafka_valid_topic
+        for i, attempt in attempts.items():
+            if not attempt.valid:
+                continue
+            m, res = batch[i], result.invalid[i]
+            item, key, headers = fixed_message(m, raws[i], res, attempt, routing, self.run_id)
+            try:
+                self._out.produce(valid_topic, attempt.revision.payload, key, headers)
+            except KafkaException as exc:  # too large: stays invalid, with the reason
+                failure = Output.unproducible(
+                    exc, valid_topic, attempt.revision.payload, res.contract
+                )
+                revision = dataclasses.replace(attempt.revision, errors=failure.errors)
+                attempts[i] = dataclasses.replace(attempt, revision=revision)
+                if res.contract is not None:
+                    self.remediation.stats.demote(res.contract.name)
+                continue
+            del result.invalid[i]
+            self._cp.items.append(item)
+        return attempts
+
+    def _quarantine_message(
+        self,
+        m: Message,
+        raw: bytes,
+        res: ValidationResult,
+        now: str,
+        remediation: Revision | None = None,
+    ) -> None:
+        """Queue an invalid message (with its remediation attempt, if any) for the store and
+        produce its DLQ envelope."""
         msg = DlqMessage.build(
             raw,
             res,
@@ -314,40 +365,12 @@ class StreamWorker:
             quarantined_at=now,
             max_original_bytes=self.settings.dlq_max_original_bytes,
         )
-        self._cp.items.append(msg.item)
-        dlq = self.settings.kafka_dlq_topic
-        try:
-            self._produce_blocking(dlq, msg.value, msg.key, msg.headers)
-        except KafkaException as exc:
-            if exc.args[0].code() != KafkaError.MSG_SIZE_TOO_LARGE:
-                raise kafka.translate(exc, f"produce to {dlq!r}") from exc
-            try:
-                self._produce_blocking(dlq, msg.without_original(), msg.key, msg.headers)
-            except KafkaException as again:
-                raise kafka.translate(again, f"produce to {dlq!r}") from again
-
-    def _produce_blocking(self, topic: str, value: bytes, key: bytes | None, headers: Any) -> None:
-        """Produce, waiting while the producer's local queue is full."""
-        producer = self._producer
-        assert producer is not None
-        while True:
-            try:
-                producer.produce(topic, value, key, headers=headers)
-                return
-            except BufferError:
-                producer.poll(0.05)
-                self.status.check_fatal()
-
-    def _unproducible(
-        self, exc: KafkaException, raw: bytes, ref: ContractRef | None
-    ) -> ValidationResult:
-        """A valid message the producer refuses (too large): quarantined instead."""
-        err = exc.args[0]
-        if err.code() != KafkaError.MSG_SIZE_TOO_LARGE:
-            raise kafka.translate(exc, f"produce to {self.settings.kafka_valid_topic!r}") from exc
-        message = f"valid, but {len(raw)} bytes exceed the producer's message.max.bytes"
-        return ValidationResult(
-            False, (Violation(ErrorCode.SYSTEM_ERROR, "", message),), (), None, ref
+        item = msg.item
+        if remediation is not None:
+            item = dataclasses.replace(item, remediation=remediation)
+        self._cp.items.append(item)
+        self._out.produce_dlq(
+            self.settings.kafka_dlq_topic, msg.value, msg.key, msg.headers, msg.without_original
         )
 
     # -- the checkpoint ------------------------------------------------------------------
@@ -486,11 +509,7 @@ class StreamWorker:
             return result
 
     def _flush(self) -> None:
-        assert self._producer is not None
-        left = self._producer.flush(_FLUSH_TIMEOUT)
-        self.status.check_fatal()
-        if left:
-            raise BrokerUnavailableError(f"{left} produced message(s) not acknowledged yet")
+        self._out.flush()
         self.status.broker_up()
 
     def _rewind(self, *, wait: bool) -> None:
@@ -570,6 +589,13 @@ class StreamWorker:
         self._cp.drop(partitions)
         if self._sealed is not None:
             self._sealed.drop(partitions)
+        for observer in self.observers:
+            # Optional on observers: the lag of a partition another worker now owns is not
+            # ours to report (a stale series would show a frozen lag forever).
+            clear = getattr(observer, "clear_lag", None)
+            if callable(clear):
+                for topic, partition in partitions:
+                    clear(topic, partition)
 
     def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         """Partitions taken away without a clean revoke: committing would be refused."""
