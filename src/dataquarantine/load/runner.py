@@ -1,12 +1,13 @@
 """``dataquarantine load``: staging -> checks -> quarantine + upsert + history, in batches.
 
 Two connections work as a pipeline. A reader thread runs the check pass of batch *n + 1*
-(:mod:`dataquarantine.load.checks`) while the main thread writes batch *n*: the envelopes go to
-the quarantine service first (idempotent: deterministic ids), then one transaction on the
-target database inserts the ``data_quality_quarantine`` rows, upserts the valid rest with
-history, and records the checkpoint. A crash before the commit leaves nothing of the batch
-behind but envelopes that the resumed run writes again under the same ids; a crash after it
-leaves a checkpoint that ``--resume`` continues from.
+(:mod:`dataquarantine.load.checks`) while the main thread writes batch *n* in one transaction
+on the target database: the valid rest is upserted with history while a pool thread writes the
+envelopes to the quarantine service (idempotent: deterministic ids), then the
+``data_quality_quarantine`` rows (keyed by the envelopes' ids) and the checkpoint go in and the
+batch commits. A crash before the commit leaves nothing of the batch behind but envelopes that
+the resumed run writes again under the same ids; a crash after it leaves a checkpoint that
+``--resume`` continues from.
 """
 
 from __future__ import annotations
