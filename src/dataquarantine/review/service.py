@@ -24,8 +24,9 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol, runtime_checkable
 
+import orjson
 import yaml
 
 from dataquarantine.contracts.loader import spec_from_dict
@@ -107,6 +108,7 @@ class ReviewService:
         self.jobs = JobRunner(max_jobs=max_jobs)
         #: Totals of the list: true counts, cached ``count_ttl`` seconds (see review.counts).
         self.counts = CountCache(quarantine.count, ttl=count_ttl)
+        self._json_pages = self.store if isinstance(self.store, JsonPages) else None
 
     @classmethod
     def open(cls, settings: ReviewSettings | None = None) -> ReviewService:
@@ -137,16 +139,33 @@ class ReviewService:
         self, flt: QuarantineFilter | None = None, *, page: int = 1, page_size: int = 50
     ) -> Page:
         """One page (newest first) of the matching records and their true total."""
-        if page < 1:
-            raise ConfigError(f"page must be >= 1, not {page}")
-        if not 1 <= page_size <= MAX_PAGE_SIZE:
-            raise ConfigError(f"page_size must be between 1 and {MAX_PAGE_SIZE}, not {page_size}")
+        _check_page(page, page_size)
         flt = flt or QuarantineFilter()
         items = self.quarantine.list(flt, limit=page_size, offset=(page - 1) * page_size)
-        # Page 1 that is not full *is* the total: no count query needed.
-        full = page > 1 or len(items) == page_size
-        total = self.counts.get(flt) if full else len(items)
+        total = self._total(flt, page, page_size, len(items))
         return Page(items=tuple(items), total=total, page=page, page_size=page_size)
+
+    def list_json(
+        self, flt: QuarantineFilter | None = None, *, page: int = 1, page_size: int = 50
+    ) -> tuple[bytes, int]:
+        """:meth:`list` for an API: ``(items, total)``, the items already one JSON array of
+        envelopes (``QuarantineRecord.to_dict()`` form), built by the store when it can."""
+        _check_page(page, page_size)
+        flt = flt or QuarantineFilter()
+        offset = (page - 1) * page_size
+        if self._json_pages is not None:
+            items, n = self.quarantine.retry.call(
+                self._json_pages.list_json, flt, limit=page_size, offset=offset
+            )
+        else:
+            records = self.quarantine.list(flt, limit=page_size, offset=offset)
+            items, n = orjson.dumps([r.to_dict() for r in records]), len(records)
+        return items, self._total(flt, page, page_size, n)
+
+    def _total(self, flt: QuarantineFilter, page: int, page_size: int, n: int) -> int:
+        # Page 1 that is not full *is* the total: no count query needed.
+        full = page > 1 or n == page_size
+        return self.counts.get(flt) if full else n
 
     def record(self, record_id: uuid.UUID) -> QuarantineRecord:
         """The envelope alone; raises RecordNotFoundError."""
@@ -467,6 +486,22 @@ _OUTCOMES = {
     Status.DEAD: "dead",
     Status.QUARANTINED: "still_invalid",
 }
+
+
+@runtime_checkable
+class JsonPages(Protocol):
+    """A store that answers a page of envelopes as JSON itself (the SQL stores)."""
+
+    def list_json(
+        self, flt: QuarantineFilter, *, limit: int = 50, offset: int = 0
+    ) -> tuple[bytes, int]: ...
+
+
+def _check_page(page: int, page_size: int) -> None:
+    if page < 1:
+        raise ConfigError(f"page must be >= 1, not {page}")
+    if not 1 <= page_size <= MAX_PAGE_SIZE:
+        raise ConfigError(f"page_size must be between 1 and {MAX_PAGE_SIZE}, not {page_size}")
 
 
 def _remediate(contract: Contract, payload: bytes) -> Revision | None:

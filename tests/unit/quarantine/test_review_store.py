@@ -239,3 +239,39 @@ def test_stats_counts_and_series(store: Any) -> None:
         (datetime(2026, 1, 1, tzinfo=UTC), "parse_error", 1),
         (datetime(2026, 1, 1, tzinfo=UTC), "schema_violation", 2),
     ]
+
+
+@pytest.mark.parametrize(
+    "store", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+@pytest.mark.parametrize("by_code", [False, True])
+def test_list_json_is_the_to_dict_of_list(store: Any, by_code: bool) -> None:
+    """The API's page (built by the database where it can) equals the records' own JSON."""
+    import orjson
+
+    from dataquarantine.quarantine.envelope import KafkaSource, TableSource
+    from dataquarantine.validation.result import Severity
+
+    at = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    records = [
+        make_record(b"{}", line=1, quarantined_at=at),  # zero microseconds
+        make_record(b"[]", line=2, quarantined_at=at + timedelta(microseconds=7), errors=()),
+        make_record(
+            b'"x"',
+            source=KafkaSource("raw\u2028events", 3, 2**40),
+            quarantined_at=at + timedelta(seconds=1),
+            errors=(
+                make_violation(ErrorCode.RULE_VIOLATION, "/a", 'say "hi"', rule="r1"),
+                make_violation(severity=Severity.WARN),
+            ),
+            status=Status.DEAD,
+            attempts=5,
+        ),
+        make_record(b"1", source=TableSource("staging", "k-1"), contract=None),
+    ]
+    store.insert_many(records)
+    flt = QuarantineFilter(code=ErrorCode.RULE_VIOLATION) if by_code else ALL
+    text, count = store.list_json(flt, limit=10)
+    expected = [r.to_dict() for r in store.list(flt, limit=10)]
+    assert count == len(expected) == (1 if by_code else 4)
+    assert orjson.loads(text) == expected

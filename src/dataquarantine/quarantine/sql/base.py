@@ -207,14 +207,33 @@ class SqlQuarantineStore(ReviewQueries, ABC):
         self, flt: QuarantineFilter, *, limit: int = 50, offset: int = 0
     ) -> builtins.list[QuarantineRecord]:
         """Matching records, newest first (ties broken by id, so pages are stable)."""
+        sql, params = self._page_sql(flt, limit, offset)
+        return [self._decode(row) for row in self._fetch(sql, params)]
+
+    def list_json(
+        self, flt: QuarantineFilter, *, limit: int = 50, offset: int = 0
+    ) -> tuple[bytes, int]:
+        """The page of :meth:`list` as one JSON array of envelopes
+        (:meth:`QuarantineRecord.to_dict` form) and its length: what an API answers, without a
+        record object per row where the backend can build the JSON itself."""
+        records = self.list(flt, limit=limit, offset=offset)
+        return orjson.dumps([r.to_dict() for r in records]), len(records)
+
+    def _page_sql(
+        self, flt: QuarantineFilter, limit: int, offset: int, *, ids_first: bool = False
+    ) -> tuple[str, builtins.list[Any]]:
+        """The page query of :meth:`list` and its parameters. ``ids_first``: select the page's
+        ids in a subquery (which the indexes may answer alone), then read only those rows;
+        the rows then come in no particular order."""
         _check_page("limit", limit, 0)
         _check_page("offset", offset, 0)
         where, params = self._where(flt)
-        sql = (
-            f"{_SELECT}{where} ORDER BY q.quarantined_at DESC, q.id DESC"
-            f" LIMIT {self._P} OFFSET {self._P}"
-        )
-        return [self._decode(row) for row in self._fetch(sql, [*params, limit, offset])]
+        page = f"{where} ORDER BY q.quarantined_at DESC, q.id DESC LIMIT {self._P} OFFSET {self._P}"
+        if ids_first:
+            sql = f"{_SELECT} WHERE q.id IN (SELECT q.id FROM dq_quarantine AS q{page})"
+        else:
+            sql = f"{_SELECT}{page}"
+        return sql, [*params, limit, offset]
 
     def count(self, flt: QuarantineFilter) -> int:
         """The true number of matching records."""

@@ -22,7 +22,7 @@ from dataquarantine.errors import (
     StoreIntegrityError,
     StoreUnavailableError,
 )
-from dataquarantine.quarantine.envelope import QuarantineRecord, Revision
+from dataquarantine.quarantine.envelope import QuarantineFilter, QuarantineRecord, Revision
 from dataquarantine.quarantine.history import Bucket
 from dataquarantine.quarantine.sql.base import (
     INSERT_COLUMNS,
@@ -110,6 +110,29 @@ _MOVE_STAGE_WITH_REVISIONS = _MOVE_STAGE.replace(
     SELECT count(*) FROM inserted""",
 )
 _BUCKET_UNITS = {"hour": "hour", "day": "day"}
+
+# QuarantineRecord.to_dict() of each row of a page (``p``), built by the server: one text
+# value instead of a decoded row and a record object per envelope. error_code is the
+# property's (the first violation's code); quarantined_at reads as Python's isoformat() of a
+# UTC datetime (sessions run in UTC), with microseconds only when not zero.
+_ENVELOPE_JSON = """
+    json_build_object(
+        'id', p.id, 'contract', p.contract, 'contract_version', p.contract_version,
+        'source', p.source, 'errors', p.errors,
+        'error_code', coalesce(p.errors -> 0 ->> 'code', 'system_error'),
+        'status', p.status, 'attempts', p.attempts,
+        'quarantined_at', to_char(p.quarantined_at, CASE
+            WHEN date_trunc('second', p.quarantined_at) = p.quarantined_at
+            THEN 'YYYY-MM-DD"T"HH24:MI:SS"+00:00"'
+            ELSE 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"' END),
+        'run_id', p.run_id,
+        'payload', json_build_object(
+            'key', p.payload_key, 'offset', p.payload_offset,
+            'length', p.payload_length, 'sha256', p.payload_sha256))"""
+_PAGE_JSON = (
+    f"SELECT coalesce(json_agg({_ENVELOPE_JSON}"
+    " ORDER BY p.quarantined_at DESC, p.id DESC), '[]')::text, count(*) FROM ({}) AS p"
+)
 
 _CREATE_MIGRATIONS = """
     CREATE TABLE dq_schema_migrations (
@@ -319,6 +342,26 @@ class PostgresQuarantineStore(SqlQuarantineStore):
     def _text_param(self, text: str) -> str:
         escaped = text.replace("!", "!!").replace("%", "!%").replace("_", "!_")
         return f"%{escaped}%"
+
+    # -- reads ---------------------------------------------------------------------------------
+
+    def list_json(
+        self, flt: QuarantineFilter, *, limit: int = 50, offset: int = 0
+    ) -> tuple[bytes, int]:
+        """The page built as JSON by the server (see :data:`_ENVELOPE_JSON`)."""
+        rows = self._fetch(*self.page_json_sql(flt, limit, offset))
+        text, count = rows[0]
+        return text.encode(), int(count)
+
+    def page_json_sql(
+        self, flt: QuarantineFilter, limit: int, offset: int
+    ) -> tuple[str, builtins.list[Any]]:
+        """The query of :meth:`list_json` (one row: the JSON array, its length) and its
+        parameters."""
+        # The code test probes dq_quarantine_codes for each candidate row, newest first: find
+        # the page's ids from the indexes alone, then read only those rows.
+        page, params = self._page_sql(flt, limit, offset, ids_first=flt.code is not None)
+        return _PAGE_JSON.replace("{}", page, 1), params
 
     # -- port ----------------------------------------------------------------------------------
 
