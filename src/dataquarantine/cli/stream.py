@@ -139,9 +139,6 @@ def stream_command(
             config, **{k: v for k, v in options.items() if v is not None}
         )
         observers = build_observers(settings)
-        # The quarantine writer thread holds the GIL in slices of the switch interval (5 ms
-        # by default): a consumer loop waiting that long shows up in the tail latency.
-        sys.setswitchinterval(0.001)
         worker = StreamWorker(settings, observers=observers)
         restore = _install_signals(worker.stop, lambda: worker.stopping)
         health = None
