@@ -64,6 +64,11 @@ def _text(value: str | None) -> str | None:
     return value.replace("\x00", "\ufffd") if value is not None else None
 
 
+def _body_filter(b: BulkReprocessBody | BulkCloseBody) -> QuarantineFilter:
+    """The filters of a bulk request's body (the list endpoint's names)."""
+    return _filter(b.topic, b.schema_name, b.error_type, b.status, b.start_date, b.end_date, b.q)
+
+
 def _filter(
     topic: str | None,
     schema_name: str | None,
@@ -205,8 +210,7 @@ def bulk_reprocess(
     svc: Service, actor: Actor, body: Annotated[BulkReprocessBody | None, Body()] = None
 ) -> JobOut:
     b = body or BulkReprocessBody()
-    flt = _filter(b.topic, b.schema_name, b.error_type, b.status, b.start_date, b.end_date, b.q)
-    return JobOut.of(svc.start_bulk_reprocess(flt, actor=actor, version=b.version))
+    return JobOut.of(svc.start_bulk_reprocess(_body_filter(b), actor=actor, version=b.version))
 
 
 @router.post(
@@ -218,11 +222,7 @@ def bulk_reprocess(
     summary="Resolve every open record matching the filters, as a background job",
 )
 def bulk_resolve(svc: Service, actor: Actor, body: BulkCloseBody) -> JobOut:
-    flt = _filter(
-        body.topic, body.schema_name, body.error_type, body.status, body.start_date,
-        body.end_date, body.q,
-    )  # fmt: skip
-    return JobOut.of(svc.start_bulk_resolve(flt, actor=actor, reason=body.reason))
+    return JobOut.of(svc.start_bulk_resolve(_body_filter(body), actor=actor, reason=body.reason))
 
 
 @router.post(
@@ -234,11 +234,7 @@ def bulk_resolve(svc: Service, actor: Actor, body: BulkCloseBody) -> JobOut:
     summary="Discard every open record matching the filters, as a background job",
 )
 def bulk_discard(svc: Service, actor: Actor, body: BulkCloseBody) -> JobOut:
-    flt = _filter(
-        body.topic, body.schema_name, body.error_type, body.status, body.start_date,
-        body.end_date, body.q,
-    )  # fmt: skip
-    return JobOut.of(svc.start_bulk_discard(flt, actor=actor, reason=body.reason))
+    return JobOut.of(svc.start_bulk_discard(_body_filter(body), actor=actor, reason=body.reason))
 
 
 @router.get(
