@@ -42,6 +42,8 @@ from dataquarantine.errors import (
     StatusConflictError,
     is_transient,
 )
+from dataquarantine.remediation import Remediation
+from dataquarantine.remediation.prometheus import RemediationMetrics
 from dataquarantine.review import ReviewService
 from dataquarantine.stream.metrics import new_registry
 
@@ -162,6 +164,8 @@ def create_app(
     registry = new_registry()
     metrics = ApiMetrics(registry)
     app.state.metrics = metrics
+    # Reprocess's double pass counts its actions in this app's /metrics.
+    review.remediation = Remediation(observers=[RemediationMetrics(registry)])
 
     app.add_exception_handler(DataQuarantineError, _on_error)
     app.include_router(router)

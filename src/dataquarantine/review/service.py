@@ -54,6 +54,7 @@ from dataquarantine.quarantine.history import (
     StoredRevision,
 )
 from dataquarantine.quarantine.service import Quarantine
+from dataquarantine.remediation import Remediation
 from dataquarantine.review.compat import backward_incompatibilities
 from dataquarantine.review.counts import CountCache
 from dataquarantine.review.diff import diff_json
@@ -97,6 +98,7 @@ class ReviewService:
         max_attempts: int = 5,
         max_jobs: int = 100,
         count_ttl: float = 0.0,
+        remediation: Remediation | None = None,
     ) -> None:
         if max_attempts < 1:
             raise ConfigError(f"max_attempts must be >= 1, not {max_attempts}")
@@ -109,6 +111,8 @@ class ReviewService:
         #: Totals of the list: true counts, cached ``count_ttl`` seconds (see review.counts).
         self.counts = CountCache(quarantine.count, ttl=count_ttl)
         self._json_pages = self.store if isinstance(self.store, JsonPages) else None
+        #: The double pass of reprocess; give it observers (Prometheus) to count its actions.
+        self.remediation = remediation if remediation is not None else Remediation()
 
     @classmethod
     def open(cls, settings: ReviewSettings | None = None) -> ReviewService:
@@ -270,7 +274,8 @@ class ReviewService:
         result = contract.validate(payload)
         remediation: Revision | None = None
         if not result.valid:
-            remediation = _remediate(contract, payload)
+            attempt = self.remediation.attempt(contract, payload)
+            remediation = attempt.revision if attempt is not None else None
             if remediation is not None and remediation.valid:
                 payload = remediation.payload
         attempts = record.attempts + 1
@@ -502,12 +507,3 @@ def _check_page(page: int, page_size: int) -> None:
         raise ConfigError(f"page must be >= 1, not {page}")
     if not 1 <= page_size <= MAX_PAGE_SIZE:
         raise ConfigError(f"page_size must be between 1 and {MAX_PAGE_SIZE}, not {page_size}")
-
-
-def _remediate(contract: Contract, payload: bytes) -> Revision | None:
-    """The contract's remediation attempt on ``payload`` (``None``: nothing to try)."""
-    if not contract.spec.remediation:
-        return None
-    from dataquarantine.remediation import remediate
-
-    return remediate(contract, payload)

@@ -7,9 +7,11 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from tests.unit.api.conftest import AUTH, ORDERS
@@ -285,3 +287,42 @@ def test_cors_is_off_by_default(api_settings: ApiSettings, origins: list[str]) -
         response = client.get("/health", headers={"Origin": "https://ui.example"})
         allowed = response.headers.get("access-control-allow-origin")
         assert allowed == ("https://ui.example" if origins else None)
+
+
+def test_reprocess_remediates_and_counts_its_actions_in_metrics(tmp_path: Path) -> None:
+    contracts = tmp_path / "contracts"
+    contracts.mkdir()
+    spec = {
+        "name": "orders",
+        "version": "1.0.0",
+        "schema": {
+            "type": "object",
+            "required": ["amount"],
+            "properties": {"amount": {"type": "number"}},
+        },
+        "remediation": [{"field": "amount", "action": "coerce_float"}],
+    }
+    (contracts / "orders-1.0.0.yaml").write_text(yaml.safe_dump(spec))
+    settings = ApiSettings(
+        store_url=f"sqlite:///{tmp_path / 'dq.db'}",
+        payloads_url=f"file://{tmp_path / 'payloads'}",
+        contracts_dir=contracts,
+        api_token="t",
+        reprocess_sink="store",
+    )
+    app = create_app(settings)
+    with TestClient(app) as client:
+        (record_id,) = app.state.review.quarantine.write(
+            [make_item(b'{"amount": "3.5"}', errors=(make_violation(path="/amount"),))]
+        ).ids
+        answer = client.post(
+            f"/api/v1/quarantine/records/{record_id}/reprocess",
+            headers={"Authorization": "Bearer t"},
+        )
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["status"] == "reprocessed"
+        metrics = client.get("/metrics").text
+    assert (
+        'dataquarantine_remediations_total{action="coerce_float",contract="orders",'
+        'outcome="applied"} 1.0' in metrics
+    )
