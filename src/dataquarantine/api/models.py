@@ -66,14 +66,7 @@ class ViolationOut(_Out):
 
     @classmethod
     def of(cls, v: Violation) -> ViolationOut:
-        return cls(
-            code=v.code,
-            path=v.path,
-            message=v.message,
-            rule=v.rule,
-            keyword=v.keyword,
-            severity=v.severity,
-        )
+        return cls.model_validate(v.to_dict())
 
 
 class PayloadRefOut(_Out):
@@ -98,24 +91,8 @@ class RecordOut(_Out):
 
     @classmethod
     def of(cls, r: QuarantineRecord) -> RecordOut:
-        return cls(
-            id=r.id,
-            contract=r.contract,
-            contract_version=r.contract_version,
-            source=r.source.to_dict(),
-            errors=[ViolationOut.of(v) for v in r.errors],
-            error_code=r.error_code,
-            status=r.status,
-            attempts=r.attempts,
-            quarantined_at=r.quarantined_at,
-            run_id=r.run_id,
-            payload=PayloadRefOut(
-                key=r.payload.key,
-                offset=r.payload.offset,
-                length=r.payload.length,
-                sha256=r.payload.sha256,
-            ),
-        )
+        """The envelope's own JSON form (:meth:`QuarantineRecord.to_dict`), as a model."""
+        return cls.model_validate(r.to_dict())
 
 
 class RecordPageOut(_Out):
