@@ -528,21 +528,26 @@ def write_sources(made: Sources, out: Path, *, db: str | None, schema: str) -> d
     return planted
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, required=True, help="folder for the files")
-    parser.add_argument("--db", default=DEFAULT_DB, help="PostgreSQL URL [DQ_EXAMPLE_PG_URL]")
-    parser.add_argument("--schema", default="telecom_example", help="schema of src_complaints")
-    parser.add_argument("--no-db", action="store_true", help="skip the PostgreSQL table")
+def add_size_options(parser: argparse.ArgumentParser) -> None:
+    """The generator's seed, sizes and day (shared with run.py)."""
     parser.add_argument("--seed", type=int, default=20260105)
     parser.add_argument("--customers", type=int, default=2_000)
     parser.add_argument("--agents", type=int, default=60)
     parser.add_argument("--complaints", type=int, default=3_000)
     parser.add_argument("--social", type=int, default=1_500)
     parser.add_argument("--calls", type=int, default=12_000)
+    parser.add_argument("--day", type=int, default=1, help="days the ticketing system has run")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, required=True, help="folder for the files")
+    parser.add_argument("--db", default=DEFAULT_DB, help="PostgreSQL URL [DQ_EXAMPLE_PG_URL]")
+    parser.add_argument("--schema", default="telecom_example", help="schema of src_complaints")
+    parser.add_argument("--no-db", action="store_true", help="skip the PostgreSQL table")
+    add_size_options(parser)
     parser.add_argument("--orphan-rate", type=float, default=0.03)
     parser.add_argument("--bad-rate", type=float, default=0.02)
-    parser.add_argument("--day", type=int, default=1, help="days the ticketing system has run")
     args = parser.parse_args(argv)
     import psycopg
 
