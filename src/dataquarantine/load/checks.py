@@ -6,23 +6,26 @@ NULL``), and its columns. The foreign-key decision is made by PostgreSQL's hash 
 only receives the verdict. Each row, as the JSON value ``row_to_json`` would give, goes through
 the contract's compiled hot path (JSON Schema ``is_valid``, then the CEL rules), and only a row
 that fails is checked again for every violation, exactly as the engine does everywhere else.
+
+When the contract's checks are pushed down (:mod:`.pushdown`), the query returns only the
+suspects, with the predicate's verdict; the engine skips the rows it proved valid.
 """
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
+from psycopg import sql
 
 from dataquarantine.contracts.model import field_to_pointer
 from dataquarantine.load.plan import ColumnKind, LoadPlan
 from dataquarantine.quarantine.envelope import QuarantineItem, TableSource
 from dataquarantine.validation.base import DecodeFailure
 from dataquarantine.validation.contract import TOO_DEEP, Contract
+from dataquarantine.validation.engine import gc_paused
 from dataquarantine.validation.parsing import nests_deeper_than, parse_json
 from dataquarantine.validation.result import ErrorCode, Violation
 
@@ -87,6 +90,8 @@ class BatchCheck:
     read: int
     bad: tuple[BadRow, ...]
     superseded: tuple[str, ...] = ()
+    #: Whether the check pass saw every key of the batch (so ``superseded`` is complete).
+    keys_seen: bool = True
 
 
 def _orphan_violations(
@@ -136,13 +141,15 @@ class _RowReader:
     A row of the check query is the staging columns, then ctid, key, "any parent missing" and
     one flag per reference (see :meth:`LoadPlan.check`)."""
 
-    def __init__(self, plan: LoadPlan) -> None:
+    def __init__(self, plan: LoadPlan, *, pushed_down: bool = False) -> None:
         columns = plan.row_columns()
         self.names = tuple(c.name for c in columns)
         self.json_names = tuple(c.name for c in columns if c.kind is ColumnKind.JSON)
         n = len(columns)
         self.ctid, self.key, self.orphan = n, n + 1, n + 2
         self.flags = slice(n + 3, n + 3 + len(plan.refs))
+        #: The column holding the pushed-down predicate's verdict, if any.
+        self.proven = n + 3 + len(plan.refs) if pushed_down else None
 
     def values(
         self, rows: list[tuple[Any, ...]], coerce: Callable[[dict[str, Any]], dict[str, Any]] | None
@@ -162,18 +169,6 @@ class _RowReader:
             if text is not None:
                 value[name] = parse_json(text)
         return value
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    # Decoded rows cannot form cycles; collections over a batch of fresh dicts only cost time.
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _fast_checks(contract: Contract, values: list[dict[str, Any]], *, deep: bool) -> list[bool]:
@@ -270,44 +265,77 @@ def check_batch(
     hi: int,
     *,
     text_mode: bool,
+    surely_valid: sql.Composable | None = None,
     chunk: int = 5_000,
 ) -> BatchCheck:
     """Read pages ``[lo, hi)`` of the staging table once; return the rows not to upsert.
 
     Valid rows take the shortest path (one dict, ``is_valid``, the compiled rules); only the
     few suspects (a failed check, a missing parent, a null key) get a full diagnosis. Rows are
-    turned into Python objects ``chunk`` at a time, so memory stays flat."""
+    turned into Python objects ``chunk`` at a time, so memory stays flat. With a pushed-down
+    ``surely_valid`` predicate, PostgreSQL sends the suspects only (and a count)."""
+    bounds = (tid(lo), tid(hi))
     with conn.transaction(), conn.cursor(name=f"dq_check_{batch_no}") as cur:
+        read = None
+        if surely_valid is not None:
+            read = int(conn.execute(plan.count(), bounds).fetchone()[0])
         # A server-side cursor: only ``chunk`` rows are held by the client at a time (a plain
         # query would buffer the whole batch in libpq first), planned for reading every row.
         conn.execute("SET LOCAL cursor_tuple_fraction = 1.0")
-        cur.execute(plan.check(), (tid(lo), tid(hi)))
-        return _check_rows(cur, plan, contract, batch_no, lo, hi, text_mode=text_mode, chunk=chunk)
+        cur.execute(plan.check(surely_valid), bounds)
+        check = _check_rows(
+            cur,
+            _RowReader(plan, pushed_down=surely_valid is not None),
+            plan,
+            contract,
+            (batch_no, lo, hi),
+            text_mode=text_mode,
+            chunk=chunk,
+        )
+    if read is None:
+        return check
+    # Only suspects were read: the key repeats among the valid rows are found at write time.
+    return replace(check, read=read, superseded=(), keys_seen=False)
+
+
+def _oks(
+    contract: Contract, reader: _RowReader, rows: list[Any], values: list[Any], deep: bool
+) -> list[bool]:
+    """The engine's fast verdict per row; rows the pushed-down predicate proved valid skip it."""
+    if reader.proven is None:
+        return _fast_checks(contract, values, deep=deep)
+    proven = reader.proven
+    oks = [bool(r[proven]) for r in rows]
+    todo = [i for i, ok in enumerate(oks) if not ok]
+    for i, ok in zip(
+        todo, _fast_checks(contract, [values[i] for i in todo], deep=deep), strict=True
+    ):
+        oks[i] = ok
+    return oks
 
 
 def _check_rows(
     cur: Any,
+    reader: _RowReader,
     plan: LoadPlan,
     contract: Contract,
-    batch_no: int,
-    lo: int,
-    hi: int,
+    batch: tuple[int, int, int],
     *,
     text_mode: bool,
     chunk: int,
 ) -> BatchCheck:
-    reader = _RowReader(plan)
+    batch_no, lo, hi = batch
     coerce = contract.text_coercer() if text_mode else None
     deep = bool(reader.json_names)
     bad: list[BadRow] = []
     latest = _Latest()
     read = 0
     ctid_at, key_at, orphan_at = reader.ctid, reader.key, reader.orphan
-    with _gc_paused():
+    with gc_paused():
         while rows := cur.fetchmany(chunk):
             read += len(rows)
             values = reader.values(rows, coerce)
-            oks = _fast_checks(contract, values, deep=deep)
+            oks = _oks(contract, reader, rows, values, deep)
             suspects = [
                 i
                 for i, (row, ok) in enumerate(zip(rows, oks, strict=True))

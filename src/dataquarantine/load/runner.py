@@ -1,13 +1,14 @@
 """``dataquarantine load``: staging -> checks -> quarantine + upsert + history, in batches.
 
-Two connections work as a pipeline. A reader thread runs the check pass of batch *n + 1*
-(:mod:`dataquarantine.load.checks`) while the main thread writes batch *n* in one transaction
-on the target database: the valid rest is upserted with history while a pool thread writes the
-envelopes to the quarantine service (idempotent: deterministic ids), then the
-``data_quality_quarantine`` rows (keyed by the envelopes' ids) and the checkpoint go in and the
-batch commits. A crash before the commit leaves nothing of the batch behind but envelopes that
-the resumed run writes again under the same ids; a crash after it leaves a checkpoint that
-``--resume`` continues from.
+Three connections work as a pipeline. A reader thread runs the check pass of batch *n + 1*
+(:mod:`dataquarantine.load.checks`) and prepares its quarantine writes, while the main thread
+writes batch *n* in one transaction on the target database: the valid rest is inserted (or
+upserted, with history) while a pool thread writes the envelopes to the quarantine service and
+then, on a third connection, the ``data_quality_quarantine`` rows (keyed by the envelopes'
+deterministic ids, so both are idempotent). Both are durable before the batch commits with its
+checkpoint. A crash before that commit leaves nothing of the batch in the target, only
+quarantine rows that the resumed run writes again under the same ids; a crash after it leaves
+a checkpoint that ``--resume`` continues from.
 """
 
 from __future__ import annotations
@@ -46,8 +47,10 @@ from dataquarantine.load.plan import (
     ident,
     quarantine_ddl,
 )
+from dataquarantine.load.pushdown import pushdown
 from dataquarantine.load.report import BatchCounts, LoadSummary
 from dataquarantine.load.staging import drop_scratch, load_file
+from dataquarantine.quarantine.envelope import QuarantineItem
 from dataquarantine.quarantine.service import Quarantine
 from dataquarantine.quarantine.sql.url import PostgresTarget, parse_store_url
 from dataquarantine.validation.contract import Contract
@@ -76,6 +79,18 @@ class _Resume:
     next_page: int
     counts: BatchCounts
     batches: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Bad:
+    """A batch's quarantine writes: the envelopes, their ids and the seed table's columns."""
+
+    items: list[QuarantineItem]
+    codes: Counter[str]
+    issue_types: list[str]
+    records: list[str]
+    details: list[str]
+    keys: list[str]
 
 
 @contextlib.contextmanager
@@ -121,6 +136,8 @@ class LoadRun:
         self.load = spec.load
         self.db = target
         self.quarantine: Quarantine | None = None
+        #: Plain inserts until a key is met that the target already holds (see _apply).
+        self._optimistic = True
         self.options = options or LoadOptions()
         self.staging_label = self.options.staging or self.load.staging
         self.batch_size = self.options.batch_size or self.load.batch_size
@@ -213,8 +230,10 @@ class LoadRun:
 
         Bad rows also go to ``quarantine`` (the common envelope store) when one is given."""
         self.quarantine = quarantine
+        self._optimistic = True
         started = time.perf_counter()
         writer = _connect(self.db, autocommit=False)
+        side: Any = None
         try:
             with _translated("preparing the load"):
                 staging, scratch = self._staging_table(writer)
@@ -229,9 +248,18 @@ class LoadRun:
                 batches = self._batches(writer, plan, first_page, first_no)
             counts = resume.counts if resume else BatchCounts()
             text_mode = needs_text_mode(plan, self.contract)
-            with ThreadPoolExecutor(1, thread_name_prefix="dq-load-upsert") as pool:
-                for check in self._checked(plan, batches, text_mode):
-                    counts = counts + self._write(writer, plan, check, run_id, pool)
+            down = pushdown(plan, self.contract, text_mode=text_mode)
+            if down.predicate is None:
+                log.info("contract checks run in Python for every row: %s", down.reason)
+            else:
+                log.info("contract checks pushed down into PostgreSQL")
+            # The data_quality_quarantine rows of a batch are committed on their own connection
+            # while the writer upserts, before the batch commits (idempotent: the ids are
+            # deterministic, so a batch that is written again after a crash adds nothing).
+            side = _connect(self.db, autocommit=True)
+            with ThreadPoolExecutor(1, thread_name_prefix="dq-load-write") as pool:
+                for check, bad in self._checked(plan, batches, text_mode, down.predicate, run_id):
+                    counts = counts + self._write(writer, side, plan, (check, bad), run_id, pool)
             with _translated("finishing the load"):
                 last_no = batches[-1][0] if batches else first_no - 1
                 last_page = batches[-1][2] if batches else first_page
@@ -240,8 +268,9 @@ class LoadRun:
                 if scratch:
                     drop_scratch(writer, staging)
         finally:
-            with contextlib.suppress(Exception):
-                writer.close()
+            for conn in (writer, side):
+                with contextlib.suppress(Exception):
+                    conn.close()
         counts.reconcile(f"load {self.spec.name}")
         return LoadSummary(
             contract=self.spec.name,
@@ -255,14 +284,21 @@ class LoadRun:
             seconds=time.perf_counter() - started,
         )
 
-    def _checked(self, plan: LoadPlan, batches: list[Any], text_mode: bool) -> Iterator[BatchCheck]:
+    def _checked(
+        self,
+        plan: LoadPlan,
+        batches: list[Any],
+        text_mode: bool,
+        surely_valid: sql.Composable | None,
+        run_id: str,
+    ) -> Iterator[tuple[BatchCheck, _Bad]]:
         """Check passes in a reader thread, one batch ahead of the writer."""
         if not batches:
             return
-        out: queue.Queue[BatchCheck | BaseException | None] = queue.Queue(maxsize=1)
+        out: queue.Queue[tuple[BatchCheck, _Bad] | BaseException | None] = queue.Queue(maxsize=1)
         stop = threading.Event()
 
-        def put(item: BatchCheck | BaseException | None) -> None:
+        def put(item: tuple[BatchCheck, _Bad] | BaseException | None) -> None:
             while not stop.is_set():
                 with contextlib.suppress(queue.Full):
                     out.put(item, timeout=0.2)
@@ -278,10 +314,17 @@ class LoadRun:
                         t0 = time.perf_counter()
                         with _translated(f"checking batch {no}"):
                             check = check_batch(
-                                reader, plan, self.contract, no, lo, hi, text_mode=text_mode
+                                reader,
+                                plan,
+                                self.contract,
+                                no,
+                                lo,
+                                hi,
+                                text_mode=text_mode,
+                                surely_valid=surely_valid,
                             )
                         log.debug("batch %d checked in %.3f s", no, time.perf_counter() - t0)
-                        put(check)
+                        put((check, self._prepare(check, run_id)))
                 finally:
                     reader.close()
                 put(None)
@@ -302,47 +345,59 @@ class LoadRun:
             stop.set()
             thread.join(timeout=30)
 
-    def _write(
-        self, conn: Any, plan: LoadPlan, check: BatchCheck, run_id: str, pool: ThreadPoolExecutor
-    ) -> BatchCounts:
-        """Quarantine the bad rows, upsert the rest, checkpoint: one transaction.
-
-        The upsert runs on the server while a pool thread writes the envelopes; both finish
-        before the ``data_quality_quarantine`` rows (keyed by the envelopes' ids) and the
-        commit, so a committed batch always has its envelopes stored."""
-        t0 = time.perf_counter()
+    def _prepare(self, check: BatchCheck, run_id: str) -> _Bad:
+        """The batch's quarantine writes, built in the reader thread (off the writer's path)."""
         source = self._source_table()
         items = [b.item(source, self.contract, run_id) for b in check.bad]
-        codes = Counter(b.errors[0].code.value for b in check.bad)
+        return _Bad(
+            items=items,
+            codes=Counter(b.errors[0].code.value for b in check.bad),
+            issue_types=[b.errors[0].code.value for b in check.bad],
+            records=[b.payload.decode() for b in check.bad],
+            details=[orjson.dumps(b.detail(), default=str).decode() for b in check.bad],
+            keys=[b.key for b in check.bad],
+        )
+
+    def _write(
+        self,
+        conn: Any,
+        side: Any,
+        plan: LoadPlan,
+        checked: tuple[BatchCheck, _Bad],
+        run_id: str,
+        pool: ThreadPoolExecutor,
+    ) -> BatchCounts:
+        """Quarantine the bad rows, upsert the rest, checkpoint: one transaction on ``conn``.
+
+        While the server upserts, a pool thread writes the envelopes and then, on ``side``, the
+        ``data_quality_quarantine`` rows (keyed by the envelopes' deterministic ids). Both are
+        durable before the commit, so a committed batch always has its quarantined rows."""
+        check, bad = checked
+        t0 = time.perf_counter()
         with _translated(f"writing batch {check.batch_no}"):
-            skip = [b.ctid for b in check.bad] + list(check.superseded)
-            if skip:
-                conn.execute("INSERT INTO dq_bad (rid) SELECT unnest(%b::text[])::tid", (skip,))
-            bounds = (tid(check.lo), tid(check.hi))
-            present = int(conn.execute(plan.count(), bounds).fetchone()[0])
-            params: tuple[Any, ...] = bounds + ((run_id,) if plan.track else ())
-            t1 = time.perf_counter()
-            # The envelopes are written (and their ids computed, once) in the pool thread while
-            # this one waits on the server for the upsert, with the GIL released.
-            store = self.quarantine
-            envelopes = pool.submit(store.write, items) if store is not None and items else None
+            quarantined = pool.submit(self._quarantine, side, bad, run_id) if bad.items else None
             try:
-                row = conn.execute(plan.upsert(), params).fetchone()
+                skip = [b.ctid for b in check.bad] + list(check.superseded)
+                if skip:
+                    conn.execute("INSERT INTO dq_bad (rid) SELECT unnest(%b::text[])::tid", (skip,))
+                bounds = (tid(check.lo), tid(check.hi))
+                present = int(conn.execute(plan.count(), bounds).fetchone()[0])
+                t1 = time.perf_counter()
+                params: tuple[Any, ...] = bounds + ((run_id,) if plan.track else ())
+                inserted, updated, history, extra = self._apply(conn, plan, check, params)
             finally:
-                report = envelopes.result() if envelopes is not None else None
-            ids = list(report.ids) if report is not None else [i.record_id() for i in items]
-            if check.bad:
-                self._quarantine_rows(conn, check, ids, run_id)
-            t2 = time.perf_counter()
-            inserted, updated, history = (int(v or 0) for v in row)
-            valid = present - len(skip)
+                t2 = time.perf_counter()
+                if quarantined is not None:
+                    quarantined.result()
+            t3 = time.perf_counter()
+            valid = present - len(skip) - extra
             counts = BatchCounts(
                 read=check.read,
                 inserted=inserted,
                 updated=updated,
                 unchanged=valid - inserted - updated,
-                superseded=len(check.superseded),
-                quarantined=dict(sorted(codes.items())),
+                superseded=len(check.superseded) + extra,
+                quarantined=dict(sorted(bad.codes.items())),
                 history_rows=history,
             )
             if present != check.read:
@@ -355,13 +410,49 @@ class LoadRun:
             self._checkpoint(conn, run_id, check.batch_no, check.lo, check.hi, counts, False)
             conn.commit()
         log.debug(
-            "batch %d written: set-up %.3f s, upsert with envelopes and quarantine rows %.3f s, "
-            "commit %.3f s",
-            check.batch_no, t1 - t0, t2 - t1, time.perf_counter() - t2,
+            "batch %d written: set-up %.3f s, rows %.3f s, then envelopes and quarantine rows "
+            "%.3f s more, commit %.3f s",
+            check.batch_no, t1 - t0, t2 - t1, t3 - t2, time.perf_counter() - t3,
         )  # fmt: skip
         return counts
 
-    def _quarantine_rows(self, conn: Any, check: BatchCheck, ids: list[Any], run_id: str) -> None:
+    def _apply(
+        self, conn: Any, plan: LoadPlan, check: BatchCheck, params: tuple[Any, ...]
+    ) -> tuple[int, int, int, int]:
+        """Write the batch's loadable rows: inserted, updated, history rows, and the rows
+        found superseded here (when the check pass did not see every key).
+
+        While no batch has met a key already in the target (an initial load), the rows are
+        inserted plainly, under a savepoint. The first unique violation rolls that back and
+        switches the run to the upsert, which then also handles a concurrent writer."""
+        import psycopg
+
+        if self._optimistic:
+            try:
+                with conn.transaction():
+                    cur = conn.execute(plan.insert_new(), params[:2])
+                return int(cur.rowcount), 0, 0, 0
+            except psycopg.errors.UniqueViolation:
+                self._optimistic = False
+                log.info("batch %d: a key is already in the target; upserting", check.batch_no)
+        extra = 0
+        if not check.keys_seen:
+            extra = int(conn.execute(plan.supersede(), params[:2]).rowcount)
+        row = conn.execute(plan.upsert(), params).fetchone()
+        inserted, updated, history = (int(v or 0) for v in row)
+        return inserted, updated, history, extra
+
+    def _quarantine(self, side: Any, bad: _Bad, run_id: str) -> None:
+        """The envelopes, then the ``data_quality_quarantine`` rows under the ids the store
+        computed (the pool thread does both while the writer's server loads the batch)."""
+        store = self.quarantine
+        if store is not None:
+            ids = list(store.write(bad.items).ids)
+        else:
+            ids = [item.record_id() for item in bad.items]
+        self._quarantine_rows(side, bad, ids, run_id)
+
+    def _quarantine_rows(self, conn: Any, bad: _Bad, ids: list[uuid.UUID], run_id: str) -> None:
         """The batch's bad rows into ``data_quality_quarantine`` (once per id), in one
         statement: one round trip, whatever the number of rows. The arrays are sent in binary
         (``%b``): the text array format would escape every quote of every JSON document."""
@@ -380,10 +471,10 @@ class LoadRun:
                 str(self.contract.ref),
                 run_id,
                 ids,
-                [b.errors[0].code.value for b in check.bad],
-                [b.payload.decode() for b in check.bad],
-                [orjson.dumps(b.detail(), default=str).decode() for b in check.bad],
-                [b.key for b in check.bad],
+                bad.issue_types,
+                bad.records,
+                bad.details,
+                bad.keys,
             ),
         )
 

@@ -28,13 +28,13 @@ from dataquarantine.validation.result import (
 if TYPE_CHECKING:
     from dataquarantine.validation.contract import Contract
 
-__all__ = ["Route", "validate_forced", "validate_routed"]
+__all__ = ["Route", "gc_paused", "validate_forced", "validate_routed"]
 
 _BYTES = (bytes, bytearray, memoryview)
 
 
 @contextmanager
-def _gc_paused() -> Iterator[None]:
+def gc_paused() -> Iterator[None]:
     """Pause the cyclic garbage collector for one batch.
 
     Decoded JSON values cannot form reference cycles, but a batch allocates thousands of
@@ -91,7 +91,7 @@ def validate_forced(
     is_valid = contract._is_valid
     rules_eval = contract.rules_check
     coerce = contract.text_coercer() if text else None
-    with _gc_paused():
+    with gc_paused():
         for i, item in enumerate(items):
             if type(item) is bytes or isinstance(item, _BYTES):
                 try:
@@ -152,7 +152,7 @@ def validate_routed(
     pointer = "/" + field.replace("~", "~0").replace("/", "~1")
     decode = json_decode
     get_route = routes.get
-    with _gc_paused():
+    with gc_paused():
         for i, item in enumerate(items):
             if type(item) is bytes or isinstance(item, _BYTES):
                 try:

@@ -197,11 +197,20 @@ def test_rerun_is_idempotent(
     assert before[3] == 3 and len(before[1]) == 3 and len(before[2]) == 2
 
 
+def _in_python() -> dict[str, Any]:
+    """The call-logs contract with a rule that has no SQL translation: no push-down, so the
+    check pass sees every row (and finds repeated keys itself)."""
+    data = contract_dict()
+    data["rules"] = [*data["rules"], {"id": "cl", "expr": "record.call_log_key.startsWith('CL')"}]
+    return data
+
+
+@pytest.mark.parametrize("pushed_down", [True, False])
 def test_duplicate_keys_in_staging_last_one_wins(
-    db: LoadDb, load: Callable[..., LoadSummary]
+    db: LoadDb, load: Callable[..., LoadSummary], pushed_down: bool
 ) -> None:
     db.stage([("CL1", 1, 1, 1, "open"), ("CL1", 1, 1, 2, "pending"), ("CL1", 1, 1, -5, "open")])
-    summary = load()
+    summary = load(None if pushed_down else _in_python())
     # The last row breaks a rule (quarantined); of the two valid ones the later wins.
     assert (summary.counts.inserted, summary.counts.superseded) == (1, 1)
     assert dict(summary.counts.quarantined) == {"rule_violation": 1}
@@ -307,12 +316,13 @@ def test_cli_json_summary(db: LoadDb, tmp_path: Path) -> None:
     assert unreachable.exit_code == 1
 
 
+@pytest.mark.parametrize("pushed_down", [True, False])
 def test_repeated_keys_across_batches_end_with_the_last_row(
-    db: LoadDb, load: Callable[..., LoadSummary]
+    db: LoadDb, load: Callable[..., LoadSummary], pushed_down: bool
 ) -> None:
     rows = [(f"CL{i % 400}", 1, 1, i, "open") for i in range(1_000)]
     db.stage(rows)
-    summary = load(batch_size=150)
+    summary = load(None if pushed_down else _in_python(), batch_size=150)
     c = summary.counts
     assert (c.read, c.loaded, c.inserted) == (1_000, 1_000, 400)
     assert c.updated + c.unchanged + c.superseded == 600
@@ -386,3 +396,18 @@ def test_jsonl_staging_file(db: LoadDb, load: Callable[..., LoadSummary], tmp_pa
     # The backslash reached the engine (and the quarantine) untouched.
     record = db.scalar("SELECT record_data FROM data_quality_quarantine WHERE source_key = 'CL2'")
     assert record["resolution_status"] == "a\\b"
+
+
+def test_a_load_into_a_filled_target_switches_to_the_upsert(
+    db: LoadDb, load: Callable[..., LoadSummary]
+) -> None:
+    db.stage([(f"CL{i}", 1, 1, i, "open") for i in range(300)])
+    first = load(batch_size=100)
+    assert first.counts.inserted == 300
+    # The second run meets existing keys in its first batch: it rolls back the plain insert
+    # and upserts, for that batch and the rest, with the same counts as an upsert alone.
+    db.restage([(f"CL{i}", 1, 2 if i % 2 else 1, i, "open") for i in range(400)])
+    second = load(batch_size=100)
+    c = second.counts
+    assert (c.inserted, c.updated, c.unchanged, c.history_rows) == (100, 150, 150, 150)
+    assert db.scalar("SELECT count(*) FROM conformed_call_logs") == 400
