@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from rich.console import Console
 from rich.table import Table
 
 from dataquarantine.quarantine.envelope import QuarantineRecord
-from dataquarantine.runner import RunSummary
+
+if TYPE_CHECKING:  # the file runner (and what it imports) is not needed to print
+    from dataquarantine.runner import RunSummary
 
 __all__ = ["console", "err_console", "print_json", "record_detail", "records_table", "summary"]
 

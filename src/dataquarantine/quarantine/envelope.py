@@ -203,6 +203,25 @@ class QuarantineItem:
     #: The remediation attempt, stored as revision 1 beside the untouched original. With a
     #: valid attempt the record went on downstream and is stored with status ``remediated``.
     remediation: Revision | None = None
+    #: ``(payload SHA-256 hex, record id)`` when whoever built the item needed them already
+    #: (the stream worker puts the id in the DLQ message): the write then does not hash the
+    #: payload again. See :meth:`identified`.
+    identity: tuple[str, uuid.UUID] | None = field(default=None, compare=False, repr=False)
+
+    @classmethod
+    def identified(
+        cls,
+        source: Source,
+        payload: bytes,
+        errors: tuple[Violation, ...],
+        contract: ContractRef | None = None,
+        run_id: str = "",
+        remediation: Revision | None = None,
+    ) -> QuarantineItem:
+        """An item with its :attr:`identity` computed."""
+        digest = hashlib.sha256(payload).hexdigest()
+        record_id = uuid5(f"{source.coordinates}#{digest}")
+        return cls(source, payload, errors, contract, run_id, remediation, (digest, record_id))
 
     @property
     def status(self) -> Status:
@@ -213,6 +232,8 @@ class QuarantineItem:
 
     @property
     def payload_sha256(self) -> str:
+        if self.identity is not None:
+            return self.identity[0]
         return hashlib.sha256(self.payload).hexdigest()
 
     def dedup_key(self, digest: str | None = None) -> str:
@@ -222,6 +243,8 @@ class QuarantineItem:
     def record_id(self, digest: str | None = None) -> uuid.UUID:
         """uuid5 of the dedup key (names that are not valid UTF-8, e.g. file names with
         undecodable bytes, are encoded with ``surrogatepass`` instead of failing)."""
+        if self.identity is not None and digest in (None, self.identity[0]):
+            return self.identity[1]
         return uuid5(self.dedup_key(digest))
 
 

@@ -111,7 +111,7 @@ class Quarantine:
         ids: list[uuid.UUID] = []
         unique: dict[str, _Entry] = {}
         for item in items:
-            digest = hashlib.sha256(item.payload).hexdigest()
+            digest = item.payload_sha256
             dedup_key = item.dedup_key(digest)
             entry = unique.get(dedup_key)
             if entry is None:

@@ -65,15 +65,25 @@ class Checkpoint:
         invalid: Mapping[int, ValidationResult],
     ) -> None:
         """Count a batch per (topic, contract, outcome)."""
-        # Refs are shared objects: count identities in C, then name the few groups.
+        # Refs are shared objects: count identities in C, then name the few groups (hashing
+        # a ref, a dataclass, costs a Python call).
         ids = list(map(id, contracts))
         refs = dict(zip(ids, contracts, strict=True))
-        for (topic, rid), n in Counter(zip(topics, ids, strict=True)).items():
-            self.counts[(topic, refs[rid], VALID)] += n
+        tally = Counter(zip(topics, ids, strict=True))
+        bad: Counter[tuple[str, int, int, str]] = Counter()
         for i, res in invalid.items():
-            ref = contracts[i]
-            self.counts[(topics[i], ref, VALID)] -= 1
-            self.counts[(topics[i], res.contract or ref, headline_code(res))] += 1
+            ref = res.contract
+            named = ids[i]  # the outcome is counted under the contract the result names
+            if ref is not None:
+                named = id(ref)
+                refs[named] = ref
+            bad[(topics[i], ids[i], named, headline_code(res))] += 1
+        for (topic, rid, bad_rid, code), n in bad.items():
+            tally[(topic, rid)] -= n
+            self.counts[(topic, refs[bad_rid], code)] += n
+        for (topic, rid), n in tally.items():
+            if n:
+                self.counts[(topic, refs[rid], VALID)] += n
 
     def drop(self, partitions: Iterable[Partition]) -> None:
         """Forget the offsets of ``partitions``: they will not be committed by this worker."""

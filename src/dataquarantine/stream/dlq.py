@@ -158,12 +158,9 @@ class DlqMessage:
         max_original_bytes: int,
     ) -> DlqMessage:
         errors = result.errors or (_NO_VIOLATION,)
-        item = QuarantineItem(
-            source=KafkaSource(topic, partition, offset),
-            payload=raw,
-            errors=errors,
-            contract=result.contract,
-            run_id=run_id,
+        # The id is computed once, here; the quarantine write reuses it (and the digest).
+        item = QuarantineItem.identified(
+            KafkaSource(topic, partition, offset), raw, errors, result.contract, run_id
         )
         qid = str(item.record_id())
         value = dlq_envelope(

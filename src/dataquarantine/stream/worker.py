@@ -50,6 +50,7 @@ from dataquarantine.stream.routing import TopicRouting, key_bytes
 from dataquarantine.stream.settings import StreamSettings
 from dataquarantine.stream.stats import BatchObserver
 from dataquarantine.stream.status import WorkerStatus, report_lag
+from dataquarantine.validation.engine import gc_paused
 from dataquarantine.validation.registry import ContractRegistry
 from dataquarantine.validation.result import (
     BatchResult,
@@ -254,6 +255,12 @@ class StreamWorker:
         return timeout
 
     def _process(self, batch: list[Message]) -> None:
+        """:meth:`_route` with the cyclic garbage collector paused: the batch's kept values
+        are freed by reference counting before any collection could traverse them."""
+        with gc_paused():
+            self._route(batch)
+
+    def _route(self, batch: list[Message]) -> None:
         """Validate one polled batch and hand every outcome to the producer (step 1).
 
         This is the hot path: per message only C-level accessors, one dict probe and one
@@ -297,10 +304,14 @@ class StreamWorker:
                     path = paths.get(rid)
                     if path is not None:
                         key = key_bytes(value, path) or key
+            headers = m.headers()
             try:
-                produce(valid_topic, raws[i], key, headers=m.headers())
+                if headers is None:  # a keyword argument costs the client ~0.5 us per call
+                    produce(valid_topic, raws[i], key)
+                else:
+                    produce(valid_topic, raws[i], key, headers=headers)
             except BufferError:
-                self._out.produce(valid_topic, raws[i], key, m.headers())
+                self._out.produce(valid_topic, raws[i], key, headers)
             except KafkaException as exc:
                 invalid[i] = Output.unproducible(exc, valid_topic, raws[i], contracts[i])
 

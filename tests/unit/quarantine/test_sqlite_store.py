@@ -395,6 +395,24 @@ def test_sqlite_pragmas(tmp_path: Path) -> None:
     store.close()
 
 
+def test_sqlite_multi_row_statements_within_an_old_parameter_limit(tmp_path: Path) -> None:
+    # Rows go in by multi-row statements; a build limited to 999 bound parameters gets shorter
+    # ones. New and existing rows mixed: only the new ones count (and get their code rows).
+    store = SqliteQuarantineStore(tmp_path / "q.db")
+    store.migrate()
+    with store._session("test") as conn:
+        conn.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 999)
+    records = [make_record(i) for i in range(701)]
+    assert store.insert_many(records[::2]) == 351
+    assert store.insert_many(records) == 350
+    assert store.count(QuarantineFilter()) == 701
+    with store._session("test") as conn:
+        codes = conn.execute("SELECT count(*) FROM dq_quarantine_codes").fetchone()
+    assert codes == (701,)
+    assert [r.id for r in store.iter(QuarantineFilter())] == [r.id for r in records]
+    store.close()
+
+
 def test_sqlite_relative_path_and_default_url(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

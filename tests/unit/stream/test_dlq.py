@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 
 import orjson
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dataquarantine.stream.dlq import HEADERS, dlq_envelope, dlq_headers
-from dataquarantine.validation.result import ContractRef, ErrorCode, Violation
+from dataquarantine.quarantine.envelope import KafkaSource, QuarantineItem
+from dataquarantine.stream.dlq import HEADERS, DlqMessage, dlq_envelope, dlq_headers
+from dataquarantine.validation.result import ContractRef, ErrorCode, ValidationResult, Violation
 
 ERRORS = (
     Violation(ErrorCode.SCHEMA_VIOLATION, "/user_id", "does not match", keyword="pattern"),
@@ -93,3 +95,19 @@ def test_headers_keep_the_originals_first() -> None:
     assert dlq_headers(
         None, (), topic="t", partition=0, offset=0, quarantine_id="q", contract=None
     )[0] == ("dq.error.code", b"system_error")
+
+
+def test_build_computes_the_record_identity_once_for_the_store() -> None:
+    raw = b'{"user_id": "u1"}'
+    result = ValidationResult(False, ERRORS, (), None, REF)
+    msg = DlqMessage.build(
+        raw, result, topic="raw", partition=3, offset=42, key=b"k", headers=None,
+        run_id="run", quarantined_at="2024-05-01T10:00:00+00:00", max_original_bytes=1000,
+    )  # fmt: skip
+    # The id the DLQ message carries is the one the store derives from the source and bytes.
+    plain = QuarantineItem(KafkaSource("raw", 3, 42), raw, ERRORS, REF, "run")
+    assert msg.item == plain
+    assert msg.item.identity == (hashlib.sha256(raw).hexdigest(), plain.record_id())
+    assert msg.quarantine_id == str(plain.record_id()) == str(msg.item.record_id())
+    assert dict(msg.headers)["dq.quarantine.id"] == msg.quarantine_id.encode()
+    assert msg.item.record_id("0" * 64) == plain.record_id("0" * 64)  # another digest: computed

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import functools
 import sqlite3
 import time
 import uuid
@@ -52,30 +53,58 @@ _TRANSIENT_CODES = frozenset(
 )
 _TRANSIENT_MESSAGES = ("locked", "unable to open", "disk i/o", "disk is full")
 
-_INSERT = (
-    f"INSERT INTO dq_quarantine ({', '.join(INSERT_COLUMNS)})"
-    f" VALUES ({', '.join('?' * len(INSERT_COLUMNS))})"
-    # No conflict target: a duplicate dedup_key *or* id is skipped, never an error.
-    " ON CONFLICT DO NOTHING"
-)
+# Rows go in with multi-row statements: the driver releases the GIL around every statement
+# step, so one statement per row makes a writer thread queue for the GIL once per row behind
+# a busy thread (5 ms each at the default switch interval). A batch of n rows takes one
+# statement per set bit of n (runs of 2**k rows, at most _MAX_RUN), so a few statement texts,
+# cached by the driver, serve every batch.
+_MAX_RUN = 512
+
+_INSERT_HEAD = f"INSERT INTO dq_quarantine ({', '.join(INSERT_COLUMNS)}) VALUES "
+_ROW_MARKS = f"({', '.join('?' * len(INSERT_COLUMNS))})"
+# No conflict target: a duplicate dedup_key *or* id is skipped, never an error.
+_INSERT_TAIL = " ON CONFLICT DO NOTHING"
 
 # New rows of a transaction are exactly those above the max rowid seen when it began (rowids
 # are allocated as max + 1 and the write lock is ours): a code row is written only for those.
 # The codes themselves come from Python, which has them at hand (parsing the JSON back in SQL
 # cost more than the insert of the record itself).
-_INSERT_CODES = """
-    INSERT OR IGNORE INTO dq_quarantine_codes (record_id, code)
-    SELECT ?1, ?2 WHERE EXISTS (SELECT 1 FROM dq_quarantine WHERE id = ?1 AND rowid > ?3)
-"""
+_CODES_HEAD = (
+    "INSERT OR IGNORE INTO dq_quarantine_codes (record_id, code)"
+    " SELECT v.column1, v.column2 FROM (VALUES "
+)
+_CODES_TAIL = (
+    ") AS v WHERE EXISTS (SELECT 1 FROM dq_quarantine AS q WHERE q.id = v.column1 AND q.rowid > ?)"
+)
 
 
-def _code_rows(
-    records: Sequence[QuarantineRecord], rows: Sequence[Sequence[Any]], last_rowid: int
-) -> Iterator[tuple[Any, str, int]]:
+@functools.cache
+def _insert_sql(rows: int) -> str:
+    return _INSERT_HEAD + ", ".join([_ROW_MARKS] * rows) + _INSERT_TAIL
+
+
+@functools.cache
+def _codes_sql(rows: int) -> str:
+    return _CODES_HEAD + ", ".join(["(?, ?)"] * rows) + _CODES_TAIL
+
+
+def _runs(n: int, most: int) -> Iterator[tuple[int, int]]:
+    """``(start, stop)`` runs covering ``range(n)``, each of 2**k items and at most ``most``."""
+    start = 0
+    while start < n:
+        size = min(most, 1 << ((n - start).bit_length() - 1))
+        yield start, start + size
+        start += size
+
+
+def _code_rows(records: Sequence[QuarantineRecord], rows: Sequence[Sequence[Any]]) -> list[Any]:
+    """``record_id, code`` flattened, for every distinct code of every record."""
+    flat: list[Any] = []
     for record, row in zip(records, rows, strict=True):
         record_id = row[0]
         for code in {record.error_code.value, *(v.code.value for v in record.errors)}:
-            yield (record_id, code, last_rowid)
+            flat += (record_id, code)
+    return flat
 
 
 # Revision 1 of each record carrying a remediation attempt, for new rows only (as above).
@@ -288,15 +317,27 @@ class SqliteQuarantineStore(SqlQuarantineStore):
             (last_rowid,) = conn.execute(
                 "SELECT coalesce(max(rowid), 0) FROM dq_quarantine"
             ).fetchone()
-            # rowcount sums the rows each execution inserted (0 for a skipped duplicate).
-            inserted = conn.executemany(_INSERT, rows).rowcount
+            inserted = 0
+            for start, stop in _runs(len(rows), self._max_run(conn, len(INSERT_COLUMNS))):
+                params = [value for row in rows[start:stop] for value in row]
+                # rowcount: the rows this statement inserted (a skipped duplicate is not one).
+                inserted += conn.execute(_insert_sql(stop - start), params).rowcount
             if inserted:
-                conn.executemany(_INSERT_CODES, _code_rows(records, rows, last_rowid))
+                codes = _code_rows(records, rows)
+                for start, stop in _runs(len(codes) // 2, self._max_run(conn, 2)):
+                    params = [*codes[2 * start : 2 * stop], last_rowid]
+                    conn.execute(_codes_sql(stop - start), params)
                 if revision_rows:
                     conn.executemany(
                         _INSERT_REVISIONS, [(*row, last_rowid) for row in revision_rows]
                     )
             return inserted
+
+    def _max_run(self, conn: sqlite3.Connection, width: int) -> int:
+        """Rows of ``width`` values per statement: up to _MAX_RUN, within the bound-parameter
+        limit this SQLite was built with (999 on old builds)."""
+        limit = conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) - 1
+        return min(_MAX_RUN, 1 << ((limit // width).bit_length() - 1))
 
     def check(self) -> None:
         """Raise StoreUnavailableError unless the database answers."""
