@@ -14,6 +14,7 @@ a checkpoint that ``--resume`` continues from.
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import queue
 import threading
@@ -54,6 +55,7 @@ from dataquarantine.quarantine.envelope import QuarantineItem
 from dataquarantine.quarantine.service import Quarantine
 from dataquarantine.quarantine.sql.url import PostgresTarget, parse_store_url
 from dataquarantine.validation.contract import Contract
+from dataquarantine.validation.engine import gc_paused
 
 __all__ = ["LoadOptions", "LoadRun"]
 
@@ -257,9 +259,16 @@ class LoadRun:
             # while the writer upserts, before the batch commits (idempotent: the ids are
             # deterministic, so a batch that is written again after a crash adds nothing).
             side = _connect(self.db, autocommit=True)
-            with ThreadPoolExecutor(1, thread_name_prefix="dq-load-write") as pool:
+            # The cyclic collector is paused for the whole pipeline and run on the young
+            # generations once per batch: its automatic runs over the batches' short-lived
+            # objects (rows, envelopes, store rows) cost about a tenth of the client's CPU.
+            with (
+                gc_paused(),
+                ThreadPoolExecutor(1, thread_name_prefix="dq-load-write") as pool,
+            ):
                 for check, bad in self._checked(plan, batches, text_mode, down.predicate, run_id):
                     counts = counts + self._write(writer, side, plan, (check, bad), run_id, pool)
+                    gc.collect(1)
             with _translated("finishing the load"):
                 last_no = batches[-1][0] if batches else first_no - 1
                 last_page = batches[-1][2] if batches else first_page
