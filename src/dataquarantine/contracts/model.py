@@ -6,6 +6,7 @@ Nothing here validates records; :mod:`dataquarantine.validation` compiles a
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 from typing import Any, Literal
@@ -59,6 +60,7 @@ _ACTION_OPTIONS: dict[str, tuple[str, ...]] = {
 }
 
 
+@functools.lru_cache(maxsize=4096)  # a contract has few fields; hot loops ask per record
 def field_to_pointer(field: str) -> str:
     """``a.b`` or ``/a/b`` to the JSON Pointer ``/a/b`` (``~`` and ``/`` escaped per RFC 6901)."""
     if field.startswith("/") or field == "":

@@ -82,6 +82,11 @@ _ANNOTATIONS: Final = frozenset(
     }
 )
 _TRUE, _FALSE = sql.SQL("TRUE"), sql.SQL("FALSE")
+#: Session time zones whose offset is always zero (the offset check is then left out).
+_UTC_ZONES: Final = frozenset(
+    {"utc", "etc/utc", "gmt", "etc/gmt", "uct", "etc/uct", "universal", "etc/universal", "zulu"}
+    | {"etc/zulu", "greenwich", "etc/greenwich"}
+)
 #: Rendered years must have four digits, whatever the session's time zone (offsets < 1 day).
 _TS_RANGE: Final = (
     " > timestamptz '0001-01-02 00:00:00+00' AND {0} < timestamptz '9999-12-31 00:00:00+00'"
@@ -100,15 +105,17 @@ class Pushdown:
     reason: str = ""
 
 
-def pushdown(plan: LoadPlan, contract: Contract, *, text_mode: bool) -> Pushdown:
-    """The "surely valid" predicate of ``contract`` over ``plan``'s staging columns."""
+def pushdown(plan: LoadPlan, contract: Contract, *, text_mode: bool, zone: str = "") -> Pushdown:
+    """The "surely valid" predicate of ``contract`` over ``plan``'s staging columns.
+
+    ``zone`` is the session's ``TimeZone``, in which ``timestamptz`` values are rendered."""
     if text_mode:
         return Pushdown(None, "text columns must be typed by the contract first")
     if contract.kind != "json_schema":
         return Pushdown(None, f"a {contract.kind} contract")
     try:
         columns = _columns(plan)
-        parts = [_Schema(columns).root(contract.schema)]
+        parts = [_Schema(columns, utc=zone.lower() in _UTC_ZONES).root(contract.schema)]
         for spec in contract.spec.rules:
             if spec.severity is Severity.ERROR:
                 parts.append(_rule(spec.id, spec.expr, columns))
@@ -151,8 +158,9 @@ def _int_bound(keyword: str, v: Any) -> int:
 
 
 class _Schema:
-    def __init__(self, columns: dict[str, str]) -> None:
+    def __init__(self, columns: dict[str, str], *, utc: bool) -> None:
         self.columns = columns
+        self.utc = utc
 
     def root(self, schema: Any) -> sql.Composable:
         if schema is True or schema == {}:
@@ -297,13 +305,14 @@ def _pattern(_: _Schema, col: sql.Composable, base: str, jtype: str, value: Any)
     return sql.SQL("{} ~ {}").format(col, _literal(regex))
 
 
-def _format(_: _Schema, col: sql.Composable, base: str, jtype: str, value: Any) -> sql.Composable:
+def _format(s: _Schema, col: sql.Composable, base: str, jtype: str, value: Any) -> sql.Composable:
     if jtype != "string":
         return _TRUE
     if base == "timestamp with time zone" and value == "date-time":
         # Rendered as 2024-01-01T10:00:00+01:00 in the session's time zone; a historic local
-        # mean time offset has seconds (+00:53:28), which RFC 3339 does not allow.
-        offset = " AND mod(extract(timezone FROM {0})::integer, 60) = 0"
+        # mean time offset has seconds (+00:53:28), which RFC 3339 does not allow. In UTC the
+        # offset is always +00:00, and the (per-row) offset check is left out.
+        offset = "" if s.utc else " AND mod(extract(timezone FROM {0})::integer, 60) = 0"
         return sql.SQL("{0}" + _TS_RANGE + offset).format(col)
     if base == "date" and value == "date":
         return sql.SQL("{0} > date '0001-01-01' AND {0} < date '9999-12-31'").format(col)

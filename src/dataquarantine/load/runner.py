@@ -85,7 +85,7 @@ class _Resume:
 
 @dataclass(frozen=True, slots=True)
 class _Bad:
-    """A batch's quarantine writes: the envelopes, their ids and the seed table's columns."""
+    """A batch's quarantine writes: the envelopes and the seed table's columns."""
 
     items: list[QuarantineItem]
     codes: Counter[str]
@@ -250,7 +250,9 @@ class LoadRun:
                 batches = self._batches(writer, plan, first_page, first_no)
             counts = resume.counts if resume else BatchCounts()
             text_mode = needs_text_mode(plan, self.contract)
-            down = pushdown(plan, self.contract, text_mode=text_mode)
+            zone = str(writer.execute("SHOW TimeZone").fetchone()[0])  # the reader's too
+            writer.commit()
+            down = pushdown(plan, self.contract, text_mode=text_mode, zone=zone)
             if down.predicate is None:
                 log.info("contract checks run in Python for every row: %s", down.reason)
             else:

@@ -152,7 +152,9 @@ def test_pushed_down_checks_quarantine_exactly_what_the_engine_does(
     conn.execute(sql.SQL("SET TimeZone = {}").format(sql.Literal(zone)))
     contract = _contract(*CONTRACTS[case])
     plan = resolve_plan(conn, contract.spec, "staging")
-    down = pushdown(plan, contract, text_mode=False)
+    row = conn.execute("SHOW TimeZone").fetchone()
+    assert row is not None
+    down = pushdown(plan, contract, text_mode=False, zone=str(row[0]))
     assert down.predicate is not None, down.reason
     conn.execute("TRUNCATE staging")
     with conn.cursor().copy(f"COPY staging ({', '.join(NAMES)}) FROM STDIN") as copy:

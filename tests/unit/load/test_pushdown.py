@@ -175,3 +175,12 @@ def test_patterns_translated(pattern: str, expected: str) -> None:
 )
 def test_patterns_refused(pattern: str) -> None:
     assert pattern_to_sql(pattern) is None
+
+
+def test_the_offset_check_is_left_out_in_a_utc_session() -> None:
+    contract = _contract({"properties": {"ts": {"format": "date-time"}}})
+    local = _text(pushdown(_plan(), contract, text_mode=False, zone="Europe/Paris").predicate)
+    utc = _text(pushdown(_plan(), contract, text_mode=False, zone="Etc/UTC").predicate)
+    assert "extract(timezone" in local
+    assert "extract(timezone" not in utc
+    assert "9999-12-31" in utc

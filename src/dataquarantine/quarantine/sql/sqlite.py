@@ -197,6 +197,11 @@ class SqliteQuarantineStore(SqlQuarantineStore):
             conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout * 1000)}")
             self._enter_wal(conn)
             conn.execute("PRAGMA synchronous = FULL")
+            # Checkpoint the WAL every ~40 MB, not every 4 MB (the default): a batch of a few
+            # thousand records fills 4 MB, so each commit also copied its pages back into the
+            # database and synced it twice (12 to 15% of a batch's write time). Durability
+            # does not change: a commit is durable once in the WAL.
+            conn.execute("PRAGMA wal_autocheckpoint = 10000")
             conn.execute("PRAGMA foreign_keys = ON")
             conn.execute("PRAGMA temp_store = MEMORY")
             # The indexes take random ids: with the 2 MB default cache, inserts slow down as
