@@ -24,6 +24,7 @@ from dataquarantine.validation.result import ErrorCode, Severity, Violation
 
 __all__ = [
     "BulkCloseBody",
+    "BulkFilterBody",
     "BulkReprocessBody",
     "ErrorOut",
     "JobOut",
@@ -243,8 +244,8 @@ class ReprocessOut(_Out):
         )
 
 
-class BulkReprocessBody(_In):
-    """The list endpoint's filters; no status means ``quarantined`` (never ``dead``)."""
+class BulkFilterBody(_In):
+    """The list endpoint's filters, as the body of a bulk request."""
 
     topic: str | None = Field(default=None, max_length=1000)
     schema_name: str | None = Field(default=None, max_length=1000)
@@ -253,19 +254,17 @@ class BulkReprocessBody(_In):
     start_date: datetime | None = None
     end_date: datetime | None = None
     q: str | None = Field(default=None, max_length=1000)
+
+
+class BulkReprocessBody(BulkFilterBody):
+    """The list endpoint's filters; no status means ``quarantined`` (never ``dead``)."""
+
     version: str | None = Field(default=None, max_length=200)
 
 
-class BulkCloseBody(_In):
+class BulkCloseBody(BulkFilterBody):
     """The list endpoint's filters (any status; only open records are closed) and a reason."""
 
-    topic: str | None = Field(default=None, max_length=1000)
-    schema_name: str | None = Field(default=None, max_length=1000)
-    error_type: ErrorCode | None = None
-    status: Status | None = None
-    start_date: datetime | None = None
-    end_date: datetime | None = None
-    q: str | None = Field(default=None, max_length=1000)
     reason: str = Field(min_length=1, max_length=4000)
 
 

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Body, Depends, Query, Request, Response, status
 
 from dataquarantine.api.models import (
     BulkCloseBody,
+    BulkFilterBody,
     BulkReprocessBody,
     ErrorOut,
     JobOut,
@@ -64,7 +65,7 @@ def _text(value: str | None) -> str | None:
     return value.replace("\x00", "\ufffd") if value is not None else None
 
 
-def _body_filter(b: BulkReprocessBody | BulkCloseBody) -> QuarantineFilter:
+def _body_filter(b: BulkFilterBody) -> QuarantineFilter:
     """The filters of a bulk request's body (the list endpoint's names)."""
     return _filter(b.topic, b.schema_name, b.error_type, b.status, b.start_date, b.end_date, b.q)
 
