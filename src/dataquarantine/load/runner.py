@@ -392,10 +392,14 @@ class LoadRun:
                 if skip:
                     conn.execute("INSERT INTO dq_bad (rid) SELECT unnest(%b::text[])::tid", (skip,))
                 bounds = (tid(check.lo), tid(check.hi))
-                present = int(conn.execute(plan.count(), bounds).fetchone()[0])
                 t1 = time.perf_counter()
                 params: tuple[Any, ...] = bounds + ((run_id,) if plan.track else ())
                 inserted, updated, history, extra = self._apply(conn, plan, check, params)
+                if self._optimistic:
+                    # The plain insert took every row of the range but the skipped ones.
+                    present = inserted + len(skip)
+                else:
+                    present = int(conn.execute(plan.count(), bounds).fetchone()[0])
             finally:
                 t2 = time.perf_counter()
                 if quarantined is not None:
@@ -439,13 +443,18 @@ class LoadRun:
         import psycopg
 
         if self._optimistic:
+            # An explicit savepoint, not conn.transaction(): when this is the batch's first
+            # statement, that would open a transaction of its own and commit the rows at once,
+            # apart from the batch's checkpoint.
+            conn.execute("SAVEPOINT dq_plain_insert")
             try:
-                with conn.transaction():
-                    cur = conn.execute(plan.insert_new(), params[:2])
-                return int(cur.rowcount), 0, 0, 0
+                cur = conn.execute(plan.insert_new(), params[:2])
             except psycopg.errors.UniqueViolation:
+                conn.execute("ROLLBACK TO SAVEPOINT dq_plain_insert")
                 self._optimistic = False
                 log.info("batch %d: a key is already in the target; upserting", check.batch_no)
+            else:
+                return int(cur.rowcount), 0, 0, 0
         extra = 0
         if not check.keys_seen:
             extra = int(conn.execute(plan.supersede(), params[:2]).rowcount)

@@ -18,7 +18,7 @@ from tests.integration.postgres.load_db import (
 from typer.testing import CliRunner
 
 from dataquarantine.cli.app import app
-from dataquarantine.errors import ConfigError, ContractError
+from dataquarantine.errors import ConfigError, ContractError, LoadError
 from dataquarantine.load import LoadOptions, LoadRun, LoadSummary
 from dataquarantine.quarantine.envelope import QuarantineFilter, TableSource
 from dataquarantine.quarantine.service import Quarantine
@@ -411,3 +411,26 @@ def test_a_load_into_a_filled_target_switches_to_the_upsert(
     c = second.counts
     assert (c.inserted, c.updated, c.unchanged, c.history_rows) == (100, 150, 150, 150)
     assert db.scalar("SELECT count(*) FROM conformed_call_logs") == 400
+
+
+@pytest.mark.parametrize("filled", [False, True], ids=["plain-insert", "upsert"])
+def test_a_staging_table_changed_between_the_passes_fails_the_batch(
+    db: LoadDb, load: Callable[..., LoadSummary], monkeypatch: pytest.MonkeyPatch, filled: bool
+) -> None:
+    rows = [(f"CL{i}", 1, 1, i, "open") for i in range(10)]
+    db.stage(rows)
+    if filled:
+        load()
+        db.restage([(k, c, 2, d, s) for k, c, _, d, s in rows])
+    prepare = LoadRun._prepare
+
+    def prepare_then_delete(self: LoadRun, check: Any, run_id: str) -> Any:
+        db.execute("DELETE FROM staging_call_logs WHERE call_log_key = 'CL3'")
+        return prepare(self, check, run_id)
+
+    monkeypatch.setattr(LoadRun, "_prepare", prepare_then_delete)
+    with pytest.raises(LoadError, match="the staging table changed during the load"):
+        load()
+    # The batch rolled back: the target is as it was.
+    assert db.scalar("SELECT count(*) FROM conformed_call_logs") == (10 if filled else 0)
+    assert db.scalar("SELECT count(*) FROM conformed_call_logs WHERE agent_id = 2") == 0
