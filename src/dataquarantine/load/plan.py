@@ -144,14 +144,18 @@ class LoadPlan:
 
     # -- the check pass (reader side) ---------------------------------------------------------
 
-    def size(self) -> sql.Composed:
-        """Heap pages and rows of the staging table (parameter: its oid); the batches are cut
-        from these. A count is one cheap scan; per-page counts would cost a ctid-to-text cast
-        per row."""
+    def size(self) -> sql.SQL:
+        """Heap pages of the staging table now, and its pages and rows at its last ``ANALYZE``
+        or ``VACUUM`` (parameter: its oid); the batches are cut from these."""
         return sql.SQL(
-            "SELECT pg_relation_size(%s::oid::regclass) / current_setting('block_size')::bigint,"
-            " (SELECT count(*) FROM {})"
-        ).format(ident(self.staging))
+            "SELECT pg_relation_size(c.oid) / current_setting('block_size')::bigint,"
+            " c.relpages, c.reltuples FROM pg_class c WHERE c.oid = %s::oid"
+        )
+
+    def row_count(self) -> sql.Composed:
+        """Rows of the staging table, for a table never analyzed (one scan; per-page counts
+        would cost a ctid-to-text cast per row)."""
+        return sql.SQL("SELECT count(*) FROM {}").format(ident(self.staging))
 
     def check(self, surely_valid: sql.Composable | None = None) -> sql.Composed:
         """One pass over a batch: the staging columns as :meth:`row_columns` says, then ctid,

@@ -217,9 +217,18 @@ def test_duplicate_keys_in_staging_last_one_wins(
     assert _target(db)["CL1"][2:4] == (2, "pending")
 
 
-def test_batches_and_checkpoints(db: LoadDb, load: Callable[..., LoadSummary]) -> None:
+@pytest.mark.parametrize("analyzed", [False, True], ids=["counted", "from-statistics"])
+def test_batches_and_checkpoints(
+    db: LoadDb, load: Callable[..., LoadSummary], analyzed: bool
+) -> None:
     rows = [(f"CL{i}", 1 + i % 60, 1 + i % 5, i, "open") for i in range(2_000)]
     db.stage(rows)
+    if analyzed:  # batches are then sized from the statistics' density, without a count
+        db.execute("ANALYZE staging_call_logs")
+        assert (
+            db.scalar("SELECT reltuples FROM pg_class WHERE oid = 'staging_call_logs'::regclass")
+            == 2_000
+        )
     summary = load(batch_size=150)
     assert summary.batches > 5
     assert summary.counts.read == 2_000
