@@ -11,7 +11,7 @@ DLQ as usual and is quarantined with the attempt as revision 1.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from confluent_kafka import Message
 
@@ -21,7 +21,10 @@ from dataquarantine.remediation.prometheus import RemediationMetrics
 from dataquarantine.stream.dlq import Header
 from dataquarantine.stream.routing import TopicRouting, key_bytes
 from dataquarantine.stream.stats import BatchObserver
-from dataquarantine.validation.result import BatchResult, ValidationResult
+from dataquarantine.validation.result import BatchResult, ContractRef, ValidationResult
+
+if TYPE_CHECKING:
+    from dataquarantine.validation.contract import Contract
 
 __all__ = ["REMEDIATED_HEADER", "attempt_batch", "fixed_message", "remediation_for"]
 
@@ -44,12 +47,21 @@ def attempt_batch(
     """The double pass for every invalid record of ``result`` whose contract has rules."""
     out: dict[int, Attempt] = {}
     registry = routing.registry
+    # A batch's invalid records share a few contracts: each is looked up (its version parsed)
+    # once per batch.
+    found: dict[ContractRef, Contract | None] = {}
     for i, res in result.invalid.items():
         ref = res.contract
         if ref is None or res.value is None:
             continue
-        contract = registry.find(str(ref))
-        if contract is None or not remediation.applies(contract):
+        if ref in found:
+            contract = found[ref]
+        else:
+            contract = registry.find(str(ref))
+            if contract is not None and not remediation.applies(contract):
+                contract = None
+            found[ref] = contract
+        if contract is None:
             continue
         attempt = remediation.attempt(contract, b"", res.value)
         if attempt is not None:
