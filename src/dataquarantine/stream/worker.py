@@ -49,7 +49,7 @@ from dataquarantine.stream.remediation import attempt_batch, fixed_message, reme
 from dataquarantine.stream.routing import TopicRouting, key_bytes
 from dataquarantine.stream.settings import StreamSettings
 from dataquarantine.stream.stats import BatchObserver
-from dataquarantine.stream.status import WorkerStatus, report_lag
+from dataquarantine.stream.status import WorkerStatus, clear_lag, notify_batch, report_lag
 from dataquarantine.validation.engine import gc_paused
 from dataquarantine.validation.registry import ContractRegistry
 from dataquarantine.validation.result import (
@@ -549,15 +549,8 @@ class StreamWorker:
             self._wait(min(delay, self.settings.retry_max_backoff_ms / 1000))
 
     def _report(self, cp: Checkpoint, commit_seconds: float) -> None:
-        if not self.observers:
-            return
-        stats = cp.stats(commit_seconds)
-        for observer in self.observers:
-            try:
-                observer.observe_batch(stats)
-            except Exception:
-                if self._limit(f"observer {type(observer).__name__}"):
-                    log.exception("observer %s failed", type(observer).__name__)
+        if self.observers:
+            notify_batch(self.observers, cp.stats(commit_seconds), self._limit)
 
     def _wait(self, seconds: float) -> None:
         """Poll without consuming for ``seconds`` (backoff while the assignment is paused)."""
@@ -600,13 +593,7 @@ class StreamWorker:
         self._cp.drop(partitions)
         if self._sealed is not None:
             self._sealed.drop(partitions)
-        for observer in self.observers:
-            # Optional on observers: the lag of a partition another worker now owns is not
-            # ours to report (a stale series would show a frozen lag forever).
-            clear = getattr(observer, "clear_lag", None)
-            if callable(clear):
-                for topic, partition in partitions:
-                    clear(topic, partition)
+        clear_lag(self.observers, partitions)
 
     def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         """Partitions taken away without a clean revoke: committing would be refused."""
