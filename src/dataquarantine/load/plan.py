@@ -224,7 +224,8 @@ class LoadPlan:
 
     def count(self) -> sql.Composed:
         """Rows of pages ``[%s, %s)``: the writer's side of the read = loaded + quarantined
-        reconciliation (a TID range scan, cheap)."""
+        reconciliation after an upsert (a TID range scan, cheap); a plain insert's row count
+        serves otherwise."""
         return sql.SQL("SELECT count(*) FROM {} WHERE ctid >= %s::tid AND ctid < %s::tid").format(
             ident(self.staging)
         )

@@ -400,11 +400,10 @@ class LoadRun:
                 bounds = (tid(check.lo), tid(check.hi))
                 t1 = time.perf_counter()
                 params: tuple[Any, ...] = bounds + ((run_id,) if plan.track else ())
-                inserted, updated, history, extra = self._apply(conn, plan, check, params)
-                if self._optimistic:
-                    # The plain insert took every row of the range but the skipped ones.
+                inserted, updated, history, extra, plain = self._apply(conn, plan, check, params)
+                if plain:  # the plain insert took every row of the range but the skipped ones
                     present = inserted + len(skip)
-                else:
+                else:  # the upsert does not return the unchanged rows
                     present = int(conn.execute(plan.count(), bounds).fetchone()[0])
             finally:
                 t2 = time.perf_counter()
@@ -439,9 +438,10 @@ class LoadRun:
 
     def _apply(
         self, conn: Any, plan: LoadPlan, check: BatchCheck, params: tuple[Any, ...]
-    ) -> tuple[int, int, int, int]:
-        """Write the batch's loadable rows: inserted, updated, history rows, and the rows
-        found superseded here (when the check pass did not see every key).
+    ) -> tuple[int, int, int, int, bool]:
+        """Write the batch's loadable rows: inserted, updated, history rows, the rows found
+        superseded here (when the check pass did not see every key), and whether the plain
+        insert did it.
 
         While no batch has met a key already in the target (an initial load), the rows are
         inserted plainly, under a savepoint. The first unique violation rolls that back and
@@ -460,13 +460,13 @@ class LoadRun:
                 self._optimistic = False
                 log.info("batch %d: a key is already in the target; upserting", check.batch_no)
             else:
-                return int(cur.rowcount), 0, 0, 0
+                return int(cur.rowcount), 0, 0, 0, True
         extra = 0
         if not check.keys_seen:
             extra = int(conn.execute(plan.supersede(), params[:2]).rowcount)
         row = conn.execute(plan.upsert(), params).fetchone()
         inserted, updated, history = (int(v or 0) for v in row)
-        return inserted, updated, history, extra
+        return inserted, updated, history, extra, False
 
     def _quarantine(self, side: Any, bad: _Bad, run_id: str) -> None:
         """The envelopes, then the ``data_quality_quarantine`` rows under the ids the store
