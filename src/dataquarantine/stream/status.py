@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Sequence
 from typing import Any, Final
 
 from confluent_kafka import Consumer, KafkaError, KafkaException
@@ -157,7 +157,7 @@ def notify_batch(observers: Sequence[BatchObserver], stats: BatchStats, limit: R
                 log.exception("observer %s failed", type(observer).__name__)
 
 
-def clear_lag(observers: Sequence[BatchObserver], partitions: Iterable[Partition]) -> None:
+def clear_lag(observers: Sequence[BatchObserver], partitions: Collection[Partition]) -> None:
     """Forget the lag of ``partitions``, which another worker now owns (a stale series would
     show a frozen lag forever). Optional on observers: ``clear_lag(topic, partition)``."""
     for observer in observers:
