@@ -88,7 +88,7 @@ class _Bad:
     """A batch's quarantine writes: the envelopes and the seed table's columns."""
 
     items: list[QuarantineItem]
-    codes: Counter[str]
+    #: Each bad row's headline code (the seed table's ``issue_type``).
     issue_types: list[str]
     records: list[str]
     details: list[str]
@@ -368,7 +368,6 @@ class LoadRun:
         items = [b.item(source, self.contract, run_id) for b in check.bad]
         return _Bad(
             items=items,
-            codes=Counter(b.errors[0].code.value for b in check.bad),
             issue_types=[b.errors[0].code.value for b in check.bad],
             records=[b.payload.decode() for b in check.bad],
             details=[orjson.dumps(b.detail(), default=str).decode() for b in check.bad],
@@ -417,7 +416,7 @@ class LoadRun:
                 updated=updated,
                 unchanged=valid - inserted - updated,
                 superseded=len(check.superseded) + extra,
-                quarantined=dict(sorted(bad.codes.items())),
+                quarantined=dict(sorted(Counter(bad.issue_types).items())),
                 history_rows=history,
             )
             if present != check.read:
