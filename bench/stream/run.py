@@ -34,12 +34,18 @@ process reads the valid topic and reports two latencies per message:
   to probe        the probe's receive time - produce time: a second consume hop on top (with
                   its own fetch wait), so it overstates the latency.
 
-The passthrough is measured the same way, as the floor. CPU seconds of the contender and the
-broker are reported for the steady phase.
+The passthrough is measured the same way. So is the floor: no contender at all, the probe
+reads the raw topic and stamps each message on receipt (cut to the millisecond, as a
+timestamp is), which is what a contender with no processing cost would show. The floor is
+what this broker, load and machine cost before any worker; the targets show ours over it.
+Each latency also comes as a p99 per second of sending: on the embedded broker it climbs
+as the run goes on, the floor's included: the broker slows the longer it takes the load
+(deleting the records read, or a short retention.ms, does not stop it). CPU seconds of the
+contender and the broker are reported for the steady phase.
 
 Usage: python bench/stream/run.py [--records N] [--repeat N] [--seed-sample N]
-       [--partitions N] [--latency-rate N] [--latency-seconds S] [--load-linger-ms MS]
-       [--ours-settings JSON] [--skip NAME ...] [--strict]
+       [--latency-only NAME ...] [--partitions N] [--latency-rate N] [--latency-seconds S]
+       [--load-linger-ms MS] [--ours-settings JSON] [--skip NAME ...] [--strict]
 Results: a table on stdout and bench/results/stream.json (DQ_BENCH_KEEP=1 keeps the scratch
 folder: configs, logs, raw latencies).
 """
@@ -61,28 +67,12 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/: the shared seed design
-from seed_design import seed_validators
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/: the seed design (roles)
+from report import CONTENDERS, LABELS, LATENCY_CONTENDERS, render, targets
+from roles import BENCH_CONSUMER, ROLES, SENT_HEADER
 
 BENCH_DIR = Path(__file__).resolve().parent.parent
 RESULTS_DIR = BENCH_DIR / "results"
-CONTENDERS = ("passthrough", "seed", "ours")
-LABELS = {
-    "passthrough": "passthrough (consume -> produce, no validation)",
-    "seed": "seed design (aiokafka + jsonschema, per message)",
-    "ours": "ours (dataquarantine stream)",
-}
-SENT_HEADER = "bench.sent_ns"
-# Consumer properties for the embedded broker, given to every contender alike (never production
-# defaults): the group join takes ~3 s instead of ~20 s, and a fetch waits at most 5 ms,
-# because the embedded broker does not answer a waiting fetch when data arrives (Kafka does),
-# so the default 500 ms wait would dominate the latency.
-BENCH_CONSUMER = {
-    "session.timeout.ms": "6000",
-    "max.poll.interval.ms": "10000",
-    "heartbeat.interval.ms": "1000",
-    "fetch.wait.max.ms": "5",
-}
 POLL_SECONDS = 0.02
 
 
@@ -131,6 +121,20 @@ def percentile(sorted_values: list[float], q: float) -> float:
         return float("nan")
     index = min(len(sorted_values) - 1, max(0, round(q * (len(sorted_values) - 1))))
     return sorted_values[index]
+
+
+def p99_by_second(raw: list[list[int]]) -> list[float]:
+    """The p99 of each second of sending (µs triples from the probe -> ms): on the embedded
+    broker it climbs as the run goes on, with or without a worker."""
+    if not raw:
+        return []
+    start = min(v[2] for v in raw)
+    seconds: dict[int, list[float]] = {}
+    for latency, _, sent in raw:
+        seconds.setdefault((sent - start) // 1_000_000, []).append(latency / 1000)
+    last = max(seconds)
+    # the last second is partial (the run's tail): left out
+    return [round(percentile(sorted(seconds[s]), 0.99), 2) for s in sorted(seconds) if s < last]
 
 
 def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -263,175 +267,6 @@ def tail(path: Path, lines: int = 5) -> str:
     with contextlib.suppress(OSError):
         return " | ".join(path.read_text(errors="replace").strip().splitlines()[-lines:])
     return ""
-
-
-# -- the contenders (child processes) -----------------------------------------------------------
-
-
-def role_passthrough(args: argparse.Namespace) -> None:
-    """Consume batches, produce every message unchanged, flush, commit: no validation."""
-    from confluent_kafka import Consumer, Producer, TopicPartition
-
-    from dataquarantine.stream.kafka import consumer_config, producer_config
-    from dataquarantine.stream.settings import StreamSettings
-
-    # The same client settings as the worker's, so the only difference is the validation.
-    settings = StreamSettings.load(
-        kafka_bootstrap_servers=args.bootstrap,
-        kafka_consumer_group_id=args.group,
-        kafka_consumer_extra=BENCH_CONSUMER,
-    )
-    failed: list[Any] = []
-    conf = producer_config(settings)
-    for key in ("delivery.report.only.error",):  # a Python-level property: a bool, not text
-        if isinstance(conf.get(key), str):
-            conf[key] = conf[key].lower() == "true"
-    conf["on_delivery"] = lambda err, _msg: failed.append(err) if err is not None else None
-    producer = Producer(conf)
-    consumer = Consumer(consumer_config(settings))
-    consumer.subscribe([args.raw])
-    running = True
-
-    def on_term(*_: object) -> None:
-        nonlocal running
-        running = False
-
-    signal.signal(signal.SIGTERM, on_term)
-    produce, poll = producer.produce, producer.poll
-    while running:
-        # As the worker polls: what is there at once, else wait for one message and drain.
-        messages = consumer.consume(args.batch, 0)
-        if not messages:
-            messages = consumer.consume(1, 0.1)
-            if not messages:
-                continue
-            messages.extend(consumer.consume(args.batch - 1, 0))
-        positions: dict[tuple[str, int], int] = {}
-        for m in messages:
-            if m.error() is None:
-                produce(args.valid, m.value(), m.key(), headers=m.headers())
-                poll(0)
-                positions[m.topic(), m.partition()] = m.offset() + 1
-        producer.flush()
-        if failed:
-            raise RuntimeError(f"delivery failed: {failed[0]}")
-        offsets = [TopicPartition(t, p, o) for (t, p), o in positions.items()]
-        if offsets:
-            consumer.commit(offsets=offsets, asynchronous=False)
-    consumer.close()
-
-
-def role_seed(args: argparse.Namespace) -> None:
-    """The seed design's consumer loop, as written: one message at a time, awaited."""
-    import asyncio
-    from datetime import UTC, datetime
-
-    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-    from aiokafka.structs import TopicPartition
-
-    validators = seed_validators(Path(args.contracts))
-
-    async def main() -> None:
-        consumer = AIOKafkaConsumer(
-            args.raw,
-            bootstrap_servers=args.bootstrap,
-            group_id=args.group,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            session_timeout_ms=6000,
-            fetch_max_wait_ms=5,
-            heartbeat_interval_ms=1000,
-            max_poll_interval_ms=10000,
-        )
-        producer = AIOKafkaProducer(bootstrap_servers=args.bootstrap)
-        await consumer.start()
-        await producer.start()
-        try:
-            async for msg in consumer:
-                error = None
-                try:
-                    record = json.loads(msg.value)
-                    tag = record.get("_schema") if isinstance(record, dict) else None
-                    validator = validators.get(tag) if isinstance(tag, str) else None
-                    if validator is None:
-                        error = ("schema_not_found", f"no schema {tag!r}", "")
-                    else:
-                        errors = list(validator.iter_errors(record))
-                        if errors:
-                            first = errors[0]
-                            path = "/".join(str(p) for p in first.absolute_path)
-                            error = ("schema_violation", first.message, path)
-                except ValueError as exc:
-                    error = ("parse_error", str(exc), "")
-                if error is None:
-                    await producer.send_and_wait(args.valid, msg.value, key=msg.key)
-                else:
-                    envelope = {
-                        "original_message": msg.value.decode("utf-8", "replace"),
-                        "validation_error": dict(
-                            zip(("error_type", "error_message", "field_path"), error, strict=True)
-                        ),
-                        "source_topic": msg.topic,
-                        "source_partition": msg.partition,
-                        "source_offset": msg.offset,
-                        "quarantined_at": datetime.now(UTC).isoformat(),
-                    }
-                    await producer.send_and_wait(args.dlq, json.dumps(envelope).encode())
-                await consumer.commit({TopicPartition(msg.topic, msg.partition): msg.offset + 1})
-        finally:
-            await producer.stop()
-            await consumer.stop()
-
-    with contextlib.suppress(KeyboardInterrupt, asyncio.CancelledError):
-        asyncio.run(main())
-
-
-def role_probe(args: argparse.Namespace) -> None:
-    """Read the valid topic from its current end; write each message's latency (µs)."""
-    from confluent_kafka import Consumer, TopicPartition
-
-    consumer = Consumer(
-        {
-            "bootstrap.servers": args.bootstrap,
-            "group.id": "bench-latency-probe",
-            "enable.auto.commit": False,
-            "fetch.wait.max.ms": BENCH_CONSUMER["fetch.wait.max.ms"],
-        }
-    )
-    parts = []
-    for p in range(args.partitions):
-        high = consumer.get_watermark_offsets(TopicPartition(args.valid, p), timeout=10)[1]
-        parts.append(TopicPartition(args.valid, p, high))
-    consumer.assign(parts)
-    print("ready", flush=True)
-    # (to the valid topic, to the probe, send time) in µs
-    latencies: list[tuple[int, int, int]] = []
-    header = SENT_HEADER
-    idle_deadline = time.monotonic() + args.idle
-    while len(latencies) < args.expect and time.monotonic() < idle_deadline:
-        # The first message, then whatever else has arrived: consume(n, timeout) alone would
-        # wait for n messages and hold the first ones back.
-        first = consumer.poll(0.05)
-        messages = [first, *consumer.consume(1000, 0)] if first is not None else []
-        now = time.time_ns()
-        for m in messages:
-            if m.error() is not None:
-                continue
-            for key, value in m.headers() or ():
-                if key == header:
-                    sent = int(value)
-                    appended_us = m.timestamp()[1] * 1000
-                    latencies.append(
-                        (appended_us - sent // 1000, (now - sent) // 1000, sent // 1000)
-                    )
-                    break
-        if messages:
-            idle_deadline = time.monotonic() + args.idle
-    consumer.close()
-    Path(args.out).write_text(json.dumps(latencies))
-
-
-ROLES = {"passthrough": role_passthrough, "seed": role_seed, "probe": role_probe}
 
 
 # -- the driver -----------------------------------------------------------------------------------
@@ -573,72 +408,65 @@ class Run:
     # -- latency ------------------------------------------------------------------------------
 
     def latency(self, name: str) -> dict[str, Any]:
+        """p50/p99 at a steady rate. ``floor`` starts no contender: the probe reads the raw
+        topic itself, so it shows what this broker and load cost before any worker."""
         args = self.args
         partitions = args.latency_partitions
         raw, valid, dlq = self.topics(f"lat-{name}", partitions)
         group = f"bench-lat-{name}"
         warmup = 2000
         log(f"latency of {LABELS[name]} at {args.latency_rate:,} msgs/s ...")
-        proc = self.start(name, raw, valid, dlq, group)
+        proc = None if name == "floor" else self.start(name, raw, valid, dlq, group)
         watch = CommitWatch(self.bootstrap, group, raw, partitions)
         probe: subprocess.Popen[bytes] | None = None
         try:
             produce_all(self.bootstrap, raw, self.values[:warmup], self.keys[:warmup])
-            if watch.wait_for(warmup, args.timeout, alive=lambda: proc.poll() is None) is None:
+            if proc is not None and (
+                watch.wait_for(warmup, args.timeout, alive=lambda: proc.poll() is None) is None
+            ):
                 return {"name": name, "status": "error", "note": "the warm-up never committed"}
             total = int(args.latency_rate * args.latency_seconds)
             picks = [i % len(self.values) for i in range(warmup, warmup + total)]
             values = [self.values[i] for i in picks]
             keys = [self.keys[i] for i in picks]
             expected_valid = (
-                sum(
-                    1
-                    for i in range(warmup, warmup + total)
-                    if self.expected[i % len(self.values)] == "valid"
-                )
-                if name == "ours"
-                else total
+                sum(1 for i in picks if self.expected[i] == "valid") if name == "ours" else total
             )
             out = self.scratch / f"latency-{name}.json"
             probe = subprocess.Popen(
                 [
-                    sys.executable,
-                    str(Path(__file__).resolve()),
-                    "--role",
-                    "probe",
-                    "--bootstrap",
-                    self.bootstrap,
-                    "--valid",
-                    valid,
-                    "--partitions",
-                    str(partitions),
-                    "--expect",
-                    str(expected_valid),
-                    "--out",
-                    str(out),
+                    sys.executable, str(Path(__file__).resolve()), "--role", "probe",
+                    "--bootstrap", self.bootstrap, "--partitions", str(partitions),
+                    # the floor's probe reads the raw topic, at receipt
+                    "--valid", raw if proc is None else valid,
+                    "--endpoint", "receive" if proc is None else "timestamp",
+                    "--expect", str(expected_valid), "--out", str(out),
                 ],
                 stdout=subprocess.PIPE,
-            )
+            )  # fmt: skip
             assert probe.stdout is not None
             probe.stdout.readline()  # "ready": assigned at the current end of the topic
-            cpu_before = cpu_seconds(proc.pid), cpu_seconds(broker_pid())
+            pids = (None if proc is None else proc.pid, broker_pid())
+            cpu_before = [cpu_seconds(pid) for pid in pids]
             achieved = self._produce_steadily(raw, values, keys, args.latency_rate)
             probe.wait(timeout=args.timeout)
             cpu = [
                 round(after - before, 2) if after is not None and before is not None else None
                 for before, after in zip(
-                    cpu_before, (cpu_seconds(proc.pid), cpu_seconds(broker_pid())), strict=True
+                    cpu_before, [cpu_seconds(pid) for pid in pids], strict=True
                 )
             ]
-            rss = peak_rss_mb(proc.pid)
+            rss = None if proc is None else peak_rss_mb(proc.pid)
             worker = self._worker_metrics() if name == "ours" else None
             raw_latencies = json.loads(out.read_text())
             latencies = sorted(v[0] / 1000 for v in raw_latencies)
             to_probe = sorted(v[1] / 1000 for v in raw_latencies)
+            by_second = p99_by_second(raw_latencies)
         finally:
             if probe is not None and probe.poll() is None:
                 probe.kill()
-            stop(proc)
+            if proc is not None:
+                stop(proc)
             watch.close()
         return {
             "name": name,
@@ -653,6 +481,7 @@ class Run:
             "p99_ms": percentile(latencies, 0.99),
             "p999_ms": percentile(latencies, 0.999),
             "max_ms": latencies[-1] if latencies else None,
+            "p99_by_second_ms": by_second,
             "to_probe": {
                 "p50_ms": percentile(to_probe, 0.50),
                 "p99_ms": percentile(to_probe, 0.99),
@@ -724,101 +553,6 @@ class Run:
         return total / elapsed
 
 
-# -- report ---------------------------------------------------------------------------------------
-
-
-def targets(
-    rows: dict[str, dict[str, Any]], lat: dict[str, dict[str, Any]]
-) -> list[dict[str, Any]]:
-    def ok(d: dict[str, Any], key: str) -> Any:
-        return d.get(key) if d.get("status") == "ok" else None
-
-    ours = ok(rows.get("ours", {}), "rate")
-    passthrough = ok(rows.get("passthrough", {}), "rate")
-    seed = ok(rows.get("seed", {}), "rate")
-    rss = [
-        v
-        for v in (ok(rows.get("ours", {}), "peak_rss_mb"), ok(lat.get("ours", {}), "peak_rss_mb"))
-        if v is not None
-    ]
-    checks = [
-        (
-            "ours >= 0.6x passthrough",
-            ours / passthrough if ours and passthrough else None,
-            0.6,
-            ">=",
-        ),
-        ("ours >= 20x seed design", ours / seed if ours and seed else None, 20.0, ">="),
-        ("p99 latency < 10 ms", ok(lat.get("ours", {}), "p99_ms"), 10.0, "<"),
-        ("worker peak RSS < 200 MB", max(rss) if rss else None, 200.0, "<"),
-    ]
-    out = []
-    for name, value, goal, op in checks:
-        if value is None:
-            verdict = "n/a"
-        else:
-            verdict = "PASS" if (value >= goal if op == ">=" else value < goal) else "FAIL"
-        out.append({"target": name, "value": value, "goal": goal, "verdict": verdict})
-    return out
-
-
-def render(
-    rows: dict[str, dict[str, Any]], lat: dict[str, dict[str, Any]], checks: list[dict[str, Any]]
-) -> None:
-    passthrough = rows.get("passthrough", {}).get("rate")
-    seed = rows.get("seed", {}).get("rate")
-    head = f"{'contender':<50} {'msgs/s':>10} {'vs pass':>8} {'vs seed':>8} {'RSS MB':>7}"
-    print(head)
-    print("-" * len(head))
-    for name in CONTENDERS:
-        r = rows.get(name)
-        if r is None:
-            continue
-        if r.get("status") != "ok":
-            print(f"{r['label']:<50} {r.get('note', 'n/a')}")
-            continue
-        vs_pass = f"{r['rate'] / passthrough:.2f}x" if passthrough else "-"
-        vs_seed = f"{r['rate'] / seed:.1f}x" if seed else "-"
-        rss = f"{r['peak_rss_mb']:.0f}" if r.get("peak_rss_mb") else "-"
-        print(f"{r['label']:<50} {r['rate']:>10,.0f} {vs_pass:>8} {vs_seed:>8} {rss:>7}")
-        landed = r["landed"]
-        check = "ok" if r["reconciled"] else "MISSING MESSAGES"
-        print(
-            f"    {r['records']:,} in -> {landed['valid_topic']:,} valid topic + "
-            f"{landed['dlq_topic']:,} DLQ ({check}); rate over the last "
-            f"{r['measured_records']:,} ({r['seconds']:.2f} s)"
-        )
-        if len(r.get("rates", ())) > 1:
-            runs = ", ".join(f"{x:,.0f}" for x in r["rates"])
-            print(f"    {len(r['rates'])} runs: {runs} msgs/s (median shown)")
-        if name == "ours":
-            same = landed["valid_topic"] == r["planted_valid"]
-            verdict = "as planted" if same else f"planted {r['planted_valid']:,}"
-            print(f"    valid messages: {verdict}")
-    if rows.get("seed", {}).get("status") == "ok":
-        print(f"  seed design: timed on {rows['seed']['records']:,} events only (its rate)")
-    for name, r in lat.items():
-        if r.get("status") != "ok":
-            print(f"latency {name}: {r.get('note')}")
-            continue
-        print(
-            f"latency {name} to the valid topic at {r['achieved_rate']:,.0f} msgs/s "
-            f"for {r['seconds']} s: "
-            f"p50 {r['p50_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms, p99.9 {r['p999_ms']:.2f} ms, "
-            f"max {r['max_ms']:.2f} ms ({r['received']:,}/{r['expected']:,} received); "
-            f"CPU s: {name} {r['cpu_seconds']['contender']}, broker {r['cpu_seconds']['broker']}"
-        )
-        probe = r["to_probe"]
-        print(
-            f"    to the probe (a second consume hop on top): p50 {probe['p50_ms']:.2f} ms, "
-            f"p99 {probe['p99_ms']:.2f} ms, max {probe['max_ms']:.2f} ms"
-        )
-    print("\ntargets:")
-    for c in checks:
-        value = "-" if c["value"] is None else f"{c['value']:.2f}"
-        print(f"  {c['target']:<28} {value:>8}  {c['verdict']}")
-
-
 def main(argv: list[str] | None = None) -> int:
     from dataquarantine.demo.generator import DEMO_CONTRACTS_DIR
 
@@ -847,12 +581,12 @@ def main(argv: list[str] | None = None) -> int:
         metavar="JSON",
         help="extra stream settings for ours, e.g. '{\"flush_interval_ms\": 100}'",
     )
-    p.add_argument("--skip", nargs="*", default=[], choices=[*CONTENDERS, "latency"])
+    p.add_argument("--skip", nargs="*", default=[], choices=[*CONTENDERS, "floor", "latency"])
     p.add_argument(
         "--latency-only",
         nargs="*",
         default=None,
-        choices=["ours", "passthrough"],
+        choices=LATENCY_CONTENDERS,
         help="measure only the latency of these contenders (no throughput runs)",
     )
     p.add_argument("--timeout", type=float, default=300, help="seconds allowed per measurement")
@@ -865,6 +599,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch", type=int, default=500, help=argparse.SUPPRESS)
     p.add_argument("--expect", type=int, default=0, help=argparse.SUPPRESS)
     p.add_argument("--idle", type=float, default=5.0, help=argparse.SUPPRESS)
+    p.add_argument(
+        "--endpoint", choices=["timestamp", "receive"], default="timestamp", help=argparse.SUPPRESS
+    )
     args = p.parse_args(argv)
     if args.role:
         ROLES[args.role](args)
@@ -885,8 +622,8 @@ def main(argv: list[str] | None = None) -> int:
                     ]
                 )
         if "latency" not in args.skip:
-            for name in ("ours", "passthrough"):
-                wanted = args.latency_only if args.latency_only is not None else CONTENDERS
+            for name in LATENCY_CONTENDERS:
+                wanted = args.latency_only if args.latency_only is not None else LATENCY_CONTENDERS
                 if name not in args.skip and name in wanted:
                     lat[name] = run.on_fresh_broker(run.latency, name)
     finally:
