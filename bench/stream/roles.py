@@ -16,16 +16,19 @@ from typing import Any
 from seed_design import seed_validators
 
 SENT_HEADER = "bench.sent_ns"
+
+
 # Consumer properties for the embedded broker, given to every contender alike (never production
-# defaults): the group join takes ~3 s instead of ~20 s, and a fetch waits at most 5 ms,
-# because the embedded broker does not answer a waiting fetch when data arrives (Kafka does),
-# so the default 500 ms wait would dominate the latency.
-BENCH_CONSUMER = {
-    "session.timeout.ms": "6000",
-    "max.poll.interval.ms": "10000",
-    "heartbeat.interval.ms": "1000",
-    "fetch.wait.max.ms": "5",
-}
+# defaults): the group join takes ~3 s instead of ~20 s, and a fetch waits at most
+# --fetch-wait-ms (5), because the embedded broker does not answer a waiting fetch when data
+# arrives (Kafka does), so the default 500 ms wait would dominate the latency.
+def bench_consumer(args: argparse.Namespace) -> dict[str, str]:
+    return {
+        "session.timeout.ms": "6000",
+        "max.poll.interval.ms": "10000",
+        "heartbeat.interval.ms": "1000",
+        "fetch.wait.max.ms": str(args.fetch_wait_ms),
+    }
 
 
 def role_passthrough(args: argparse.Namespace) -> None:
@@ -39,7 +42,7 @@ def role_passthrough(args: argparse.Namespace) -> None:
     settings = StreamSettings.load(
         kafka_bootstrap_servers=args.bootstrap,
         kafka_consumer_group_id=args.group,
-        kafka_consumer_extra=BENCH_CONSUMER,
+        kafka_consumer_extra=bench_consumer(args),
     )
     failed: list[Any] = []
     conf = producer_config(settings)
@@ -99,7 +102,7 @@ def role_seed(args: argparse.Namespace) -> None:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             session_timeout_ms=6000,
-            fetch_max_wait_ms=5,
+            fetch_max_wait_ms=args.fetch_wait_ms,
             heartbeat_interval_ms=1000,
             max_poll_interval_ms=10000,
         )
@@ -160,7 +163,7 @@ def role_probe(args: argparse.Namespace) -> None:
             "bootstrap.servers": args.bootstrap,
             "group.id": "bench-latency-probe",
             "enable.auto.commit": False,
-            "fetch.wait.max.ms": BENCH_CONSUMER["fetch.wait.max.ms"],
+            "fetch.wait.max.ms": str(args.fetch_wait_ms),
         }
     )
     parts = []

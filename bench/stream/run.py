@@ -45,7 +45,8 @@ contender and the broker are reported for the steady phase.
 
 Usage: python bench/stream/run.py [--records N] [--repeat N] [--seed-sample N]
        [--latency-only NAME ...] [--partitions N] [--latency-rate N] [--latency-seconds S]
-       [--load-linger-ms MS] [--ours-settings JSON] [--skip NAME ...] [--strict]
+       [--load-linger-ms MS] [--fetch-wait-ms MS] [--ours-settings JSON] [--skip NAME ...]
+       [--strict]
 Results: a table on stdout and bench/results/stream.json (DQ_BENCH_KEEP=1 keeps the scratch
 folder: configs, logs, raw latencies).
 """
@@ -69,7 +70,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/: the seed design (roles)
 from report import CONTENDERS, LABELS, LATENCY_CONTENDERS, render, targets
-from roles import BENCH_CONSUMER, ROLES, SENT_HEADER
+from roles import ROLES, SENT_HEADER, bench_consumer
 
 BENCH_DIR = Path(__file__).resolve().parent.parent
 RESULTS_DIR = BENCH_DIR / "results"
@@ -320,6 +321,7 @@ class Run:
                 sys.executable, str(Path(__file__).resolve()), "--role", name,
                 "--bootstrap", self.bootstrap, "--raw", raw, "--valid", valid, "--dlq", dlq,
                 "--group", group, "--contracts", str(self.args.contracts),
+                "--fetch-wait-ms", str(self.args.fetch_wait_ms),
             ]  # fmt: skip
         proc = subprocess.Popen(cmd, stdout=logfile, stderr=subprocess.STDOUT, cwd=self.scratch)
         logfile.close()
@@ -337,7 +339,7 @@ class Run:
             "kafka_raw_topic": raw,
             "kafka_valid_topic": valid,
             "kafka_dlq_topic": dlq,
-            "kafka_consumer_extra": BENCH_CONSUMER,
+            "kafka_consumer_extra": bench_consumer(self.args),
             "contracts_dir": str(self.args.contracts),
             "store_url": f"sqlite:///{work / 'quarantine.db'}",
             "payloads_url": f"file://{work / 'payloads'}",
@@ -440,6 +442,7 @@ class Run:
                     # the floor's probe reads the raw topic, at receipt
                     "--valid", raw if proc is None else valid,
                     "--endpoint", "receive" if proc is None else "timestamp",
+                    "--fetch-wait-ms", str(args.fetch_wait_ms),
                     "--expect", str(expected_valid), "--out", str(out),
                 ],
                 stdout=subprocess.PIPE,
@@ -573,6 +576,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--latency-rate", type=int, default=10_000, help="msgs/s of the latency run")
     p.add_argument(
         "--load-linger-ms", type=float, default=5.0, help="linger.ms of the latency load producer"
+    )
+    p.add_argument(
+        "--fetch-wait-ms",
+        type=int,
+        default=5,
+        help="fetch.wait.max.ms of every consumer (contenders and probe)",
     )
     p.add_argument("--latency-seconds", type=float, default=10.0, help="length of the latency run")
     p.add_argument("--contracts", type=Path, default=DEMO_CONTRACTS_DIR)
