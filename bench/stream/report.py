@@ -107,7 +107,7 @@ def render(
             f"p50 {r['p50_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms, p99.9 {r['p999_ms']:.2f} ms, "
             f"max {r['max_ms']:.2f} ms ({r['received']:,}/{r['expected']:,} received); CPU s: "
             + ("" if floor else f"{name} {cpu['contender']}, ")
-            + f"broker {cpu['broker']}"
+            + f"broker {'-' if cpu['broker'] is None else cpu['broker']}"
         )
         if r.get("p99_by_second_ms"):
             print("    p99 by second: " + " ".join(f"{v:.1f}" for v in r["p99_by_second_ms"]))

@@ -46,7 +46,8 @@ contender and the broker are reported for the steady phase.
 Usage: python bench/stream/run.py [--records N] [--repeat N] [--seed-sample N]
        [--latency-only NAME ...] [--partitions N] [--latency-rate N] [--latency-seconds S]
        [--load-linger-ms MS] [--fetch-wait-ms MS] [--ours-settings JSON] [--skip NAME ...]
-       [--strict]
+       [--broker HOST:PORT] [--strict]
+With --broker HOST:PORT every measurement runs on that broker (Kafka, Redpanda) instead.
 Results: a table on stdout and bench/results/stream.json (DQ_BENCH_KEEP=1 keeps the scratch
 folder: configs, logs, raw latencies).
 """
@@ -107,12 +108,16 @@ def cpu_seconds(pid: int | None) -> float | None:
 
 
 def broker_pid() -> int | None:
-    """The embedded broker: the child process of this one that is not Python."""
+    """The embedded broker: the child process of this one that runs its binary (None with
+    an external broker). Matched by the binary, not by name: ours runs as ``dataquarantine``."""
     import psutil
 
+    from dataquarantine.stream.embedded import broker_binary
+
+    binary = Path(broker_binary()).resolve()
     for child in psutil.Process().children():
         with contextlib.suppress(psutil.Error):
-            if "python" not in child.name().lower():
+            if Path(child.exe()).resolve() == binary:
                 return int(child.pid)
     return None
 
@@ -275,7 +280,8 @@ def tail(path: Path, lines: int = 5) -> str:
 
 class Run:
     """One benchmark run: the events and a scratch folder; each measurement gets a fresh
-    embedded broker (:meth:`on_fresh_broker`), so none inherits another's load or data."""
+    embedded broker (:meth:`on_fresh_broker`), so none inherits another's load or data. With
+    ``--broker`` they all use that broker instead, each with topics and a group of its own."""
 
     def __init__(self, args: argparse.Namespace, scratch: Path) -> None:
         from dataquarantine.demo.generator import generate
@@ -284,6 +290,9 @@ class Run:
         self.scratch = scratch
         self.bootstrap = ""
         self.metrics_port = 0
+        # Topic and group names are unique per measurement (an external broker keeps them).
+        self.tag = f"{os.getpid()}-{int(time.time())}-0"
+        self.measurements = 0
         records = list(generate(args.records, seed=args.seed))
         self.values = [r.raw for r in records]
         self.keys = [event_key(v) for v in self.values]
@@ -292,13 +301,18 @@ class Run:
     def on_fresh_broker(self, measure: Any, name: str) -> dict[str, Any]:
         from dataquarantine.stream.embedded import EmbeddedBroker
 
+        self.measurements += 1
+        self.tag = f"{self.tag.rsplit('-', 1)[0]}-{self.measurements}"
+        if self.args.broker:
+            self.bootstrap = self.args.broker
+            return dict(measure(name))
         log_path = self.scratch / f"broker-{measure.__name__}-{name}.log"
         with EmbeddedBroker(log_path=log_path) as broker:
             self.bootstrap = broker.bootstrap_servers
             return dict(measure(name))
 
     def topics(self, name: str, partitions: int) -> tuple[str, str, str]:
-        names = (f"{name}-raw", f"{name}-valid", f"{name}-dlq")
+        names = (f"{name}-{self.tag}-raw", f"{name}-{self.tag}-valid", f"{name}-{self.tag}-dlq")
         create_topics(self.bootstrap, [names[0], names[2]], partitions)
         # The append time is the end point of the latency (on brokers that honour it).
         create_topics(
@@ -363,7 +377,7 @@ class Run:
         n = min(n, len(self.values))
         raw, valid, dlq = self.topics(f"tp-{name}", self.args.partitions)
         produce_all(self.bootstrap, raw, self.values[:n], self.keys[:n])
-        group = f"bench-{name}"
+        group = f"bench-{name}-{self.tag}"
         watch = CommitWatch(self.bootstrap, group, raw, self.args.partitions)
         log(f"measuring {LABELS[name]} on {n:,} events ...")
         started = time.perf_counter()
@@ -415,7 +429,7 @@ class Run:
         args = self.args
         partitions = args.latency_partitions
         raw, valid, dlq = self.topics(f"lat-{name}", partitions)
-        group = f"bench-lat-{name}"
+        group = f"bench-lat-{name}-{self.tag}"
         warmup = 2000
         log(f"latency of {LABELS[name]} at {args.latency_rate:,} msgs/s ...")
         proc = None if name == "floor" else self.start(name, raw, valid, dlq, group)
@@ -584,6 +598,12 @@ def main(argv: list[str] | None = None) -> int:
         help="fetch.wait.max.ms of every consumer (contenders and probe)",
     )
     p.add_argument("--latency-seconds", type=float, default=10.0, help="length of the latency run")
+    p.add_argument(
+        "--broker",
+        metavar="HOST:PORT",
+        help="an external Kafka-protocol broker (Kafka, Redpanda) instead of a fresh embedded "
+        "one per measurement",
+    )
     p.add_argument("--contracts", type=Path, default=DEMO_CONTRACTS_DIR)
     p.add_argument(
         "--ours-settings",
