@@ -108,7 +108,7 @@ class Run:
         self.bootstrap = ""
         self.metrics_port = 0
         # Topic and group names are unique per measurement (an external broker keeps them).
-        self.tag = f"{os.getpid()}-{int(time.time())}-0"
+        self.run_id = f"{os.getpid()}-{int(time.time())}"
         self.measurements = 0
         records = list(generate(args.records, seed=args.seed))
         self.values = [r.raw for r in records]
@@ -119,7 +119,6 @@ class Run:
         from dataquarantine.stream.embedded import EmbeddedBroker
 
         self.measurements += 1
-        self.tag = f"{self.tag.rsplit('-', 1)[0]}-{self.measurements}"
         if self.args.broker:
             self.bootstrap = self.args.broker
             return dict(measure(name))
@@ -127,6 +126,11 @@ class Run:
         with EmbeddedBroker(log_path=log_path) as broker:
             self.bootstrap = broker.bootstrap_servers
             return dict(measure(name))
+
+    @property
+    def tag(self) -> str:
+        """This measurement's suffix for topic and group names."""
+        return f"{self.run_id}-{self.measurements}"
 
     def topics(self, name: str, partitions: int) -> tuple[str, str, str]:
         names = (f"{name}-{self.tag}-raw", f"{name}-{self.tag}-valid", f"{name}-{self.tag}-dlq")
