@@ -12,6 +12,7 @@ the adapter boundary and chained with ``raise ... from``.
     DataQuarantineError
     ├── ConfigError                       terminal  bad settings, URL or usage
     │   ├── UnsafeIdentifierError         terminal  a SQL identifier that is not a plain name
+    │   ├── UnsafeSqlError                terminal  a gate's SQL that is not one read-only query
     │   └── GateDefinitionError           terminal  a quality-gates file cannot be used (names it)
     ├── ContractError                     terminal  a contract file cannot be used (names the file)
     │   ├── ContractSyntaxError           terminal  invalid YAML / JSON / field values
@@ -67,6 +68,7 @@ __all__ = [
     "StoreIntegrityError",
     "StoreUnavailableError",
     "UnsafeIdentifierError",
+    "UnsafeSqlError",
     "is_transient",
 ]
 
@@ -83,6 +85,19 @@ class ConfigError(DataQuarantineError):
 
 class UnsafeIdentifierError(ConfigError):
     """A table or column name that is not a plain SQL identifier (e.g. ``x; DROP TABLE y``)."""
+
+
+class UnsafeSqlError(ConfigError):
+    """A gate's SQL that is not one read-only query, or calls a refused function (never sent).
+
+    ``construct`` names what was refused (``COPY``, ``pg_read_file()``, ...); ``code`` is the
+    stable reason code a gate result carries."""
+
+    code: ClassVar[str] = "unsafe_sql"
+
+    def __init__(self, message: str, *, construct: str) -> None:
+        self.construct = construct
+        super().__init__(message)
 
 
 class GateDefinitionError(ConfigError):

@@ -27,7 +27,7 @@ from pydantic import (
 
 from dataquarantine.contracts.model import IDENTIFIER_RE
 from dataquarantine.errors import ConfigError, GateDefinitionError
-from dataquarantine.gates.duration import parse_duration
+from dataquarantine.gates.duration import parse_duration, parse_statement_timeout
 
 __all__ = [
     "KINDS",
@@ -106,6 +106,8 @@ ColumnName = Annotated[str, BeforeValidator(_column)]
 SqlText = Annotated[str, BeforeValidator(_sql_text)]
 Columns = Annotated[tuple[ColumnName, ...], BeforeValidator(_one_or_many), Field(min_length=1)]
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+#: At most PostgreSQL's limit (see :data:`~dataquarantine.gates.duration.MAX_STATEMENT_TIMEOUT`).
+StatementTimeout = Annotated[timedelta, BeforeValidator(parse_statement_timeout)]
 
 
 class _Frozen(BaseModel):
@@ -126,7 +128,7 @@ class _GateBase(_Frozen):
     #: Sample rows to show (default: the run's ``--samples``).
     sample_size: int | None = Field(default=None, ge=0, le=1000)
     #: Overrides the run's ``--statement-timeout`` for this gate.
-    statement_timeout: Duration | None = None
+    statement_timeout: StatementTimeout | None = None
 
     @field_validator("name")
     @classmethod

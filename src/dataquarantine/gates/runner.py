@@ -1,15 +1,18 @@
 """Running quality gates on PostgreSQL (psycopg 3), read-only by construction.
 
-One connection per run. Each gate runs in its own ``READ ONLY`` transaction whose first
-statement sets ``statement_timeout`` (after a statement has run, the transaction can no longer
-be switched to read-write), is sent with the extended query protocol (so it is exactly one
-statement: ``...; COMMIT; INSERT ...`` is refused by the server), and is rolled back, so even
-session settings it changed are undone. What stays possible is what the role may do without
-writing (e.g. ``pg_terminate_backend``, or ``COPY ... TO`` a server file as a superuser): run
-gates as a role that may only read.
+Three layers, each enough to stop what the others miss (``docs/gates.md``, "Security model"):
 
-A gate whose SQL fails (syntax, missing table, timeout, an attempted write) is a result with
-status ERROR; a lost or refused connection raises :class:`DatabaseUnavailableError`.
+1. the statement check (:mod:`dataquarantine.gates.statement`): every query is checked before
+   it is sent; a refused gate is an ERROR with code ``unsafe_sql`` and never reaches the server;
+2. the role (:mod:`dataquarantine.gates.role`): each gate transaction does ``SET LOCAL ROLE``
+   to a role that may only read (``pg_read_all_data``), so superuser-only functions and
+   server-file access fail by privilege;
+3. the transaction: ``READ ONLY``, with ``statement_timeout``, ``lock_timeout`` and
+   ``idle_in_transaction_session_timeout`` set first, sent with the extended query protocol
+   (exactly one statement), and rolled back.
+
+A gate whose SQL fails (syntax, missing table, timeout, a refused construct or privilege) is a
+result with status ERROR; a lost or refused connection raises :class:`DatabaseUnavailableError`.
 """
 
 from __future__ import annotations
@@ -24,15 +27,15 @@ from datetime import UTC, date, datetime, timedelta
 from datetime import time as dt_time
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 import psycopg
 from psycopg import errors as pg_errors
 from psycopg.conninfo import conninfo_to_dict
-from psycopg.sql import SQL, Composed
+from psycopg.sql import SQL, Composed, Identifier
 
-from dataquarantine.errors import ConfigError, DatabaseUnavailableError
-from dataquarantine.gates.duration import format_duration
+from dataquarantine.errors import ConfigError, DatabaseUnavailableError, UnsafeSqlError
+from dataquarantine.gates.duration import format_duration, parse_statement_timeout
 from dataquarantine.gates.model import (
     Gate,
     GateSeverity,
@@ -53,17 +56,21 @@ from dataquarantine.gates.render import (
     sample_query,
     violations_query,
 )
+from dataquarantine.gates.role import DEFAULT_GATE_ROLE, GateRole, choose_role
+from dataquarantine.gates.statement import check_condition, check_query
 from dataquarantine.quarantine.sql.url import PostgresTarget, parse_store_url, quote_identifier
 
 __all__ = [
     "DEFAULT_REPORT_ROWS",
     "DEFAULT_SAMPLE_SIZE",
     "DEFAULT_STATEMENT_TIMEOUT",
+    "GateErrorCode",
     "GateResult",
     "GateRun",
     "GateRunner",
     "GateStatus",
     "Samples",
+    "check_gate",
     "run_gates",
 ]
 
@@ -77,8 +84,13 @@ _TID_AGGREGATES_SINCE = 140000
 #: The share of a table probed for samples before counting (see GateRunner._rows).
 PROBE_FRACTION = 0.01
 
+#: How long a gate may wait for a lock before its statement fails.
+DEFAULT_LOCK_TIMEOUT = timedelta(seconds=5)
+
 Connection = psycopg.Connection[tuple[Any, ...]]
 JsonValue = Any
+#: Why a gate errored: refused before sending, timed out, refused by privilege, other SQL error.
+GateErrorCode = Literal["unsafe_sql", "timeout", "permission_denied", "sql_error"]
 
 
 class GateStatus(StrEnum):
@@ -117,6 +129,7 @@ class GateResult:
     duration_s: float
     description: str | None = None
     error: str | None = None
+    error_code: GateErrorCode | None = None
 
     @property
     def blocking(self) -> bool:
@@ -136,6 +149,7 @@ class GateResult:
             "description": self.description,
             "duration_s": round(self.duration_s, 6),
             "error": self.error,
+            "error_code": self.error_code,
             "samples": self.samples.to_dict(),
             "sql": self.sql,
         }
@@ -214,26 +228,45 @@ def _block_of(tid: str) -> int:
     return int(tid.strip("()").split(",")[0])
 
 
-def _message(exc: psycopg.Error, timeout: timedelta) -> str:
+def _message(exc: psycopg.Error, timeout: timedelta, role: str | None) -> tuple[str, GateErrorCode]:
     diag = exc.diag
     primary = diag.message_primary or str(exc).strip().splitlines()[0]
     if isinstance(exc, pg_errors.QueryCanceled) and "statement timeout" in primary:
-        return f"statement timeout ({format_duration(timeout)}) exceeded: {primary}"
+        return f"statement timeout ({format_duration(timeout)}) exceeded: {primary}", "timeout"
+    if isinstance(exc, pg_errors.LockNotAvailable):
+        return f"lock timeout ({format_duration(DEFAULT_LOCK_TIMEOUT)}): {primary}", "timeout"
     if isinstance(exc, pg_errors.ReadOnlySqlTransaction):
-        return f"gates may only read: {primary}"
+        return f"gates may only read: {primary}", "sql_error"
+    if isinstance(exc, pg_errors.InsufficientPrivilege):
+        who = f"role {role}, which" if role else "a role that"
+        return f"gates run as {who} may only read: {primary}", "permission_denied"
     if exc.sqlstate == "42601" and "multiple commands" in primary:
-        return f"a gate runs exactly one statement: {primary}"
+        return f"a gate runs exactly one statement: {primary}", "sql_error"
     detail = f" ({diag.message_detail})" if diag.message_detail else ""
     hint = f" hint: {diag.message_hint}" if diag.message_hint else ""
     state = f"[{exc.sqlstate}] " if exc.sqlstate else ""
-    return f"{state}{primary}{detail}{hint}"
+    return f"{state}{primary}{detail}{hint}", "sql_error"
+
+
+def check_gate(gate: Gate) -> None:
+    """The statement check of a whole gate (its ``where:`` and its query); UnsafeSqlError."""
+    where = getattr(gate, "where", None)
+    if where:
+        check_condition(where)
+    check_query(as_text(violations_query(gate)))
+
+
+def _ms(value: timedelta) -> str:
+    return str(max(1, round(value.total_seconds() * 1000)))
 
 
 class GateRunner:
     """Runs gates against one PostgreSQL database (``postgresql://...[?schema=NAME]``).
 
     ``schema=`` sets the session's ``search_path`` to that schema, so unqualified table names
-    resolve there. Use as a context manager, or call :meth:`close`.
+    resolve there. Gates run as ``role`` (see :mod:`dataquarantine.gates.role`); when no
+    restricted role can be used the connection is refused, unless ``allow_unrestricted_role``.
+    Use as a context manager, or call :meth:`close`.
     """
 
     def __init__(
@@ -243,12 +276,16 @@ class GateRunner:
         statement_timeout: timedelta = DEFAULT_STATEMENT_TIMEOUT,
         sample_size: int = DEFAULT_SAMPLE_SIZE,
         connect_timeout: int = 10,
+        role: str = DEFAULT_GATE_ROLE,
+        allow_unrestricted_role: bool = False,
     ) -> None:
         target = parse_store_url(url)
         if not isinstance(target, PostgresTarget):
             raise ConfigError(f"quality gates run on PostgreSQL, not {target.display!r}")
-        if statement_timeout <= timedelta(0):
-            raise ConfigError("the statement timeout must be positive")
+        try:
+            parse_statement_timeout(statement_timeout)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
         try:
             params: dict[str, Any] = conninfo_to_dict(target.conninfo)
         except psycopg.Error as exc:
@@ -261,6 +298,10 @@ class GateRunner:
         self.sample_size = sample_size
         self._params = params
         self._conn: Connection | None = None
+        self.role = role
+        self.allow_unrestricted_role = allow_unrestricted_role
+        #: How gates run, known once connected.
+        self.gate_role: GateRole | None = None
 
     def __enter__(self) -> GateRunner:
         self.connect()
@@ -278,6 +319,10 @@ class GateRunner:
         except psycopg.Error as exc:
             raise DatabaseUnavailableError(f"{self.database}: cannot connect: {exc}") from exc
         try:
+            # Chosen (and if need be created) before the connection becomes read-only.
+            self.gate_role = choose_role(
+                conn, self.role, allow_unrestricted=self.allow_unrestricted_role
+            )
             # Every transaction starts with BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY:
             # a gate's count and its samples see one snapshot.
             conn.read_only = True
@@ -319,13 +364,25 @@ class GateRunner:
         sql_text = as_text(violations_query(gate))
         started = time.perf_counter()
         error: str | None = None
+        code: GateErrorCode | None = None
         count: int | None = None
         samples = Samples()
+        role = self.gate_role.role if self.gate_role else None
         try:
+            check_gate(gate)
+        except UnsafeSqlError as exc:
+            return self._result(gate, None, Samples(), sql_text, started, str(exc), exc.code)
+        try:
+            # Each setting is LOCAL to this transaction, ended by the rollback below.
             conn.execute(
-                "SELECT set_config('statement_timeout', %s, true)",
-                (str(max(1, round(timeout.total_seconds() * 1000))),),
+                "SELECT set_config('statement_timeout', %s, true),"
+                " set_config('lock_timeout', %s, true),"
+                " set_config('idle_in_transaction_session_timeout', %s, true),"
+                " set_config('standard_conforming_strings', 'on', true)",
+                (_ms(timeout), _ms(min(DEFAULT_LOCK_TIMEOUT, timeout)), _ms(timeout)),
             )
+            if role is not None:
+                conn.execute(SQL("SET LOCAL ROLE {}").format(Identifier(role)))
             if isinstance(gate, SqlGate):
                 count, samples = self._stream(conn, sql_text, sample_size)
             elif isinstance(gate, NotNullGate | RelationshipGate):
@@ -338,7 +395,9 @@ class GateRunner:
                 raise DatabaseUnavailableError(
                     f"{self.database}: connection lost during gate {gate.name!r}: {exc}"
                 ) from exc
-            error = _message(exc, timeout)
+            error, code = _message(exc, timeout, role)
+        except UnsafeSqlError as exc:
+            error, code = str(exc), "unsafe_sql"
         finally:
             if not (conn.closed or conn.broken):
                 try:
@@ -346,6 +405,18 @@ class GateRunner:
                 except psycopg.Error as exc:
                     self.close()
                     raise DatabaseUnavailableError(f"{self.database}: {exc}") from exc
+        return self._result(gate, count, samples, sql_text, started, error, code)
+
+    @staticmethod
+    def _result(
+        gate: Gate,
+        count: int | None,
+        samples: Samples,
+        sql_text: str,
+        started: float,
+        error: str | None,
+        code: GateErrorCode | None,
+    ) -> GateResult:
         duration = time.perf_counter() - started
         if error is not None:
             status = GateStatus.ERROR
@@ -364,6 +435,7 @@ class GateRunner:
             duration_s=duration,
             description=gate.description,
             error=error,
+            error_code=code if error is not None else None,
         )
 
     @staticmethod
@@ -382,6 +454,7 @@ class GateRunner:
 
     @staticmethod
     def _one(conn: Connection, query: Composed | SQL) -> tuple[Any, ...] | None:
+        check_query(as_text(query))
         with conn.cursor() as cur:
             # stream(): the extended protocol, so the text is exactly one statement.
             return next(iter(cur.stream(query)), None)
@@ -439,6 +512,7 @@ class GateRunner:
         count = 0
         kept: list[tuple[JsonValue, ...]] = []
         columns: tuple[str, ...] = ()
+        check_query(text)
         with conn.cursor() as cur:
             for row in cur.stream(text):
                 if count < sample_size:
@@ -482,8 +556,16 @@ def run_gates(
     statement_timeout: timedelta = DEFAULT_STATEMENT_TIMEOUT,
     sample_size: int = DEFAULT_SAMPLE_SIZE,
     on_result: Callable[[GateResult], None] | None = None,
+    role: str = DEFAULT_GATE_ROLE,
+    allow_unrestricted_role: bool = False,
 ) -> GateRun:
     """Run the gates of ``suite`` (or only those named) against ``url``."""
     selected = suite.select(only)
-    with GateRunner(url, statement_timeout=statement_timeout, sample_size=sample_size) as runner:
+    with GateRunner(
+        url,
+        statement_timeout=statement_timeout,
+        sample_size=sample_size,
+        role=role,
+        allow_unrestricted_role=allow_unrestricted_role,
+    ) as runner:
         return runner.run(selected.gates, suite=suite.name, on_result=on_result)

@@ -50,35 +50,38 @@ def run(url: str, **gate: Any) -> GateResult:
 
 
 @pytest.mark.parametrize(
-    ("statement", "message"),
+    ("statement", "message", "code"),
     [
-        ("INSERT INTO t VALUES (99, 'x') RETURNING *", "cannot execute INSERT in a read-only"),
-        ("UPDATE t SET v = 'changed' RETURNING *", "cannot execute UPDATE in a read-only"),
-        ("DELETE FROM t", "cannot execute DELETE in a read-only"),
-        ("CREATE TABLE intruder (a int)", "cannot execute CREATE TABLE in a read-only"),
-        ("DROP TABLE t", "cannot execute DROP TABLE in a read-only"),
-        ("TRUNCATE t", "cannot execute TRUNCATE TABLE in a read-only"),
-        ("WITH d AS (DELETE FROM t RETURNING *) SELECT * FROM d", "read-only transaction"),
-        ("SELECT sneaky()", "cannot execute DELETE in a read-only"),
-        ("SELECT nextval('s')", "cannot execute nextval() in a read-only"),
-        ("SELECT * FROM t FOR UPDATE", "read-only transaction"),
-        ("COMMIT; DELETE FROM t", "a gate runs exactly one statement"),
-        ("SELECT 1; DELETE FROM t", "a gate runs exactly one statement"),
+        ("INSERT INTO t VALUES (99, 'x') RETURNING *", "not 'INSERT'", "unsafe_sql"),
+        ("UPDATE t SET v = 'changed' RETURNING *", "not 'UPDATE'", "unsafe_sql"),
+        ("DELETE FROM t", "not 'DELETE'", "unsafe_sql"),
+        ("CREATE TABLE intruder (a int)", "not 'CREATE'", "unsafe_sql"),
+        ("DROP TABLE t", "not 'DROP'", "unsafe_sql"),
+        ("TRUNCATE t", "not 'TRUNCATE'", "unsafe_sql"),
+        ("WITH d AS (DELETE FROM t RETURNING *) SELECT * FROM d", "DELETE is not", "unsafe_sql"),
+        ("SELECT sneaky()", "cannot execute DELETE in a read-only", "sql_error"),
+        ("SELECT nextval('s')", "function nextval() is not allowed", "unsafe_sql"),
+        ("SELECT * FROM t FOR UPDATE", "UPDATE is not allowed", "unsafe_sql"),
+        ("SELECT * FROM t FOR SHARE", "locking clause", "unsafe_sql"),
+        ("COMMIT; DELETE FROM t", "not 'COMMIT'", "unsafe_sql"),
+        ("SELECT 1; DELETE FROM t", "a gate runs exactly one statement", "unsafe_sql"),
         (
             "SELECT set_config('transaction_read_only', 'off', true)",
-            "read-write mode must be set before any query",
+            "function set_config() is not allowed",
+            "unsafe_sql",
         ),
-        ("SET TRANSACTION READ WRITE", "read-write mode must be set before any query"),
+        ("SET TRANSACTION READ WRITE", "not 'SET'", "unsafe_sql"),
     ],
 )
 def test_a_sql_gate_that_writes_fails_and_changes_nothing(
-    db: tuple[str, psycopg.Connection[Any]], statement: str, message: str
+    db: tuple[str, psycopg.Connection[Any]], statement: str, message: str, code: str
 ) -> None:
     url, conn = db
     before = snapshot(conn)
     result = run(url, kind="sql", sql=statement, expect_rows=0)
     assert result.status is GateStatus.ERROR and result.blocking
     assert result.error is not None and message in result.error
+    assert result.error_code == code
     assert result.count is None
     assert snapshot(conn) == before
 
@@ -104,18 +107,14 @@ def test_session_changes_of_a_gate_are_rolled_back(db: tuple[str, psycopg.Connec
                     "expect_rows": 0,
                     "sql": "SELECT set_config('search_path', 'pg_catalog', false) WHERE false",
                 },
-                {
-                    "name": "moves2",
-                    "kind": "sql",
-                    "severity": "informational",
-                    "sql": "SELECT set_config('search_path', 'pg_catalog', false)",
-                },
                 {"name": "still_here", "kind": "row_count", "table": "t", "min": 10},
                 {
                     "name": "settings",
                     "kind": "sql",
                     "sql": "SELECT current_setting('transaction_read_only') AS ro,"
-                    " current_setting('transaction_isolation') AS iso",
+                    " current_setting('transaction_isolation') AS iso, current_user AS who,"
+                    " current_setting('lock_timeout') AS lock,"
+                    " current_setting('idle_in_transaction_session_timeout') AS idle",
                 },
             ]
         }
@@ -123,12 +122,17 @@ def test_session_changes_of_a_gate_are_rolled_back(db: tuple[str, psycopg.Connec
     with GateRunner(url, statement_timeout=timedelta(seconds=7)) as runner:
         results = runner.run(gates.gates)
     assert [r.status for r in results.results] == [
-        GateStatus.PASS,
-        GateStatus.INFO,
+        GateStatus.ERROR,  # refused: set_config
         GateStatus.PASS,
         GateStatus.INFO,
     ]
-    assert results.results[3].samples.rows == (("on", "repeatable read"),)
+    assert results.results[2].samples.rows == (
+        ("on", "repeatable read", "dataquarantine_gate_reader", "5s", "7s"),
+    )
+
+
+#: A query that runs until cancelled, without pg_sleep (which gates may not call).
+SLOW = "SELECT 1 FROM generate_series(1, 1000000) a, generate_series(1, 1000000) b LIMIT 1 OFFSET 999999999999"
 
 
 def test_statement_timeout(db: tuple[str, psycopg.Connection[Any]]) -> None:
@@ -140,14 +144,14 @@ def test_statement_timeout(db: tuple[str, psycopg.Connection[Any]]) -> None:
                     "name": "slow",
                     "kind": "sql",
                     "expect_rows": 0,
-                    "sql": "SELECT 1 FROM pg_sleep(5)",
+                    "sql": SLOW,
                     "statement_timeout": "200ms",
                 },
                 {
                     "name": "slow_default",
                     "kind": "sql",
                     "expect_rows": 0,
-                    "sql": "SELECT 1 FROM pg_sleep(5)",
+                    "sql": SLOW,
                 },
                 {"name": "after", "kind": "row_count", "table": "t", "min": 1},
             ]
@@ -160,6 +164,7 @@ def test_statement_timeout(db: tuple[str, psycopg.Connection[Any]]) -> None:
         "statement timeout (200ms) exceeded: canceling statement due to statement timeout"
     )
     assert 0.2 <= slow.duration_s < 2
+    assert slow.error_code == "timeout"
     assert slow_default.error is not None and "(300ms)" in slow_default.error
     assert after.status is GateStatus.PASS  # the connection is still usable
 
@@ -169,8 +174,9 @@ def test_errors_of_a_gate_are_results(db: tuple[str, psycopg.Connection[Any]]) -
     missing = run(url, kind="not_null", table="Nope", column="c")
     assert missing.status is GateStatus.ERROR
     assert missing.error is not None and 'relation "Nope" does not exist' in missing.error
-    syntax = run(url, kind="sql", sql="SELEC 1", expect_rows=0)
+    syntax = run(url, kind="sql", sql="SELECT 1 FROM", expect_rows=0)
     assert syntax.error is not None and syntax.error.startswith("[42601] syntax error")
+    assert syntax.error_code == "sql_error"
     column = run(url, kind="not_null", table="t", column="nope", severity="informational")
     assert column.status is GateStatus.ERROR and not column.blocking
 
