@@ -45,6 +45,16 @@ class HistoryFormat(StrEnum):
     json = "json"
 
 
+DEFAULT_ROLE = "dataquarantine_gate_reader"
+RoleOpt = Annotated[
+    str,
+    typer.Option(
+        "--role",
+        envvar="DQ_GATES_ROLE",
+        help="The read-only role gates run as (NOLOGIN, member of pg_read_all_data only).",
+    ),
+]
+
 HistoryDbOpt = Annotated[
     str | None,
     typer.Option(
@@ -112,12 +122,25 @@ def gates_run(
         bool, typer.Option("--record", help="Store each gate's result in the history.")
     ] = False,
     history_db: HistoryDbOpt = None,
+    role: RoleOpt = DEFAULT_ROLE,
+    allow_unrestricted_role: Annotated[
+        bool,
+        typer.Option(
+            "--allow-unrestricted-role",
+            envvar="DQ_GATES_ALLOW_UNRESTRICTED_ROLE",
+            help="Run even when no read-only role can be assumed (the statement check alone "
+            "then protects the database; a warning says so).",
+        ),
+    ] = False,
 ) -> None:
-    """Run the gates of FILE on --db: PASS, FAIL or INFO per gate, with samples."""
+    """Run the gates of FILE on --db: PASS, FAIL or INFO per gate, with samples.
+
+    Every gate runs as a role that may only read (--role, created when the connecting user
+    may, else see `gates setup-role`); see docs/gates.md, "Security model"."""
     from rich.console import Console
 
     from dataquarantine.cli.render import console, err_console
-    from dataquarantine.gates.duration import parse_duration
+    from dataquarantine.gates.duration import parse_statement_timeout
     from dataquarantine.gates.history import GateHistory
     from dataquarantine.gates.model import load_gates
     from dataquarantine.gates.report import (
@@ -134,18 +157,30 @@ def gates_run(
         names = [n.strip() for item in only or [] for n in item.split(",") if n.strip()]
         suite.select(names)  # unknown names exit 2 before connecting
         try:
-            timeout = parse_duration(statement_timeout)
+            timeout = parse_statement_timeout(statement_timeout)
         except ValueError as exc:
             raise ConfigError(f"--statement-timeout: {exc}") from None
         # Opened (and migrated) first: an unusable history database fails before any gate runs.
         history = GateHistory(_history_url(history_db)) if record else None
         text_to_stdout = output is not None or fmt is GateFormat.text
+
+        def warn(problems: tuple[str, ...]) -> None:
+            err_console.print(
+                "[yellow]warning:[/yellow] gates run WITHOUT a read-only role "
+                f"({'; '.join(problems)}): only the statement check protects the database",
+                markup=True,
+                highlight=False,
+            )
+
         run = run_gates(
             suite,
             db,
             only=names,
             statement_timeout=timeout,
             sample_size=samples,
+            role=role,
+            allow_unrestricted_role=allow_unrestricted_role,
+            on_unrestricted=warn,
             on_result=(lambda r: print_result(r, console, verbose=verbose))
             if text_to_stdout
             else None,
@@ -173,6 +208,54 @@ def gates_run(
                 highlight=False,
             )
     raise typer.Exit(EXIT_PASS if run.passed else EXIT_FAIL)
+
+
+@gates_app.command("setup-role")
+def gates_setup_role(
+    db: Annotated[
+        str,
+        typer.Option("--db", envvar="DQ_GATES_DB", help="postgresql://ADMIN@HOST:PORT/DB"),
+    ],
+    role: RoleOpt = DEFAULT_ROLE,
+    grant_to: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--grant-to",
+            metavar="USER",
+            help="Also let this login user SET ROLE to it (repeatable).",
+        ),
+    ] = None,
+) -> None:
+    """Create the read-only gate role (idempotent): NOLOGIN, member of pg_read_all_data only,
+    granted to the connecting user and to each --grant-to user. Needs CREATEROLE or superuser."""
+    import psycopg
+    from psycopg import sql
+
+    from dataquarantine.cli.render import console
+    from dataquarantine.gates.role import ensure_gate_role
+    from dataquarantine.quarantine.sql.url import (
+        PostgresTarget,
+        parse_store_url,
+        validate_identifier,
+    )
+
+    with _exit_on_errors():
+        target = parse_store_url(db)
+        if not isinstance(target, PostgresTarget):
+            raise ConfigError("--db must be a postgresql:// URL")
+        for user in grant_to or []:
+            validate_identifier(user)
+        try:
+            with psycopg.connect(target.conninfo, connect_timeout=10) as conn:
+                ensure_gate_role(conn, role)
+                for user in grant_to or []:
+                    conn.execute(
+                        sql.SQL("GRANT {} TO {}").format(sql.Identifier(role), sql.Identifier(user))
+                    )
+                conn.commit()
+        except psycopg.Error as exc:
+            raise ConfigError(f"{target.display}: {exc}") from exc
+    console.print(f"gate role {role} is ready (member of pg_read_all_data only)", highlight=False)
 
 
 _MARK = {"PASS": "[green]✓[/green]", "FAIL": "[red]✗[/red]", "INFO": "[cyan]i[/cyan]"}

@@ -558,8 +558,10 @@ def run_gates(
     on_result: Callable[[GateResult], None] | None = None,
     role: str = DEFAULT_GATE_ROLE,
     allow_unrestricted_role: bool = False,
+    on_unrestricted: Callable[[tuple[str, ...]], None] | None = None,
 ) -> GateRun:
-    """Run the gates of ``suite`` (or only those named) against ``url``."""
+    """Run the gates of ``suite`` (or only those named) against ``url``; ``on_unrestricted``
+    hears why, when gates run without a restricted role (``allow_unrestricted_role``)."""
     selected = suite.select(only)
     with GateRunner(
         url,
@@ -568,4 +570,6 @@ def run_gates(
         role=role,
         allow_unrestricted_role=allow_unrestricted_role,
     ) as runner:
+        if on_unrestricted and runner.gate_role and not runner.gate_role.restricted:
+            on_unrestricted(runner.gate_role.problems)
         return runner.run(selected.gates, suite=suite.name, on_result=on_result)
