@@ -11,7 +11,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dataquarantine.errors import ConfigError, GateDefinitionError
-from dataquarantine.gates.duration import format_duration, parse_duration
+from dataquarantine.gates.duration import (
+    MAX_STATEMENT_TIMEOUT,
+    format_duration,
+    parse_duration,
+    parse_statement_timeout,
+)
 from dataquarantine.gates.model import (
     FreshnessGate,
     GateSeverity,
@@ -302,3 +307,56 @@ def test_format_duration() -> None:
     assert format_duration(timedelta(hours=24)) == "1d"
     assert format_duration(timedelta(minutes=90)) == "1h30m"
     assert format_duration(timedelta(milliseconds=1500)) == "1s500ms"
+
+
+HUGE = ["99999999999d", "99999999999w", "9" * 30 + "h", "9" * 30 + "m", "9" * 30 + "s"]
+HUGE += ["9" * 30 + "ms", "9" * 400, "1e400", 1e300, float("inf"), 10**30]
+
+
+@pytest.mark.parametrize("text", HUGE)
+def test_a_huge_duration_is_a_value_error_not_an_overflow(text: Any) -> None:
+    with pytest.raises(ValueError, match=r"too long|not a duration"):
+        parse_duration(text)
+
+
+@pytest.mark.parametrize("text", ["nan", float("nan"), "-5m", -5, 0, "0ms", "0.0001ms"])
+def test_durations_that_are_not_positive_are_refused(text: Any) -> None:
+    with pytest.raises(ValueError):
+        parse_duration(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("1ms", timedelta(milliseconds=1)),
+        ("24d", timedelta(days=24)),
+        ("2147483647ms", MAX_STATEMENT_TIMEOUT),
+        ("3w3d20h31m23s647ms", MAX_STATEMENT_TIMEOUT),
+    ],
+)
+def test_statement_timeouts_up_to_postgresqls_limit(text: str, expected: timedelta) -> None:
+    assert parse_statement_timeout(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("2147483648ms", "PostgreSQL allows at most 3w3d20h31m23s647ms"),
+        ("25d", "PostgreSQL allows at most"),
+        ("4w", "PostgreSQL allows at most"),
+        ("99999999999d", "too long"),
+        ("0.5ms", "below 1ms"),
+        ("0s", "must be positive"),
+        ("-1s", "not a duration"),
+    ],
+)
+def test_statement_timeouts_beyond_the_limit_are_refused(text: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        parse_statement_timeout(text)
+
+
+@pytest.mark.parametrize("value", ["99999999999d", "25d", "9" * 40 + "w", "0.1ms"])
+def test_a_gate_statement_timeout_beyond_the_limit_is_a_definition_error(value: str) -> None:
+    gate = {"name": "g", "kind": "row_count", "table": "t", "min": 1, "statement_timeout": value}
+    with pytest.raises(GateDefinitionError, match=r"gates\[0\] \(g\): statement_timeout: "):
+        gates_from_dict({"gates": [gate]}, source="bad.yaml")
