@@ -371,7 +371,7 @@ class GateRunner:
         try:
             check_gate(gate)
         except UnsafeSqlError as exc:
-            return self._result(gate, None, Samples(), sql_text, started, str(exc), exc.code)
+            return self._result(gate, None, Samples(), sql_text, started, str(exc), "unsafe_sql")
         try:
             # Each setting is LOCAL to this transaction, ended by the rollback below.
             conn.execute(

@@ -209,8 +209,8 @@ def tokenize(text: str) -> list[Token]:
                 tokens.append(Token("op", c, i))
                 i += 1
         elif _WORD_START.match(c):
-            end = _WORD.match(text, i + 1)
-            stop = end.end() if end else i + 1
+            word = _WORD.match(text, i + 1)
+            stop = word.end() if word else i + 1
             tokens.append(Token("word", text[i:stop].lower(), i))
             i = stop
         elif c.isdigit() or (c == "." and i + 1 < n and text[i + 1].isdigit()):
@@ -240,7 +240,8 @@ def _check_tokens(tokens: list[Token]) -> None:
     for index, token in enumerate(tokens):
         if token.kind == "punct" and token.text == ";":
             raise UnsafeSqlError(
-                "a gate runs exactly one statement: remove the ';'", construct="multiple statements"
+                "multiple statements: a gate runs exactly one statement; remove the ';'",
+                construct="multiple statements",
             )
         if token.kind == "word" and token.text in _DENIED_KEYWORDS:
             keyword = token.text.upper()

@@ -132,7 +132,10 @@ def test_session_changes_of_a_gate_are_rolled_back(db: tuple[str, psycopg.Connec
 
 
 #: A query that runs until cancelled, without pg_sleep (which gates may not call).
-SLOW = "SELECT 1 FROM generate_series(1, 1000000) a, generate_series(1, 1000000) b LIMIT 1 OFFSET 999999999999"
+SLOW = (
+    "SELECT 1 FROM generate_series(1, 1000000) a, generate_series(1, 1000000) b"
+    " LIMIT 1 OFFSET 999999999999"
+)
 
 
 def test_statement_timeout(db: tuple[str, psycopg.Connection[Any]]) -> None:
