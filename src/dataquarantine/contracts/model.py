@@ -114,6 +114,17 @@ def _identifier(v: str) -> str:
     return v
 
 
+def _relative_file(v: str) -> str:
+    """A file named relative to the contract's folder and inside it: no absolute path, drive,
+    ``~`` or ``..`` (the rule of ``$ref``; links are resolved when the file is opened)."""
+    parts = re.split(r"[/\\]", v)
+    if v.startswith(("/", "\\", "~")) or re.match(r"^[A-Za-z]:", v) or "\x00" in v:
+        raise ValueError(f"{v!r} must be a path relative to the contract's folder")
+    if ".." in parts:
+        raise ValueError(f"{v!r} must stay inside the contract's folder (no '..')")
+    return v
+
+
 def _column(v: str) -> str:
     if "." in v:
         raise ValueError(f"{v!r} is not a plain column name")
@@ -145,7 +156,7 @@ class LoadSpec(_Frozen):
     """How ``dataquarantine load`` moves staging rows into a target table (the ``load:`` section).
 
     ``staging`` is a table, or a file (``.csv``, ``.jsonl``, ``.ndjson``, ``.parquet``, relative
-    to the contract) that the load copies into a scratch table first.
+    to the contract and inside its folder) that the load copies into a scratch table first.
     """
 
     staging: str
@@ -161,7 +172,7 @@ class LoadSpec(_Frozen):
     @classmethod
     def _staging(cls, v: str) -> str:
         if v.lower().endswith(FILE_STAGING_SUFFIXES):
-            return v
+            return _relative_file(v)
         return _identifier(v)
 
     @field_validator("target")

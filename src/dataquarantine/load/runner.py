@@ -50,7 +50,7 @@ from dataquarantine.load.plan import (
 )
 from dataquarantine.load.pushdown import pushdown
 from dataquarantine.load.report import BatchCounts, LoadSummary
-from dataquarantine.load.staging import drop_scratch, load_file
+from dataquarantine.load.staging import contained_file, drop_scratch, load_file
 from dataquarantine.quarantine.envelope import QuarantineItem
 from dataquarantine.quarantine.service import Quarantine
 from dataquarantine.quarantine.sql.url import PostgresTarget, parse_store_url
@@ -157,9 +157,13 @@ class LoadRun:
             if not IDENTIFIER_RE.match(label):
                 raise ConfigError(f"staging {label!r} is not a plain SQL identifier")
             return label, False
-        path = Path(label)
-        if not path.is_absolute() and self.spec.base_dir is not None:
-            path = self.spec.base_dir / path
+        if self.options.staging:
+            # The operator's own --staging: any file they may read (relative: to the contract).
+            path = Path(label)
+            if not path.is_absolute() and self.spec.base_dir is not None:
+                path = self.spec.base_dir / path
+        else:
+            path = contained_file(self.spec.base_dir, label)
         oid = regclass(conn, self.load.target)
         if oid is None:
             raise ConfigError(f"target table {self.load.target!r} does not exist")

@@ -21,10 +21,25 @@ from dataquarantine.errors import ConfigError
 from dataquarantine.load.plan import ident
 from dataquarantine.quarantine.sql.url import validate_identifier
 
-__all__ = ["SCRATCH_PREFIX", "drop_scratch", "load_file"]
+__all__ = ["SCRATCH_PREFIX", "contained_file", "drop_scratch", "load_file"]
 
 SCRATCH_PREFIX = "dq_staging_"
 _CHUNK = 1 << 20
+
+
+def contained_file(base_dir: Path | None, name: str) -> Path:
+    """The contract's ``load.staging`` file, which must lie inside the contract's folder once
+    links are resolved: the rule of ``$ref``. ConfigError otherwise (and without a folder)."""
+    if base_dir is None:
+        raise ConfigError(
+            f"staging file {name!r} needs a contract folder to resolve it against "
+            "(the contract was not read from a file); use --staging"
+        )
+    root = base_dir.resolve()
+    path = (root / name).resolve()
+    if Path(name).is_absolute() or not path.is_relative_to(root):
+        raise ConfigError(f"staging file {name!r} points outside the contract's folder")
+    return path
 
 
 def _digest(path: Path) -> str:

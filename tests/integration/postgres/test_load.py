@@ -266,6 +266,55 @@ def test_csv_staging_file_is_copied_and_typed(
     assert db.scalar(scratch, (db.schema,)) == 0
 
 
+CALLS_CSV = (
+    "call_log_key,customer_id,agent_id,duration_s,resolution_status\n"
+    "CL1,1,1,60,open\nCL2,2,1,5,open\n"
+)
+
+
+def test_a_staging_file_of_the_contract_loads_from_its_folder(
+    db: LoadDb, quarantine: Quarantine, tmp_path: Path
+) -> None:
+    folder = tmp_path / "contracts"
+    (folder / "data").mkdir(parents=True)
+    (folder / "data" / "calls.csv").write_text(CALLS_CSV)
+    path = write_contract(folder, contract_dict(staging="data/calls.csv"))
+    summary = LoadRun(Contract.from_file(path), db.url).run(quarantine)
+    assert summary.counts.read == 2
+
+
+def test_a_staging_file_outside_the_contracts_folder_is_refused(
+    db: LoadDb, quarantine: Quarantine, tmp_path: Path
+) -> None:
+    folder = tmp_path / "contracts"
+    folder.mkdir()
+    (tmp_path / "outside.csv").write_text(CALLS_CSV)
+    (folder / "link.csv").symlink_to(tmp_path / "outside.csv")
+    (folder / "up").symlink_to(tmp_path)
+    for staging in ("link.csv", "up/outside.csv"):
+        path = write_contract(folder, contract_dict(staging=staging))
+        with pytest.raises(ConfigError, match="outside the contract's folder"):
+            LoadRun(Contract.from_file(path), db.url).run(quarantine)
+        result = CliRunner().invoke(
+            app,
+            ["load", "--db", db.url, "--contract", str(path),
+             "--store", f"sqlite:///{tmp_path / 'q.db'}", "--payloads", f"file://{tmp_path / 'p'}"],
+        )  # fmt: skip
+        assert result.exit_code == 2, result.output
+        assert "outside the contract's folder" in result.output
+    for staging in ("../outside.csv", str(tmp_path / "outside.csv")):
+        with pytest.raises(ContractError, match="contract's folder"):
+            Contract.from_dict(contract_dict(staging=staging), base_dir=folder)
+    assert db.scalar("SELECT count(*) FROM conformed_call_logs") == 0
+    # The operator's own --staging may still name any file they can read.
+    summary = LoadRun(
+        Contract.from_file(write_contract(folder)),
+        db.url,
+        LoadOptions(staging=str(tmp_path / "outside.csv")),
+    ).run(quarantine)
+    assert summary.counts.read == 2
+
+
 def test_missing_tables_and_columns_are_config_errors(
     db: LoadDb, load: Callable[..., LoadSummary]
 ) -> None:
@@ -374,8 +423,9 @@ def test_parquet_staging_with_timestamps_and_nulls(
                     "note": {"type": "string"},  # optional: a NULL is an absent property
                 },
             },
-            "load": {"staging": str(path), "target": "events", "conflict_key": ["event_id"]},
-        }
+            "load": {"staging": path.name, "target": "events", "conflict_key": ["event_id"]},
+        },
+        base_dir=tmp_path,
     )
     summary = LoadRun(contract, db.url).run(quarantine)
     assert (summary.counts.inserted, dict(summary.counts.quarantined)) == (

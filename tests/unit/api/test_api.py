@@ -272,6 +272,19 @@ def test_schemas_register_with_compatibility(client: TestClient) -> None:
     assert bad.status_code == 400
 
 
+@pytest.mark.parametrize("staging", ["/etc/passwd.csv", "../../secret.csv", "a/../../x.parquet"])
+def test_a_registered_contract_cannot_name_a_staging_file_outside_its_folder(
+    client: TestClient, staging: str
+) -> None:
+    load = {"staging": staging, "target": "orders", "conflict_key": ["order_id"]}
+    contract = {**ORDERS, "version": "1.1.0", "load": load}
+    refused = client.post("/api/v1/schemas", json={"contract": contract}, headers=AUTH)
+    assert refused.status_code == 400, refused.text
+    assert "contract's folder" in refused.text
+    listed = client.get("/api/v1/schemas", headers=AUTH).json()
+    assert listed[0]["latest"] == "1.0.0"
+
+
 def test_body_size_limit(api_settings: ApiSettings) -> None:
     app = create_app(api_settings.model_copy(update={"max_body_bytes": 2048}))
     with TestClient(app) as client:

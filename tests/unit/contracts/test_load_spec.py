@@ -84,3 +84,41 @@ def test_any_accepted_table_name_is_a_plain_identifier(name: str) -> None:
     for part in load.target.split("."):
         assert part.isascii() and (part[0].isalpha() or part[0] == "_")
         assert all(c.isalnum() or c == "_" for c in part)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "/etc/passwd.csv",
+        "//server/share/x.csv",
+        "\\\\server\\share\\x.csv",
+        "C:/data/x.csv",
+        "c:x.parquet",
+        "~/x.jsonl",
+        "~root/x.csv",
+        "../x.csv",
+        "data/../../x.csv",
+        "data\\..\\..\\x.ndjson",
+        "./../x.csv",
+        "a/b/../../../x.parquet",
+        "x\x00.csv",
+    ],
+)
+def test_a_staging_file_must_stay_inside_the_contracts_folder(value: str) -> None:
+    with pytest.raises(ContractSyntaxError, match=r"load\.staging: .*contract's folder"):
+        _spec(staging=value)
+
+
+@pytest.mark.parametrize("value", ["calls.csv", "data/calls.csv", "./data/x.jsonl", "a..b.csv"])
+def test_relative_staging_files_inside_the_folder(value: str) -> None:
+    assert _spec(staging=value).load.staging == value
+
+
+@given(st.lists(st.sampled_from(["a", "b", "..", ".", "c d"]), min_size=1, max_size=6))
+def test_staging_paths_with_dotdot_are_refused(parts: list[str]) -> None:
+    value = "/".join([*parts, "x.csv"])
+    if ".." in parts:
+        with pytest.raises(ContractSyntaxError):
+            _spec(staging=value)
+    else:
+        assert _spec(staging=value).load.staging_is_file
