@@ -32,7 +32,7 @@ from typing import Any, Literal
 import psycopg
 from psycopg import errors as pg_errors
 from psycopg.conninfo import conninfo_to_dict
-from psycopg.sql import SQL, Composed, Identifier
+from psycopg.sql import SQL, Composed
 
 from dataquarantine.errors import ConfigError, DatabaseUnavailableError, UnsafeSqlError
 from dataquarantine.gates.duration import format_duration, parse_statement_timeout
@@ -373,16 +373,17 @@ class GateRunner:
         except UnsafeSqlError as exc:
             return self._result(gate, None, Samples(), sql_text, started, str(exc), "unsafe_sql")
         try:
-            # Each setting is LOCAL to this transaction, ended by the rollback below.
+            # Each setting is LOCAL to this transaction, ended by the rollback below;
+            # set_config('role', r, true) is SET LOCAL ROLE r (membership checked), in the
+            # same round trip.
             conn.execute(
                 "SELECT set_config('statement_timeout', %s, true),"
                 " set_config('lock_timeout', %s, true),"
                 " set_config('idle_in_transaction_session_timeout', %s, true),"
-                " set_config('standard_conforming_strings', 'on', true)",
-                (_ms(timeout), _ms(min(DEFAULT_LOCK_TIMEOUT, timeout)), _ms(timeout)),
+                " set_config('standard_conforming_strings', 'on', true),"
+                " set_config('role', coalesce(%s, current_setting('role')), true)",
+                (_ms(timeout), _ms(min(DEFAULT_LOCK_TIMEOUT, timeout)), _ms(timeout), role),
             )
-            if role is not None:
-                conn.execute(SQL("SET LOCAL ROLE {}").format(Identifier(role)))
             if isinstance(gate, SqlGate):
                 count, samples = self._stream(conn, sql_text, sample_size)
             elif isinstance(gate, NotNullGate | RelationshipGate):

@@ -66,7 +66,7 @@ DENIED_FUNCTIONS: Final = frozenset(
     {
         # settings, signals, configuration
         "set_config", "pg_reload_conf", "pg_rotate_logfile", "pg_promote",
-        "pg_log_backend_memory_contexts", "pg_current_logfile",
+        "pg_log_backend_memory_contexts", "pg_current_logfile", "pg_import_system_collations",
         # sequences and transaction ids (they write or assign an id)
         "nextval", "setval", "pg_current_xact_id", "pg_current_xact_id_if_assigned",
         "pg_export_snapshot",
