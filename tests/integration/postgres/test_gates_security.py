@@ -390,3 +390,20 @@ def test_the_default_role_name_is_the_clis() -> None:
 
     assert DEFAULT_ROLE == DEFAULT_GATE_ROLE
     assert os.environ.get("DQ_GATES_ROLE") is None
+
+
+@pytest.mark.parametrize("role", ["x; DROP ROLE postgres", 'x"y', "pg_read_all_data' --", ""])
+def test_an_unsafe_role_name_is_refused(db: tuple[str, psycopg.Connection[Any]], role: str) -> None:
+    from typer.testing import CliRunner
+
+    from dataquarantine.cli.app import app
+
+    url, _ = db
+    with pytest.raises(ConfigError):
+        GateRunner(url, role=role).connect()
+    result = CliRunner().invoke(app, ["gates", "setup-role", "--db", url, "--role", role])
+    assert result.exit_code == 2, result.output
+    result = CliRunner().invoke(
+        app, ["gates", "setup-role", "--db", url, "--role", "ok_name", "--grant-to", role]
+    )
+    assert result.exit_code == 2, result.output
