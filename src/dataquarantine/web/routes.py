@@ -26,6 +26,7 @@ from dataquarantine.errors import (
     StatusConflictError,
     is_transient,
 )
+from dataquarantine.masking import mask_secrets
 from dataquarantine.quarantine.envelope import Status
 from dataquarantine.validation.result import ErrorCode
 from dataquarantine.web.auth import (
@@ -177,8 +178,10 @@ def create_web_router(
         if isinstance(exc, StatusConflictError):
             return guard.error(request, 409, str(exc))
         if is_transient(exc):
-            return guard.error(request, 503, f"The quarantine store is unavailable: {exc}")
-        return guard.error(request, 500, f"{type(exc).__name__}: {exc}")
+            return guard.error(
+                request, 503, f"The quarantine store is unavailable: {mask_secrets(exc)}"
+            )
+        return guard.error(request, 500, mask_secrets(f"{type(exc).__name__}: {exc}"))
 
     def base(request: Request) -> str:
         return str(request.scope.get("root_path", "")).rstrip("/")

@@ -8,6 +8,7 @@ from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from dataquarantine.errors import ConfigError, UnsafeIdentifierError
+from dataquarantine.masking import mask_secrets
 
 __all__ = [
     "DEFAULT_STORE_URL",
@@ -45,7 +46,7 @@ class PostgresTarget:
 
     conninfo: str
     schema: str | None
-    #: The URL with any password masked, for messages and logs.
+    #: The URL with every credential masked (:func:`~dataquarantine.masking.mask_secrets`).
     display: str
 
 
@@ -70,7 +71,7 @@ def parse_store_url(url: str) -> StoreTarget:
     """Parse a metadata-store URL; raise ConfigError when it is unknown or malformed."""
     scheme, sep, _ = url.partition(":")
     if not sep:
-        raise ConfigError(f"not a store URL (no scheme): {_mask_password(url)!r}")
+        raise ConfigError(f"not a store URL (no scheme): {mask_secrets(url)!r}")
     scheme = scheme.lower()
     if scheme == "sqlite":
         return _parse_sqlite(url)
@@ -98,7 +99,7 @@ def _parse_sqlite(url: str) -> SqliteTarget:
 
 
 def _parse_postgres(url: str) -> PostgresTarget:
-    display = _mask_password(url)
+    display = mask_secrets(url)
     try:
         parts = urlsplit(url)
         _ = parts.port  # raises ValueError for a non-numeric or out-of-range port
@@ -117,16 +118,3 @@ def _parse_postgres(url: str) -> PostgresTarget:
             schema = validate_identifier(value)
     conninfo = urlunsplit(parts._replace(query=urlencode(kept)))
     return PostgresTarget(conninfo=conninfo, schema=schema, display=display)
-
-
-def _mask_password(url: str) -> str:
-    try:
-        parts = urlsplit(url)
-        password = parts.password
-    except ValueError:
-        return url.split("@", 1)[-1] if "@" in url else url
-    if not password:
-        return url
-    userinfo, _, hostinfo = parts.netloc.rpartition("@")
-    user = userinfo.split(":", 1)[0]
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{hostinfo}"))
