@@ -203,7 +203,7 @@ def create_app(
         )
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(_Observe, metrics=metrics)
-    _mount_web(app, review)
+    _mount_web(app, review, settings)
     return app
 
 
@@ -235,15 +235,22 @@ def _probes(app: FastAPI, review: ReviewService, registry: CollectorRegistry) ->
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
 
-def _mount_web(app: FastAPI, review: ReviewService) -> None:
+def _mount_web(app: FastAPI, review: ReviewService, settings: ApiSettings) -> None:
     try:
-        from dataquarantine.web import mount_web
+        from dataquarantine.web import LoginLimiter, mount_web
     except ImportError:
         return
+    limiter = LoginLimiter(
+        max_failures=settings.login_max_failures,
+        window_seconds=settings.login_window_seconds,
+        max_clients=settings.login_max_clients,
+    )
+    app.state.login_limiter = limiter
     # The effective token, generated or not: the UI's forms are mutations too.
     mount_web(
         app,
         lambda: review,
         api_token=app.state.api_token,
         read_requires_token=app.state.reads_need_token,
+        login_limiter=limiter,
     )
