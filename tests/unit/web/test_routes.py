@@ -348,3 +348,36 @@ def test_the_api_with_a_bearer_token_needs_no_origin(
     )
     assert response.status_code == 200, response.text
     assert service.get(rid).record.status.value == "resolved"
+
+
+# -- login rate limit -------------------------------------------------------------------------
+
+
+def test_login_is_rate_limited_per_client(settings: ApiSettings, service: ReviewService) -> None:
+    limited = settings.model_copy(update={"login_max_failures": 3, "login_window_seconds": 60})
+    app = create_app(limited, service=service)
+    now = [0.0]
+    app.state.login_limiter.clock = lambda: now[0]
+    client = TestClient(app, follow_redirects=False, headers=SAME_ORIGIN)
+    csrf = _csrf(client)
+    for _ in range(3):
+        wrong = client.post("/login", data={"csrf_token": csrf, "token": "guess"})
+        assert wrong.status_code == 401
+    refused = client.post("/login", data={"csrf_token": csrf, "token": "guess"})
+    assert refused.status_code == 429
+    assert refused.headers["retry-after"] == "60"
+    # While refused, even the right token is (or guessing would go on).
+    right = client.post("/login", data={"csrf_token": csrf, "token": TOKEN})
+    assert right.status_code == 429
+    now[0] = 59.2
+    assert (
+        client.post("/login", data={"csrf_token": csrf, "token": TOKEN}).headers["retry-after"]
+        == "1"
+    )
+    now[0] = 60.0
+    assert client.post("/login", data={"csrf_token": csrf, "token": TOKEN}).status_code == 303
+    # The success cleared the count: three more failures are allowed again.
+    csrf = _csrf(client)  # now bound to the new session
+    for _ in range(3):
+        assert client.post("/login", data={"csrf_token": csrf, "token": "x"}).status_code == 401
+    assert client.post("/login", data={"csrf_token": csrf, "token": "x"}).status_code == 429
