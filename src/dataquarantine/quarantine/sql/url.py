@@ -27,6 +27,7 @@ _SQLITE_PREFIX = "sqlite:///"
 _PG_SCHEMES = ("postgresql", "postgres")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _PG_MAX_IDENTIFIER_BYTES = 63
+_UNPARSED = "the host or port does not parse (percent-encode '/', '?', '#' and '@' in a password)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,8 +104,9 @@ def _parse_postgres(url: str) -> PostgresTarget:
     try:
         parts = urlsplit(url)
         _ = parts.port  # raises ValueError for a non-numeric or out-of-range port
-    except ValueError as exc:
-        raise ConfigError(f"malformed PostgreSQL URL {display!r}: {exc}") from exc
+    except ValueError:
+        # Not the parser's text: it quotes the would-be port, which may be part of a password.
+        raise ConfigError(f"malformed PostgreSQL URL {display!r}: {_UNPARSED}") from None
     if parts.fragment:
         raise ConfigError(f"malformed PostgreSQL URL {display!r}: unexpected '#' fragment")
     schema: str | None = None
