@@ -126,3 +126,26 @@ def test_the_logging_filter_masks_messages_arguments_and_tracebacks() -> None:
     text = logging.Formatter().format(record)
     assert "PW1" not in text and "PW2" not in text and "PW3" not in text
     assert "postgresql://u:***@h/db" in text
+
+
+def test_serve_logs_through_masking_handlers() -> None:
+    from dataquarantine.cli.serve import _log_config
+
+    config = _log_config()
+    assert config["filters"]["mask"]["()"] == "dataquarantine.masking.MaskingFilter"
+    assert all(h["filters"] == ["mask"] for h in config["handlers"].values())
+    assert config["loggers"]["dataquarantine"]["handlers"] == ["default"]
+
+
+def test_mask_logging_adds_the_filter_once() -> None:
+    from dataquarantine.masking import mask_logging
+
+    logger = logging.getLogger("dq-test-mask-logging")
+    handler = logging.StreamHandler()
+    logger.addHandler(handler)
+    try:
+        mask_logging(logger)
+        mask_logging(logger)
+        assert sum(isinstance(f, MaskingFilter) for f in handler.filters) == 1
+    finally:
+        logger.removeHandler(handler)
