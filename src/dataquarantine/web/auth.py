@@ -42,7 +42,6 @@ __all__ = [
     "SESSION_COOKIE",
     "SESSION_SECONDS",
     "SID_COOKIE",
-    "UNSAFE_METHODS",
     "WebAuth",
     "cookie_name",
     "new_session_id",
@@ -56,7 +55,6 @@ SID_COOKIE = "dq_sid"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 SESSION_SECONDS = 12 * 3600
-UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _ACTOR_MAX = 64
 _HOST_PREFIX = "__Host-"
 _DEFAULT_PORTS = {"http": 80, "https": 443}
