@@ -42,6 +42,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar
 
+from dataquarantine.masking import mask_secrets
+
 __all__ = [
     "BrokerError",
     "BrokerFatalError",
@@ -74,9 +76,16 @@ __all__ = [
 
 
 class DataQuarantineError(Exception):
-    """Root of every exception raised by DataQuarantine."""
+    """Root of every exception raised by DataQuarantine.
+
+    Its message is masked on construction (:func:`~dataquarantine.masking.mask_secrets`): a
+    driver's text or a URL carried into it never shows a password or key, wherever it goes.
+    """
 
     transient: ClassVar[bool] = False
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*(mask_secrets(a) if isinstance(a, str) else a for a in args))
 
 
 class ConfigError(DataQuarantineError):

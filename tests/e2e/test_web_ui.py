@@ -417,3 +417,54 @@ def test_screenshots_for_the_docs(page: object) -> None:
     page.screenshot(path=str(SCREENSHOTS / "record.png"), full_page=True)
     for name in ("dashboard.png", "record.png"):
         assert (SCREENSHOTS / name).stat().st_size > 10_000
+
+
+def test_a_page_on_another_port_of_the_host_cannot_change_a_record(page: object) -> None:
+    """The reported attack, in a real browser: a page served on another port of the same host
+    (same *site*, so its cookies reach this server) plants its own CSRF cookies and
+    auto-posts a discard with the matching field. It is refused and nothing changes."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from playwright.sync_api import Page, expect
+
+    assert isinstance(page, Page)
+    page.goto("/records?status=quarantined&contract=orders")
+    href = page.locator("#records-table tbody a").first.get_attribute("href")
+    assert href
+    target = page.url.split("/records", 1)[0] + href
+    evil = f"""<!doctype html><html><body>
+<form id="f" method="post" action="{target.replace("/records/", "/ui/records/")}/discard">
+<input name="csrf_token" value="evil{"e" * 40}"><input name="reason" value="pwned"></form>
+<script src="/go.js"></script></body></html>""".encode()
+    script = b'document.getElementById("f").submit();'  # a file: the page has a CSP of its own
+
+    class Evil(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body, kind = (
+                (script, "text/javascript") if self.path == "/go.js" else (evil, "text/html")
+            )
+            self.send_response(200)
+            self.send_header("Content-Type", kind)
+            # Cookies are not isolated by port: these reach the UI's server too.
+            for name in ("dq_csrf", "dq_sid"):
+                self.send_header("Set-Cookie", f"{name}=evil{'e' * 40}; Path=/; HttpOnly")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Evil)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with page.expect_response(lambda r: r.url.endswith("/discard")) as answer:
+            page.goto(f"http://127.0.0.1:{server.server_address[1]}/")
+        assert answer.value.status == 403
+    finally:
+        server.shutdown()
+        server.server_close()
+    page.goto(target)
+    expect(page.locator("[data-testid=status]")).to_have_text("quarantined")
+    expect(page.locator("#history")).not_to_contain_text("pwned")

@@ -26,7 +26,7 @@ from prometheus_client import (
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dataquarantine import __version__
-from dataquarantine.api.models import ErrorOut
+from dataquarantine.api.models import ErrorOut, ReadyOut
 from dataquarantine.api.routes import router
 from dataquarantine.api.security import BodyLimit
 from dataquarantine.api.settings import ApiSettings
@@ -42,6 +42,7 @@ from dataquarantine.errors import (
     StatusConflictError,
     is_transient,
 )
+from dataquarantine.masking import mask_secrets
 from dataquarantine.remediation import Remediation
 from dataquarantine.remediation.prometheus import RemediationMetrics
 from dataquarantine.review import ReviewService
@@ -107,25 +108,47 @@ class _Observe:
             self.metrics.observe(scope["method"], route, code, time.perf_counter() - started)
 
 
-def _error(code: int, detail: str, reasons: tuple[str, ...] | None = None) -> JSONResponse:
-    body = ErrorOut(detail=detail, reasons=list(reasons) if reasons is not None else None)
+def _error(
+    code: int,
+    detail: str,
+    reasons: tuple[str, ...] | None = None,
+    *,
+    secrets_of: tuple[str, ...] = (),
+) -> JSONResponse:
+    body = ErrorOut(
+        detail=mask_secrets(detail, *secrets_of),
+        reasons=[mask_secrets(r, *secrets_of) for r in reasons] if reasons is not None else None,
+    )
     return JSONResponse(body.model_dump(exclude_none=True), status_code=code)
 
 
-async def _on_error(_request: Request, exc: Exception) -> Response:
+def _urls(request: Request) -> tuple[str, ...]:
+    """The configured URLs, whose secrets no answer may echo (even as a driver wrote them)."""
+    settings: ApiSettings = request.app.state.settings
+    return (settings.store_url, settings.payloads_url)
+
+
+async def _on_error(request: Request, exc: Exception) -> Response:
+    code, detail, reasons = _classify(exc)
+    if code == status.HTTP_500_INTERNAL_SERVER_ERROR:
+        log.error("request failed: %s", mask_secrets(exc, *_urls(request)))
+    return _error(code, detail, reasons, secrets_of=_urls(request))
+
+
+def _classify(exc: Exception) -> tuple[int, str, tuple[str, ...] | None]:
+    """The status, detail and reasons answering one of our exceptions."""
     if isinstance(exc, RecordNotFoundError | JobNotFoundError | ContractNotFoundError):
-        return _error(status.HTTP_404_NOT_FOUND, str(exc))
+        return status.HTTP_404_NOT_FOUND, str(exc), None
     if isinstance(exc, IncompatibleContractError):
-        return _error(status.HTTP_409_CONFLICT, str(exc), exc.reasons)
+        return status.HTTP_409_CONFLICT, str(exc), exc.reasons
     if isinstance(exc, StatusConflictError | DuplicateContractError):
-        return _error(status.HTTP_409_CONFLICT, str(exc))
+        return status.HTTP_409_CONFLICT, str(exc), None
     if isinstance(exc, ContractError | ConfigError):
         # 400, not 422: FastAPI's 422 means "the body does not match the schema".
-        return _error(status.HTTP_400_BAD_REQUEST, str(exc))
+        return status.HTTP_400_BAD_REQUEST, str(exc), None
     if is_transient(exc):
-        return _error(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc))
-    log.error("request failed: %s", exc)
-    return _error(status.HTTP_500_INTERNAL_SERVER_ERROR, f"{type(exc).__name__}: {exc}")
+        return status.HTTP_503_SERVICE_UNAVAILABLE, str(exc), None
+    return status.HTTP_500_INTERNAL_SERVER_ERROR, f"{type(exc).__name__}: {exc}", None
 
 
 def create_app(
@@ -180,7 +203,7 @@ def create_app(
         )
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(_Observe, metrics=metrics)
-    _mount_web(app, review)
+    _mount_web(app, review, settings)
     return app
 
 
@@ -193,29 +216,41 @@ def _probes(app: FastAPI, review: ReviewService, registry: CollectorRegistry) ->
         "/ready",
         tags=["probes"],
         summary="Readiness: the store and the payload storage answer",
-        responses={503: {"model": ErrorOut}},
+        description="Names the dependencies that failed, never their URL or error text "
+        "(the probe is open to anyone).",
+        response_model=ReadyOut,
+        responses={503: {"model": ReadyOut}},
     )
-    def ready() -> Any:
-        try:
-            review.check()
-        except DataQuarantineError as exc:
-            return _error(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc))
-        return {"status": "ready"}
+    def ready(request: Request) -> Any:
+        failed = review.quarantine.failing()
+        if not failed:
+            return ReadyOut(status="ready")
+        for name, exc in failed.items():
+            log.warning("not ready: %s: %s", name, mask_secrets(exc, *_urls(request)))
+        body = ReadyOut(status="unavailable", failed=list(failed))
+        return JSONResponse(body.model_dump(), status_code=status.HTTP_503_SERVICE_UNAVAILABLE)
 
     @app.get("/metrics", include_in_schema=False)
     def prometheus() -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
 
-def _mount_web(app: FastAPI, review: ReviewService) -> None:
+def _mount_web(app: FastAPI, review: ReviewService, settings: ApiSettings) -> None:
     try:
-        from dataquarantine.web import mount_web
+        from dataquarantine.web import LoginLimiter, mount_web
     except ImportError:
         return
+    limiter = LoginLimiter(
+        max_failures=settings.login_max_failures,
+        window_seconds=settings.login_window_seconds,
+        max_clients=settings.login_max_clients,
+    )
+    app.state.login_limiter = limiter
     # The effective token, generated or not: the UI's forms are mutations too.
     mount_web(
         app,
         lambda: review,
         api_token=app.state.api_token,
         read_requires_token=app.state.reads_need_token,
+        login_limiter=limiter,
     )

@@ -31,6 +31,7 @@ __all__ = [
     "PatchB64",
     "PatchBody",
     "PatchJson",
+    "ReadyOut",
     "ReasonBody",
     "RecordDetailOut",
     "RecordOut",
@@ -55,6 +56,13 @@ class _In(BaseModel):
 class ErrorOut(_Out):
     detail: str
     reasons: list[str] | None = None
+
+
+class ReadyOut(_Out):
+    """``/ready``: which dependencies failed, by name only (never a URL or an error text)."""
+
+    status: Literal["ready", "unavailable"]
+    failed: list[Literal["store", "payloads"]] = []
 
 
 class ViolationOut(_Out):

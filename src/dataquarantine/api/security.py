@@ -55,8 +55,13 @@ def actor_of(request: Request) -> str:
 
 
 class BodyLimit:
-    """ASGI middleware: answers 413 to a request body larger than ``max_bytes`` (declared by
-    Content-Length or counted while streaming)."""
+    """ASGI middleware: answers 413 to a request body larger than ``max_bytes``, declared by
+    Content-Length or counted while it streams in (chunked), without buffering it.
+
+    A streamed body is answered as soon as it crosses the limit: the 413 is sent from here and
+    the application sees the client as gone (``http.disconnect``), so no handler (FastAPI's
+    body parser turns a failing read into a 400) can answer in its place.
+    """
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -77,27 +82,35 @@ class BodyLimit:
                     return
         seen = 0
         started = False
+        rejected = False
 
         async def counting_receive() -> Message:
-            nonlocal seen
+            nonlocal seen, rejected
+            if rejected:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
-                    raise _TooLarge
+                    rejected = True
+                    if not started:
+                        await self._reject(send)
+                    return {"type": "http.disconnect"}
             return message
 
-        async def tracking_send(message: Message) -> None:
+        async def guarded_send(message: Message) -> None:
             nonlocal started
+            if rejected:
+                return  # the 413 is the answer
             if message["type"] == "http.response.start":
                 started = True
             await send(message)
 
         try:
-            await self.app(scope, counting_receive, tracking_send)
-        except _TooLarge:
-            if not started:
-                await self._reject(send)
+            await self.app(scope, counting_receive, guarded_send)
+        except Exception:
+            if not rejected:
+                raise
 
     async def _reject(self, send: Send) -> None:
         body = b'{"detail":"request body too large"}'
@@ -108,11 +121,8 @@ class BodyLimit:
                 "headers": [
                     (b"content-type", b"application/json"),
                     (b"content-length", str(len(body)).encode()),
+                    (b"connection", b"close"),
                 ],
             }
         )
         await send({"type": "http.response.body", "body": body})
-
-
-class _TooLarge(Exception):
-    pass

@@ -25,6 +25,12 @@ class ApiSettings(ReviewSettings):
     access_log: bool = True
     #: Origins allowed by CORS; empty (the default) turns CORS off.
     cors_origins: list[str] = Field(default_factory=list)
+    #: Failed ``/login`` attempts one client address may make per window (429 beyond).
+    login_max_failures: int = Field(default=5, ge=1, le=10_000)
+    #: The login window, in seconds, counted from a client's first failure.
+    login_window_seconds: float = Field(default=300.0, gt=0, le=86_400)
+    #: Client addresses the login limiter remembers (least recently seen forgotten first).
+    login_max_clients: int = Field(default=10_000, ge=1, le=10_000_000)
 
     def reads_need_token(self) -> bool:
         if self.read_requires_token is not None:

@@ -62,6 +62,15 @@ PayloadsOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
 
 
+def _shown(exc: BaseException) -> str:
+    """An error's text for the terminal: credentials masked, no Rich markup inside."""
+    from rich.markup import escape
+
+    from dataquarantine.masking import mask_secrets
+
+    return escape(mask_secrets(exc))
+
+
 @contextmanager
 def _exit_codes() -> Iterator[None]:
     """Map our exceptions to exit codes with a one-line message on stderr."""
@@ -70,13 +79,13 @@ def _exit_codes() -> Iterator[None]:
     try:
         yield
     except (ContractError, ContractNotFoundError, ConfigError) as exc:
-        err_console.print(f"[red]error:[/red] {exc}")
+        err_console.print(f"[red]error:[/red] {_shown(exc)}")
         raise typer.Exit(EXIT_USAGE) from None
     except DataQuarantineError as exc:
-        err_console.print(f"[red]error:[/red] {exc}")
+        err_console.print(f"[red]error:[/red] {_shown(exc)}")
         raise typer.Exit(EXIT_RUNTIME) from None
     except OSError as exc:
-        err_console.print(f"[red]error:[/red] {exc}")
+        err_console.print(f"[red]error:[/red] {_shown(exc)}")
         raise typer.Exit(EXIT_RUNTIME) from None
 
 

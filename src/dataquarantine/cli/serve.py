@@ -6,10 +6,11 @@ Exit codes: 0 after a graceful shutdown (SIGINT/SIGTERM), 1 when a store cannot 
 
 from __future__ import annotations
 
+import copy
 import gc
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -70,5 +71,22 @@ def serve_command(
             host=settings.host,
             port=settings.port,
             log_level="info",
+            log_config=_log_config(),
             access_log=settings.access_log,
         )
+
+
+def _log_config() -> dict[str, Any]:
+    """uvicorn's logging, plus the application's loggers, every handler masking credentials."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["filters"] = {"mask": {"()": "dataquarantine.masking.MaskingFilter"}}
+    for handler in config["handlers"].values():
+        handler["filters"] = ["mask"]
+    config["loggers"]["dataquarantine"] = {
+        "handlers": ["default"],
+        "level": "INFO",
+        "propagate": False,
+    }
+    return config

@@ -84,6 +84,9 @@ def _configure_logging(level: str) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    from dataquarantine.masking import mask_logging
+
+    mask_logging()
 
 
 def stream_command(

@@ -13,13 +13,13 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
-from dataquarantine.errors import ConfigError, PayloadStoreError
+from dataquarantine.errors import ConfigError, DataQuarantineError, PayloadStoreError
 from dataquarantine.quarantine.envelope import (
     PayloadRef,
     QuarantineFilter,
@@ -30,7 +30,10 @@ from dataquarantine.quarantine.payloads import open_payload_store
 from dataquarantine.quarantine.ports import PayloadStore, QuarantineStore
 from dataquarantine.quarantine.retry import RetryPolicy
 
-__all__ = ["DEFAULT_MAX_CHUNK_BYTES", "Quarantine", "WriteReport"]
+__all__ = ["DEFAULT_MAX_CHUNK_BYTES", "Dependency", "Quarantine", "WriteReport"]
+
+#: A store the quarantine depends on, as probes name it.
+Dependency = Literal["store", "payloads"]
 
 DEFAULT_MAX_CHUNK_BYTES = 8 << 20
 
@@ -203,6 +206,20 @@ class Quarantine:
         """Probe both stores once (no retry): raise the first failure."""
         self.store.check()
         self.payloads.check()
+
+    def failing(self) -> dict[Dependency, DataQuarantineError | OSError]:
+        """Probe both stores once (no retry): each one that failed, with its error."""
+        failed: dict[Dependency, DataQuarantineError | OSError] = {}
+        probes: tuple[tuple[Dependency, Callable[[], None]], ...] = (
+            ("store", self.store.check),
+            ("payloads", self.payloads.check),
+        )
+        for name, probe in probes:
+            try:
+                probe()
+            except (DataQuarantineError, OSError) as exc:
+                failed[name] = exc
+        return failed
 
     def close(self) -> None:
         try:

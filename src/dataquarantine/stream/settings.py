@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -27,13 +27,11 @@ from pydantic_settings import (
 )
 
 from dataquarantine.errors import ConfigError
+from dataquarantine.masking import SECRET_KEY_MARKERS, is_secret_key, mask_secrets
 from dataquarantine.settings import DEFAULT_PAYLOADS_URL, DEFAULT_STORE_URL
 
 __all__ = ["SECRET_KEY_MARKERS", "StreamSettings"]
 
-#: A ``kafka_extra`` property whose name contains one of these is kept as a secret (never
-#: printed): ``sasl.password``, ``ssl.key.password``, ``sasl.oauthbearer.client.secret``, ...
-SECRET_KEY_MARKERS: Final = ("password", "secret", "sasl.jaas.config", "ssl.key.pem", "token")
 
 # The YAML layer of the settings being built (a context variable: no global state).
 _YAML_LAYER: ContextVar[Mapping[str, Any] | None] = ContextVar("_YAML_LAYER", default=None)
@@ -56,11 +54,6 @@ def _yaml_layer(data: Mapping[str, Any]) -> Iterator[None]:
         yield
     finally:
         _YAML_LAYER.reset(token)
-
-
-def _is_secret(key: str) -> bool:
-    low = key.lower()
-    return any(marker in low for marker in SECRET_KEY_MARKERS)
 
 
 class StreamSettings(BaseSettings):
@@ -136,7 +129,7 @@ class StreamSettings(BaseSettings):
                 if raw is None or isinstance(raw, dict | list):
                     raise ValueError(f"kafka_extra[{key!r}] must be a string, number or boolean")
                 text = str(raw).lower() if isinstance(raw, bool) else str(raw)
-                out[str(key)] = SecretStr(text) if _is_secret(str(key)) else text
+                out[str(key)] = SecretStr(text) if is_secret_key(str(key)) else text
             return out
         return value
 
@@ -204,22 +197,9 @@ class StreamSettings(BaseSettings):
     def redacted(self) -> dict[str, Any]:
         """A printable view: secrets masked, store URL passwords removed."""
         out = self.model_dump(mode="json")
-        out["store_url"] = _mask_url_password(self.store_url)
-        out["payloads_url"] = _mask_url_password(self.payloads_url)
+        out["store_url"] = mask_secrets(self.store_url)
+        out["payloads_url"] = mask_secrets(self.payloads_url)
         return out
-
-
-def _mask_url_password(url: str) -> str:
-    from urllib.parse import urlsplit, urlunsplit
-
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return url
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:

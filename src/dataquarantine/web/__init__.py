@@ -13,13 +13,14 @@ from typing import TYPE_CHECKING
 from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 
+from dataquarantine.web.limits import LoginLimiter
 from dataquarantine.web.render import STATIC_DIR
 from dataquarantine.web.routes import create_web_router
 
 if TYPE_CHECKING:
     from dataquarantine.review import ReviewService
 
-__all__ = ["STATIC_DIR", "create_web_router", "mount_web"]
+__all__ = ["STATIC_DIR", "LoginLimiter", "create_web_router", "mount_web"]
 
 
 def mount_web(
@@ -28,6 +29,7 @@ def mount_web(
     *,
     api_token: str | None = None,
     read_requires_token: bool | None = None,
+    login_limiter: LoginLimiter | None = None,
 ) -> None:
     """Serve the UI from ``app``: pages at ``/``, static files at ``/static``.
 
@@ -36,6 +38,9 @@ def mount_web(
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="dq-static")
     app.include_router(
         create_web_router(
-            service_provider, api_token=api_token, read_requires_token=read_requires_token
+            service_provider,
+            api_token=api_token,
+            read_requires_token=read_requires_token,
+            login_limiter=login_limiter,
         )
     )

@@ -1,5 +1,5 @@
 """Template rendering for the web UI: one Jinja2 environment (autoescape always on), the CSRF
-cookie, and the security headers every page carries."""
+token (and the browser-id cookie it is bound to), and the security headers every page carries."""
 
 from __future__ import annotations
 
@@ -13,7 +13,13 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
-from dataquarantine.web.auth import CSRF_COOKIE, SESSION_SECONDS, new_csrf_token
+from dataquarantine.web.auth import (
+    SESSION_SECONDS,
+    SID_COOKIE,
+    WebAuth,
+    cookie_name,
+    new_session_id,
+)
 
 __all__ = ["SECURITY_HEADERS", "STATIC_DIR", "TEMPLATE_DIR", "Renderer", "humanize_age"]
 
@@ -69,7 +75,8 @@ def _thousands(n: int) -> str:
 class Renderer:
     """Renders templates into responses that carry the CSRF cookie and security headers."""
 
-    def __init__(self) -> None:
+    def __init__(self, auth: WebAuth | None = None) -> None:
+        self.auth = auth if auth is not None else WebAuth()
         self.env = Environment(
             loader=FileSystemLoader(TEMPLATE_DIR),
             autoescape=True,  # every template, whatever its extension
@@ -82,17 +89,16 @@ class Renderer:
         self.env.filters["thousands"] = _thousands
         self.env.filters["json"] = _json
 
-    def csrf_token(self, request: Request) -> tuple[str, bool]:
-        """The request's CSRF token and whether it is new (then the cookie must be set)."""
-        token = request.cookies.get(CSRF_COOKIE)
-        if token and 20 <= len(token) <= 100:
-            return token, False
-        existing = request.scope.get("dq_csrf_new")
-        if isinstance(existing, str):
-            return existing, True
-        token = new_csrf_token()
-        request.scope["dq_csrf_new"] = token
-        return token, True
+    def csrf_token(self, request: Request) -> tuple[str, str | None]:
+        """The request's CSRF token, and the new browser id to set when it had none."""
+        binding = self.auth.binding(request.cookies, request.url.scheme)
+        if binding is not None:
+            return self.auth.csrf_token(binding), None
+        sid = request.scope.get("dq_sid_new")
+        if not isinstance(sid, str):
+            sid = new_session_id()
+            request.scope["dq_sid_new"] = sid
+        return self.auth.csrf_token(f"sid:{sid}"), sid
 
     def page(
         self,
@@ -102,7 +108,7 @@ class Renderer:
         *,
         status_code: int = 200,
     ) -> Response:
-        csrf, new = self.csrf_token(request)
+        csrf, new_sid = self.csrf_token(request)
         html = self.env.get_template(template).render(
             {
                 "request": request,
@@ -112,18 +118,18 @@ class Renderer:
             }
         )
         response = HTMLResponse(html, status_code=status_code)
-        self.secure(request, response, csrf if new else None)
+        self.secure(request, response, new_sid)
         return response
 
     @staticmethod
-    def secure(request: Request, response: Response, new_csrf: str | None = None) -> None:
-        """Add the security headers, and the CSRF cookie when it was just made."""
+    def secure(request: Request, response: Response, new_sid: str | None = None) -> None:
+        """Add the security headers, and the browser-id cookie when it was just made."""
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
-        if new_csrf is not None:
+        if new_sid is not None:
             response.set_cookie(
-                CSRF_COOKIE,
-                new_csrf,
+                cookie_name(SID_COOKIE, request.url.scheme),
+                new_sid,
                 max_age=SESSION_SECONDS,
                 httponly=True,
                 samesite="strict",

@@ -1,8 +1,9 @@
 """The web UI's routes: server-rendered pages over the review service (called in Python).
 
 Reads are plain ``GET`` pages (htmx swaps fragments when present; everything works without
-JavaScript too). Every mutation is a ``POST`` that passes :meth:`_Guard.mutation`: same-site,
-CSRF token, and a session when a token is configured; then it redirects (303) back to a page.
+JavaScript too). Every mutation is a ``POST`` that passes :meth:`_Guard.mutation`: same
+origin, a CSRF token bound to the session, and a session when a token is configured; then it
+redirects (303) back to a page. ``POST /login`` is rate-limited per client address.
 """
 
 from __future__ import annotations
@@ -26,19 +27,21 @@ from dataquarantine.errors import (
     StatusConflictError,
     is_transient,
 )
+from dataquarantine.masking import mask_secrets
 from dataquarantine.quarantine.envelope import Status
 from dataquarantine.validation.result import ErrorCode
 from dataquarantine.web.auth import (
-    CSRF_COOKIE,
     CSRF_FIELD,
     CSRF_HEADER,
     SESSION_COOKIE,
     SESSION_SECONDS,
     WebAuth,
-    csrf_ok,
+    cookie_name,
     safe_next,
+    same_origin,
 )
 from dataquarantine.web.forms import PAGE_SIZES, FormTooLargeError, RecordsQuery, read_form
+from dataquarantine.web.limits import LoginLimiter
 from dataquarantine.web.render import Renderer
 from dataquarantine.web.views import (
     RANGES,
@@ -81,7 +84,9 @@ class _Guard:
 
     def actor(self, request: Request) -> str | None:
         """The logged-in actor (``None``: no valid session)."""
-        return self.auth.verify(request.cookies.get(SESSION_COOKIE))
+        return self.auth.verify(
+            request.cookies.get(cookie_name(SESSION_COOKIE, request.url.scheme))
+        )
 
     def read(self, request: Request) -> Response | None:
         """A redirect to the login page when reads need a session and there is none."""
@@ -102,14 +107,22 @@ class _Guard:
         self, request: Request, *, need_session: bool = True
     ) -> tuple[dict[str, str], str] | Response:
         """The form and actor of an allowed mutation, else the error response to send."""
-        if request.headers.get("sec-fetch-site") == "cross-site":
-            return self.error(request, 403, "Cross-site request refused.")
+        headers = request.headers
+        if not same_origin(
+            request.url.scheme,
+            headers.get("host"),
+            origin=headers.get("origin"),
+            referer=headers.get("referer"),
+            fetch_site=headers.get("sec-fetch-site"),
+        ):
+            return self.error(request, 403, "Refused: the request did not come from this UI.")
         try:
             form = await read_form(request)
         except FormTooLargeError:
             return self.error(request, 413, "The form is too large.")
-        submitted = form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER)
-        if not csrf_ok(request.cookies.get(CSRF_COOKIE), submitted):
+        submitted = form.get(CSRF_FIELD) or headers.get(CSRF_HEADER)
+        binding = self.auth.binding(request.cookies, request.url.scheme)
+        if not self.auth.csrf_ok(binding, submitted):
             return self.error(
                 request, 403, "The form expired or came from another site: reload and retry."
             )
@@ -160,11 +173,14 @@ def create_web_router(
     *,
     api_token: str | None = None,
     read_requires_token: bool | None = None,
+    login_limiter: LoginLimiter | None = None,
 ) -> APIRouter:
     """The UI's routes (mount without prefix; static files are mounted by ``mount_web``)."""
     router = APIRouter(include_in_schema=False)
-    renderer = Renderer()
-    guard = _Guard(WebAuth(api_token, read_requires_token), renderer)
+    auth = WebAuth(api_token, read_requires_token)
+    renderer = Renderer(auth)
+    guard = _Guard(auth, renderer)
+    limiter = login_limiter if login_limiter is not None else LoginLimiter()
 
     def page(request: Request, template: str, status_code: int = 200, **ctx: Any) -> Response:
         return renderer.page(
@@ -177,8 +193,10 @@ def create_web_router(
         if isinstance(exc, StatusConflictError):
             return guard.error(request, 409, str(exc))
         if is_transient(exc):
-            return guard.error(request, 503, f"The quarantine store is unavailable: {exc}")
-        return guard.error(request, 500, f"{type(exc).__name__}: {exc}")
+            return guard.error(
+                request, 503, f"The quarantine store is unavailable: {mask_secrets(exc)}"
+            )
+        return guard.error(request, 500, mask_secrets(f"{type(exc).__name__}: {exc}"))
 
     def base(request: Request) -> str:
         return str(request.scope.get("root_path", "")).rstrip("/")
@@ -379,12 +397,20 @@ def create_web_router(
             return allowed
         form, _ = allowed
         nxt = safe_next(form.get("next"))
+        client = request.client.host if request.client else "unknown"
+        wait = limiter.retry_after(client)
+        if wait is not None:
+            response = guard.error(request, 429, f"Too many failed logins: try again in {wait} s.")
+            response.headers["Retry-After"] = str(wait)
+            return response
         if not guard.auth.check_token(form.get("token", "")):
+            limiter.failed(client)
             return page(request, "login.html", status_code=401, nxt=nxt, failed=True, flash=None)
+        limiter.succeeded(client)
         name = " ".join(form.get("name", "").split())[:40] or "reviewer"
         response = RedirectResponse(base(request) + nxt, status_code=303)
         response.set_cookie(
-            SESSION_COOKIE,
+            cookie_name(SESSION_COOKIE, request.url.scheme),
             guard.auth.issue(f"web:{name}"),
             max_age=SESSION_SECONDS,
             httponly=True,
@@ -403,7 +429,13 @@ def create_web_router(
         response = RedirectResponse(
             f"{base(request)}{target}?{urlencode({'flash': 'logged_out'})}", status_code=303
         )
-        response.delete_cookie(SESSION_COOKIE, path="/")
+        response.delete_cookie(
+            cookie_name(SESSION_COOKIE, request.url.scheme),
+            path="/",
+            secure=request.url.scheme == "https",
+            httponly=True,
+            samesite="strict",
+        )
         return response
 
     return router

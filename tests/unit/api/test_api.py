@@ -46,7 +46,7 @@ def _wait(client: TestClient, job_id: str) -> dict[str, Any]:
 
 def test_probes(client: TestClient) -> None:
     assert client.get("/health").json() == {"status": "ok"}
-    assert client.get("/ready").status_code == 200
+    assert client.get("/ready").json() == {"status": "ready", "failed": []}
     assert "dataquarantine_api_requests_total" in client.get("/metrics").text
     assert client.get("/openapi.json").json()["info"]["title"].startswith("DataQuarantine")
     assert client.get("/docs").status_code == 200
@@ -56,7 +56,7 @@ def test_ready_is_503_when_the_store_is_gone(app: FastAPI, client: TestClient) -
     app.state.review.quarantine.store.close()
     response = client.get("/ready")
     assert response.status_code == 503
-    assert response.json()["detail"]
+    assert response.json() == {"status": "unavailable", "failed": ["store"]}
 
 
 def test_reads_need_the_token_when_one_is_set(client: TestClient) -> None:

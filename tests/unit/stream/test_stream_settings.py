@@ -68,9 +68,20 @@ def test_kafka_extra_secrets_are_masked_but_passed_to_clients(tmp_path: Path) ->
     assert conf["linger.ms"] == "1"
 
 
-def test_store_url_password_is_masked() -> None:
-    s = StreamSettings.load(store_url="postgresql://dq:s3cret@db:5432/dq")
-    assert "s3cret" not in str(s.redacted())
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://dq:s3cret@db:5432/dq",
+        "postgresql://db:5432/dq?user=dq&password=s3cret",
+        "postgresql://db:5432/dq?user=dq&PassWord=s3cret",
+        "postgresql://db:5432/dq?user=dq&sslpassword=s3cret",
+        "postgresql://dq:s3%2Fcret@db:5432/dq",
+    ],
+)
+def test_store_url_password_is_masked(url: str) -> None:
+    s = StreamSettings.load(store_url=url)
+    assert "s3cret" not in str(s.redacted()) and "s3%2Fcret" not in str(s.redacted())
+    assert "db:5432/dq" in s.redacted()["store_url"]
 
 
 def test_delivery_guarantee_settings_cannot_be_overridden() -> None:

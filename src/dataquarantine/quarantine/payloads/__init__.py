@@ -52,8 +52,11 @@ def _open_s3(url: str, endpoint_url: str | None) -> PayloadStore:
     try:
         parts = urlsplit(url)
         port = parts.port
-    except ValueError as exc:
-        raise ConfigError(f"malformed payload store URL {url!r}: {exc}") from exc
+    except ValueError:
+        # Not the parser's text: it quotes the would-be port, which may be part of a secret.
+        raise ConfigError(
+            f"malformed payload store URL {url!r}: the host or port does not parse"
+        ) from None
     if not parts.hostname or parts.query or parts.fragment or port or "@" in parts.netloc:
         raise ConfigError(f"malformed payload store URL {url!r}: expected s3://bucket/prefix")
     # Deferred: boto3 takes a noticeable time to import and local runs never need it.

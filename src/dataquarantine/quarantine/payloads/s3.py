@@ -25,6 +25,7 @@ from dataquarantine.errors import (
     PayloadStoreError,
     PayloadStoreUnavailableError,
 )
+from dataquarantine.masking import mask_secrets
 from dataquarantine.quarantine.payloads.keys import (
     chunk_key_for_digest,
     validate_key,
@@ -143,7 +144,8 @@ class S3PayloadStore:
         self._client = client
 
     def __repr__(self) -> str:
-        return f"S3PayloadStore(s3://{self.bucket}/{self.prefix}, {self._client.meta.endpoint_url})"
+        endpoint = mask_secrets(self._client.meta.endpoint_url)
+        return f"S3PayloadStore(s3://{self.bucket}/{self.prefix}, {endpoint})"
 
     @property
     def endpoint_url(self) -> str:

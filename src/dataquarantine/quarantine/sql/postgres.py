@@ -22,6 +22,7 @@ from dataquarantine.errors import (
     StoreIntegrityError,
     StoreUnavailableError,
 )
+from dataquarantine.masking import mask_secrets
 from dataquarantine.quarantine.envelope import QuarantineFilter, QuarantineRecord, Revision
 from dataquarantine.quarantine.history import Bucket
 from dataquarantine.quarantine.sql.base import (
@@ -262,7 +263,7 @@ class PostgresQuarantineStore(SqlQuarantineStore):
                         self._discard()
                     if not (lost and reused and attempt == 1):
                         raise _translate(exc, label) from exc
-                    log.warning("%s: connection lost (%s); reconnecting", label, exc)
+                    log.warning("%s: connection lost (%s); reconnecting", label, mask_secrets(exc))
             raise AssertionError("unreachable")  # pragma: no cover
 
     def _fetch(self, sql: str, params: Sequence[Any]) -> builtins.list[Row]:
@@ -279,7 +280,7 @@ class PostgresQuarantineStore(SqlQuarantineStore):
                 self._give_reader(conn, lost=lost)
                 if not (lost and reused and attempt == 1):
                     raise _translate(exc, label) from exc
-                log.warning("%s: connection lost (%s); reconnecting", label, exc)
+                log.warning("%s: connection lost (%s); reconnecting", label, mask_secrets(exc))
                 continue
             self._give_reader(conn, lost=False)
             return rows

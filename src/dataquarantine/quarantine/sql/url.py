@@ -8,6 +8,7 @@ from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from dataquarantine.errors import ConfigError, UnsafeIdentifierError
+from dataquarantine.masking import mask_secrets
 
 __all__ = [
     "DEFAULT_STORE_URL",
@@ -26,6 +27,7 @@ _SQLITE_PREFIX = "sqlite:///"
 _PG_SCHEMES = ("postgresql", "postgres")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _PG_MAX_IDENTIFIER_BYTES = 63
+_UNPARSED = "the host or port does not parse (percent-encode '/', '?', '#' and '@' in a password)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +47,7 @@ class PostgresTarget:
 
     conninfo: str
     schema: str | None
-    #: The URL with any password masked, for messages and logs.
+    #: The URL with every credential masked (:func:`~dataquarantine.masking.mask_secrets`).
     display: str
 
 
@@ -70,7 +72,7 @@ def parse_store_url(url: str) -> StoreTarget:
     """Parse a metadata-store URL; raise ConfigError when it is unknown or malformed."""
     scheme, sep, _ = url.partition(":")
     if not sep:
-        raise ConfigError(f"not a store URL (no scheme): {_mask_password(url)!r}")
+        raise ConfigError(f"not a store URL (no scheme): {mask_secrets(url)!r}")
     scheme = scheme.lower()
     if scheme == "sqlite":
         return _parse_sqlite(url)
@@ -98,12 +100,13 @@ def _parse_sqlite(url: str) -> SqliteTarget:
 
 
 def _parse_postgres(url: str) -> PostgresTarget:
-    display = _mask_password(url)
+    display = mask_secrets(url)
     try:
         parts = urlsplit(url)
         _ = parts.port  # raises ValueError for a non-numeric or out-of-range port
-    except ValueError as exc:
-        raise ConfigError(f"malformed PostgreSQL URL {display!r}: {exc}") from exc
+    except ValueError:
+        # Not the parser's text: it quotes the would-be port, which may be part of a password.
+        raise ConfigError(f"malformed PostgreSQL URL {display!r}: {_UNPARSED}") from None
     if parts.fragment:
         raise ConfigError(f"malformed PostgreSQL URL {display!r}: unexpected '#' fragment")
     schema: str | None = None
@@ -117,16 +120,3 @@ def _parse_postgres(url: str) -> PostgresTarget:
             schema = validate_identifier(value)
     conninfo = urlunsplit(parts._replace(query=urlencode(kept)))
     return PostgresTarget(conninfo=conninfo, schema=schema, display=display)
-
-
-def _mask_password(url: str) -> str:
-    try:
-        parts = urlsplit(url)
-        password = parts.password
-    except ValueError:
-        return url.split("@", 1)[-1] if "@" in url else url
-    if not password:
-        return url
-    userinfo, _, hostinfo = parts.netloc.rpartition("@")
-    user = userinfo.split(":", 1)[0]
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{hostinfo}"))
