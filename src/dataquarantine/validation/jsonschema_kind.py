@@ -41,7 +41,9 @@ from urllib.request import url2pathname
 import jsonschema_rs
 import yaml
 
+from dataquarantine.contracts.loader import inside_folder
 from dataquarantine.errors import SchemaCompileError
+from dataquarantine.safe_yaml import read_yaml
 from dataquarantine.validation.base import (
     CompileOptions,
     Retriever,
@@ -143,14 +145,13 @@ class _OfflineRetriever:
             raise _Refused(f"$ref {uri!r} names a remote host")
         if self.root is None:
             raise _Refused(f"file $ref {uri!r} needs a contract folder")
-        target = Path(url2pathname(path)).resolve()
-        if not target.is_relative_to(self.root):
+        target = inside_folder(self.root, Path(url2pathname(path)))
+        if target is None:
             raise _Refused(f"$ref {uri!r} points outside the contract's folder")
         try:
-            text = target.read_text(encoding="utf-8")
             if target.suffix in _YAML_SUFFIXES:
-                return yaml.safe_load(text)
-            return json.loads(text)
+                return read_yaml(target)
+            return json.loads(target.read_text(encoding="utf-8"))
         except OSError as exc:
             raise _Refused(f"$ref {uri!r} cannot be read: {exc.strerror or exc}") from exc
         except (ValueError, yaml.YAMLError) as exc:

@@ -326,3 +326,11 @@ def test_reprocess_remediates_and_counts_its_actions_in_metrics(tmp_path: Path) 
         'dataquarantine_remediations_total{action="coerce_float",contract="orders",'
         'outcome="applied"} 1.0' in metrics
     )
+
+
+@pytest.mark.parametrize("name", ["..", "../x", "a/b", "a\\b", "a\x00b", "x" * 200, "\u043erders"])
+def test_schemas_refuse_bad_names_with_400(client: TestClient, name: str) -> None:
+    contract = {"name": name, "version": "1.0.0", "schema": {"type": "object"}}
+    response = client.post("/api/v1/schemas", json={"contract": contract}, headers=AUTH)
+    assert response.status_code == 400, response.text
+    assert "name" in response.json()["detail"]
