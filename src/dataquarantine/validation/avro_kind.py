@@ -61,7 +61,7 @@ from dataquarantine.validation.base import (
     register_kind,
 )
 from dataquarantine.validation.parsing import parse_json
-from dataquarantine.validation.result import ErrorCode, Violation
+from dataquarantine.validation.result import ErrorCode, Violation, ViolationSink
 
 if TYPE_CHECKING:
     from dataquarantine.contracts.model import ContractSpec
@@ -221,15 +221,19 @@ class AvroValidator:
         except RecursionError:
             return False
 
-    def violations(self, value: Any) -> list[Violation]:
-        """Every violation of ``value`` (a JSON-form record), each with its JSON Pointer."""
-        out: list[Violation] = []
+    def collect(self, value: Any, sink: ViolationSink) -> None:
+        """The violations of ``value`` (a JSON-form record), each with its JSON Pointer."""
         try:
-            self._collect(value, "", out)
+            self._collect(value, "", sink)
         except RecursionError:
             message = "the record nests too deeply to be checked"
-            return [Violation(ErrorCode.SCHEMA_VIOLATION, "", message, keyword="depth")]
-        return out
+            sink.append(Violation(ErrorCode.SCHEMA_VIOLATION, "", message, keyword="depth"))
+
+    def violations(self, value: Any) -> list[Violation]:
+        """:meth:`collect` into a fresh sink: at most ``MAX_VIOLATIONS``, then a summary."""
+        sink = ViolationSink()
+        self.collect(value, sink)
+        return sink.listed()
 
     def __repr__(self) -> str:
         return f"AvroValidator(encoding={self.encoding!r}, schema_id={self.schema_id!r})"

@@ -21,7 +21,7 @@ from typing import Any, Final
 
 from dataquarantine.errors import SchemaCompileError
 from dataquarantine.validation.base import DecodeFailure
-from dataquarantine.validation.result import ErrorCode, Violation
+from dataquarantine.validation.result import ErrorCode, Violation, ViolationSink
 
 __all__ = ["Node", "compile_tree", "json_type_name", "strict_reader"]
 
@@ -29,7 +29,7 @@ __all__ = ["Node", "compile_tree", "json_type_name", "strict_reader"]
 _MAX_EMPTY_ITEMS: Final = 1_000_000
 
 Check = Callable[[Any], bool]
-Collect = Callable[[Any, str, list[Violation]], None]
+Collect = Callable[[Any, str, ViolationSink], None]
 Read = Callable[[bytes, int], tuple[Any, int]]
 
 _MISSING: Final = object()
@@ -98,7 +98,7 @@ class Node:
 
 
 def _type_collect(check: Check, expected: Callable[[Any], str]) -> Collect:
-    def collect(value: Any, path: str, out: list[Violation]) -> None:
+    def collect(value: Any, path: str, out: ViolationSink) -> None:
         if not check(value):
             out.append(_violation(path, expected(value), "type"))
 
@@ -317,7 +317,7 @@ def _forward(name: str, cell: list[Node]) -> Node:
     def check(v: Any) -> bool:
         return cell[0].check(v)
 
-    def collect(v: Any, path: str, out: list[Violation]) -> None:
+    def collect(v: Any, path: str, out: ViolationSink) -> None:
         cell[0].collect(v, path, out)
 
     def read(buf: bytes, pos: int) -> tuple[Any, int]:
@@ -334,7 +334,7 @@ def _enum(name: str, symbols: list[str]) -> Node:
     def check(v: Any) -> bool:
         return isinstance(v, str) and v in allowed
 
-    def collect(v: Any, path: str, out: list[Violation]) -> None:
+    def collect(v: Any, path: str, out: ViolationSink) -> None:
         if not isinstance(v, str):
             out.append(
                 _violation(
@@ -364,7 +364,7 @@ def _fixed(name: str, size: int) -> Node:
             return len(v) == size
         return isinstance(v, str) and len(v) == size and _is_latin1(v)
 
-    def collect(v: Any, path: str, out: list[Violation]) -> None:
+    def collect(v: Any, path: str, out: ViolationSink) -> None:
         if isinstance(v, (str, bytes, bytearray)) and len(v) != size:
             msg = f"fixed {name} is {size} bytes, got {len(v)}"
             out.append(_violation(path, msg, "size"))
@@ -401,7 +401,7 @@ def _record(name: str, entries: tuple[tuple[str, Node, bool], ...]) -> Node:
                 return False
         return seen == len(v)
 
-    def collect(v: Any, path: str, out: list[Violation]) -> None:
+    def collect(v: Any, path: str, out: ViolationSink) -> None:
         if not isinstance(v, dict):
             out.append(_violation(path, f"expected record {name}, got {json_type_name(v)}", "type"))
             return
@@ -458,7 +458,7 @@ def _union(nodes: tuple[Node, ...]) -> Node:
             hit = tagged(v)
             return hit is not None and hit[2].check(hit[1])
 
-    def collect(v: Any, path: str, out: list[Violation]) -> None:
+    def collect(v: Any, path: str, out: ViolationSink) -> None:
         if check(v):
             return
         hit = tagged(v)
@@ -503,7 +503,7 @@ def _array(item: Node) -> Node:
             return False
         return all(map(item_check, v))
 
-    def collect(v: Any, path: str, out: list[Violation]) -> None:
+    def collect(v: Any, path: str, out: ViolationSink) -> None:
         if not isinstance(v, list):
             out.append(_violation(path, f"expected array, got {json_type_name(v)}", "type"))
             return
@@ -534,7 +534,7 @@ def _map(value: Node) -> Node:
                 return False
         return True
 
-    def collect(v: Any, path: str, out: list[Violation]) -> None:
+    def collect(v: Any, path: str, out: ViolationSink) -> None:
         if not isinstance(v, dict):
             out.append(_violation(path, f"expected map, got {json_type_name(v)}", "type"))
             return
