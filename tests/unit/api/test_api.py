@@ -334,3 +334,16 @@ def test_schemas_refuse_bad_names_with_400(client: TestClient, name: str) -> Non
     response = client.post("/api/v1/schemas", json={"contract": contract}, headers=AUTH)
     assert response.status_code == 400, response.text
     assert "name" in response.json()["detail"]
+
+
+def test_schemas_refuse_a_schema_whose_cost_explodes_with_400(client: TestClient) -> None:
+    defs: dict[str, Any] = {"d0": {"type": "string"}}
+    for i in range(1, 31):
+        prev = {"$ref": f"#/$defs/d{i - 1}"}
+        defs[f"d{i}"] = {"allOf": [prev, prev]}
+    schema = {"$defs": defs, "$ref": "#/$defs/d30"}
+    contract = {"name": "bomb", "version": "1.0.0", "schema": schema}
+    response = client.post("/api/v1/schemas", json={"contract": contract}, headers=AUTH)
+    assert response.status_code == 400, response.text
+    assert "too costly to evaluate" in response.json()["detail"]
+    assert all(s["name"] != "bomb" for s in client.get("/api/v1/schemas", headers=AUTH).json())

@@ -303,3 +303,53 @@ def test_bad_versions_are_refused_and_leave_no_file(
 def test_good_names_are_accepted(service: ReviewService, contracts: Path, name: str) -> None:
     service.register_schema(_schema_only(name, "9.0.0"), compatibility="none")
     assert (contracts / f"{name}@9.0.0.yaml").is_file()
+
+
+# -- costly schemas ----------------------------------------------------------------------------
+
+
+def _doubling(levels: int = 30) -> dict[str, Any]:
+    defs: dict[str, Any] = {"d0": {"type": "string"}}
+    for i in range(1, levels + 1):
+        prev = {"$ref": f"#/$defs/d{i - 1}"}
+        defs[f"d{i}"] = {"allOf": [prev, dict(prev)]}
+    return {"$defs": defs, "$ref": f"#/$defs/d{levels}"}
+
+
+def test_registration_refuses_a_schema_whose_cost_explodes(
+    service: ReviewService, contracts: Path
+) -> None:
+    from dataquarantine.errors import SchemaCompileError
+
+    before = sorted(p.name for p in contracts.iterdir())
+    bomb = {"name": "orders", "version": "2.0.0", "schema": _doubling()}
+    with pytest.raises(SchemaCompileError, match="too costly to evaluate"):
+        service.register_schema(bomb, compatibility="none")
+    assert sorted(p.name for p in contracts.iterdir()) == before
+    assert service.registry.get("orders").version == "1.0.0"
+
+
+def test_reprocess_against_a_costly_contract_is_bounded(tmp_path: Path) -> None:
+    import time
+
+    from dataquarantine.contracts.loader import spec_from_dict
+    from dataquarantine.validation.contract import Contract
+    from dataquarantine.validation.result import MAX_VIOLATIONS, TRUNCATED
+
+    # Loaded bypassing the cost check (a trusted caller may): reprocessing stays bounded.
+    spec = spec_from_dict({"name": "orders", "version": "1.0.0", "schema": _doubling()})
+    registry = ContractRegistry([Contract(spec, max_fanout=None)])
+    quarantine = Quarantine(InMemoryQuarantineStore(), InMemoryPayloadStore())
+    svc = ReviewService(quarantine, registry, JsonlReprocessSink(tmp_path / "v.jsonl"))
+    try:
+        (rid,) = _put(svc, b"1")
+        started = time.perf_counter()
+        outcome = svc.reprocess(rid, actor="a")
+        assert time.perf_counter() - started < 5.0
+        assert outcome.status is Status.QUARANTINED
+        assert 1 < len(outcome.errors) <= MAX_VIOLATIONS + 1
+        assert outcome.errors[-1].keyword == TRUNCATED
+        stored = svc.record(rid).errors
+        assert stored[-1].keyword == TRUNCATED
+    finally:
+        svc.close()
