@@ -9,7 +9,9 @@
     result.valid, [v.to_dict() for v in result.errors]
 
 ``bytes`` are raw input to decode (JSON, or Avro for avro contracts); any other value is an
-already-decoded JSON value. Every violation is collected; bad data never raises.
+already-decoded JSON value. Violations are collected up to
+:data:`~dataquarantine.validation.result.MAX_VIOLATIONS` per record, then counted in one summary
+violation; bad data never raises.
 """
 
 from __future__ import annotations
