@@ -197,3 +197,19 @@ def test_contracts_check_refuses_a_yaml_alias_bomb(workspace: Path) -> None:
     assert proc.returncode == 2
     assert b"laughs.yaml" in proc.stderr
     assert b"expands to more than" in proc.stderr
+
+
+def test_a_record_with_many_violations_is_stored_with_100_and_a_summary(workspace: Path) -> None:
+    contract = "name: wide\nversion: 1.0.0\nschema: {items: {type: string}}\n"
+    (workspace / "contracts/wide.yaml").write_text(contract)
+    (workspace / "wide.jsonl").write_text(json.dumps(list(range(250))) + "\n")
+    proc = run(workspace, "validate", "wide.jsonl", "--contract", "wide", "--json")
+    assert proc.returncode == 0, proc.stderr.decode()
+    (item,) = json.loads(run(workspace, "quarantine", "list", "--json").stdout)["items"]
+    detail = json.loads(run(workspace, "quarantine", "show", item["id"], "--json").stdout)
+    errors = detail["errors"]
+    assert len(errors) == 101
+    assert errors[-1]["keyword"] == "truncated"
+    assert errors[-1]["message"].startswith("150 more violation(s) not listed")
+    human = run(workspace, "quarantine", "show", item["id"])
+    assert b"150 more violation(s)" in human.stdout
