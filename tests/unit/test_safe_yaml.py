@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import given
+from hypothesis import strategies as st
 
 from dataquarantine.safe_yaml import (
     MAX_YAML_BYTES,
@@ -90,3 +92,19 @@ def test_file_size_limit(tmp_path: Path) -> None:
     ok = tmp_path / "ok.yaml"
     ok.write_text("a: 1\n")
     assert read_yaml(ok) == {"a": 1}
+
+
+_scalars = st.none() | st.booleans() | st.integers() | st.text(max_size=20)
+_data = st.recursive(
+    _scalars,
+    lambda inner: (
+        st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=8), inner, max_size=5)
+    ),
+    max_leaves=30,
+)
+
+
+@given(_data)
+def test_plain_documents_load_as_safe_load_does(data: object) -> None:
+    text = yaml.safe_dump(data)
+    assert load_yaml(text) == yaml.safe_load(text) == data
