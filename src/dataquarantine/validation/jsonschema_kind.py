@@ -314,7 +314,8 @@ def compile_json_schema(spec: ContractSpec, options: CompileOptions) -> SchemaVa
     fan = fanout(schema, base_uri=_base_uri(spec, options.base_dir), load=retriever)
     if options.max_fanout is not None and fan > options.max_fanout:
         raise _compile_error(_too_costly(fan, options.max_fanout), source)
-    return JsonSchemaValidator(compiled, draft, fanout=fan, lists_branches=_has_branches(schema))
+    branches = _has_branches([schema, *retriever.retrieved.values()])
+    return JsonSchemaValidator(compiled, draft, fanout=fan, lists_branches=branches)
 
 
 def _too_costly(fan: int, limit: int) -> str:
@@ -407,10 +408,10 @@ class JsonSchemaValidator:
             _translate(error, value, sink)
 
     def _first_only(self, value: Any, sink: ViolationSink, budget: int) -> None:
+        many = "an unbounded number of" if self.fanout >= UNBOUNDED else f"up to {self.fanout}"
         reason = (
-            f"the record has over {budget} values and the schema applies up to {self.fanout} "
-            f"subschemas to one value: listing every violation could take over "
-            f"{MAX_ENUMERATED} checks"
+            f"the record has over {budget} values and the schema applies {many} subschemas "
+            f"to one value: listing every violation could take over {MAX_ENUMERATED} checks"
         )
         if self.lists_branches:
             sink.append(_whole("the record does not match the schema"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import resource
 import time
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -185,3 +186,25 @@ def test_avro_unions_of_look_alike_records_stay_linear() -> None:
     assert time.perf_counter() - started < 1.0
     assert not result.valid
     assert contract.validate(b'{"x": ' * 60 + b"null" + b"}" * 60).valid
+
+
+def test_a_huge_record_under_anyof_gets_one_whole_record_violation(tmp_path: Path) -> None:
+    # The first anyOf error would carry every error of every branch: not asked for.
+    (tmp_path / "branches.json").write_text(
+        '{"anyOf": [{"items": {"type": "string"}}, {"type": "object"}]}'
+    )
+    for schema in (
+        {"anyOf": [{"items": {"type": "string"}}, {"type": "object"}]},
+        {"$ref": "branches.json"},  # the anyOf is in a referenced file
+    ):
+        contract = Contract.from_dict(
+            {"name": "c", "version": "1.0.0", "schema": schema}, base_dir=tmp_path
+        )
+        before = peak_rss_mib()
+        started = time.perf_counter()
+        result = contract.validate(list(range(300_000)))
+        assert time.perf_counter() - started < 5.0
+        assert peak_rss_mib() - before < 200
+        assert_capped(result)
+        assert [v.path for v in result.errors] == ["", ""]
+        assert "300000" not in result.errors[-1].message
