@@ -165,3 +165,51 @@ def test_demo_leaves_a_browsable_store(tmp_path: Path) -> None:
     listed = json.loads(cli("quarantine", "list", "--json").stdout)
     assert listed["total"] > 0
     assert (tmp_path / ".dataquarantine/demo/valid.jsonl").is_file()
+
+
+def _doubling_contract(levels: int = 30) -> str:
+    defs = {"d0": {"type": "string"}}
+    for i in range(1, levels + 1):
+        prev = {"$ref": f"#/$defs/d{i - 1}"}
+        defs[f"d{i}"] = {"allOf": [prev, prev]}
+    schema = {"$defs": defs, "$ref": f"#/$defs/d{levels}"}
+    return f"name: bomb\nversion: 1.0.0\nschema: {json.dumps(schema)}\n"
+
+
+def test_contracts_check_refuses_a_schema_whose_cost_explodes(workspace: Path) -> None:
+    assert run(workspace, "contracts", "check").returncode == 0
+    (workspace / "contracts/bomb.yaml").write_text(_doubling_contract())
+    proc = run(workspace, "contracts", "check")
+    assert proc.returncode == 2
+    assert b"bomb.yaml" in proc.stderr
+    assert b"too costly to evaluate" in proc.stderr
+    # validate refuses to start rather than dying on the first record
+    assert run(workspace, "validate", "events.jsonl").returncode == 2
+
+
+def test_contracts_check_refuses_a_yaml_alias_bomb(workspace: Path) -> None:
+    lines = ['    l0: &l0 ["lol"]']
+    for i in range(1, 10):
+        lines.append(f"    l{i}: &l{i} [" + ", ".join([f"*l{i - 1}"] * 10) + "]")
+    bomb = "name: laughs\nversion: 1.0.0\nschema:\n  $defs:\n" + "\n".join(lines) + "\n"
+    (workspace / "contracts/laughs.yaml").write_text(bomb)
+    proc = run(workspace, "contracts", "check")
+    assert proc.returncode == 2
+    assert b"laughs.yaml" in proc.stderr
+    assert b"expands to more than" in proc.stderr
+
+
+def test_a_record_with_many_violations_is_stored_with_100_and_a_summary(workspace: Path) -> None:
+    contract = "name: wide\nversion: 1.0.0\nschema: {items: {type: string}}\n"
+    (workspace / "contracts/wide.yaml").write_text(contract)
+    (workspace / "wide.jsonl").write_text(json.dumps(list(range(250))) + "\n")
+    proc = run(workspace, "validate", "wide.jsonl", "--contract", "wide", "--json")
+    assert proc.returncode == 0, proc.stderr.decode()
+    (item,) = json.loads(run(workspace, "quarantine", "list", "--json").stdout)["items"]
+    detail = json.loads(run(workspace, "quarantine", "show", item["id"], "--json").stdout)
+    errors = detail["errors"]
+    assert len(errors) == 101
+    assert errors[-1]["keyword"] == "truncated"
+    assert errors[-1]["message"].startswith("150 more violation(s) not listed")
+    human = run(workspace, "quarantine", "show", item["id"])
+    assert b"150 more violation(s)" in human.stdout

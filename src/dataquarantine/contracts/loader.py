@@ -16,18 +16,18 @@ from pydantic import ValidationError
 
 from dataquarantine.contracts.model import ContractSpec
 from dataquarantine.errors import ContractSyntaxError
+from dataquarantine.safe_yaml import read_yaml
 
 __all__ = [
     "CONTRACT_SUFFIXES",
     "discover_contract_files",
+    "inside_folder",
     "load_spec",
     "resolve_schema",
     "spec_from_dict",
 ]
 
 CONTRACT_SUFFIXES = (".yaml", ".yml")
-
-_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def _describe(err: ValidationError) -> str:
@@ -53,14 +53,13 @@ def spec_from_dict(data: Mapping[str, Any], *, source: Path | None = None) -> Co
 
 
 def load_spec(path: Path | str) -> ContractSpec:
-    """Read and check one contract file."""
+    """Read and check one contract file (YAML within the limits of
+    :mod:`dataquarantine.safe_yaml`)."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        data = read_yaml(path)
     except (OSError, UnicodeDecodeError) as exc:
         raise ContractSyntaxError(f"cannot read: {exc}", source=path) from None
-    try:
-        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
@@ -69,13 +68,26 @@ def load_spec(path: Path | str) -> ContractSpec:
     return spec_from_dict(data, source=path.resolve())
 
 
+def inside_folder(root: Path, target: Path) -> Path | None:
+    """``target`` with symlinks resolved, when it lies inside ``root`` (resolved too), else
+    ``None``. The one containment rule for files a contract names (``schema_file``, ``$ref``)."""
+    resolved = target.resolve()
+    return resolved if resolved.is_relative_to(root.resolve()) else None
+
+
 def resolve_schema(spec: ContractSpec) -> Any:
     """The schema document of a contract: the inline one, or ``schema_file`` read as JSON
     (``.avsc`` files are JSON too). ``None`` for model contracts."""
     if spec.schema_file is None:
         return spec.schema_
     base = spec.base_dir or Path.cwd()
-    path = (base / spec.schema_file).resolve()
+    path = inside_folder(base, base / spec.schema_file)
+    if path is None or Path(spec.schema_file).is_absolute():
+        raise ContractSyntaxError(
+            f"schema_file {spec.schema_file!r} is outside the contract's folder: give a path "
+            "relative to the contract that stays inside its folder",
+            source=spec.source_path,
+        )
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:

@@ -20,6 +20,8 @@ from dataquarantine.validation.result import ContractRef, Severity
 __all__ = [
     "FILE_STAGING_SUFFIXES",
     "IDENTIFIER_RE",
+    "MAX_NAME_LENGTH",
+    "MAX_VERSION_LENGTH",
     "NAME_RE",
     "ContractSpec",
     "LoadSpec",
@@ -31,7 +33,14 @@ __all__ = [
     "field_to_pointer",
 ]
 
-NAME_RE = re.compile(r"^[a-z0-9_.-]+\Z")
+#: A contract name: dot-separated segments of ASCII lowercase letters, digits, ``_`` and ``-``,
+#: none empty or starting with ``-`` (so no ``..``, no leading or trailing dot); at most
+#: :data:`MAX_NAME_LENGTH` characters. Names and versions never contain ``@``, the separator of
+#: the file names that registration writes (``NAME@VERSION.yaml``).
+NAME_RE = re.compile(r"^[a-z0-9_][a-z0-9_-]*(?:\.[a-z0-9_][a-z0-9_-]*)*\Z")
+MAX_NAME_LENGTH = 100
+#: Longest version string (semver sets no limit; a file name does).
+MAX_VERSION_LENGTH = 100
 RULE_ID_RE = re.compile(r"^[A-Za-z0-9_.-]+\Z")
 #: A plain SQL identifier, optionally schema-qualified. Anything else is refused.
 IDENTIFIER_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}(\.[A-Za-z_][A-Za-z0-9_]{0,62})?\Z")
@@ -311,8 +320,11 @@ class ContractSpec(_Frozen):
     @field_validator("name")
     @classmethod
     def _name(cls, v: str) -> str:
-        if not NAME_RE.match(v):
-            raise ValueError(f"name {v!r} must match [a-z0-9_.-]+")
+        if len(v) > MAX_NAME_LENGTH or not NAME_RE.match(v):
+            raise ValueError(
+                f"name {v[:MAX_NAME_LENGTH]!r} must be at most {MAX_NAME_LENGTH} characters of "
+                "dot-separated segments of a-z, 0-9, '_' and '-' (not starting with '-')"
+            )
         return v
 
     @field_validator("phone_region")
@@ -323,9 +335,12 @@ class ContractSpec(_Frozen):
     @field_validator("version", mode="before")
     @classmethod
     def _version(cls, v: object) -> Version:
+        text = str(v)
+        if len(text) > MAX_VERSION_LENGTH:
+            raise ValueError(f"version is longer than {MAX_VERSION_LENGTH} characters")
         if isinstance(v, Version):
             return v
-        return Version.parse(str(v))
+        return Version.parse(text)
 
     @model_validator(mode="after")
     def _shape(self) -> ContractSpec:
@@ -334,6 +349,10 @@ class ContractSpec(_Frozen):
             raise ValueError("give exactly one of 'schema', 'schema_file' or 'model'")
         if self.model is not None and self.format != "json":
             raise ValueError("'model' contracts use format: json")
+        if self.schema_file is not None and (
+            Path(self.schema_file).is_absolute() or "\0" in self.schema_file
+        ):
+            raise ValueError("schema_file must be a path relative to the contract's folder")
         if self.format == "avro" and self.schema_file and not self.schema_file.endswith(".avsc"):
             raise ValueError("an avro contract's schema_file must be an .avsc file")
         ids = [r.id for r in self.rules]
@@ -345,6 +364,12 @@ class ContractSpec(_Frozen):
     @property
     def ref(self) -> ContractRef:
         return ContractRef(self.name, str(self.version))
+
+    @property
+    def file_name(self) -> str:
+        """``NAME@VERSION.yaml``: the file registration writes. ``@`` appears in neither part,
+        so two contracts never share a file name."""
+        return f"{self.name}@{self.version}.yaml"
 
     @property
     def key_pointer(self) -> str | None:

@@ -28,6 +28,7 @@ from pydantic import (
 from dataquarantine.contracts.model import IDENTIFIER_RE
 from dataquarantine.errors import ConfigError, GateDefinitionError
 from dataquarantine.gates.duration import parse_duration, parse_statement_timeout
+from dataquarantine.safe_yaml import read_yaml
 
 __all__ = [
     "KINDS",
@@ -306,11 +307,9 @@ def load_gates(path: Path | str) -> GateSuite:
     """Read and check a gates YAML file; GateDefinitionError naming the file when it is bad."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        data = read_yaml(path)
     except (OSError, UnicodeDecodeError) as exc:
         raise GateDefinitionError(f"cannot read: {exc}", source=path) from exc
-    try:
-        data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise GateDefinitionError(f"invalid YAML: {exc}", source=path) from None
     return gates_from_dict(data, source=path)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import os
 import uuid
 from collections.abc import Mapping
 from dataclasses import replace
@@ -449,16 +450,25 @@ class ReviewService:
                     )
         data = spec.model_dump(mode="json", by_alias=True, exclude_none=True, exclude_defaults=True)
         data["name"], data["version"] = spec.name, str(spec.version)
-        path = directory / f"{spec.name}-{spec.version}.yaml"
-        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+        path = directory / spec.file_name
+        # A hidden temporary file (never discovered), then a hard link: the link fails when
+        # the name is taken, so a registration never replaces a file.
+        tmp = directory / f".{uuid.uuid4().hex}.tmp"
         try:
             tmp.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
-            tmp.replace(path)
+            os.link(tmp, path)
+        except FileExistsError:
+            raise DuplicateContractError(f"{spec.ref}: {path.name} exists already") from None
         except OSError as exc:
-            tmp.unlink(missing_ok=True)
             raise ConfigError(f"cannot write {path}: {exc}") from exc
+        finally:
+            tmp.unlink(missing_ok=True)
         self.registry.refresh()
-        return next(s for s in self.schemas() if s.name == spec.name)
+        found = [s for s in self.schemas() if s.name == spec.name]
+        if not found:  # cannot happen with a valid name; never leave a file nobody reads
+            path.unlink(missing_ok=True)
+            raise ConfigError(f"{path.name} was written but is not found by the registry")
+        return found[0]
 
     def _contract(self, record: QuarantineRecord, version: str | None) -> Contract:
         if record.contract is None:

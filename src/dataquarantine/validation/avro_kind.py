@@ -53,7 +53,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal, final
 import fastavro
 
 from dataquarantine.errors import SchemaCompileError
-from dataquarantine.validation.avro_tree import Node, compile_tree, json_type_name, strict_reader
+from dataquarantine.validation.avro_tree import Node, compile_tree, json_type_name
 from dataquarantine.validation.base import (
     CompileOptions,
     DecodeFailure,
@@ -61,7 +61,7 @@ from dataquarantine.validation.base import (
     register_kind,
 )
 from dataquarantine.validation.parsing import parse_json
-from dataquarantine.validation.result import ErrorCode, Violation
+from dataquarantine.validation.result import ErrorCode, Violation, ViolationSink
 
 if TYPE_CHECKING:
     from dataquarantine.contracts.model import ContractSpec
@@ -133,6 +133,29 @@ def _fastavro_reader(parsed: Any) -> Callable[[bytes, int], Any]:
     return read
 
 
+def strict_reader(root: Callable[[bytes, int], tuple[Any, int]]) -> Callable[[bytes, int], Any]:
+    """Decode a whole binary body from ``start`` with ``root``; :class:`DecodeFailure` when bad."""
+
+    def read(raw: bytes, start: int) -> Any:
+        try:
+            value, end = root(raw, start)
+        except DecodeFailure:
+            raise
+        except (IndexError, struct.error):
+            raise DecodeFailure("invalid Avro binary: truncated") from None
+        except UnicodeDecodeError as exc:
+            raise DecodeFailure(f"invalid Avro binary: string is not UTF-8 ({exc})") from None
+        except RecursionError:
+            raise DecodeFailure("invalid Avro binary: nested too deeply") from None
+        except MemoryError:
+            raise DecodeFailure("invalid Avro binary: too large to decode") from None
+        if end != len(raw):
+            raise DecodeFailure(f"invalid Avro binary: {len(raw) - end} trailing bytes")
+        return value
+
+    return read
+
+
 def _describe(exc: BaseException) -> str:
     text = str(exc)
     if isinstance(exc, (EOFError, IndexError, StopIteration, struct.error)):
@@ -147,7 +170,7 @@ def _describe(exc: BaseException) -> str:
 class AvroValidator:
     """A compiled Avro schema (see the module documentation for encodings and checks)."""
 
-    __slots__ = ("_check", "_collect", "_read", "_trusted", "encoding", "schema_id")
+    __slots__ = ("_check", "_collect", "_memo", "_read", "_trusted", "encoding", "schema_id")
 
     def __init__(
         self,
@@ -155,9 +178,12 @@ class AvroValidator:
         read: Callable[[bytes, int], Any],
         encoding: Encoding,
         schema_id: int | None,
+        memo: dict[tuple[int, int], tuple[Any, bool]] | None = None,
     ) -> None:
         self._check = root.check
         self._collect = root.collect
+        # Union answers during one check (see avro_tree.compile_tree); emptied after each.
+        self._memo = memo if memo is not None else {}
         self._read = read
         # The value decode() just produced from binary: valid by construction (identity only).
         self._trusted: Any = _MISSING
@@ -220,16 +246,24 @@ class AvroValidator:
             return self._check(value)
         except RecursionError:
             return False
+        finally:
+            self._memo.clear()
 
-    def violations(self, value: Any) -> list[Violation]:
-        """Every violation of ``value`` (a JSON-form record), each with its JSON Pointer."""
-        out: list[Violation] = []
+    def collect(self, value: Any, sink: ViolationSink) -> None:
+        """The violations of ``value`` (a JSON-form record), each with its JSON Pointer."""
         try:
-            self._collect(value, "", out)
+            self._collect(value, "", sink)
         except RecursionError:
             message = "the record nests too deeply to be checked"
-            return [Violation(ErrorCode.SCHEMA_VIOLATION, "", message, keyword="depth")]
-        return out
+            sink.append(Violation(ErrorCode.SCHEMA_VIOLATION, "", message, keyword="depth"))
+        finally:
+            self._memo.clear()
+
+    def violations(self, value: Any) -> list[Violation]:
+        """:meth:`collect` into a fresh sink: at most ``MAX_VIOLATIONS``, then a summary."""
+        sink = ViolationSink()
+        self.collect(value, sink)
+        return sink.listed()
 
     def __repr__(self) -> str:
         return f"AvroValidator(encoding={self.encoding!r}, schema_id={self.schema_id!r})"
@@ -261,7 +295,7 @@ def compile_avro(spec: ContractSpec, options: CompileOptions) -> SchemaValidator
             f"invalid Avro schema: {_describe_schema(exc)}", source=source
         ) from exc
     try:
-        root, hazard = compile_tree(parsed, named)
+        root, hazard, memo = compile_tree(parsed, named)
     except SchemaCompileError as exc:
         raise SchemaCompileError(exc.problem, source=source) from exc
     except (KeyError, TypeError, ValueError) as exc:
@@ -269,7 +303,7 @@ def compile_avro(spec: ContractSpec, options: CompileOptions) -> SchemaValidator
             f"invalid Avro schema: {_describe_schema(exc)}", source=source
         ) from exc
     read = strict_reader(root.read) if hazard else _fastavro_reader(parsed)
-    return AvroValidator(root, read, spec.avro_encoding, spec.schema_id)
+    return AvroValidator(root, read, spec.avro_encoding, spec.schema_id, memo)
 
 
 def _describe_schema(exc: BaseException) -> str:

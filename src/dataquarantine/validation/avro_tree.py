@@ -21,15 +21,15 @@ from typing import Any, Final
 
 from dataquarantine.errors import SchemaCompileError
 from dataquarantine.validation.base import DecodeFailure
-from dataquarantine.validation.result import ErrorCode, Violation
+from dataquarantine.validation.result import ErrorCode, Violation, ViolationSink
 
-__all__ = ["Node", "compile_tree", "json_type_name", "strict_reader"]
+__all__ = ["Node", "compile_tree", "json_type_name"]
 
 #: Most items of zero-byte type (``null``, empty record) one array may declare.
 _MAX_EMPTY_ITEMS: Final = 1_000_000
 
 Check = Callable[[Any], bool]
-Collect = Callable[[Any, str, list[Violation]], None]
+Collect = Callable[[Any, str, ViolationSink], None]
 Read = Callable[[bytes, int], tuple[Any, int]]
 
 _MISSING: Final = object()
@@ -98,7 +98,7 @@ class Node:
 
 
 def _type_collect(check: Check, expected: Callable[[Any], str]) -> Collect:
-    def collect(value: Any, path: str, out: list[Violation]) -> None:
+    def collect(value: Any, path: str, out: ViolationSink) -> None:
         if not check(value):
             out.append(_violation(path, expected(value), "type"))
 
@@ -236,6 +236,8 @@ class _Compiler:
         # A named type being compiled: references to it go through this cell (recursion).
         self.cells: dict[str, list[Node]] = {}
         self.hazard = False  # recursive, or an array of zero-byte items
+        #: Answers of ambiguous unions during one check (see :func:`compile_tree`).
+        self.memo: dict[tuple[int, int], tuple[Any, bool]] = {}
 
     def node(self, schema: Any) -> Node:
         if isinstance(schema, str):
@@ -303,7 +305,7 @@ class _Compiler:
             if any(n.label == node.label for n in nodes):
                 raise SchemaCompileError(f"an Avro union lists {node.label} twice")
             nodes.append(node)
-        return _union(tuple(nodes))
+        return _union(tuple(nodes), self.memo)
 
     def _array(self, item: Node) -> Node:
         if item.empty:
@@ -317,7 +319,7 @@ def _forward(name: str, cell: list[Node]) -> Node:
     def check(v: Any) -> bool:
         return cell[0].check(v)
 
-    def collect(v: Any, path: str, out: list[Violation]) -> None:
+    def collect(v: Any, path: str, out: ViolationSink) -> None:
         cell[0].collect(v, path, out)
 
     def read(buf: bytes, pos: int) -> tuple[Any, int]:
@@ -334,7 +336,7 @@ def _enum(name: str, symbols: list[str]) -> Node:
     def check(v: Any) -> bool:
         return isinstance(v, str) and v in allowed
 
-    def collect(v: Any, path: str, out: list[Violation]) -> None:
+    def collect(v: Any, path: str, out: ViolationSink) -> None:
         if not isinstance(v, str):
             out.append(
                 _violation(
@@ -364,7 +366,7 @@ def _fixed(name: str, size: int) -> Node:
             return len(v) == size
         return isinstance(v, str) and len(v) == size and _is_latin1(v)
 
-    def collect(v: Any, path: str, out: list[Violation]) -> None:
+    def collect(v: Any, path: str, out: ViolationSink) -> None:
         if isinstance(v, (str, bytes, bytearray)) and len(v) != size:
             msg = f"fixed {name} is {size} bytes, got {len(v)}"
             out.append(_violation(path, msg, "size"))
@@ -401,7 +403,7 @@ def _record(name: str, entries: tuple[tuple[str, Node, bool], ...]) -> Node:
                 return False
         return seen == len(v)
 
-    def collect(v: Any, path: str, out: list[Violation]) -> None:
+    def collect(v: Any, path: str, out: ViolationSink) -> None:
         if not isinstance(v, dict):
             out.append(_violation(path, f"expected record {name}, got {json_type_name(v)}", "type"))
             return
@@ -426,7 +428,7 @@ def _record(name: str, entries: tuple[tuple[str, Node, bool], ...]) -> Node:
     return Node(name, check, collect, read, (dict,), empty=empty)
 
 
-def _union(nodes: tuple[Node, ...]) -> Node:
+def _union(nodes: tuple[Node, ...], memo: dict[tuple[int, int], tuple[Any, bool]]) -> Node:
     checks = tuple(n.check for n in nodes)
     tags = {n.label: n for n in nodes if n.label != "null"}
     labels = ", ".join(n.label for n in nodes)
@@ -458,8 +460,13 @@ def _union(nodes: tuple[Node, ...]) -> Node:
             hit = tagged(v)
             return hit is not None and hit[2].check(hit[1])
 
-    def collect(v: Any, path: str, out: list[Violation]) -> None:
-        if check(v):
+    # Branches that all descend into one value would make a recursive schema cost
+    # branches ** depth: then each answer is kept for the rest of the check.
+    ambiguous = sum(dict in n.pytypes or list in n.pytypes for n in nodes) > 1
+    fast = _memoized(check, memo, id(nodes)) if ambiguous else check
+
+    def collect(v: Any, path: str, out: ViolationSink) -> None:
+        if fast(v):
             return
         hit = tagged(v)
         if hit is not None:
@@ -479,7 +486,7 @@ def _union(nodes: tuple[Node, ...]) -> Node:
         return nodes[i].read(buf, pos)
 
     pytypes = tuple({t: None for n in nodes for t in n.pytypes})
-    return Node(f"union[{labels}]", check, collect, read, pytypes)
+    return Node(f"union[{labels}]", fast, collect, read, pytypes)
 
 
 def _block_count(buf: bytes, pos: int, empty: bool, total: int) -> tuple[int, int]:
@@ -503,7 +510,7 @@ def _array(item: Node) -> Node:
             return False
         return all(map(item_check, v))
 
-    def collect(v: Any, path: str, out: list[Violation]) -> None:
+    def collect(v: Any, path: str, out: ViolationSink) -> None:
         if not isinstance(v, list):
             out.append(_violation(path, f"expected array, got {json_type_name(v)}", "type"))
             return
@@ -534,7 +541,7 @@ def _map(value: Node) -> Node:
                 return False
         return True
 
-    def collect(v: Any, path: str, out: list[Violation]) -> None:
+    def collect(v: Any, path: str, out: ViolationSink) -> None:
         if not isinstance(v, dict):
             out.append(_violation(path, f"expected map, got {json_type_name(v)}", "type"))
             return
@@ -559,31 +566,23 @@ def _map(value: Node) -> Node:
     return Node("map", check, collect, read, (dict,))
 
 
-def compile_tree(parsed: Any, named: Mapping[str, Any]) -> tuple[Node, bool]:
-    """The node tree of fastavro's ``parsed`` schema (``named``: its named types by full name)
-    and whether fastavro's reader must be avoided (recursive types, arrays of empty items)."""
+def _memoized(check: Check, memo: dict[tuple[int, int], tuple[Any, bool]], key: int) -> Check:
+    def memo_check(v: Any) -> bool:
+        entry = memo.get((key, id(v)))
+        if entry is not None and entry[0] is v:  # the value itself is kept: ids stay unique
+            return entry[1]
+        ok = check(v)
+        memo[(key, id(v))] = (v, ok)
+        return ok
+
+    return memo_check
+
+
+def compile_tree(
+    parsed: Any, named: Mapping[str, Any]
+) -> tuple[Node, bool, dict[tuple[int, int], tuple[Any, bool]]]:
+    """The node tree of fastavro's ``parsed`` schema (``named``: its named types by full name),
+    whether fastavro's reader must be avoided (recursive types, arrays of empty items), and
+    the memo of union answers, to clear after each check of a value."""
     compiler = _Compiler(named)
-    return compiler.node(parsed), compiler.hazard
-
-
-def strict_reader(root: Read) -> Callable[[bytes, int], Any]:
-    """Decode a whole binary body from ``start`` with ``root``; :class:`DecodeFailure` when bad."""
-
-    def read(raw: bytes, start: int) -> Any:
-        try:
-            value, end = root(raw, start)
-        except DecodeFailure:
-            raise
-        except (IndexError, struct.error):
-            raise DecodeFailure("invalid Avro binary: truncated") from None
-        except UnicodeDecodeError as exc:
-            raise DecodeFailure(f"invalid Avro binary: string is not UTF-8 ({exc})") from None
-        except RecursionError:
-            raise DecodeFailure("invalid Avro binary: nested too deeply") from None
-        except MemoryError:
-            raise DecodeFailure("invalid Avro binary: too large to decode") from None
-        if end != len(raw):
-            raise DecodeFailure(f"invalid Avro binary: {len(raw) - end} trailing bytes")
-        return value
-
-    return read
+    return compiler.node(parsed), compiler.hazard, compiler.memo

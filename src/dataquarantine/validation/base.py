@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from dataquarantine.validation.result import Violation
+from dataquarantine.validation.result import Violation, ViolationSink
+from dataquarantine.validation.schema_cost import MAX_FANOUT
 
 __all__ = [
     "KINDS",
@@ -43,12 +44,15 @@ class CompileOptions:
 
     ``schema`` is the resolved schema document (inline or read from ``schema_file``),
     ``base_dir`` the folder of the contract file (relative ``$ref`` and files resolve there),
-    ``retriever`` an optional resolver for absolute ``$ref`` URIs.
+    ``retriever`` an optional resolver for absolute ``$ref`` URIs, ``max_fanout`` the most
+    subschema applications a schema may make on one value of a record (see
+    :mod:`~dataquarantine.validation.schema_cost`; ``None``: not checked).
     """
 
     schema: Any = None
     base_dir: Path | None = None
     retriever: Retriever | None = None
+    max_fanout: int | None = MAX_FANOUT
 
 
 class SchemaValidator(Protocol):
@@ -62,8 +66,15 @@ class SchemaValidator(Protocol):
         """Fast yes/no check (the hot path for the ~95% of records that are fine)."""
         ...
 
+    def collect(self, value: Any, sink: ViolationSink) -> None:
+        """Append the structural violations of ``value`` to ``sink`` (none when valid), in
+        bounded time and memory: past the sink's limit they may only be counted, and a kind
+        that cannot afford to look for all of them calls :meth:`ViolationSink.stop`."""
+        ...
+
     def violations(self, value: Any) -> list[Violation]:
-        """Every structural violation of ``value`` (empty when valid)."""
+        """The structural violations of ``value`` (empty when valid): at most
+        :data:`~dataquarantine.validation.result.MAX_VIOLATIONS`, then a summary."""
         ...
 
 

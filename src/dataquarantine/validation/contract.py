@@ -9,7 +9,9 @@
     result.valid, [v.to_dict() for v in result.errors]
 
 ``bytes`` are raw input to decode (JSON, or Avro for avro contracts); any other value is an
-already-decoded JSON value. Every violation is collected; bad data never raises.
+already-decoded JSON value. Violations are collected up to
+:data:`~dataquarantine.validation.result.MAX_VIOLATIONS` per record, then counted in one summary
+violation; bad data never raises.
 """
 
 from __future__ import annotations
@@ -38,8 +40,10 @@ from dataquarantine.validation.result import (
     Severity,
     ValidationResult,
     Violation,
+    ViolationSink,
 )
 from dataquarantine.validation.rules import RuleSet
+from dataquarantine.validation.schema_cost import MAX_FANOUT
 
 __all__ = ["TOO_DEEP", "Contract", "kind_of", "system_error"]
 
@@ -93,14 +97,25 @@ class Contract:
     )
 
     def __init__(
-        self, spec: ContractSpec, *, schema: Any = None, retriever: Retriever | None = None
+        self,
+        spec: ContractSpec,
+        *,
+        schema: Any = None,
+        retriever: Retriever | None = None,
+        max_fanout: int | None = MAX_FANOUT,
     ) -> None:
+        """``max_fanout``: most subschema applications the schema may make on one value of a
+        record (:mod:`~dataquarantine.validation.schema_cost`); a costlier schema raises
+        :class:`~dataquarantine.errors.SchemaCompileError`. ``None`` skips that check (for
+        trusted schemas only: records are still validated within bounded memory)."""
         self.spec = spec
         self.ref: ContractRef = spec.ref
         self.kind = kind_of(spec)
         doc = schema if schema is not None else resolve_schema(spec)
         self._schema_doc = doc
-        options = CompileOptions(schema=doc, base_dir=spec.base_dir, retriever=retriever)
+        options = CompileOptions(
+            schema=doc, base_dir=spec.base_dir, retriever=retriever, max_fanout=max_fanout
+        )
         try:
             validator: SchemaValidator = KINDS[self.kind](spec, options)
         except ContractError:
@@ -200,20 +215,25 @@ class Contract:
 
     def check(self, value: Any) -> ValidationResult:
         """Every violation of an already-decoded value (structure first, then rules)."""
+        sink = ViolationSink()
         try:
             schema_ok = self._is_valid(value)
-            errors: list[Violation] = [] if schema_ok else self._validator.violations(value)
+            if not schema_ok:
+                self._validator.collect(value, sink)
             warnings: list[Violation] = []
             if self._rules is not None:
                 for v in self._rules.evaluate(value, schema_valid=schema_ok):
-                    (warnings if v.severity is Severity.WARN else errors).append(v)
-        except Exception as exc:  # the engine must never crash on a record
+                    (warnings if v.severity is Severity.WARN else sink).append(v)
+        except Exception as exc:  # the engine must never crash on a record (MemoryError too)
             return ValidationResult(False, (system_error(exc),), (), value, self.ref)
-        if not schema_ok and not errors:
-            errors.append(
+        if not schema_ok and not len(sink):
+            sink.append(
                 Violation(ErrorCode.SCHEMA_VIOLATION, "", "record does not match the schema")
             )
-        return ValidationResult(not errors, tuple(errors), tuple(warnings), value, self.ref)
+        errors = tuple(sink.listed())
+        return ValidationResult(
+            not errors, errors, tuple(warnings), value, self.ref, truncated=sink.dropped
+        )
 
     def parse_error(self, failure: DecodeFailure) -> ValidationResult:
         violation = Violation(ErrorCode.PARSE_ERROR, failure.path, failure.message)

@@ -41,7 +41,9 @@ from urllib.request import url2pathname
 import jsonschema_rs
 import yaml
 
+from dataquarantine.contracts.loader import inside_folder
 from dataquarantine.errors import SchemaCompileError
+from dataquarantine.safe_yaml import read_yaml
 from dataquarantine.validation.base import (
     CompileOptions,
     Retriever,
@@ -49,12 +51,19 @@ from dataquarantine.validation.base import (
     register_kind,
 )
 from dataquarantine.validation.parsing import MAX_DEPTH, nests_deeper_than, parse_json
-from dataquarantine.validation.result import ErrorCode, Violation
+from dataquarantine.validation.result import ErrorCode, Violation, ViolationSink
+from dataquarantine.validation.schema_cost import UNBOUNDED, fanout
 
 if TYPE_CHECKING:
     from dataquarantine.contracts.model import ContractSpec
 
-__all__ = ["Draft", "JsonSchemaValidator", "compile_json_schema", "json_pointer"]
+__all__ = [
+    "MAX_ENUMERATED",
+    "Draft",
+    "JsonSchemaValidator",
+    "compile_json_schema",
+    "json_pointer",
+]
 
 Draft = Literal["draft4", "draft6", "draft7", "draft2019-09", "draft2020-12"]
 
@@ -71,6 +80,9 @@ _DRAFTS: Final[dict[str, tuple[Draft, _ValidatorClass]]] = {
 _DEFAULT: Final = _DRAFTS["json-schema.org/draft/2020-12/schema"]
 
 MAX_MESSAGE: Final = 300
+#: Most subschema applications (a record's values times the schema's fan-out) for which every
+#: violation of a record is enumerated; beyond, only the first is (see JsonSchemaValidator).
+MAX_ENUMERATED: Final = 100_000
 _UNKNOWN_FORMAT = re.compile(r"Unknown format: '(.*)'\.")
 _YAML_SUFFIXES = (".yaml", ".yml")
 
@@ -104,19 +116,24 @@ class _OfflineRetriever:
     """Serves ``file:`` URIs inside the contract folder; other URIs go to the caller's
     retriever or are refused. Every refusal is recorded to explain a failed compile."""
 
-    __slots__ = ("failures", "remote", "root")
+    __slots__ = ("failures", "remote", "retrieved", "root")
 
     def __init__(self, root: Path | None, remote: Retriever | None) -> None:
         self.root = root
         self.remote = remote
         self.failures: list[str] = []
+        #: Documents served, by URI: the cost analysis reads them again after the compile.
+        self.retrieved: dict[str, Any] = {}
 
     def __call__(self, uri: str) -> Any:
+        if uri in self.retrieved:
+            return self.retrieved[uri]
         try:
-            return self._retrieve(uri)
+            document = self.retrieved[uri] = self._retrieve(uri)
         except _Refused as exc:
             self.failures.append(str(exc))
             raise
+        return document
 
     def _retrieve(self, uri: str) -> Any:
         parts = urlsplit(uri)
@@ -143,14 +160,13 @@ class _OfflineRetriever:
             raise _Refused(f"$ref {uri!r} names a remote host")
         if self.root is None:
             raise _Refused(f"file $ref {uri!r} needs a contract folder")
-        target = Path(url2pathname(path)).resolve()
-        if not target.is_relative_to(self.root):
+        target = inside_folder(self.root, Path(url2pathname(path)))
+        if target is None:
             raise _Refused(f"$ref {uri!r} points outside the contract's folder")
         try:
-            text = target.read_text(encoding="utf-8")
             if target.suffix in _YAML_SUFFIXES:
-                return yaml.safe_load(text)
-            return json.loads(text)
+                return read_yaml(target)
+            return json.loads(target.read_text(encoding="utf-8"))
         except OSError as exc:
             raise _Refused(f"$ref {uri!r} cannot be read: {exc.strerror or exc}") from exc
         except (ValueError, yaml.YAMLError) as exc:
@@ -295,7 +311,40 @@ def compile_json_schema(spec: ContractSpec, options: CompileOptions) -> SchemaVa
         )
     except (jsonschema_rs.ValidationError, jsonschema_rs.ReferencingError, ValueError) as exc:
         raise _translate_compile(exc, draft, retriever, source) from exc
-    return JsonSchemaValidator(compiled, draft)
+    fan = fanout(schema, base_uri=_base_uri(spec, options.base_dir), load=retriever)
+    if options.max_fanout is not None and fan > options.max_fanout:
+        raise _compile_error(_too_costly(fan, options.max_fanout), source)
+    branches = _has_branches([schema, *retriever.retrieved.values()])
+    return JsonSchemaValidator(compiled, draft, fanout=fan, lists_branches=branches)
+
+
+def _too_costly(fan: int, limit: int) -> str:
+    if fan >= UNBOUNDED:
+        how = (
+            "its evaluation cost has no bound: a $ref cycle that never moves into a member of "
+            "the value, or subschema applications that multiply at every level"
+        )
+    else:
+        how = f"it can apply {fan} subschemas to a single value of a record"
+    return (
+        f"the schema is too costly to evaluate: {how} (allOf/anyOf/oneOf/$ref/"
+        f"patternProperties/items fan-out), over the limit of {limit}; a record could take "
+        "minutes and produce millions of errors. Reference each definition once per branch."
+    )
+
+
+def _has_branches(schema: Any) -> bool:
+    """Whether ``anyOf``/``oneOf`` occur: their errors carry every branch's errors."""
+    stack = [schema]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if "anyOf" in node or "oneOf" in node:
+                return True
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return False
 
 
 # -- validate --------------------------------------------------------------------------------
@@ -310,34 +359,97 @@ class JsonSchemaValidator:
     also copes with deeper or non-JSON values.
     """
 
-    __slots__ = ("_iter_errors", "draft", "is_valid")
+    __slots__ = ("_iter_errors", "_validate", "draft", "fanout", "is_valid", "lists_branches")
 
     decode: Final = staticmethod(parse_json)
 
-    def __init__(self, compiled: jsonschema_rs.Validator, draft: Draft) -> None:
+    def __init__(
+        self,
+        compiled: jsonschema_rs.Validator,
+        draft: Draft,
+        *,
+        fanout: int = 1,
+        lists_branches: bool = True,
+    ) -> None:
         self.draft: Draft = draft
+        #: The schema's static bound on subschema applications per value (schema_cost).
+        self.fanout = max(fanout, 1)
+        #: Whether ``anyOf``/``oneOf`` occur (even one error of theirs can be costly).
+        self.lists_branches = lists_branches
         self.is_valid: Callable[[Any], bool] = compiled.is_valid
+        self._validate: Callable[[Any], None] = compiled.validate
         self._iter_errors: Callable[[Any], Iterator[jsonschema_rs.ValidationError]] = (
             compiled.iter_errors
         )
 
-    def violations(self, value: Any) -> list[Violation]:
-        """Every violation of ``value``, in the order jsonschema-rs finds them."""
+    def collect(self, value: Any, sink: ViolationSink) -> None:
+        """The violations of ``value``, in the order jsonschema-rs finds them.
+
+        jsonschema-rs builds every error before returning the first, so they are asked for
+        only when their number is bounded: at most :data:`MAX_ENUMERATED` subschema
+        applications (the record's values times :attr:`fanout`). Beyond, the first violation
+        alone is reported (or, when ``anyOf``/``oneOf`` occur, that the record does not
+        match), and the sink is told the rest were not looked for."""
         if nests_deeper_than(value, MAX_DEPTH):
-            return [_whole(f"the record nests deeper than {MAX_DEPTH} levels")]
+            sink.append(_whole(f"the record nests deeper than {MAX_DEPTH} levels"))
+            return
+        budget = MAX_ENUMERATED // self.fanout
+        if _values_over(value, budget):
+            self._first_only(value, sink, budget)
+            return
         try:
-            errors = list(self._iter_errors(value))
+            errors = self._iter_errors(value)
         except (ValueError, RecursionError) as exc:
             # Not JSON (a set, bytes, a non-string key), or too deep for jsonschema-rs to
             # echo the offending value (over 255 levels).
-            return [_whole(f"the record cannot be checked in detail: {exc}")]
-        out: list[Violation] = []
+            sink.append(_whole(f"the record cannot be checked in detail: {exc}"))
+            return
         for error in errors:
-            _translate(error, value, out)
-        return out
+            _translate(error, value, sink)
+
+    def _first_only(self, value: Any, sink: ViolationSink, budget: int) -> None:
+        many = "an unbounded number of" if self.fanout >= UNBOUNDED else f"up to {self.fanout}"
+        reason = (
+            f"the record has over {budget} values and the schema applies {many} subschemas "
+            f"to one value: listing every violation could take over {MAX_ENUMERATED} checks"
+        )
+        if self.lists_branches:
+            sink.append(_whole("the record does not match the schema"))
+        else:
+            try:
+                self._validate(value)
+            except jsonschema_rs.ValidationError as error:
+                _translate(error, value, sink)
+            except (ValueError, RecursionError) as exc:
+                sink.append(_whole(f"the record cannot be checked in detail: {exc}"))
+        if not len(sink):
+            sink.append(_whole("the record does not match the schema"))
+        sink.stop(reason)
+
+    def violations(self, value: Any) -> list[Violation]:
+        """:meth:`collect` into a fresh sink: at most ``MAX_VIOLATIONS``, then a summary."""
+        sink = ViolationSink()
+        self.collect(value, sink)
+        return sink.listed()
 
     def __repr__(self) -> str:
         return f"JsonSchemaValidator({self.draft})"
+
+
+def _values_over(value: Any, limit: int) -> bool:
+    """Whether ``value`` holds more than ``limit`` JSON values (stops counting there)."""
+    count = 0
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        count += 1
+        if count > limit:
+            return True
+        if isinstance(node, dict):
+            stack.extend(node.values())
+        elif isinstance(node, (list, tuple)):
+            stack.extend(node)
+    return False
 
 
 def _whole(message: str) -> Violation:
@@ -375,7 +487,7 @@ def _node_at(value: Any, parts: list[str | int]) -> Any:
     return node
 
 
-def _translate(error: jsonschema_rs.ValidationError, value: Any, out: list[Violation]) -> None:
+def _translate(error: jsonschema_rs.ValidationError, value: Any, out: ViolationSink) -> None:
     kind = error.kind
     base = json_pointer(error.instance_path)
     if isinstance(kind, _Kind.Required):
@@ -418,9 +530,7 @@ def _translate(error: jsonschema_rs.ValidationError, value: Any, out: list[Viola
     out.append(_violation(base, error.message, kind.name))
 
 
-def _per_property(
-    base: str, names: list[str], what: str, keyword: str, out: list[Violation]
-) -> None:
+def _per_property(base: str, names: list[str], what: str, keyword: str, out: ViolationSink) -> None:
     for name in names:
         message = f"{what} property {json.dumps(name, ensure_ascii=False)} is not allowed"
         out.append(_violation(f"{base}/{_escape(name)}", message, keyword))

@@ -33,7 +33,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from dataquarantine.errors import SchemaCompileError
 from dataquarantine.validation.base import CompileOptions, SchemaValidator, register_kind
 from dataquarantine.validation.parsing import parse_json
-from dataquarantine.validation.result import ErrorCode, Violation
+from dataquarantine.validation.result import ErrorCode, Violation, ViolationSink
 
 if TYPE_CHECKING:
     from dataquarantine.contracts.model import ContractSpec
@@ -156,7 +156,7 @@ class ModelValidator:
             return False
         return True
 
-    def violations(self, value: Any) -> list[Violation]:
+    def collect(self, value: Any, sink: ViolationSink) -> None:
         """One violation per pydantic error (or one ``model_error`` when the model crashed)."""
         try:
             self._validate(value)
@@ -164,11 +164,19 @@ class ModelValidator:
             try:
                 errors = exc.errors(include_url=False, include_context=False, include_input=False)
             except Exception as inner:
-                return [self._crash(inner)]
-            return [_violation(err, value) for err in errors]
+                sink.append(self._crash(inner))
+                return
+            room = sink.room  # past it only the count matters
+            sink.extend(_violation(err, value) for err in errors[:room])
+            sink.skip(len(errors) - room, ErrorCode.SCHEMA_VIOLATION)
         except Exception as exc:
-            return [self._crash(exc)]
-        return []
+            sink.append(self._crash(exc))
+
+    def violations(self, value: Any) -> list[Violation]:
+        """:meth:`collect` into a fresh sink: at most ``MAX_VIOLATIONS``, then a summary."""
+        sink = ViolationSink()
+        self.collect(value, sink)
+        return sink.listed()
 
     def _crash(self, exc: BaseException) -> Violation:
         message = f"model {self.model.__name__} raised {type(exc).__name__}: {exc}"

@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, Final
 
 __all__ = [
+    "MAX_VIOLATIONS",
+    "TRUNCATED",
     "BatchResult",
     "ContractRef",
     "ErrorCode",
     "Severity",
     "ValidationResult",
     "Violation",
+    "ViolationSink",
 ]
+
+#: Most violations listed per record; the rest are counted in one summary violation.
+MAX_VIOLATIONS: Final = 100
+#: The ``keyword`` of that summary violation (always the last one of a record).
+TRUNCATED: Final = "truncated"
 
 
 class ErrorCode(StrEnum):
@@ -99,6 +107,14 @@ class ValidationResult:
     warnings: tuple[Violation, ...] = ()
     value: Any = None
     contract: ContractRef | None = None
+    #: Error violations found but not listed in ``errors`` (whose last entry, keyword
+    #: :data:`TRUNCATED`, then says so). See :class:`ViolationSink`.
+    truncated: int = 0
+
+    @property
+    def complete(self) -> bool:
+        """False when ``errors`` does not list every violation (see :data:`TRUNCATED`)."""
+        return not (self.errors and self.errors[-1].keyword == TRUNCATED)
 
     @property
     def codes(self) -> tuple[ErrorCode, ...]:
@@ -109,6 +125,75 @@ class ValidationResult:
     def primary(self) -> Violation | None:
         """The first error, used where one headline is needed (DLQ headers, list views)."""
         return self.errors[0] if self.errors else None
+
+
+class ViolationSink:
+    """The error violations of one record, as they are found: the first ``limit`` are kept,
+    the others only counted, so a record never holds more than ``limit`` of them whatever
+    its schema or size.
+
+    A validator that stops looking (the violations would cost too much to enumerate) calls
+    :meth:`stop`. :meth:`listed` gives the kept violations followed, when any were left out,
+    by one summary violation: code of the first one left out (``schema_violation`` when none
+    was found), path ``""``, keyword :data:`TRUNCATED`.
+    """
+
+    __slots__ = ("dropped", "first_dropped", "kept", "limit", "stopped")
+
+    def __init__(self, limit: int = MAX_VIOLATIONS) -> None:
+        self.limit = limit
+        self.kept: list[Violation] = []
+        self.dropped = 0
+        self.first_dropped: ErrorCode | None = None
+        self.stopped: str | None = None
+
+    def append(self, violation: Violation) -> None:
+        if len(self.kept) < self.limit:
+            self.kept.append(violation)
+            return
+        if self.first_dropped is None:
+            self.first_dropped = violation.code
+        self.dropped += 1
+
+    def extend(self, violations: Iterable[Violation]) -> None:
+        for violation in violations:
+            self.append(violation)
+
+    @property
+    def room(self) -> int:
+        """How many more violations would still be kept."""
+        return max(self.limit - len(self.kept), 0)
+
+    def skip(self, count: int, code: ErrorCode) -> None:
+        """Count ``count`` violations of ``code`` without building them (past the limit)."""
+        if count > 0:
+            if self.first_dropped is None:
+                self.first_dropped = code
+            self.dropped += count
+
+    def stop(self, reason: str) -> None:
+        """Say that the violations beyond those appended were not looked for, and why."""
+        self.stopped = reason
+
+    def __len__(self) -> int:
+        return len(self.kept) + self.dropped
+
+    def listed(self) -> list[Violation]:
+        """The kept violations, then the summary violation when any were left out."""
+        if not self.dropped and self.stopped is None:
+            return list(self.kept)
+        if self.stopped is None:
+            message = (
+                f"{self.dropped} more violation(s) not listed "
+                f"(at most {self.limit} are listed per record)"
+            )
+        elif self.dropped:
+            message = f"{self.dropped} more violation(s) not listed; others not looked for: "
+            message += self.stopped
+        else:
+            message = "further violations were not looked for: " + self.stopped
+        code = self.first_dropped or ErrorCode.SCHEMA_VIOLATION
+        return [*self.kept, Violation(code, "", message, keyword=TRUNCATED)]
 
 
 @dataclass(slots=True)

@@ -339,3 +339,24 @@ def test_reprocess_remediates_and_counts_its_actions_in_metrics(tmp_path: Path) 
         'dataquarantine_remediations_total{action="coerce_float",contract="orders",'
         'outcome="applied"} 1.0' in metrics
     )
+
+
+@pytest.mark.parametrize("name", ["..", "../x", "a/b", "a\\b", "a\x00b", "x" * 200, "\u043erders"])
+def test_schemas_refuse_bad_names_with_400(client: TestClient, name: str) -> None:
+    contract = {"name": name, "version": "1.0.0", "schema": {"type": "object"}}
+    response = client.post("/api/v1/schemas", json={"contract": contract}, headers=AUTH)
+    assert response.status_code == 400, response.text
+    assert "name" in response.json()["detail"]
+
+
+def test_schemas_refuse_a_schema_whose_cost_explodes_with_400(client: TestClient) -> None:
+    defs: dict[str, Any] = {"d0": {"type": "string"}}
+    for i in range(1, 31):
+        prev = {"$ref": f"#/$defs/d{i - 1}"}
+        defs[f"d{i}"] = {"allOf": [prev, prev]}
+    schema = {"$defs": defs, "$ref": "#/$defs/d30"}
+    contract = {"name": "bomb", "version": "1.0.0", "schema": schema}
+    response = client.post("/api/v1/schemas", json={"contract": contract}, headers=AUTH)
+    assert response.status_code == 400, response.text
+    assert "too costly to evaluate" in response.json()["detail"]
+    assert all(s["name"] != "bomb" for s in client.get("/api/v1/schemas", headers=AUTH).json())

@@ -122,3 +122,25 @@ def test_staging_paths_with_dotdot_are_refused(parts: list[str]) -> None:
             _spec(staging=value)
     else:
         assert _spec(staging=value).load.staging_is_file
+
+
+# -- names and file names: injective, one plain path component ---------------------------------
+
+_segment = st.from_regex(r"[a-z0-9_][a-z0-9_-]{0,6}", fullmatch=True)
+_names = st.lists(_segment, min_size=1, max_size=4).map(".".join)
+_versions = st.from_regex(
+    r"(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})(-[A-Za-z][0-9A-Za-z-]{0,4}(\.[A-Za-z][0-9A-Za-z-]{0,4}){0,2})?",
+    fullmatch=True,
+)
+
+
+@given(_names, _versions, _names, _versions)
+def test_file_names_are_injective_plain_components(n1: str, v1: str, n2: str, v2: str) -> None:
+    a = spec_from_dict({"name": n1, "version": v1, "schema": {}})
+    b = spec_from_dict({"name": n2, "version": v2, "schema": {}})
+    for spec in (a, b):
+        assert "/" not in spec.file_name and "\\" not in spec.file_name
+        assert not spec.file_name.startswith(".")
+        assert spec.file_name.count("@") == 1
+    if (a.name, str(a.version)) != (b.name, str(b.version)):
+        assert a.file_name != b.file_name

@@ -122,3 +122,98 @@ def test_discovery_is_recursive_sorted_and_skips_hidden(write, tmp_path: Path) -
 )
 def test_field_to_pointer(field: str, pointer: str) -> None:
     assert field_to_pointer(field) == pointer
+
+
+# -- YAML limits -----------------------------------------------------------------------------
+
+
+def _bomb(levels: int = 9) -> str:
+    lines = ['    l0: &l0 ["lol"]']
+    for i in range(1, levels + 1):
+        lines.append(f"    l{i}: &l{i} [" + ", ".join([f"*l{i - 1}"] * 10) + "]")
+    return "\n".join(lines) + "\n"
+
+
+def test_an_alias_bomb_inside_schema_is_refused_naming_the_file(write) -> None:
+    path = write(
+        "bomb.yaml",
+        "name: bomb\nversion: 1.0.0\nschema:\n  type: object\n  $defs:\n" + _bomb(),
+    )
+    with pytest.raises(ContractSyntaxError, match="expands to more than") as info:
+        load_spec(path)
+    assert "bomb.yaml" in str(info.value)
+
+
+def test_a_recursive_alias_is_refused(write) -> None:
+    path = write("r.yaml", "name: r\nversion: 1.0.0\nschema: &s {not: *s}\n")
+    with pytest.raises(ContractSyntaxError, match="recursive alias"):
+        load_spec(path)
+
+
+def test_moderate_anchors_in_a_contract_still_work(write) -> None:
+    path = write(
+        "anchors.yaml",
+        """
+name: anchors
+version: 1.0.0
+schema:
+  type: object
+  properties:
+    first: &name {type: string, minLength: 1, maxLength: 50}
+    last: *name
+    nick: {<<: *name, maxLength: 10}
+""",
+    )
+    schema = load_spec(path).schema_
+    assert isinstance(schema, dict)
+    assert schema["properties"]["last"] == schema["properties"]["first"]
+    assert schema["properties"]["nick"]["maxLength"] == 10
+
+
+def test_an_oversized_contract_file_is_refused(write) -> None:
+    path = write("big.yaml", MINIMAL + "# " + "x" * (4 * 1024 * 1024) + "\n")
+    with pytest.raises(ContractSyntaxError, match="larger than"):
+        load_spec(path)
+
+
+# -- schema_file stays inside the contract's folder (the rule of $ref) -----------------------
+
+
+@pytest.fixture
+def outside(tmp_path: Path) -> Path:
+    secret = tmp_path / "secret.json"
+    secret.write_text('{"type": "object"}')
+    return secret
+
+
+@pytest.mark.parametrize("target", ["ABSOLUTE", "../secret.json", "sub/../../secret.json"])
+def test_schema_file_outside_the_folder_is_refused(tmp_path: Path, outside: Path, target) -> None:
+    folder = tmp_path / "contracts"
+    (folder / "sub").mkdir(parents=True)
+    ref = str(outside) if target == "ABSOLUTE" else target
+    path = folder / "c.yaml"
+    path.write_text(f"name: c\nversion: 1.0.0\nschema_file: {ref!r}\n")
+    with pytest.raises(ContractSyntaxError, match="schema_file") as info:
+        resolve_schema(load_spec(path))
+    assert "c.yaml" in str(info.value)
+
+
+def test_schema_file_symlink_pointing_outside_is_refused(tmp_path: Path, outside: Path) -> None:
+    folder = tmp_path / "contracts"
+    folder.mkdir()
+    (folder / "link.json").symlink_to(outside)
+    path = folder / "c.yaml"
+    path.write_text("name: c\nversion: 1.0.0\nschema_file: link.json\n")
+    with pytest.raises(ContractSyntaxError, match="outside the contract's folder"):
+        resolve_schema(load_spec(path))
+
+
+def test_schema_file_inside_the_folder_still_works(tmp_path: Path) -> None:
+    folder = tmp_path / "contracts"
+    (folder / "schemas").mkdir(parents=True)
+    (folder / "schemas" / "s.json").write_text('{"type": "integer"}')
+    (folder / "alias.json").symlink_to(folder / "schemas" / "s.json")
+    for ref in ("schemas/s.json", "./schemas/../schemas/s.json", "alias.json"):
+        path = folder / "c.yaml"
+        path.write_text(f"name: c\nversion: 1.0.0\nschema_file: {ref}\n")
+        assert resolve_schema(load_spec(path)) == {"type": "integer"}

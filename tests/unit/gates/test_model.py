@@ -360,3 +360,31 @@ def test_a_gate_statement_timeout_beyond_the_limit_is_a_definition_error(value: 
     gate = {"name": "g", "kind": "row_count", "table": "t", "min": 1, "statement_timeout": value}
     with pytest.raises(GateDefinitionError, match=r"gates\[0\] \(g\): statement_timeout: "):
         gates_from_dict({"gates": [gate]}, source="bad.yaml")
+
+
+def test_an_alias_bomb_in_a_gates_file_is_refused_naming_the_file(tmp_path: Path) -> None:
+    lines = ['  l0: &l0 ["lol"]']
+    for i in range(1, 10):
+        lines.append(f"  l{i}: &l{i} [" + ", ".join([f"*l{i - 1}"] * 10) + "]")
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text("x-bomb:\n" + "\n".join(lines) + "\ngates: []\n")
+    with pytest.raises(GateDefinitionError, match="expands to more than") as info:
+        load_gates(bomb)
+    assert "bomb.yaml" in str(info.value)
+    recursive = tmp_path / "recursive.yaml"
+    recursive.write_text("gates: &g [{name: a, kind: row_count, table: t, min: 1, x: *g}]\n")
+    with pytest.raises(GateDefinitionError, match="recursive alias"):
+        load_gates(recursive)
+
+
+def test_moderate_anchors_in_a_gates_file_still_work(tmp_path: Path) -> None:
+    path = tmp_path / "gates.yaml"
+    path.write_text(
+        """
+gates:
+  - &lead {name: lead_coverage, kind: not_null, table: Lead, column: customer_id}
+  - {<<: *lead, name: lead_email, column: email}
+"""
+    )
+    suite = load_gates(path)
+    assert [g.name for g in suite.gates] == ["lead_coverage", "lead_email"]

@@ -202,11 +202,11 @@ def test_register_schema_checks_backward_compatibility(service: ReviewService) -
 
 
 def test_register_refuses_files_and_models(service: ReviewService) -> None:
-    from dataquarantine.errors import ConfigError
+    from dataquarantine.errors import ConfigError, ContractError
 
     with pytest.raises(ConfigError):
         service.register_schema({"name": "m", "version": "1.0.0", "model": "os:path"})
-    with pytest.raises(ConfigError):
+    with pytest.raises((ConfigError, ContractError)):  # both are a 400 for the API
         service.register_schema({"name": "x", "version": "1.0.0", "schema_file": "/etc/passwd"})
 
 
@@ -214,3 +214,142 @@ def test_revision_kinds_are_kept(service: ReviewService) -> None:
     (rid,) = _put(service, b'{"order_id": " o ", "amount": -1}')
     service.edit(rid, b'{"order_id": "o", "amount": 2}', actor="x")
     assert [r.kind for r in service.get(rid).revisions] == [RevisionKind.EDIT]
+
+
+# -- contract names and storage file names -----------------------------------------------------
+
+
+def _schema_only(name: str, version: str = "1.0.0") -> dict[str, Any]:
+    return {"name": name, "version": version, "schema": {"type": "object"}}
+
+
+def test_registration_file_names_never_collide(service: ReviewService, contracts: Path) -> None:
+    # Under NAME-VERSION.yaml both were shop-1.0.0-1.0.0.yaml: the second replaced the first.
+    service.register_schema(_schema_only("shop-1.0.0", "1.0.0"))
+    service.register_schema(_schema_only("shop", "1.0.0-1.0.0"))
+    assert sorted(p.name for p in contracts.iterdir()) == [
+        "orders-1.0.0.yaml",  # written by hand under the old scheme: still loaded
+        "shop-1.0.0@1.0.0.yaml",
+        "shop@1.0.0-1.0.0.yaml",
+    ]
+    assert {(c.name, c.version) for c in service.registry} == {
+        ("orders", "1.0.0"),
+        ("shop", "1.0.0-1.0.0"),
+        ("shop-1.0.0", "1.0.0"),
+    }
+
+
+def test_registration_never_replaces_an_existing_file(
+    service: ReviewService, contracts: Path
+) -> None:
+    # A file of that name that defines another contract: refused, the file left alone.
+    taken = contracts / "taken@1.0.0.yaml"
+    taken.write_text(yaml.safe_dump(_schema_only("other")))
+    before = taken.read_bytes()
+    with pytest.raises(DuplicateContractError, match="exists already"):
+        service.register_schema(_schema_only("taken"))
+    assert taken.read_bytes() == before
+    assert not [p for p in contracts.iterdir() if p.name.startswith(".")]
+
+
+BAD_NAMES = [
+    "..",
+    ".",
+    ".hidden",
+    "a..b",
+    "a.",
+    "-a",
+    "a/b",
+    "../orders",
+    "a\\b",
+    "a\x00b",
+    "",
+    "Orders",
+    "a@b",
+    "a b",
+    "x" * 101,
+    "\u043erders",  # Cyrillic o
+    "\uff4frders",  # full-width o
+    "orders\u200b",  # zero-width space
+    "orders\n",
+]
+
+
+@pytest.mark.parametrize("name", BAD_NAMES)
+def test_bad_names_are_refused_and_leave_no_file(
+    service: ReviewService, contracts: Path, name: str
+) -> None:
+    before = sorted(p.name for p in contracts.iterdir())
+    with pytest.raises(ContractSyntaxError, match="name"):
+        service.register_schema(_schema_only(name))
+    assert sorted(p.name for p in contracts.iterdir()) == before
+
+
+@pytest.mark.parametrize(
+    "version", ["1.0.0/../../x", "../1.0.0", "1.0.0\\x", "1.0", "1.0.0\x00", "1.0.0@x", "1" * 101]
+)
+def test_bad_versions_are_refused_and_leave_no_file(
+    service: ReviewService, contracts: Path, version: str
+) -> None:
+    before = sorted(p.name for p in contracts.iterdir())
+    with pytest.raises(ContractSyntaxError, match="version"):
+        service.register_schema(_schema_only("fine", version))
+    assert sorted(p.name for p in contracts.iterdir()) == before
+
+
+@pytest.mark.parametrize(
+    "name", ["orders", "user_event", "telecom.call_logs", "a1", "2fa", "_x", "my-contract", "a.b-c"]
+)
+def test_good_names_are_accepted(service: ReviewService, contracts: Path, name: str) -> None:
+    service.register_schema(_schema_only(name, "9.0.0"), compatibility="none")
+    assert (contracts / f"{name}@9.0.0.yaml").is_file()
+
+
+# -- costly schemas ----------------------------------------------------------------------------
+
+
+def _doubling(levels: int = 30) -> dict[str, Any]:
+    defs: dict[str, Any] = {"d0": {"type": "string"}}
+    for i in range(1, levels + 1):
+        prev = {"$ref": f"#/$defs/d{i - 1}"}
+        defs[f"d{i}"] = {"allOf": [prev, dict(prev)]}
+    return {"$defs": defs, "$ref": f"#/$defs/d{levels}"}
+
+
+def test_registration_refuses_a_schema_whose_cost_explodes(
+    service: ReviewService, contracts: Path
+) -> None:
+    from dataquarantine.errors import SchemaCompileError
+
+    before = sorted(p.name for p in contracts.iterdir())
+    bomb = {"name": "orders", "version": "2.0.0", "schema": _doubling()}
+    with pytest.raises(SchemaCompileError, match="too costly to evaluate"):
+        service.register_schema(bomb, compatibility="none")
+    assert sorted(p.name for p in contracts.iterdir()) == before
+    assert service.registry.get("orders").version == "1.0.0"
+
+
+def test_reprocess_against_a_costly_contract_is_bounded(tmp_path: Path) -> None:
+    import time
+
+    from dataquarantine.contracts.loader import spec_from_dict
+    from dataquarantine.validation.contract import Contract
+    from dataquarantine.validation.result import MAX_VIOLATIONS, TRUNCATED
+
+    # Loaded bypassing the cost check (a trusted caller may): reprocessing stays bounded.
+    spec = spec_from_dict({"name": "orders", "version": "1.0.0", "schema": _doubling()})
+    registry = ContractRegistry([Contract(spec, max_fanout=None)])
+    quarantine = Quarantine(InMemoryQuarantineStore(), InMemoryPayloadStore())
+    svc = ReviewService(quarantine, registry, JsonlReprocessSink(tmp_path / "v.jsonl"))
+    try:
+        (rid,) = _put(svc, b"1")
+        started = time.perf_counter()
+        outcome = svc.reprocess(rid, actor="a")
+        assert time.perf_counter() - started < 5.0
+        assert outcome.status is Status.QUARANTINED
+        assert 1 < len(outcome.errors) <= MAX_VIOLATIONS + 1
+        assert outcome.errors[-1].keyword == TRUNCATED
+        stored = svc.record(rid).errors
+        assert stored[-1].keyword == TRUNCATED
+    finally:
+        svc.close()
