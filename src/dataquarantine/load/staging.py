@@ -17,6 +17,7 @@ from typing import Any
 
 from psycopg import sql
 
+from dataquarantine.contracts.loader import inside_folder
 from dataquarantine.errors import ConfigError
 from dataquarantine.load.plan import ident
 from dataquarantine.quarantine.sql.url import validate_identifier
@@ -35,9 +36,8 @@ def contained_file(base_dir: Path | None, name: str) -> Path:
             f"staging file {name!r} needs a contract folder to resolve it against "
             "(the contract was not read from a file); use --staging"
         )
-    root = base_dir.resolve()
-    path = (root / name).resolve()
-    if Path(name).is_absolute() or not path.is_relative_to(root):
+    path = inside_folder(base_dir, base_dir / name)
+    if path is None or Path(name).is_absolute():
         raise ConfigError(f"staging file {name!r} points outside the contract's folder")
     return path
 
