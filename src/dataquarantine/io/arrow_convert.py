@@ -245,7 +245,7 @@ def _naive_text(text: str) -> str:
 def _zoned_text(text: str) -> str:
     # Arrow writes "YYYY-MM-DD HH:MM:SS[.f]+HHMM".
     text = text[:10] + "T" + text[11:]
-    if text[-5:-4] in ("+", "-") and text[-4:].isdigit():
+    if text[-5:-4] in ("+", "-") and text[-4:].isascii() and text[-4:].isdigit():
         return text[:-2] + ":" + text[-2:]
     return text
 

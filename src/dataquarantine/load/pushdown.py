@@ -480,7 +480,12 @@ def _braces(pattern: str, start: int) -> tuple[str, int] | None:
         return None
     body = pattern[start + 1 : end]
     lo, comma, hi = body.partition(",")
-    if not lo.isdigit() or (hi and not hi.isdigit()) or int(lo) > 255 or (hi and int(hi) > 255):
+    if (
+        not (lo.isascii() and lo.isdigit())
+        or (hi and not (hi.isascii() and hi.isdigit()))
+        or int(lo) > 255
+        or (hi and int(hi) > 255)
+    ):
         return None
     if hi and int(hi) < int(lo):
         return None

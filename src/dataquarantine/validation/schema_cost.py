@@ -156,7 +156,12 @@ class _Graph:
                 key = unquote(part).replace("~1", "/").replace("~0", "~")
                 if isinstance(node, dict) and key in node:
                     node = node[key]
-                elif isinstance(node, list) and key.isdigit() and int(key) < len(node):
+                elif (
+                    isinstance(node, list)
+                    and key.isascii()
+                    and key.isdigit()
+                    and int(key) < len(node)
+                ):
                     node = node[int(key)]
                 else:
                     return None

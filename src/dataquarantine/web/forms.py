@@ -40,7 +40,7 @@ class FormTooLargeError(ValueError):
 async def read_form(request: Request, *, limit: int = MAX_FORM_BYTES) -> dict[str, str]:
     """The urlencoded body of ``request`` (last value wins for repeated names)."""
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise FormTooLargeError(f"form body over {limit} bytes")
     chunks: list[bytes] = []
     size = 0
@@ -88,7 +88,7 @@ class RecordsQuery:
     def from_params(cls, params: Mapping[str, str]) -> RecordsQuery:
         def number(name: str, default: int) -> int:
             text = params.get(name, "")
-            return int(text) if text.isdigit() and len(text) < 10 else default
+            return int(text) if text.isascii() and text.isdigit() and len(text) < 10 else default
 
         size = number("size", 50)
         return cls(

@@ -87,7 +87,7 @@ class Highlight:
 def _child(value: Any, part: str) -> Any:
     if isinstance(value, dict):
         return value.get(part, _MISSING)
-    if isinstance(value, list) and part.isdigit() and int(part) < len(value):
+    if isinstance(value, list) and part.isascii() and part.isdigit() and int(part) < len(value):
         return value[int(part)]
     return _MISSING
 
