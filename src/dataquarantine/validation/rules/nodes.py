@@ -22,6 +22,7 @@ __all__ = [
     "Select",
     "Unary",
     "free_identifiers",
+    "walk",
 ]
 
 LiteralKind = TypingLiteral["int", "uint", "double", "string", "bytes", "bool", "null"]
@@ -180,3 +181,19 @@ def free_identifiers(node: Node, bound: frozenset[str] = frozenset()) -> set[str
                     out |= free_identifiers(part, inner)
             return out
     raise TypeError(f"not a CEL node: {node!r}")  # pragma: no cover
+
+
+def walk(node: Node) -> list[Node]:
+    """Every node of the tree, ``node`` first."""
+    out: list[Node] = []
+    stack: list[object] = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, tuple):
+            stack.extend(item)
+        elif isinstance(item, Literal | Ident):
+            out.append(item)
+        elif hasattr(item, "__slots__"):
+            out.append(item)  # type: ignore[arg-type]
+            stack.extend(getattr(item, name) for name in item.__slots__)
+    return out

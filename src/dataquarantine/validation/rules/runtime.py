@@ -1,25 +1,26 @@
 """Helpers called by the Python code the transpiler generates for fast-path rules.
 
-Each helper either returns exactly the value the reference CEL evaluator returns, or raises
+Each helper either returns exactly the value the reference interpreter returns, or raises
 :class:`FastPathError` (any exception will do) so that the rule is re-evaluated by the
-reference for that record. They accept only the plain decoded types (``dict``, ``list``,
+interpreter for that record. They accept only the plain decoded types (``dict``, ``list``,
 ``str``, ``int``, ``float``, ``bool``, ``None``); anything else (bytes, datetime, Decimal,
-UUID, ints outside int64, ...) raises, because its CEL conversion is the reference's business.
-Type checks use ``type(x) is T`` on purpose: ``bool`` is not an ``int`` in CEL.
+UUID, ints outside int64, ...) raises, because its CEL conversion is the interpreter's
+business. Type checks use ``type(x) is T`` on purpose: ``bool`` is not an ``int`` in CEL.
+Comprehensions and concatenations charge the cost budget (:mod:`.budget`) exactly as the
+interpreter does; :class:`~.budget.BudgetExceeded` is the one exception that is a verdict.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from math import isnan
 from typing import Any, NoReturn
+
+from dataquarantine.validation.rules.budget import CHARS_PER_UNIT, BudgetExceeded, charge, reset
 
 __all__ = ["HELPERS", "FastPathError"]
 
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
-#: Beyond this magnitude an int compared with a double is rounded by the reference.
-EXACT_FLOAT_INT = 2**53
 
 _NoneType = type(None)
 _PLAIN = frozenset({str, int, float, bool, _NoneType, list, dict})
@@ -41,17 +42,6 @@ def _int(x: int) -> int:
     raise FastPathError
 
 
-def _real(x: float | int) -> float | int:
-    """A double (not NaN) or an int small enough to compare exactly with a double."""
-    if type(x) is float:
-        if isnan(x):
-            raise FastPathError  # the reference refuses to order NaN
-        return x
-    if -EXACT_FLOAT_INT <= x <= EXACT_FLOAT_INT:
-        return x
-    raise FastPathError
-
-
 def _ordered(a: Any, b: Any) -> tuple[Any, Any]:
     ta = type(a)
     tb = type(b)
@@ -61,9 +51,11 @@ def _ordered(a: Any, b: Any) -> tuple[Any, Any]:
         if ta is int:
             return _int(a), _int(b)
         if ta is float:
-            return _real(a), _real(b)
-    elif (ta is int or ta is float) and (tb is int or tb is float):
-        return _real(a), _real(b)
+            return a, b  # any comparison with NaN is false, in CEL as in Python
+    elif ta is int and tb is float:
+        return _int(a), b  # Python compares int and float exactly, as CEL does
+    elif ta is float and tb is int:
+        return a, _int(b)
     raise FastPathError
 
 
@@ -114,10 +106,10 @@ def eq(a: Any, b: Any) -> bool:
         raise FastPathError
     if (ta is int or ta is float) and (tb is int or tb is float):
         if ta is int:
-            _real(_int(a))
+            _int(a)
         else:
-            _real(_int(b))
-        return bool(a == b)
+            _int(b)
+        return bool(a == b)  # exact across int and float
     if ta in _PLAIN and tb in _PLAIN:
         return False
     raise FastPathError
@@ -155,9 +147,18 @@ def add(a: Any, b: Any) -> Any:
     if ta is type(b):
         if ta is int:
             return _int(_int(a) + _int(b))
-        if ta is float or ta is str or ta is list:
+        if ta is float:
             return a + b
+        if ta is str or ta is list:
+            return cat(a, b)
     raise FastPathError
+
+
+def cat(a: Any, b: Any) -> Any:
+    """String or list concatenation, charged to the budget."""
+    result = a + b
+    charge(len(result) // CHARS_PER_UNIT)
+    return result
 
 
 def sub(a: Any, b: Any) -> Any:
@@ -217,9 +218,8 @@ def not_(a: Any) -> bool:
 
 def size(x: Any) -> int:
     tx = type(x)
-    # The reference counts UTF-8 bytes of a string; code points and bytes agree on ASCII.
-    if (tx is str and x.isascii()) or tx is list or tx is dict:
-        return len(x)
+    if tx is str or tx is list or tx is dict:
+        return len(x)  # a string's size counts code points
     raise FastPathError
 
 
@@ -270,6 +270,8 @@ def to_string(x: Any) -> str:
 
 def all_(target: Any, pred: Pred) -> bool:
     tt = type(target)
+    if tt is list or tt is dict:
+        charge(len(target))
     if tt is list:
         for item in target:  # noqa: SIM110 - a loop beats all() over a generator here
             if not pred(item):
@@ -283,6 +285,8 @@ def all_(target: Any, pred: Pred) -> bool:
 
 def exists(target: Any, pred: Pred) -> bool:
     tt = type(target)
+    if tt is list or tt is dict:
+        charge(len(target))
     if tt is list:
         for item in target:  # noqa: SIM110 - a loop beats any() over a generator here
             if pred(item):
@@ -296,24 +300,28 @@ def exists(target: Any, pred: Pred) -> bool:
 def exists_one(target: Any, pred: Pred) -> bool:
     tt = type(target)
     if tt is list or tt is dict:
+        charge(len(target))
         return [pred(item) for item in target].count(True) == 1
     raise FastPathError
 
 
 def map_(target: Any, fn: Callable[[Any], Any]) -> list[Any]:
     if type(target) is list:
+        charge(len(target))
         return [fn(item) for item in target]
     raise FastPathError
 
 
 def map_filter(target: Any, pred: Pred, fn: Callable[[Any], Any]) -> list[Any]:
     if type(target) is list:
+        charge(len(target))
         return [fn(item) for item in target if pred(item)]
     raise FastPathError
 
 
 def filter_(target: Any, pred: Pred) -> list[Any]:
     if type(target) is list:
+        charge(len(target))
         return [item for item in target if pred(item)]
     raise FastPathError
 
@@ -321,6 +329,9 @@ def filter_(target: Any, pred: Pred) -> list[Any]:
 #: Name in generated code -> helper.
 HELPERS: dict[str, Callable[..., Any]] = {
     "_fail": fail,
+    "_reset": reset,
+    "_Over": BudgetExceeded,
+    "_cat": cat,
     "_lt": lt,
     "_le": le,
     "_gt": gt,

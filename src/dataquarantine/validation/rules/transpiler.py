@@ -1,7 +1,7 @@
 """Transpile a CEL syntax tree into one Python expression (the fast path).
 
-The generated expression evaluates to exactly the value the reference evaluator returns, or
-raises (any exception) when the fast path cannot decide; the caller then asks the reference.
+The generated expression evaluates to exactly the value the reference interpreter returns, or
+raises (any exception) when the fast path cannot decide; the caller then asks the interpreter.
 Common operations are emitted inline behind ``type(x) is T`` guards (bool is not an int in
 CEL); everything else calls the helpers of :mod:`.runtime`. Constructs without a translation
 raise :class:`Unsupported` at compile time and the whole rule keeps the reference evaluator.
@@ -10,7 +10,6 @@ raise :class:`Unsupported` at compile time and the whole rule keeps the referenc
 from __future__ import annotations
 
 import math
-import re
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,7 +17,6 @@ from types import CodeType
 from typing import Any, Final
 from typing import Literal as TypingLiteral
 
-from dataquarantine.validation.rules import regex
 from dataquarantine.validation.rules.nodes import (
     Binary,
     Call,
@@ -35,22 +33,21 @@ from dataquarantine.validation.rules.nodes import (
     Unary,
     free_identifiers,
 )
-from dataquarantine.validation.rules.reference import EvalError, evaluate_literal
+from dataquarantine.validation.rules.regex import InvalidPattern, compile_pattern
 from dataquarantine.validation.rules.runtime import HELPERS
 
 __all__ = [
     "RECORD_VAR",
     "Transpiler",
     "Unsupported",
-    "check_literals",
     "compile_expression",
     "compile_source",
     "link",
 ]
 
 RECORD_VAR: Final = "v_record"
-#: Literal numbers below this magnitude compare with any decoded number exactly as the
-#: reference does (which rounds ints beyond 2**53 to doubles when mixing them).
+#: Literal numbers below this magnitude compare with any decoded number as the interpreter
+#: does (which turns ints beyond 2**64 into doubles).
 SMALL: Final = 2**52
 
 Type = TypingLiteral["bool", "int", "double", "string", "null", "list", "map", "dyn"]
@@ -91,33 +88,6 @@ def _small_number(code: Code) -> bool:
         and not math.isnan(value)  # type: ignore[arg-type]
         and abs(value) < SMALL  # type: ignore[arg-type]
     )
-
-
-def _same_literal(a: object, b: object) -> bool:
-    if type(a) is not type(b):
-        return False
-    if isinstance(a, float) and isinstance(b, float):
-        return a == b and math.copysign(1.0, a) == math.copysign(1.0, b)
-    return a == b
-
-
-def check_literals(node: Node) -> None:
-    """Raise :class:`Unsupported` unless every literal decodes as in the reference (string
-    escapes, number formats: the reference is the arbiter)."""
-    stack: list[object] = [node]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, Literal):
-            if item.kind in ("string", "double", "int") and item.text:
-                got = evaluate_literal(("-" if item.negated else "") + item.text)
-                if isinstance(got, EvalError):
-                    raise Unsupported(f"literal {item.text}")
-                if not _same_literal(got, item.value):
-                    raise Unsupported(f"literal {item.text} decodes differently")
-        elif isinstance(item, tuple):
-            stack.extend(item)
-        elif hasattr(item, "__slots__"):
-            stack.extend(getattr(item, name) for name in item.__slots__)
 
 
 class Transpiler:
@@ -237,9 +207,13 @@ class Transpiler:
 
     def map_literal(self, entries: tuple[tuple[Node, Node], ...]) -> Code:
         parts = []
+        seen: set[object] = set()
         for key, value in entries:
             if not (isinstance(key, Literal) and key.kind == "string"):
                 raise Unsupported("map literal with a non-string key")
+            if key.value in seen:
+                raise Unsupported("map literal with a repeated key (an error)")
+            seen.add(key.value)
             parts.append(f"{key.value!r}: {self.emit(value)}")
         return Code("{" + ", ".join(parts) + "}", "map")
 
@@ -264,7 +238,7 @@ class Transpiler:
         if a.type == b.type == "double" and op in "+-*":
             return Code(f"({a} {op} {b})", "double")
         if a.type == b.type and a.type in ("string", "list") and op == "+":
-            return Code(f"({a} + {b})", a.type)
+            return Code(f"_cat({a}, {b})", a.type)
         typed: Type = "int" if a.type == b.type == "int" else "dyn"
         return Code(f"{helper}({a}, {b})", typed)
 
@@ -358,8 +332,7 @@ class Transpiler:
             return Code(f"len({operand})", "int")
         first, name = self.bind(operand)
         return Code(
-            f"(len({name}) if type({first}) is str and {name}.isascii() or type({name}) is list "
-            f"else _size({name}))",
+            f"(len({name}) if type({first}) is str or type({name}) is list else _size({name}))",
             "int",
         )
 
@@ -376,19 +349,13 @@ class Transpiler:
     def matches(self, target: Code, pattern: Node) -> Code:
         if not (isinstance(pattern, Literal) and isinstance(pattern.value, str)):
             raise Unsupported("matches() with a computed pattern")
-        if isinstance(evaluate_literal(f"''.matches({pattern.text})"), EvalError):
-            raise Unsupported("a pattern the reference refuses")
         try:
-            python, flags = regex.translate(pattern.value)
-        except regex.UnsupportedPattern as exc:
-            raise Unsupported(f"pattern: {exc}") from exc
-        search = self.const(re.compile(python, flags).search)
+            compiled = compile_pattern(pattern.value)
+        except InvalidPattern as exc:
+            raise Unsupported("an invalid pattern (an evaluation error)") from exc
+        search = self.const(compiled.search)
         first, name = self.bind(target)
-        return Code(
-            f"({search}({name}) is not None if type({first}) is str and {name}.isascii() "
-            "else _fail())",
-            "bool",
-        )
+        return Code(f"({search}({name}) is not None if type({first}) is str else _fail())", "bool")
 
     def comprehension(self, node: Comprehension) -> Code:
         target = self.emit(node.target)
@@ -444,7 +411,6 @@ def compile_expression(node: Node) -> Callable[[Any], Any]:
 
     Used by tests and tools; :class:`~.engine.RuleSet` compiles all its rules into one.
     """
-    check_literals(node)
     constants: dict[str, object] = {}
     transpiler = Transpiler(constants)
     code = transpiler.emit(node)

@@ -1,0 +1,61 @@
+"""The cost budget of one rule evaluation (both evaluation paths count it the same way).
+
+Cost units: every comprehension (``all``, ``exists``, ``exists_one``, ``map``, ``filter``)
+charges the size of its range when it starts (its whole range, whether or not it
+short-circuits), and every string, bytes or list concatenation charges one unit per
+:data:`CHARS_PER_UNIT` elements of its result. One rule evaluation may spend
+:data:`COST_LIMIT` units; the charge that goes over raises :class:`BudgetExceeded`. Nothing
+else can make an evaluation slow: without comprehensions, the work is bounded by the size of
+the expression times the size of the record, and ``matches()`` runs in linear time (RE2).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Final
+
+__all__ = ["CHARS_PER_UNIT", "COST_LIMIT", "Budget", "BudgetExceeded", "charge", "reset"]
+
+#: Units one rule evaluation may spend.
+COST_LIMIT: Final = 1_000_000
+#: A concatenation charges one unit per this many characters, bytes or list items produced.
+CHARS_PER_UNIT: Final = 256
+
+
+class BudgetExceeded(Exception):
+    """The evaluation went over :data:`COST_LIMIT`."""
+
+    def __str__(self) -> str:
+        return f"cost budget exceeded (more than {COST_LIMIT} units)"
+
+
+class Budget:
+    """The units left to one evaluation (the interpreter's; one object per evaluation)."""
+
+    __slots__ = ("left",)
+
+    def __init__(self, limit: int = COST_LIMIT) -> None:
+        self.left = limit
+
+    def charge(self, units: int) -> None:
+        self.left -= units
+        if self.left < 0:
+            raise BudgetExceeded
+
+
+# The fast path's budget: its generated code cannot pass an object around, so the budget of
+# the rule being evaluated lives in a thread-local, reset before each rule that can charge.
+_local = threading.local()
+
+
+def reset() -> None:
+    """Open a fresh budget for the fast-path rule about to run in this thread."""
+    _local.left = COST_LIMIT
+
+
+def charge(units: int) -> None:
+    """Spend ``units`` of the current fast-path rule's budget."""
+    left = getattr(_local, "left", COST_LIMIT) - units
+    _local.left = left
+    if left < 0:
+        raise BudgetExceeded

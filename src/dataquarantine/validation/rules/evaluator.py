@@ -1,0 +1,283 @@
+"""The reference CEL evaluator: a tree-walking interpreter over :mod:`.nodes`, per the spec.
+
+Errors are values in CEL; here they are raised as :class:`~.values.CelError` and caught
+where the spec absorbs them: ``&&`` and ``||`` are commutative over errors (``false &&
+error`` and ``error && false`` are ``false``), and ``all``/``exists`` absorb an error when
+another element decides the result. Every evaluation has a cost budget (:mod:`.budget`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Final
+
+from dataquarantine.validation.rules.budget import Budget, BudgetExceeded
+from dataquarantine.validation.rules.functions import TYPE_NAMES, call_function
+from dataquarantine.validation.rules.nodes import (
+    Binary,
+    Call,
+    Comprehension,
+    Conditional,
+    Has,
+    Ident,
+    Index,
+    ListLit,
+    Literal,
+    MapLit,
+    Node,
+    Select,
+    Unary,
+)
+from dataquarantine.validation.rules.operators import (
+    arith,
+    compare,
+    contains,
+    equal,
+    index,
+    negate,
+    no_overload,
+)
+from dataquarantine.validation.rules.values import CelError, map_key, to_python_key, type_name
+
+__all__ = ["BudgetExceeded", "Evaluator", "evaluate", "qualified_name"]
+
+Env = dict[str, Any]
+_RELATIONS: Final = frozenset({"<", "<=", ">", ">="})
+_ARITH: Final = frozenset({"+", "-", "*", "/", "%"})
+
+
+def qualified_name(node: Node) -> str | None:
+    """``a.b.c`` for a chain of selections on an identifier, else ``None``."""
+    parts: list[str] = []
+    while isinstance(node, Select):
+        parts.append(node.field)
+        node = node.operand
+    if isinstance(node, Ident):
+        parts.append(node.name)
+        return ".".join(reversed(parts))
+    return None
+
+
+class Evaluator:
+    """Evaluates one expression tree against variables, within one :class:`Budget`."""
+
+    __slots__ = ("budget", "env")
+
+    def __init__(self, env: Env, budget: Budget | None = None) -> None:
+        self.env = env
+        self.budget = budget if budget is not None else Budget()
+
+    def eval(self, node: Node) -> Any:
+        return _DISPATCH[type(node)](self, node)
+
+    # -- leaves ---------------------------------------------------------------------------
+
+    def literal(self, node: Literal) -> Any:
+        return node.value
+
+    def ident(self, node: Ident) -> Any:
+        env = self.env
+        if node.name in env:
+            return env[node.name]
+        found = TYPE_NAMES.get(node.name)
+        if found is not None:
+            return found
+        raise CelError(f"undeclared reference to {node.name!r}")
+
+    def select(self, node: Select) -> Any:
+        name = qualified_name(node)
+        if name is not None and name in TYPE_NAMES and name.split(".")[0] not in self.env:
+            return TYPE_NAMES[name]
+        operand = self.eval(node.operand)
+        if type(operand) is dict:
+            if node.field in operand:
+                return operand[node.field]
+            raise CelError(f"no such key: {node.field!r}")
+        raise CelError(f"no such field {node.field!r} on {type_name(operand)}")
+
+    def has(self, node: Has) -> bool:
+        operand = self.eval(node.operand)
+        if type(operand) is dict:
+            return node.field in operand
+        raise no_overload("has", operand)
+
+    def index(self, node: Index) -> Any:
+        return index(self.eval(node.operand), self.eval(node.index))
+
+    def list_lit(self, node: ListLit) -> list[Any]:
+        return [self.eval(item) for item in node.items]
+
+    def map_lit(self, node: MapLit) -> dict[object, Any]:
+        out: dict[object, Any] = {}
+        for key_node, value_node in node.entries:
+            key = map_key(self.eval(key_node))
+            if key in out:
+                raise CelError(f"Failed with repeated key: {to_python_key(key)!r}")
+            out[key] = self.eval(value_node)
+        return out
+
+    # -- operators ------------------------------------------------------------------------
+
+    def unary(self, node: Unary) -> Any:
+        value = self.eval(node.operand)
+        if node.op == "!":
+            if type(value) is bool:
+                return not value
+            raise no_overload("!", value)
+        return negate(value)
+
+    def logic(self, op: str, left: Node, right: Node) -> bool:
+        short = op == "||"  # the value that decides: true for ||, false for &&
+        error: CelError | None = None
+        try:
+            a = self.eval(left)
+        except CelError as exc:
+            error = exc
+        else:
+            if type(a) is not bool:
+                error = no_overload(op, a)
+            elif a is short:
+                return short
+        try:
+            b = self.eval(right)
+        except CelError:
+            if error is not None:
+                raise error from None
+            raise
+        if type(b) is not bool:
+            raise error if error is not None else no_overload(op, b)
+        if b is short:
+            return short
+        if error is not None:
+            raise error
+        return not short
+
+    def binary(self, node: Binary) -> Any:
+        op = node.op
+        if op in ("&&", "||"):
+            return self.logic(op, node.left, node.right)
+        a = self.eval(node.left)
+        b = self.eval(node.right)
+        if op == "==":
+            return equal(a, b)
+        if op == "!=":
+            return not equal(a, b)
+        if op in _RELATIONS:
+            return compare(op, a, b)
+        if op in _ARITH:
+            return arith(op, a, b, self.budget)
+        if op == "in":
+            return contains(a, b)
+        raise CelError(f"unknown operator {op}")
+
+    def conditional(self, node: Conditional) -> Any:
+        cond = self.eval(node.cond)
+        if type(cond) is not bool:
+            raise no_overload("_?_:_", cond)
+        return self.eval(node.then if cond else node.otherwise)
+
+    def call(self, node: Call) -> Any:
+        has_target = node.target is not None
+        target = self.eval(node.target) if node.target is not None else None
+        args = [self.eval(arg) for arg in node.args]
+        return call_function(node.function, target, args, has_target)
+
+    # -- macros ---------------------------------------------------------------------------
+
+    def comprehension(self, node: Comprehension) -> Any:
+        target = self.eval(node.target)
+        if type(target) is list:
+            items: list[Any] = target
+        elif type(target) is dict:
+            items = [to_python_key(key) for key in target]
+        else:
+            raise no_overload(node.macro, target)
+        self.budget.charge(len(items))
+        env = self.env
+        var = node.var
+        missing = object()
+        saved = env.get(var, missing)
+        try:
+            return _MACROS[node.macro](self, node, items)
+        finally:
+            if saved is missing:
+                env.pop(var, None)
+            else:
+                env[var] = saved
+
+    def _test(self, predicate: Node, var: str, item: Any) -> bool:
+        self.env[var] = item
+        value = self.eval(predicate)
+        if type(value) is not bool:
+            raise no_overload("predicate", value)
+        return value
+
+    def quantifier(self, node: Comprehension, items: list[Any]) -> bool:
+        """``all`` (decided by a false) and ``exists`` (decided by a true); an error is
+        the result only when no element decides."""
+        assert node.predicate is not None
+        decisive = node.macro == "exists"
+        error: CelError | None = None
+        for item in items:
+            try:
+                if self._test(node.predicate, node.var, item) is decisive:
+                    return decisive
+            except CelError as exc:
+                error = error or exc
+        if error is not None:
+            raise error
+        return not decisive
+
+    def exists_one(self, node: Comprehension, items: list[Any]) -> bool:
+        assert node.predicate is not None
+        count = 0
+        for item in items:
+            if self._test(node.predicate, node.var, item):
+                count += 1
+        return count == 1
+
+    def map(self, node: Comprehension, items: list[Any]) -> list[Any]:
+        assert node.transform is not None
+        out = []
+        for item in items:
+            if node.predicate is not None and not self._test(node.predicate, node.var, item):
+                continue
+            self.env[node.var] = item
+            out.append(self.eval(node.transform))
+        return out
+
+    def filter(self, node: Comprehension, items: list[Any]) -> list[Any]:
+        assert node.predicate is not None
+        return [item for item in items if self._test(node.predicate, node.var, item)]
+
+
+_DISPATCH: Final[dict[type, Callable[[Evaluator, Any], Any]]] = {
+    Literal: Evaluator.literal,
+    Ident: Evaluator.ident,
+    Select: Evaluator.select,
+    Has: Evaluator.has,
+    Index: Evaluator.index,
+    Call: Evaluator.call,
+    ListLit: Evaluator.list_lit,
+    MapLit: Evaluator.map_lit,
+    Unary: Evaluator.unary,
+    Binary: Evaluator.binary,
+    Conditional: Evaluator.conditional,
+    Comprehension: Evaluator.comprehension,
+}
+_MACROS: Final[dict[str, Callable[[Evaluator, Comprehension, list[Any]], Any]]] = {
+    "all": Evaluator.quantifier,
+    "exists": Evaluator.quantifier,
+    "exists_one": Evaluator.exists_one,
+    "map": Evaluator.map,
+    "filter": Evaluator.filter,
+}
+
+
+def evaluate(node: Node, env: Env, budget: Budget | None = None) -> Any:
+    """The value of ``node`` with variables ``env``; raises :class:`CelError` or
+    :class:`BudgetExceeded`."""
+    try:
+        return Evaluator(dict(env), budget).eval(node)
+    except RecursionError:
+        raise CelError("expression nested too deeply to evaluate") from None

@@ -1,0 +1,104 @@
+"""Every rule evaluation is bounded: RE2 for ``matches()`` and a cost budget."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from dataquarantine import Contract, ErrorCode
+from dataquarantine.errors import RuleEvaluationError
+from dataquarantine.validation.rules import COST_LIMIT, Expression
+
+#: Generous for a loaded machine; the point is "returns", not a benchmark.
+PROMPT = 5.0
+
+
+def validate(expr: str, record: Any) -> tuple[bool, list[str]]:
+    contract = Contract.from_dict(
+        {"name": "t", "version": "1.0.0", "schema": {}, "rules": [{"id": "r", "expr": expr}]}
+    )
+    start = time.perf_counter()
+    result = contract.validate(record)
+    assert time.perf_counter() - start < PROMPT, expr
+    assert all(e.code is ErrorCode.RULE_VIOLATION for e in result.errors)
+    return result.valid, [e.message for e in result.errors]
+
+
+@pytest.mark.parametrize(
+    ("pattern", "subject"),
+    [
+        ("^(a+)+$", "a" * 40 + "b"),
+        ("^(a+)+$", "a" * 5000 + "!"),
+        ("(a|aa)+$", "a" * 3000 + "b"),
+        ("^(\\w+\\s?)*$", "word " * 2000 + "!"),
+        ("(.*a){20}", "a" * 30),
+    ],
+)
+def test_matches_is_linear(pattern: str, subject: str) -> None:
+    expr = f"record.a.matches('{pattern}')".replace("\\", "\\\\")
+    valid, _ = validate(expr, {"a": subject})
+    assert valid is (pattern == "(.*a){20}")
+    # a computed pattern (never on the fast path) as well
+    valid_dyn, _ = validate("record.a.matches(record.p)", {"a": subject, "p": pattern})
+    assert valid_dyn is valid
+
+
+def over_budget(messages: list[str]) -> bool:
+    return any("cost budget exceeded" in m for m in messages)
+
+
+ITEMS = list(range(1, 201))
+
+
+@pytest.mark.parametrize(
+    "expr",
+    [
+        "record.l.all(x, record.l.all(y, record.l.all(z, z > 0)))",
+        "record.l.exists(x, record.l.exists(y, record.l.exists(z, z < 0)))",
+        "record.l.map(x, record.l.map(y, record.l.map(z, z))).size() > 0",
+        "record.l.filter(x, record.l.filter(y, record.l.exists(z, z < 0)).size() > 0).size() == 0",
+        "record.l.exists_one(x, record.l.exists_one(y, record.l.all(z, z > 0)))",
+        # the same through the interpreter only (a type() call has no fast path)
+        "type(record.l) == list && record.l.all(x, record.l.all(y, record.l.all(z, z > 0)))",
+        # string growth inside a comprehension
+        "record.l.map(x, record.s + record.s + record.s + record.s).size() > 0",
+        "record.l.all(x, size(record.s + record.s) > 0)",
+    ],
+)
+def test_over_budget_is_a_violation(expr: str) -> None:
+    record = {"l": ITEMS, "s": "x" * 1_000_000}
+    valid, messages = validate(expr, record)
+    assert not valid
+    assert over_budget(messages), messages
+    with pytest.raises(RuleEvaluationError, match="cost budget exceeded"):
+        Expression(expr).evaluate(record)
+
+
+@pytest.mark.parametrize(
+    "expr",
+    [
+        "record.l.all(x, record.l.all(y, x + y > 0))",  # 40,200 units
+        "record.l.map(x, string(x) + 'a').size() == 200",
+        "record.l.exists(x, x == 200)",
+    ],
+)
+def test_within_budget_is_decided(expr: str) -> None:
+    assert validate(expr, {"l": ITEMS}) == (True, [])
+
+
+def test_the_budget_is_per_rule_evaluation() -> None:
+    contract = Contract.from_dict(
+        {
+            "name": "t",
+            "version": "1.0.0",
+            "schema": {},
+            "rules": [
+                {"id": f"r{i}", "expr": "record.l.all(x, record.l.all(y, y > 0))"}
+                for i in range(30)
+            ],
+        }
+    )
+    assert COST_LIMIT < 30 * 200 * 201  # the rules together spend more than one budget
+    assert contract.validate({"l": ITEMS}).valid
