@@ -29,6 +29,16 @@ def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+def _numbers(a: int | float, b: int | float) -> tuple[int | float, int | float]:
+    """Mixed with a double, an int or uint compares as a double (as in the spec's tests:
+    ``9223372036854775807 < 9223372036854775808.0`` is false); int and uint exactly."""
+    if type(a) is float and type(b) is not float:
+        return a, float(b)
+    if type(b) is float and type(a) is not float:
+        return float(a), b
+    return a, b
+
+
 def equal(a: Any, b: Any) -> bool:
     """CEL's heterogeneous equality: numbers compare by value across int, uint and double;
     values of other different types are unequal (never an error)."""
@@ -36,7 +46,8 @@ def equal(a: Any, b: Any) -> bool:
     if ta is tb and ta is not list and ta is not dict:
         return bool(a == b)
     if _is_number(a) and _is_number(b):
-        return bool(a == b)  # exact across int and float; NaN is unequal to everything
+        x, y = _numbers(a, b)
+        return bool(x == y)  # NaN is unequal to everything
     if ta is list and tb is list:
         return len(a) == len(b) and all(equal(x, y) for x, y in zip(a, b, strict=True))
     if ta is dict and tb is dict:
@@ -57,7 +68,7 @@ def compare(op: str, a: Any, b: Any) -> bool:
     bools, timestamps and durations. A comparison with NaN is false."""
     ta, tb = type(a), type(b)
     if _is_number(a) and _is_number(b):
-        c = _number_cmp(a, b)
+        c = _number_cmp(*_numbers(a, b))
         if c is None:
             return False
     elif ta is tb and ta in (str, bytes, bool, Timestamp, Duration):

@@ -53,9 +53,9 @@ def _ordered(a: Any, b: Any) -> tuple[Any, Any]:
         if ta is float:
             return a, b  # any comparison with NaN is false, in CEL as in Python
     elif ta is int and tb is float:
-        return _int(a), b  # Python compares int and float exactly, as CEL does
+        return float(_int(a)), b  # mixed with a double, an int compares as a double
     elif ta is float and tb is int:
-        return a, _int(b)
+        return a, float(_int(b))
     raise FastPathError
 
 
@@ -106,10 +106,8 @@ def eq(a: Any, b: Any) -> bool:
         raise FastPathError
     if (ta is int or ta is float) and (tb is int or tb is float):
         if ta is int:
-            _int(a)
-        else:
-            _int(b)
-        return bool(a == b)  # exact across int and float
+            return bool(float(_int(a)) == b)  # mixed with a double, an int compares as one
+        return bool(a == float(_int(b)))
     if ta in _PLAIN and tb in _PLAIN:
         return False
     raise FastPathError
