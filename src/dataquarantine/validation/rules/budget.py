@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 from typing import Final
 
-__all__ = ["CHARS_PER_UNIT", "COST_LIMIT", "Budget", "BudgetExceeded", "charge", "reset"]
+__all__ = ["CHARS_PER_UNIT", "COST_LIMIT", "FAST", "Budget", "BudgetExceeded", "charge", "reset"]
 
 #: Units one rule evaluation may spend.
 COST_LIMIT: Final = 1_000_000
@@ -45,17 +45,21 @@ class Budget:
 
 # The fast path's budget: its generated code cannot pass an object around, so the budget of
 # the rule being evaluated lives in a thread-local, reset before each rule that can charge.
-_local = threading.local()
+class _Local(threading.local):
+    left: int = COST_LIMIT  # the class attribute is each thread's start value
+
+
+FAST: Final = _Local()
 
 
 def reset() -> None:
     """Open a fresh budget for the fast-path rule about to run in this thread."""
-    _local.left = COST_LIMIT
+    FAST.left = COST_LIMIT
 
 
 def charge(units: int) -> None:
     """Spend ``units`` of the current fast-path rule's budget."""
-    left = getattr(_local, "left", COST_LIMIT) - units
-    _local.left = left
+    left = FAST.left - units
+    FAST.left = left
     if left < 0:
         raise BudgetExceeded

@@ -32,7 +32,7 @@ from typing import Any, Final
 from dataquarantine.contracts.model import RuleSpec
 from dataquarantine.errors import RuleCompileError
 from dataquarantine.validation.result import ErrorCode, Violation
-from dataquarantine.validation.rules.budget import BudgetExceeded
+from dataquarantine.validation.rules.budget import COST_LIMIT, FAST, BudgetExceeded
 from dataquarantine.validation.rules.expression import check
 from dataquarantine.validation.rules.nodes import Binary, Comprehension, Node, walk
 from dataquarantine.validation.rules.parser import CelSyntaxError, parse
@@ -74,7 +74,7 @@ def _build(
     body = [f"def _fast({RECORD_VAR}):", "    _f = ()"]
     for index, code in codes.items():
         if index in charging:
-            body.append("    _reset()")
+            body.append("    _FAST.left = _LIMIT")
         body += [
             "    try:",
             f"        _r = {code}",
@@ -127,7 +127,7 @@ class RuleSet:
         programs: list[ReferenceProgram] = []
         codes: dict[int, str] = {}
         preludes: dict[int, list[str]] = {}
-        constants: dict[str, object] = {"_OVER": OVER_BUDGET}
+        constants: dict[str, object] = {"_OVER": OVER_BUDGET, "_FAST": FAST, "_LIMIT": COST_LIMIT}
         charging: set[int] = set()
         for index, spec in enumerate(specs):
             try:

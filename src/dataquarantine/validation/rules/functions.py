@@ -247,7 +247,10 @@ def matches(a: Any, b: Any) -> bool:
         compiled = compile_pattern(pattern)
     except InvalidPattern as exc:
         raise CelError(str(exc)) from None
-    return compiled.search(s) is not None
+    try:
+        return compiled.search(s)
+    except UnicodeEncodeError:
+        raise CelError("the string is not valid Unicode (a lone surrogate)") from None
 
 
 _UNARY: Final[dict[str, Callable[[Any], Any]]] = {

@@ -33,7 +33,7 @@ from dataquarantine.validation.rules.nodes import (
     Unary,
     free_identifiers,
 )
-from dataquarantine.validation.rules.regex import InvalidPattern, compile_pattern
+from dataquarantine.validation.rules.regex import UNANCHORED, InvalidPattern, compile_pattern
 from dataquarantine.validation.rules.runtime import HELPERS
 
 __all__ = [
@@ -353,9 +353,12 @@ class Transpiler:
             compiled = compile_pattern(pattern.value)
         except InvalidPattern as exc:
             raise Unsupported("an invalid pattern (an evaluation error)") from exc
-        search = self.const(compiled.search)
+        match = self.const(compiled.match)
+        anchor = self.const(UNANCHORED)
         first, name = self.bind(target)
-        return Code(f"({search}({name}) is not None if type({first}) is str else _fail())", "bool")
+        data = self.temp()
+        test = f"{match}({anchor}, ({data} := {name}.encode()), 0, len({data}))[0][0] >= 0"
+        return Code(f"({test} if type({first}) is str else _fail())", "bool")
 
     def comprehension(self, node: Comprehension) -> Code:
         target = self.emit(node.target)
