@@ -76,6 +76,8 @@ class ReferenceProgram:
             return EvalError(exc.message)
         except BudgetExceeded as exc:
             return EvalError(str(exc), over_budget=True)
+        except Exception as exc:  # a gap in the interpreter: an error, never a crash
+            return EvalError(f"{type(exc).__name__}: {exc}")
 
     def evaluate(self, record: Any) -> Any:
         """Evaluate against one record (value or :class:`EvalError`)."""

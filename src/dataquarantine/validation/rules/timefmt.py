@@ -133,7 +133,10 @@ def _zone(name: str) -> dt.tzinfo:
 
 def timestamp_field(ts: Timestamp, field: str, zone: str | None) -> int:
     """``getFullYear()`` and the other timestamp getters, in UTC or in ``zone``."""
-    moment = ts.to_datetime(_zone(zone) if zone is not None else dt.UTC)
+    try:
+        moment = ts.to_datetime(_zone(zone) if zone is not None else dt.UTC)
+    except OverflowError:
+        raise CelError("timestamp out of range in that time zone") from None
     match field:
         case "getFullYear":
             return moment.year

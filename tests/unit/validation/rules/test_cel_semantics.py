@@ -119,9 +119,24 @@ def test_conversions(expr: str, expected: Any) -> None:
     assert got == expected and type(got) is type(expected)
 
 
-@pytest.mark.parametrize("expr", ["bool('yes')", "bool(1)", "timestamp(253402300800)"])
+@pytest.mark.parametrize(
+    "expr",
+    [
+        "bool('yes')",
+        "bool(1)",
+        "timestamp(253402300800)",
+        "timestamp('0001-01-01T00:00:00Z').getHours('-01:00')",
+        "timestamp('9999-12-31T23:59:59Z').getFullYear('+01:00')",
+        "timestamp('2024-02-30T00:00:00Z')",
+        "duration('9999999999999h')",
+        "int('99999999999999999999')",
+        "record.lone.matches('a')",
+    ],
+)
 def test_bad_conversions_are_errors(expr: str) -> None:
-    fails(expr)
+    with pytest.raises(RuleEvaluationError):
+        value(expr, {"lone": "\ud800"})
+    assert verdict(expr + " == 1", {"lone": "\ud800"}) is False
 
 
 @pytest.mark.parametrize(
