@@ -268,16 +268,12 @@ def to_string(x: Any) -> str:
 
 def all_(target: Any, pred: Pred) -> bool:
     tt = type(target)
-    if tt is list or tt is dict:
+    if tt is list or tt is dict:  # a map iterates its keys, in the interpreter's order
         charge(len(target))
-    if tt is list:
         for item in target:  # noqa: SIM110 - a loop beats all() over a generator here
             if not pred(item):
                 return False
         return True
-    if tt is dict:
-        # Map iteration order may differ in the reference: decide only when no key errs.
-        return all([pred(k) for k in target])
     raise FastPathError
 
 
@@ -285,13 +281,10 @@ def exists(target: Any, pred: Pred) -> bool:
     tt = type(target)
     if tt is list or tt is dict:
         charge(len(target))
-    if tt is list:
         for item in target:  # noqa: SIM110 - a loop beats any() over a generator here
             if pred(item):
                 return True
         return False
-    if tt is dict:
-        return any([pred(k) for k in target])
     raise FastPathError
 
 

@@ -102,3 +102,31 @@ def test_the_budget_is_per_rule_evaluation() -> None:
     )
     assert COST_LIMIT < 30 * 200 * 201  # the rules together spend more than one budget
     assert contract.validate({"l": ITEMS}).valid
+
+
+NESTED = "record.l.all(x, record.l.all(y, record.l.all(z, z > 0)))"
+
+
+@pytest.mark.parametrize(
+    ("expr", "record"),
+    [
+        # the first key decides: the nested comprehensions of the second never run
+        (f"record.m.all(k, k != 'b' && {NESTED})", {"m": {"b": 1, "a": 2}, "l": ITEMS}),
+        (f"record.m.exists(k, k == 'b' || {NESTED})", {"m": {"b": 1, "a": 2}, "l": ITEMS}),
+        (f"record.m.all(k, k != 'b' && {NESTED})", {"m": {"a": 1, "b": 2}, "l": ITEMS}),
+        (f"record.l.exists(x, x == 1) || {NESTED}", {"l": ITEMS}),
+        (f"record.l.exists(x, x == 0) || {NESTED}", {"l": ITEMS}),
+        (f"record.missing || {NESTED}", {"l": ITEMS}),
+        (f"{NESTED} || true", {"l": ITEMS}),
+    ],
+)
+def test_both_paths_count_the_same(expr: str, record: Any) -> None:
+    """The fast path reports an exceeded budget itself, so it must spend exactly what the
+    interpreter spends: the same verdict, whichever path decides."""
+    _, messages = validate(expr, record)
+    try:
+        result = Expression(expr).evaluate(record)
+    except RuleEvaluationError as exc:
+        assert messages == [f"rule r could not be evaluated: {exc}"]
+    else:
+        assert messages == ([] if result is True else [f"rule r failed: {expr}"])
