@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from dataquarantine.validation.rules.budget import Budget, BudgetExceeded
-from dataquarantine.validation.rules.functions import TYPE_NAMES, call_function
+from dataquarantine.validation.rules.functions import TYPE_NAMES, call_function, pattern_search
 from dataquarantine.validation.rules.nodes import (
     Binary,
     Call,
@@ -27,6 +27,7 @@ from dataquarantine.validation.rules.nodes import (
     Node,
     Select,
     Unary,
+    walk,
 )
 from dataquarantine.validation.rules.operators import (
     arith,
@@ -37,11 +38,13 @@ from dataquarantine.validation.rules.operators import (
     negate,
     no_overload,
 )
+from dataquarantine.validation.rules.regex import Pattern, compile_pattern
 from dataquarantine.validation.rules.values import CelError, map_key, to_python_key, type_name
 
-__all__ = ["BudgetExceeded", "Evaluator", "evaluate", "qualified_name"]
+__all__ = ["BudgetExceeded", "Evaluator", "evaluate", "literal_patterns", "qualified_name"]
 
 Env = dict[str, Any]
+Patterns = dict[int, Pattern]
 _RELATIONS: Final = frozenset({"<", "<=", ">", ">="})
 _ARITH: Final = frozenset({"+", "-", "*", "/", "%"})
 
@@ -61,11 +64,14 @@ def qualified_name(node: Node) -> str | None:
 class Evaluator:
     """Evaluates one expression tree against variables, within one :class:`Budget`."""
 
-    __slots__ = ("budget", "env")
+    __slots__ = ("budget", "env", "patterns")
 
-    def __init__(self, env: Env, budget: Budget | None = None) -> None:
+    def __init__(
+        self, env: Env, budget: Budget | None = None, patterns: Patterns | None = None
+    ) -> None:
         self.env = env
         self.budget = budget if budget is not None else Budget()
+        self.patterns = patterns or {}
 
     def eval(self, node: Node) -> Any:
         return _DISPATCH[type(node)](self, node)
@@ -180,6 +186,11 @@ class Evaluator:
         has_target = node.target is not None
         target = self.eval(node.target) if node.target is not None else None
         args = [self.eval(arg) for arg in node.args]
+        pattern = self.patterns.get(id(node))
+        if pattern is not None:
+            subject = target if has_target else args[0]
+            if type(subject) is str:
+                return pattern_search(pattern, subject)
         return call_function(node.function, target, args, has_target)
 
     # -- macros ---------------------------------------------------------------------------
@@ -274,10 +285,26 @@ _MACROS: Final[dict[str, Callable[[Evaluator, Comprehension, list[Any]], Any]]] 
 }
 
 
-def evaluate(node: Node, env: Env, budget: Budget | None = None) -> Any:
+def literal_patterns(node: Node) -> Patterns:
+    """The ``matches()`` calls of ``node`` with a literal pattern, compiled once (by the
+    call's ``id``; the tree must outlive the map). Raises :class:`InvalidPattern`."""
+    out: Patterns = {}
+    for item in walk(node):
+        if isinstance(item, Call) and item.function == "matches":
+            arity = 1 if item.target is not None else 2
+            if len(item.args) == arity:
+                last = item.args[-1]
+                if isinstance(last, Literal) and type(last.value) is str:
+                    out[id(item)] = compile_pattern(last.value)
+    return out
+
+
+def evaluate(
+    node: Node, env: Env, budget: Budget | None = None, patterns: Patterns | None = None
+) -> Any:
     """The value of ``node`` with variables ``env``; raises :class:`CelError` or
-    :class:`BudgetExceeded`."""
+    :class:`BudgetExceeded`. ``patterns`` are the literal patterns of ``node``, compiled."""
     try:
-        return Evaluator(dict(env), budget).eval(node)
+        return Evaluator(dict(env), budget, patterns).eval(node)
     except RecursionError:
         raise CelError("expression nested too deeply to evaluate") from None

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any, Final
 
 from dataquarantine.errors import RuleCompileError, RuleEvaluationError
-from dataquarantine.validation.rules.evaluator import qualified_name
+from dataquarantine.validation.rules.evaluator import literal_patterns, qualified_name
 from dataquarantine.validation.rules.functions import TYPE_NAMES, known_function
 from dataquarantine.validation.rules.nodes import Call, Node, Select, free_identifiers, walk
 from dataquarantine.validation.rules.parser import CelSyntaxError, parse
 from dataquarantine.validation.rules.reference import EvalError, ReferenceProgram
+from dataquarantine.validation.rules.regex import InvalidPattern
 
 __all__ = ["DECLARED", "Expression", "check"]
 
@@ -19,8 +20,8 @@ _QUALIFIED_ROOTS: Final = frozenset(name.split(".")[0] for name in TYPE_NAMES if
 
 
 def check(node: Node) -> str | None:
-    """Why ``node`` does not compile (an undeclared identifier, an unknown function), or
-    ``None`` when it does."""
+    """Why ``node`` does not compile (an undeclared identifier, an unknown function, an
+    invalid literal ``matches()`` pattern), or ``None`` when it does."""
     for name in sorted(free_identifiers(node) - DECLARED):
         if name in _QUALIFIED_ROOTS and _only_qualified(node, name):
             continue
@@ -28,6 +29,10 @@ def check(node: Node) -> str | None:
     for item in walk(node):
         if isinstance(item, Call) and not known_function(item.function):
             return f"undeclared reference to function {item.function!r}"
+    try:
+        literal_patterns(node)
+    except InvalidPattern as exc:
+        return str(exc)
     return None
 
 

@@ -9,7 +9,7 @@ from typing import Any, Final
 
 from dataquarantine.validation.rules import timefmt
 from dataquarantine.validation.rules.operators import no_overload
-from dataquarantine.validation.rules.regex import InvalidPattern, compile_pattern
+from dataquarantine.validation.rules.regex import InvalidPattern, Pattern, compile_pattern
 from dataquarantine.validation.rules.values import (
     INT64_MAX,
     INT64_MIN,
@@ -31,6 +31,7 @@ __all__ = [
     "format_double",
     "known_function",
     "matches",
+    "pattern_search",
 ]
 
 #: The type identifiers a rule may use, by name.
@@ -247,8 +248,13 @@ def matches(a: Any, b: Any) -> bool:
         compiled = compile_pattern(pattern)
     except InvalidPattern as exc:
         raise CelError(str(exc)) from None
+    return pattern_search(compiled, s)
+
+
+def pattern_search(pattern: Pattern, text: str) -> bool:
+    """Whether ``pattern`` matches somewhere in ``text``."""
     try:
-        return compiled.search(s)
+        return pattern.search(text)
     except UnicodeEncodeError:
         raise CelError("the string is not valid Unicode (a lone surrogate)") from None
 

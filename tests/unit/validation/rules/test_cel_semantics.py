@@ -209,7 +209,23 @@ def test_values_keep_their_cel_types() -> None:
     assert value("duration('1.5s')") == Duration(1_500_000_000)
 
 
-@pytest.mark.parametrize("expr", ["record.a >", "nope > 1", "record.a.frob()", "frob(1)"])
+@pytest.mark.parametrize(
+    "expr",
+    [
+        "record.a >",
+        "nope > 1",
+        "record.a.frob()",
+        "frob(1)",
+        "record.a.matches('(?=a)')",  # RE2 has no lookaround: refused when the rule loads
+        "matches(record.a, '[')",
+    ],
+)
 def test_expression_compile_errors(expr: str) -> None:
     with pytest.raises(RuleCompileError):
         Expression(expr)
+
+
+def test_a_computed_invalid_pattern_is_an_evaluation_error() -> None:
+    assert "invalid regular expression" in fails("record.a.matches(record.p)", {"a": "", "p": "["})
+    assert verdict("record.a.matches(record.p)", {"a": "x", "p": "(?=x)"}) is False
+    assert verdict("record.a.matches(record.p)", {"a": "x", "p": "^x$"}) is True
