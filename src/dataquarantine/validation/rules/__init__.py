@@ -10,6 +10,15 @@ from __future__ import annotations
 from dataquarantine.validation.rules.budget import COST_LIMIT
 from dataquarantine.validation.rules.engine import RuleSet
 from dataquarantine.validation.rules.expression import Expression
-from dataquarantine.validation.rules.values import CelType, Duration, Timestamp, UInt
+from dataquarantine.validation.rules.values import BoolKey, CelType, Duration, Timestamp, UInt
 
-__all__ = ["COST_LIMIT", "CelType", "Duration", "Expression", "RuleSet", "Timestamp", "UInt"]
+__all__ = [
+    "COST_LIMIT",
+    "BoolKey",
+    "CelType",
+    "Duration",
+    "Expression",
+    "RuleSet",
+    "Timestamp",
+    "UInt",
+]

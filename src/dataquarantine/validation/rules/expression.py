@@ -75,7 +75,8 @@ class Expression:
     def evaluate(self, record: Any) -> Any:
         """The CEL value of the expression for ``record`` (int, :class:`UInt`, float, str,
         bytes, bool, None, list, dict, :class:`Timestamp`, :class:`Duration`,
-        :class:`CelType`). Raises :class:`~dataquarantine.errors.RuleEvaluationError` on a
+        :class:`CelType`; a map's bool keys are :class:`BoolKey`, so ``true`` and ``1``
+        stay two keys). Raises :class:`~dataquarantine.errors.RuleEvaluationError` on a
         CEL evaluation error, including an exceeded cost budget."""
         result = self._program.evaluate(record)
         if isinstance(result, EvalError):
