@@ -21,7 +21,9 @@ interpreter; a rule whose fast evaluation raises or yields anything but a bool i
 re-evaluated by the interpreter for that record. The fast path decides only plain JSON values
 and defers everything else, so the outcome never depends on the path taken. It counts the
 cost budget exactly as the interpreter does, so a rule that goes over it on the fast path is
-reported at once.
+reported at once. (Values that no decoder produces, such as sets, are not looked for: a rule
+that does not touch them may hold on the fast path where the interpreter would refuse the
+whole record.)
 """
 
 from __future__ import annotations

@@ -163,6 +163,9 @@ def map_key(value: object) -> object:
     raise CelError(f"unsupported map key type: {type_name(value)}")
 
 
+_NO_KEY: Final = object()
+
+
 def lookup_key(value: object) -> object:
     """The dict key to look up ``value`` with (numbers compare by value across types)."""
     if isinstance(value, float):
@@ -170,9 +173,6 @@ def lookup_key(value: object) -> object:
             return int(value)
         return _NO_KEY
     return map_key(value)
-
-
-_NO_KEY: Final = object()
 
 
 def to_python_key(key: object) -> object:
