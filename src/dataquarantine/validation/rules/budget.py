@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 from typing import Final
 
-__all__ = ["CHARS_PER_UNIT", "COST_LIMIT", "FAST", "Budget", "BudgetExceeded", "charge", "reset"]
+__all__ = ["CHARS_PER_UNIT", "COST_LIMIT", "FAST", "Budget", "BudgetExceeded", "charge"]
 
 #: Units one rule evaluation may spend.
 COST_LIMIT: Final = 1_000_000
@@ -44,17 +44,13 @@ class Budget:
 
 
 # The fast path's budget: its generated code cannot pass an object around, so the budget of
-# the rule being evaluated lives in a thread-local, reset before each rule that can charge.
+# the rule being evaluated lives in a thread-local, reset (``FAST.left = COST_LIMIT``, inline
+# in the generated code) before each rule that counts.
 class _Local(threading.local):
     left: int = COST_LIMIT  # the class attribute is each thread's start value
 
 
 FAST: Final = _Local()
-
-
-def reset() -> None:
-    """Open a fresh budget for the fast-path rule about to run in this thread."""
-    FAST.left = COST_LIMIT
 
 
 def charge(units: int) -> None:

@@ -59,12 +59,12 @@ FastFn = Callable[[Any], tuple[tuple[int, Any], ...]]
 OVER_BUDGET: Final = EvalError(str(BudgetExceeded()), over_budget=True)
 
 
-def _charges(node: Node) -> bool:
-    """Whether evaluating ``node`` can spend cost units (a comprehension or a ``+``)."""
-    return any(
-        isinstance(item, Comprehension) or (isinstance(item, Binary) and item.op == "+")
-        for item in walk(node)
-    )
+def _costs(node: Node) -> tuple[int, bool]:
+    """How many comprehensions ``node`` has, and whether it has a ``+`` (the constructs that
+    spend cost units)."""
+    nodes = walk(node)
+    comprehensions = sum(isinstance(item, Comprehension) for item in nodes)
+    return comprehensions, any(isinstance(item, Binary) and item.op == "+" for item in nodes)
 
 
 def _build(
@@ -142,10 +142,13 @@ class RuleSet:
             if problem is not None:
                 raise RuleCompileError(f"rule {spec.id!r}: {problem}", source=source)
             programs.append(ReferenceProgram(node))
-            if _charges(node):
+            comprehensions, concatenates = _costs(node)
+            # One comprehension and nothing else that costs: its size is the rule's whole cost.
+            counted = concatenates or comprehensions > 1
+            if counted:
                 charging.add(index)
             try:
-                transpiler = Transpiler(constants, prefix=str(index))
+                transpiler = Transpiler(constants, prefix=str(index), counted=counted)
                 codes[index] = transpiler.emit(node).src
                 preludes[index] = transpiler.prelude
             except (Unsupported, RecursionError):

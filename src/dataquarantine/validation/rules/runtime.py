@@ -15,7 +15,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, NoReturn
 
-from dataquarantine.validation.rules.budget import CHARS_PER_UNIT, BudgetExceeded, charge, reset
+from dataquarantine.validation.rules.budget import (
+    CHARS_PER_UNIT,
+    COST_LIMIT,
+    BudgetExceeded,
+    charge,
+)
 
 __all__ = ["HELPERS", "FastPathError"]
 
@@ -266,10 +271,17 @@ def to_string(x: Any) -> str:
     raise FastPathError
 
 
-def all_(target: Any, pred: Pred) -> bool:
+def _spend(target: Any, counted: bool) -> None:
+    if counted:
+        charge(len(target))
+    elif len(target) > COST_LIMIT:  # the rule's only cost: no running count needed
+        raise BudgetExceeded
+
+
+def all_(target: Any, pred: Pred, counted: bool = True) -> bool:
     tt = type(target)
     if tt is list or tt is dict:  # a map iterates its keys, in the interpreter's order
-        charge(len(target))
+        _spend(target, counted)
         for item in target:  # noqa: SIM110 - a loop beats all() over a generator here
             if not pred(item):
                 return False
@@ -277,10 +289,10 @@ def all_(target: Any, pred: Pred) -> bool:
     raise FastPathError
 
 
-def exists(target: Any, pred: Pred) -> bool:
+def exists(target: Any, pred: Pred, counted: bool = True) -> bool:
     tt = type(target)
     if tt is list or tt is dict:
-        charge(len(target))
+        _spend(target, counted)
         for item in target:  # noqa: SIM110 - a loop beats any() over a generator here
             if pred(item):
                 return True
@@ -288,31 +300,33 @@ def exists(target: Any, pred: Pred) -> bool:
     raise FastPathError
 
 
-def exists_one(target: Any, pred: Pred) -> bool:
+def exists_one(target: Any, pred: Pred, counted: bool = True) -> bool:
     tt = type(target)
     if tt is list or tt is dict:
-        charge(len(target))
+        _spend(target, counted)
         return [pred(item) for item in target].count(True) == 1
     raise FastPathError
 
 
-def map_(target: Any, fn: Callable[[Any], Any]) -> list[Any]:
+def map_(target: Any, fn: Callable[[Any], Any], counted: bool = True) -> list[Any]:
     if type(target) is list:
-        charge(len(target))
+        _spend(target, counted)
         return [fn(item) for item in target]
     raise FastPathError
 
 
-def map_filter(target: Any, pred: Pred, fn: Callable[[Any], Any]) -> list[Any]:
+def map_filter(
+    target: Any, pred: Pred, fn: Callable[[Any], Any], counted: bool = True
+) -> list[Any]:
     if type(target) is list:
-        charge(len(target))
+        _spend(target, counted)
         return [fn(item) for item in target if pred(item)]
     raise FastPathError
 
 
-def filter_(target: Any, pred: Pred) -> list[Any]:
+def filter_(target: Any, pred: Pred, counted: bool = True) -> list[Any]:
     if type(target) is list:
-        charge(len(target))
+        _spend(target, counted)
         return [item for item in target if pred(item)]
     raise FastPathError
 
@@ -320,7 +334,6 @@ def filter_(target: Any, pred: Pred) -> list[Any]:
 #: Name in generated code -> helper.
 HELPERS: dict[str, Callable[..., Any]] = {
     "_fail": fail,
-    "_reset": reset,
     "_Over": BudgetExceeded,
     "_cat": cat,
     "_lt": lt,

@@ -17,6 +17,7 @@ from types import CodeType
 from typing import Any, Final
 from typing import Literal as TypingLiteral
 
+from dataquarantine.validation.rules.budget import COST_LIMIT, FAST
 from dataquarantine.validation.rules.nodes import (
     Binary,
     Call,
@@ -93,9 +94,14 @@ def _small_number(code: Code) -> bool:
 class Transpiler:
     """Turns nodes into :class:`Code`; collects the constants the code refers to."""
 
-    def __init__(self, constants: dict[str, object], prefix: str = "") -> None:
+    def __init__(
+        self, constants: dict[str, object], prefix: str = "", counted: bool = True
+    ) -> None:
         self.constants = constants
         self.prefix = prefix
+        #: Whether comprehensions charge the thread's budget; ``False`` for a rule whose one
+        #: comprehension is its only cost (it then only checks its own size: no reset needed).
+        self.counted = counted
         self.counter = 0
         self.scope: dict[str, str] = {"record": RECORD_VAR}
         #: Definitions made once per compiled module (see :meth:`function`).
@@ -374,6 +380,7 @@ class Transpiler:
             else:
                 self.scope[node.var] = saved
         macro, var = node.macro, node.var
+        flag = "" if self.counted else ", False"
         pred_fn = None
         if node.predicate is not None and pred is not None:
             pred_fn = self.function(var, node.predicate, pred)
@@ -381,12 +388,12 @@ class Transpiler:
             assert node.transform is not None and transform is not None
             map_fn = self.function(var, node.transform, transform)
             if pred_fn is None:
-                return Code(f"_map({target}, {map_fn})", "list")
-            return Code(f"_map_filter({target}, {pred_fn}, {map_fn})", "list")
+                return Code(f"_map({target}, {map_fn}{flag})", "list")
+            return Code(f"_map_filter({target}, {pred_fn}, {map_fn}{flag})", "list")
         assert pred_fn is not None
         if macro == "filter":
-            return Code(f"_filter({target}, {pred_fn})", "list")
-        return Code(f"_{macro}({target}, {pred_fn})", "bool")
+            return Code(f"_filter({target}, {pred_fn}{flag})", "list")
+        return Code(f"_{macro}({target}, {pred_fn}{flag})", "bool")
 
 
 def compile_source(src: str, filename: str) -> CodeType:
@@ -414,10 +421,9 @@ def compile_expression(node: Node) -> Callable[[Any], Any]:
 
     Used by tests and tools; :class:`~.engine.RuleSet` compiles all its rules into one.
     """
-    constants: dict[str, object] = {}
+    constants: dict[str, object] = {"_FAST": FAST, "_LIMIT": COST_LIMIT}
     transpiler = Transpiler(constants)
     code = transpiler.emit(node)
-    fn: Callable[[Any], Any] = link(
-        constants, transpiler.prelude, [f"return lambda {RECORD_VAR}: {code}"]
-    )
+    body = [f"def _one({RECORD_VAR}):", "    _FAST.left = _LIMIT", f"    return {code}"]
+    fn: Callable[[Any], Any] = link(constants, transpiler.prelude, [*body, "return _one"])
     return fn

@@ -130,3 +130,16 @@ def test_both_paths_count_the_same(expr: str, record: Any) -> None:
         assert messages == [f"rule r could not be evaluated: {exc}"]
     else:
         assert messages == ([] if result is True else [f"rule r failed: {expr}"])
+
+
+@pytest.mark.parametrize("macro", ["all", "exists", "exists_one", "filter", "map"])
+def test_one_comprehension_is_bounded_by_its_size(macro: str) -> None:
+    """A rule whose only cost is one comprehension checks its size instead of counting."""
+    body = f"x >= {COST_LIMIT - 1}" if macro == "exists" else "x >= 0"
+    expr = f"record.l.{macro}(x, {body})"
+    if macro in ("filter", "map"):
+        expr = f"size({expr}) >= 0"
+    at_limit = list(range(COST_LIMIT))
+    assert validate(expr, {"l": at_limit})[0] is (macro != "exists_one")
+    valid, messages = validate(expr, {"l": [*at_limit, 1]})
+    assert not valid and over_budget(messages)
