@@ -25,7 +25,6 @@ from dataquarantine.validation.rules.values import (
 
 __all__ = [
     "FUNCTIONS",
-    "METHODS",
     "TYPE_NAMES",
     "call_function",
     "format_double",
@@ -278,8 +277,6 @@ _BINARY: Final[dict[str, Callable[[Any, Any], Any]]] = {
     "endsWith": _ends,
     "matches": matches,
 }
-#: Functions that may also be called as ``target.f(...)`` (receiver style).
-METHODS: Final = frozenset({"size", *_BINARY})
 _GETTERS: Final = frozenset(
     {
         "getFullYear",
@@ -324,7 +321,3 @@ def call_function(name: str, target: Any, args: list[Any], has_target: bool) -> 
 def known_function(name: str) -> bool:
     """Whether ``name`` is a standard function (else the expression does not compile)."""
     return name in FUNCTIONS
-
-
-__all__ += ["FUNCTIONS", "METHODS", "known_function"]
-_ = (UInt, Duration)
