@@ -7,7 +7,7 @@ from typing import Any, Final
 from dataquarantine.errors import RuleCompileError, RuleEvaluationError
 from dataquarantine.validation.rules.evaluator import literal_patterns, qualified_name
 from dataquarantine.validation.rules.functions import TYPE_NAMES, known_function
-from dataquarantine.validation.rules.nodes import Call, Node, Select, free_identifiers, walk
+from dataquarantine.validation.rules.nodes import Call, Ident, Node, Select, free_identifiers, walk
 from dataquarantine.validation.rules.parser import CelSyntaxError, parse
 from dataquarantine.validation.rules.reference import EvalError, ReferenceProgram
 from dataquarantine.validation.rules.regex import InvalidPattern
@@ -38,17 +38,16 @@ def check(node: Node) -> str | None:
 
 def _only_qualified(node: Node, root: str) -> bool:
     """Whether ``root`` appears only as the start of a type name (``google.protobuf.X``)."""
+    typed: set[int] = set()  # the identifiers that start a whole type name
     for item in walk(node):
-        if isinstance(item, Select):
-            name = qualified_name(item)
-            if (
-                name is not None
-                and name.startswith(root + ".")
-                and name not in TYPE_NAMES
-                and not any(t.startswith(name + ".") for t in TYPE_NAMES)
-            ):
-                return False
-    return True
+        if isinstance(item, Select) and qualified_name(item) in TYPE_NAMES:
+            base: Node = item
+            while isinstance(base, Select):
+                base = base.operand
+            typed.add(id(base))
+    return all(
+        id(item) in typed for item in walk(node) if isinstance(item, Ident) and item.name == root
+    )
 
 
 class Expression:

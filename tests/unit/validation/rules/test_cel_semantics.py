@@ -112,6 +112,8 @@ def test_negation_needs_a_number(expr: str) -> None:
         ("duration('1h30m') == duration('90m')", True),
         ("uint(1) == 1u", True),
         ("type(1u) == uint", True),
+        ("type(timestamp(0)) == google.protobuf.Timestamp", True),
+        ("type(duration('1s')) == google.protobuf.Duration", True),
     ],
 )
 def test_conversions(expr: str, expected: Any) -> None:
@@ -217,6 +219,9 @@ def test_values_keep_their_cel_types() -> None:
         "record.a.frob()",
         "frob(1)",
         "record.a.matches('(?=a)')",  # RE2 has no lookaround: refused when the rule loads
+        "google == 1",
+        "google.x == 1",
+        "google.protobuf == 1",
         "matches(record.a, '[')",
     ],
 )
