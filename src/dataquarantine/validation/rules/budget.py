@@ -1,12 +1,13 @@
 """The cost budget of one rule evaluation (both evaluation paths count it the same way).
 
 Cost units: every comprehension (``all``, ``exists``, ``exists_one``, ``map``, ``filter``)
-charges the size of its range when it starts (its whole range, whether or not it
-short-circuits), and every string, bytes or list concatenation charges one unit per
-:data:`CHARS_PER_UNIT` elements of its result. One rule evaluation may spend
-:data:`COST_LIMIT` units; the charge that goes over raises :class:`BudgetExceeded`. Nothing
-else can make an evaluation slow: without comprehensions, the work is bounded by the size of
-the expression times the size of the record, and ``matches()`` runs in linear time (RE2).
+charges, when it starts, the size of its range times its weight (:func:`weight`: one plus the
+nodes of its body), for its whole range whether or not it short-circuits; every string, bytes
+or list concatenation charges one unit per :data:`CHARS_PER_UNIT` elements of its result. One
+rule evaluation may spend :data:`COST_LIMIT` units; the charge that goes over raises
+:class:`BudgetExceeded`. Nothing else can make an evaluation slow: outside comprehensions each
+node is evaluated once (the work is bounded by the size of the expression times the size of
+the record), and ``matches()`` runs in linear time (RE2).
 """
 
 from __future__ import annotations
@@ -14,7 +15,17 @@ from __future__ import annotations
 import threading
 from typing import Final
 
-__all__ = ["CHARS_PER_UNIT", "COST_LIMIT", "FAST", "Budget", "BudgetExceeded", "charge"]
+from dataquarantine.validation.rules.nodes import Comprehension, children
+
+__all__ = [
+    "CHARS_PER_UNIT",
+    "COST_LIMIT",
+    "FAST",
+    "Budget",
+    "BudgetExceeded",
+    "charge",
+    "weight",
+]
 
 #: Units one rule evaluation may spend.
 COST_LIMIT: Final = 1_000_000
@@ -59,3 +70,16 @@ def charge(units: int) -> None:
     FAST.left = left
     if left < 0:
         raise BudgetExceeded
+
+
+def weight(node: Comprehension) -> int:
+    """Units per element of ``node``'s range: one, plus one per node of its predicate and
+    transform. A nested comprehension counts as one node plus its range expression: its own
+    elements are charged when it runs."""
+    total = 1
+    stack = list(children(node)[1:])  # the bodies, not the range
+    while stack:
+        item = stack.pop()
+        total += 1
+        stack.extend(children(item)[:1] if isinstance(item, Comprehension) else children(item))
+    return total

@@ -9,9 +9,10 @@ another element decides the result. Every evaluation has a cost budget (:mod:`.b
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Final
 
-from dataquarantine.validation.rules.budget import Budget, BudgetExceeded
+from dataquarantine.validation.rules.budget import Budget, BudgetExceeded, weight
 from dataquarantine.validation.rules.functions import TYPE_NAMES, call_function, pattern_search
 from dataquarantine.validation.rules.nodes import (
     Binary,
@@ -41,10 +42,9 @@ from dataquarantine.validation.rules.operators import (
 from dataquarantine.validation.rules.regex import Pattern, compile_pattern
 from dataquarantine.validation.rules.values import CelError, map_key, to_python_key, type_name
 
-__all__ = ["BudgetExceeded", "Evaluator", "evaluate", "literal_patterns", "qualified_name"]
+__all__ = ["BudgetExceeded", "Evaluator", "Plan", "evaluate", "prepare", "qualified_name"]
 
 Env = dict[str, Any]
-Patterns = dict[int, Pattern]
 _RELATIONS: Final = frozenset({"<", "<=", ">", ">="})
 _ARITH: Final = frozenset({"+", "-", "*", "/", "%"})
 
@@ -64,14 +64,13 @@ def qualified_name(node: Node) -> str | None:
 class Evaluator:
     """Evaluates one expression tree against variables, within one :class:`Budget`."""
 
-    __slots__ = ("budget", "env", "patterns")
+    __slots__ = ("budget", "env", "patterns", "weights")
 
-    def __init__(
-        self, env: Env, budget: Budget | None = None, patterns: Patterns | None = None
-    ) -> None:
+    def __init__(self, env: Env, budget: Budget | None = None, plan: Plan | None = None) -> None:
         self.env = env
         self.budget = budget if budget is not None else Budget()
-        self.patterns = patterns or {}
+        self.patterns = plan.patterns if plan is not None else {}
+        self.weights = plan.weights if plan is not None else {}
 
     def eval(self, node: Node) -> Any:
         return _DISPATCH[type(node)](self, node)
@@ -203,7 +202,8 @@ class Evaluator:
             items = [to_python_key(key) for key in target]
         else:
             raise no_overload(node.macro, target)
-        self.budget.charge(len(items))
+        units = self.weights.get(id(node))
+        self.budget.charge(len(items) * (units if units is not None else weight(node)))
         env = self.env
         var = node.var
         missing = object()
@@ -285,26 +285,36 @@ _MACROS: Final[dict[str, Callable[[Evaluator, Comprehension, list[Any]], Any]]] 
 }
 
 
-def literal_patterns(node: Node) -> Patterns:
-    """The ``matches()`` calls of ``node`` with a literal pattern, compiled once (by the
-    call's ``id``; the tree must outlive the map). Raises :class:`InvalidPattern`."""
-    out: Patterns = {}
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What is worked out once per expression, by node ``id`` (the tree must outlive it):
+    its literal ``matches()`` patterns, compiled, and its comprehensions' weights."""
+
+    patterns: dict[int, Pattern]
+    weights: dict[int, int]
+
+
+def prepare(node: Node) -> Plan:
+    """The :class:`Plan` of ``node``. Raises :class:`InvalidPattern` on a bad literal pattern."""
+    patterns: dict[int, Pattern] = {}
+    weights: dict[int, int] = {}
     for item in walk(node):
-        if isinstance(item, Call) and item.function == "matches":
+        if isinstance(item, Comprehension):
+            weights[id(item)] = weight(item)
+        elif isinstance(item, Call) and item.function == "matches":
             arity = 1 if item.target is not None else 2
             if len(item.args) == arity:
                 last = item.args[-1]
                 if isinstance(last, Literal) and type(last.value) is str:
-                    out[id(item)] = compile_pattern(last.value)
-    return out
+                    patterns[id(item)] = compile_pattern(last.value)
+    return Plan(patterns, weights)
 
 
-def evaluate(
-    node: Node, env: Env, budget: Budget | None = None, patterns: Patterns | None = None
-) -> Any:
+def evaluate(node: Node, env: Env, budget: Budget | None = None, plan: Plan | None = None) -> Any:
     """The value of ``node`` with variables ``env``; raises :class:`CelError` or
-    :class:`BudgetExceeded`. ``patterns`` are the literal patterns of ``node``, compiled."""
+    :class:`BudgetExceeded`. ``plan`` is :func:`prepare`'s for ``node`` (else worked out as
+    needed)."""
     try:
-        return Evaluator(dict(env), budget, patterns).eval(node)
+        return Evaluator(dict(env), budget, plan).eval(node)
     except RecursionError:
         raise CelError("expression nested too deeply to evaluate") from None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from dataquarantine.errors import RuleCompileError, RuleEvaluationError
-from dataquarantine.validation.rules.evaluator import literal_patterns, qualified_name
+from dataquarantine.validation.rules.evaluator import prepare, qualified_name
 from dataquarantine.validation.rules.functions import TYPE_NAMES, known_function
 from dataquarantine.validation.rules.nodes import Call, Ident, Node, Select, free_identifiers, walk
 from dataquarantine.validation.rules.parser import CelSyntaxError, parse
@@ -30,7 +30,7 @@ def check(node: Node) -> str | None:
         if isinstance(item, Call) and not known_function(item.function):
             return f"undeclared reference to function {item.function!r}"
     try:
-        literal_patterns(node)
+        prepare(node)
     except InvalidPattern as exc:
         return str(exc)
     return None

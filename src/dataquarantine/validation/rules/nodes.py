@@ -21,6 +21,7 @@ __all__ = [
     "Node",
     "Select",
     "Unary",
+    "children",
     "free_identifiers",
     "walk",
 ]
@@ -197,3 +198,27 @@ def walk(node: Node) -> list[Node]:
             out.append(item)  # type: ignore[arg-type]
             stack.extend(getattr(item, name) for name in item.__slots__)
     return out
+
+
+def children(node: Node) -> tuple[Node, ...]:
+    """The direct sub-expressions of ``node``."""
+    match node:
+        case Literal() | Ident():
+            return ()
+        case Select(operand, _) | Has(operand, _) | Unary(_, operand):
+            return (operand,)
+        case Index(operand, index):
+            return (operand, index)
+        case Call(_, args, target):
+            return (target, *args) if target is not None else args
+        case ListLit(items):
+            return items
+        case MapLit(entries):
+            return tuple(part for entry in entries for part in entry)
+        case Binary(_, left, right):
+            return (left, right)
+        case Conditional(cond, then, otherwise):
+            return (cond, then, otherwise)
+        case Comprehension(_, target, _, predicate, transform):
+            return tuple(n for n in (target, predicate, transform) if n is not None)
+    raise TypeError(f"not a CEL node: {node!r}")  # pragma: no cover

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dataquarantine.validation.rules.budget import Budget, BudgetExceeded
-from dataquarantine.validation.rules.evaluator import evaluate, literal_patterns
+from dataquarantine.validation.rules.evaluator import evaluate, prepare
 from dataquarantine.validation.rules.nodes import Node
 from dataquarantine.validation.rules.parser import parse
 from dataquarantine.validation.rules.values import CelError, from_record, type_name
@@ -62,18 +62,18 @@ class Scope:
 class ReferenceProgram:
     """A parsed expression evaluated by the reference interpreter."""
 
-    __slots__ = ("node", "patterns")
+    __slots__ = ("node", "plan")
 
     def __init__(self, node: Node | str) -> None:
         """``node`` is a parsed tree, or a source to parse (raises ``CelSyntaxError``). An
         invalid literal pattern of ``matches()`` raises :class:`InvalidPattern`."""
         self.node = parse(node) if isinstance(node, str) else node
-        self.patterns = literal_patterns(self.node)
+        self.plan = prepare(self.node)
 
     def run(self, scope: Scope) -> Any:
         """The value of the expression, or an :class:`EvalError`."""
         try:
-            return evaluate(self.node, {"record": scope.value()}, Budget(), self.patterns)
+            return evaluate(self.node, {"record": scope.value()}, Budget(), self.plan)
         except CelError as exc:
             return EvalError(exc.message)
         except BudgetExceeded as exc:

@@ -271,17 +271,17 @@ def to_string(x: Any) -> str:
     raise FastPathError
 
 
-def _spend(target: Any, counted: bool) -> None:
+def _spend(target: Any, weight: int, counted: bool) -> None:
     if counted:
-        charge(len(target))
-    elif len(target) > COST_LIMIT:  # the rule's only cost: no running count needed
+        charge(len(target) * weight)
+    elif len(target) * weight > COST_LIMIT:  # the rule's only cost: no running count needed
         raise BudgetExceeded
 
 
-def all_(target: Any, pred: Pred, counted: bool = True) -> bool:
+def all_(target: Any, pred: Pred, weight: int = 1, counted: bool = True) -> bool:
     tt = type(target)
     if tt is list or tt is dict:  # a map iterates its keys, in the interpreter's order
-        _spend(target, counted)
+        _spend(target, weight, counted)
         for item in target:  # noqa: SIM110 - a loop beats all() over a generator here
             if not pred(item):
                 return False
@@ -289,10 +289,10 @@ def all_(target: Any, pred: Pred, counted: bool = True) -> bool:
     raise FastPathError
 
 
-def exists(target: Any, pred: Pred, counted: bool = True) -> bool:
+def exists(target: Any, pred: Pred, weight: int = 1, counted: bool = True) -> bool:
     tt = type(target)
     if tt is list or tt is dict:
-        _spend(target, counted)
+        _spend(target, weight, counted)
         for item in target:  # noqa: SIM110 - a loop beats any() over a generator here
             if pred(item):
                 return True
@@ -300,33 +300,33 @@ def exists(target: Any, pred: Pred, counted: bool = True) -> bool:
     raise FastPathError
 
 
-def exists_one(target: Any, pred: Pred, counted: bool = True) -> bool:
+def exists_one(target: Any, pred: Pred, weight: int = 1, counted: bool = True) -> bool:
     tt = type(target)
     if tt is list or tt is dict:
-        _spend(target, counted)
+        _spend(target, weight, counted)
         return [pred(item) for item in target].count(True) == 1
     raise FastPathError
 
 
-def map_(target: Any, fn: Callable[[Any], Any], counted: bool = True) -> list[Any]:
+def map_(target: Any, fn: Callable[[Any], Any], weight: int = 1, counted: bool = True) -> list[Any]:
     if type(target) is list:
-        _spend(target, counted)
+        _spend(target, weight, counted)
         return [fn(item) for item in target]
     raise FastPathError
 
 
 def map_filter(
-    target: Any, pred: Pred, fn: Callable[[Any], Any], counted: bool = True
+    target: Any, pred: Pred, fn: Callable[[Any], Any], weight: int = 1, counted: bool = True
 ) -> list[Any]:
     if type(target) is list:
-        _spend(target, counted)
+        _spend(target, weight, counted)
         return [fn(item) for item in target if pred(item)]
     raise FastPathError
 
 
-def filter_(target: Any, pred: Pred, counted: bool = True) -> list[Any]:
+def filter_(target: Any, pred: Pred, weight: int = 1, counted: bool = True) -> list[Any]:
     if type(target) is list:
-        _spend(target, counted)
+        _spend(target, weight, counted)
         return [item for item in target if pred(item)]
     raise FastPathError
 

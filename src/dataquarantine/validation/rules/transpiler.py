@@ -17,7 +17,7 @@ from types import CodeType
 from typing import Any, Final
 from typing import Literal as TypingLiteral
 
-from dataquarantine.validation.rules.budget import COST_LIMIT, FAST
+from dataquarantine.validation.rules.budget import COST_LIMIT, FAST, weight
 from dataquarantine.validation.rules.nodes import (
     Binary,
     Call,
@@ -380,7 +380,7 @@ class Transpiler:
             else:
                 self.scope[node.var] = saved
         macro, var = node.macro, node.var
-        flag = "" if self.counted else ", False"
+        flag = f", {weight(node)}" + ("" if self.counted else ", False")
         pred_fn = None
         if node.predicate is not None and pred is not None:
             pred_fn = self.function(var, node.predicate, pred)

@@ -10,6 +10,9 @@ import pytest
 from dataquarantine import Contract, ErrorCode
 from dataquarantine.errors import RuleEvaluationError
 from dataquarantine.validation.rules import COST_LIMIT, Expression
+from dataquarantine.validation.rules.budget import weight
+from dataquarantine.validation.rules.nodes import Comprehension
+from dataquarantine.validation.rules.parser import parse
 
 #: Generous for a loaded machine; the point is "returns", not a benchmark.
 PROMPT = 5.0
@@ -62,6 +65,9 @@ ITEMS = list(range(1, 201))
         "record.l.exists_one(x, record.l.exists_one(y, record.l.all(z, z > 0)))",
         # the same through the interpreter only (a type() call has no fast path)
         "type(record.l) == list && record.l.all(x, record.l.all(y, record.l.all(z, z > 0)))",
+        # a long predicate: 200 * 200 elements of 1 + 27 nodes each
+        "record.l.all(x, record.l.all(y, x + y > 0 && x - y < 1000 && x * y > 0 && y != 0"
+        " && x != 0))",
         # string growth inside a comprehension
         "record.l.map(x, record.s + record.s + record.s + record.s).size() > 0",
         "record.l.all(x, size(record.s + record.s) > 0)",
@@ -135,11 +141,28 @@ def test_both_paths_count_the_same(expr: str, record: Any) -> None:
 @pytest.mark.parametrize("macro", ["all", "exists", "exists_one", "filter", "map"])
 def test_one_comprehension_is_bounded_by_its_size(macro: str) -> None:
     """A rule whose only cost is one comprehension checks its size instead of counting."""
-    body = f"x >= {COST_LIMIT - 1}" if macro == "exists" else "x >= 0"
+    size = COST_LIMIT // 4  # each element costs 4 units: 1 + the 3 nodes of `x >= N`
+    body = f"x >= {size - 1}" if macro == "exists" else "x >= 0"
     expr = f"record.l.{macro}(x, {body})"
     if macro in ("filter", "map"):
         expr = f"size({expr}) >= 0"
-    at_limit = list(range(COST_LIMIT))
+    at_limit = list(range(size))
     assert validate(expr, {"l": at_limit})[0] is (macro != "exists_one")
     valid, messages = validate(expr, {"l": [*at_limit, 1]})
     assert not valid and over_budget(messages)
+
+
+@pytest.mark.parametrize(
+    ("expr", "units"),
+    [
+        ("record.l.all(x, x > 0)", 4),  # 1 + `x > 0` (3 nodes)
+        ("record.l.map(x, x)", 2),
+        ("record.l.map(x, x > 0, x * 2)", 7),
+        # a nested comprehension counts itself and its range; its body is charged as it runs
+        ("record.l.all(x, record.l.all(y, y > x))", 4),
+    ],
+)
+def test_comprehension_weight(expr: str, units: int) -> None:
+    node = parse(expr)
+    assert isinstance(node, Comprehension)
+    assert weight(node) == units

@@ -34,7 +34,7 @@ def run(expr: str, record: Any = None) -> Any:
 def test_closed_comprehension_bodies_are_built_once() -> None:
     transpiler = Transpiler({})
     src = transpiler.emit(parse("record.items.all(i, i.qty > 0)")).src
-    assert src == "_all(v_record['items'], _l_0)"
+    assert src == "_all(v_record['items'], _l_0, 5)"  # 5 units per item: 1 + 4 nodes
     assert transpiler.prelude == [
         "_l_0 = lambda v_i: (_t_1 > (0) if type((_t_1 := v_i['qty'])) is int "
         "or type(_t_1) is float and _t_1 == _t_1 else _gt(_t_1, (0)))"
