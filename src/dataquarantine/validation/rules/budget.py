@@ -3,7 +3,13 @@
 Cost units: every comprehension (``all``, ``exists``, ``exists_one``, ``map``, ``filter``)
 charges, when it starts, the size of its range times its weight (:func:`weight`: one plus the
 nodes of its body), for its whole range whether or not it short-circuits; every string, bytes
-or list concatenation charges one unit per :data:`CHARS_PER_UNIT` elements of its result. One
+or list concatenation charges one unit per :data:`CHARS_PER_UNIT` elements of its result.
+Inside a comprehension's body, work that grows with the data is charged as well: comparing
+two computed values (equal-length strings per :data:`CHARS_PER_UNIT` characters, equal-size
+lists and maps per element, recursively), ``in`` a computed list (per element), the string
+methods (per :data:`CHARS_PER_UNIT` characters of the string) and conversions of a string or
+bytes (interpreter only: the fast path leaves those to it). Comparisons with a literal and
+``in`` a list of literals are free (bounded by the expression). One
 rule evaluation may spend :data:`COST_LIMIT` units; the charge that goes over raises
 :class:`BudgetExceeded`. Nothing else can make an evaluation slow: outside comprehensions each
 node is evaluated once (the work is bounded by the size of the expression times the size of

@@ -36,7 +36,16 @@ from dataquarantine.errors import RuleCompileError
 from dataquarantine.validation.result import ErrorCode, Violation
 from dataquarantine.validation.rules.budget import COST_LIMIT, FAST, BudgetExceeded
 from dataquarantine.validation.rules.expression import check
-from dataquarantine.validation.rules.nodes import Binary, Comprehension, Node, walk
+from dataquarantine.validation.rules.nodes import (
+    Binary,
+    Call,
+    Comprehension,
+    ListLit,
+    Literal,
+    Node,
+    children,
+    walk,
+)
 from dataquarantine.validation.rules.parser import CelSyntaxError, parse
 from dataquarantine.validation.rules.reference import (
     EvalError,
@@ -59,12 +68,33 @@ FastFn = Callable[[Any], tuple[tuple[int, Any], ...]]
 OVER_BUDGET: Final = EvalError(str(BudgetExceeded()), over_budget=True)
 
 
-def _costs(node: Node) -> tuple[int, bool]:
-    """How many comprehensions ``node`` has, and whether it has a ``+`` (the constructs that
-    spend cost units)."""
+def _counted(node: Node) -> bool:
+    """Whether the fast path must keep a running count of the rule's cost. Not when its one
+    comprehension is its only cost: no ``+`` anywhere and no charged operation in the body
+    (comparing two computed values, ``in`` a computed list, a string method). Then the
+    comprehension's own size check is the whole budget."""
     nodes = walk(node)
-    comprehensions = sum(isinstance(item, Comprehension) for item in nodes)
-    return comprehensions, any(isinstance(item, Binary) and item.op == "+" for item in nodes)
+    comprehensions = [item for item in nodes if isinstance(item, Comprehension)]
+    if len(comprehensions) != 1 or any(isinstance(i, Binary) and i.op == "+" for i in nodes):
+        return len(comprehensions) > 0 or any(isinstance(i, Binary) and i.op == "+" for i in nodes)
+    for item in (sub for part in children(comprehensions[0])[1:] for sub in walk(part)):
+        if isinstance(item, Binary) and item.op in _COMPARISONS:
+            right = item.right
+            if item.op == "in":
+                if not (
+                    isinstance(right, ListLit) and all(isinstance(i, Literal) for i in right.items)
+                ):
+                    return True
+            elif not (isinstance(item.left, Literal) or isinstance(right, Literal)):
+                return True
+        if isinstance(item, Call) and item.function in _SCANS:
+            return True
+    return False
+
+
+_COMPARISONS: Final = frozenset({"==", "!=", "<", "<=", ">", ">=", "in"})
+#: The string methods the fast path charges in a comprehension's body.
+_SCANS: Final = frozenset({"contains", "startsWith", "endsWith", "matches"})
 
 
 def _build(
@@ -142,9 +172,7 @@ class RuleSet:
             if problem is not None:
                 raise RuleCompileError(f"rule {spec.id!r}: {problem}", source=source)
             programs.append(ReferenceProgram(node))
-            comprehensions, concatenates = _costs(node)
-            # One comprehension and nothing else that costs: its size is the rule's whole cost.
-            counted = concatenates or comprehensions > 1
+            counted = _counted(node)
             if counted:
                 charging.add(index)
             try:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
-from dataquarantine.validation.rules.budget import Budget, BudgetExceeded, weight
+from dataquarantine.validation.rules.budget import CHARS_PER_UNIT, Budget, BudgetExceeded, weight
 from dataquarantine.validation.rules.functions import TYPE_NAMES, call_function, pattern_search
 from dataquarantine.validation.rules.nodes import (
     Binary,
@@ -46,6 +46,11 @@ __all__ = ["BudgetExceeded", "Evaluator", "Plan", "evaluate", "prepare", "qualif
 
 Env = dict[str, Any]
 _RELATIONS: Final = frozenset({"<", "<=", ">", ">="})
+#: String methods whose work grows with the string (charged in a comprehension's body).
+_SCANS: Final = frozenset({"contains", "startsWith", "endsWith", "matches"})
+_CONVERSIONS: Final = frozenset(
+    {"int", "uint", "double", "string", "bytes", "bool", "timestamp", "duration"}
+)
 _ARITH: Final = frozenset({"+", "-", "*", "/", "%"})
 
 
@@ -64,13 +69,16 @@ def qualified_name(node: Node) -> str | None:
 class Evaluator:
     """Evaluates one expression tree against variables, within one :class:`Budget`."""
 
-    __slots__ = ("budget", "env", "patterns", "weights")
+    __slots__ = ("body", "budget", "env", "patterns", "weights")
 
     def __init__(self, env: Env, budget: Budget | None = None, plan: Plan | None = None) -> None:
         self.env = env
         self.budget = budget if budget is not None else Budget()
         self.patterns = plan.patterns if plan is not None else {}
         self.weights = plan.weights if plan is not None else {}
+        #: How many comprehension bodies are being evaluated: there, operations whose work
+        #: grows with their operands are charged (see budget.py).
+        self.body = 0
 
     def eval(self, node: Node) -> Any:
         return _DISPATCH[type(node)](self, node)
@@ -163,16 +171,21 @@ class Evaluator:
             return self.logic(op, node.left, node.right)
         a = self.eval(node.left)
         b = self.eval(node.right)
+        literal = isinstance(node.left, Literal) or isinstance(node.right, Literal)
+        charged = self.budget if self.body and not literal else None
         if op == "==":
-            return equal(a, b)
+            return equal(a, b, charged)
         if op == "!=":
-            return not equal(a, b)
+            return not equal(a, b, charged)
         if op in _RELATIONS:
-            return compare(op, a, b)
+            return compare(op, a, b, charged)
         if op in _ARITH:
             return arith(op, a, b, self.budget)
         if op == "in":
-            return contains(a, b)
+            right = node.right
+            if isinstance(right, ListLit) and all(isinstance(i, Literal) for i in right.items):
+                return contains(a, b)
+            return contains(a, b, self.budget if self.body else None)
         raise CelError(f"unknown operator {op}")
 
     def conditional(self, node: Conditional) -> Any:
@@ -184,13 +197,27 @@ class Evaluator:
     def call(self, node: Call) -> Any:
         has_target = node.target is not None
         target = self.eval(node.target) if node.target is not None else None
+        if self.body and has_target and node.function in _SCANS and type(target) is str:
+            self.budget.charge(len(target) // CHARS_PER_UNIT)
         args = [self.eval(arg) for arg in node.args]
+        if self.body and not has_target and args:
+            self._charge_call(node.function, args)
         pattern = self.patterns.get(id(node))
         if pattern is not None:
             subject = target if has_target else args[0]
             if type(subject) is str:
                 return pattern_search(pattern, subject)
         return call_function(node.function, target, args, has_target)
+
+    def _charge_call(self, function: str, args: list[Any]) -> None:
+        """A global call in a body: ``matches(s, p)`` scans ``s``; a conversion of a string
+        or bytes (but ``string(s)``, which is ``s``) reads all of it."""
+        first = args[0]
+        scans = function in _SCANS or (function in _CONVERSIONS and type(first) is bytes)
+        if function in _CONVERSIONS and type(first) is str and function != "string":
+            scans = True
+        if scans and type(first) in (str, bytes):
+            self.budget.charge(len(first) // CHARS_PER_UNIT)
 
     # -- macros ---------------------------------------------------------------------------
 
@@ -208,9 +235,11 @@ class Evaluator:
         var = node.var
         missing = object()
         saved = env.get(var, missing)
+        self.body += 1
         try:
             return _MACROS[node.macro](self, node, items)
         finally:
+            self.body -= 1
             if saved is missing:
                 env.pop(var, None)
             else:

@@ -39,21 +39,31 @@ def _numbers(a: int | float, b: int | float) -> tuple[int | float, int | float]:
     return a, b
 
 
-def equal(a: Any, b: Any) -> bool:
+def equal(a: Any, b: Any, budget: Budget | None = None) -> bool:
     """CEL's heterogeneous equality: numbers compare by value across int, uint and double;
-    values of other different types are unequal (never an error)."""
+    values of other different types are unequal (never an error). With ``budget`` (inside a
+    comprehension's body) the work is charged: strings and bytes of equal length one unit per
+    :data:`CHARS_PER_UNIT`, lists and maps of equal size one unit per element."""
     ta, tb = type(a), type(b)
     if ta is tb and ta is not list and ta is not dict:
+        if budget is not None and (ta is str or ta is bytes) and len(a) == len(b):
+            budget.charge(len(a) // CHARS_PER_UNIT)
         return bool(a == b)
     if _is_number(a) and _is_number(b):
         x, y = _numbers(a, b)
         return bool(x == y)  # NaN is unequal to everything
     if ta is list and tb is list:
-        return len(a) == len(b) and all(equal(x, y) for x, y in zip(a, b, strict=True))
-    if ta is dict and tb is dict:
         if len(a) != len(b):
             return False
-        return all(key in b and equal(value, b[key]) for key, value in a.items())
+        if budget is not None:
+            budget.charge(len(a))
+        return all(equal(x, y, budget) for x, y in zip(a, b, strict=True))
+    if ta is dict and tb is dict:
+        if a.keys() != b.keys():
+            return False
+        if budget is not None:
+            budget.charge(len(a))
+        return all(equal(value, b[key], budget) for key, value in a.items())
     return False
 
 
@@ -63,10 +73,13 @@ def _number_cmp(a: int | float, b: int | float) -> int | None:
     return (a > b) - (a < b)
 
 
-def compare(op: str, a: Any, b: Any) -> bool:
+def compare(op: str, a: Any, b: Any, budget: Budget | None = None) -> bool:
     """``<``, ``<=``, ``>``, ``>=``: numbers across types, and same-typed strings, bytes,
-    bools, timestamps and durations. A comparison with NaN is false."""
+    bools, timestamps and durations. A comparison with NaN is false. With ``budget``, two
+    strings are charged one unit per :data:`CHARS_PER_UNIT` of the shorter."""
     ta, tb = type(a), type(b)
+    if budget is not None and ta is str and tb is str:
+        budget.charge(min(len(a), len(b)) // CHARS_PER_UNIT)
     if _is_number(a) and _is_number(b):
         c = _number_cmp(*_numbers(a, b))
         if c is None:
@@ -171,10 +184,13 @@ def negate(a: Any) -> Any:
     raise no_overload("-", a)
 
 
-def contains(element: Any, container: Any) -> bool:
-    """``element in container``: list membership by equality, map key presence."""
+def contains(element: Any, container: Any, budget: Budget | None = None) -> bool:
+    """``element in container``: list membership by equality, map key presence. With
+    ``budget``, a list is charged one unit per element, and each comparison as :func:`equal`."""
     if type(container) is list:
-        return any(equal(element, item) for item in container)
+        if budget is not None:
+            budget.charge(len(container))
+        return any(equal(element, item, budget) for item in container)
     if type(container) is dict:
         if not isinstance(element, str | int | float):
             return False

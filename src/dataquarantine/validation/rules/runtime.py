@@ -31,6 +31,7 @@ _NoneType = type(None)
 _PLAIN = frozenset({str, int, float, bool, _NoneType, list, dict})
 
 Pred = Callable[[Any], bool]
+Spend = Callable[[int], None]
 
 
 class FastPathError(Exception):
@@ -84,20 +85,27 @@ def ge(a: Any, b: Any) -> bool:
     return bool(a >= b)
 
 
-def eq(a: Any, b: Any) -> bool:
-    """CEL equality: values of different types are unequal (numbers compare by value)."""
+def eq(a: Any, b: Any, spend: Spend | None = None) -> bool:
+    """CEL equality: values of different types are unequal (numbers compare by value).
+    ``spend`` (inside a comprehension's body) is charged as the interpreter charges."""
     ta = type(a)
     tb = type(b)
     if ta is tb:
-        if ta is str or ta is bool or ta is float or ta is _NoneType:
+        if ta is str:
+            if spend is not None and len(a) == len(b):
+                spend(len(a) // CHARS_PER_UNIT)
+            return bool(a == b)
+        if ta is bool or ta is float or ta is _NoneType:
             return bool(a == b)
         if ta is int:
             return _int(a) == _int(b)
         if ta is list:
             if len(a) != len(b):
                 return False
-            # Reference equality never errs, so stopping at the first difference is exact.
-            return all(eq(x, y) for x, y in zip(a, b, strict=True))
+            if spend is not None:
+                spend(len(a))
+            # Equality never errs, so stopping at the first difference is exact.
+            return all(eq(x, y, spend) for x, y in zip(a, b, strict=True))
         if ta is dict:
             for key in a:
                 if type(key) is not str:
@@ -107,7 +115,9 @@ def eq(a: Any, b: Any) -> bool:
                     raise FastPathError
             if a.keys() != b.keys():
                 return False
-            return all(eq(a[k], b[k]) for k in a)
+            if spend is not None:
+                spend(len(a))
+            return all(eq(a[k], b[k], spend) for k in a)
         raise FastPathError
     if (ta is int or ta is float) and (tb is int or tb is float):
         if ta is int:
@@ -122,16 +132,46 @@ def ne(a: Any, b: Any) -> bool:
     return not eq(a, b)
 
 
-def in_(x: Any, container: Any) -> bool:
+def in_(x: Any, container: Any, spend: Spend | None = None) -> bool:
     tc = type(container)
     if tc is list:
+        if spend is not None:
+            spend(len(container))
         for item in container:  # noqa: SIM110 - a loop beats any() over a generator here
-            if eq(x, item):
+            if eq(x, item, spend):
                 return True
         return False
     if tc is dict and type(x) is str:
         return x in container
     raise FastPathError
+
+
+# -- inside a comprehension's body: the same, charged to the budget ------------------------
+
+
+def eq_charged(a: Any, b: Any) -> bool:
+    return eq(a, b, charge)
+
+
+def ne_charged(a: Any, b: Any) -> bool:
+    return not eq(a, b, charge)
+
+
+def in_charged(x: Any, container: Any) -> bool:
+    return in_(x, container, charge)
+
+
+def relation_charged(relation: Callable[[Any, Any], bool], a: Any, b: Any) -> bool:
+    if type(a) is str and type(b) is str:
+        charge(min(len(a), len(b)) // CHARS_PER_UNIT)
+    return relation(a, b)
+
+
+def scan(s: Any) -> bool:
+    """Charge a string method's scan of ``s``; always false (used as ``scan(s) or test``)."""
+    if type(s) is str:
+        charge(len(s) // CHARS_PER_UNIT)
+    return False
 
 
 def index(container: Any, key: Any) -> Any:
@@ -343,6 +383,11 @@ HELPERS: dict[str, Callable[..., Any]] = {
     "_eq": eq,
     "_ne": ne,
     "_in": in_,
+    "_eqc": eq_charged,
+    "_nec": ne_charged,
+    "_inc": in_charged,
+    "_relc": relation_charged,
+    "_scan": scan,
     "_index": index,
     "_add": add,
     "_sub": sub,

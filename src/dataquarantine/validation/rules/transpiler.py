@@ -106,6 +106,9 @@ class Transpiler:
         self.scope: dict[str, str] = {"record": RECORD_VAR}
         #: Definitions made once per compiled module (see :meth:`function`).
         self.prelude: list[str] = []
+        #: How many comprehension bodies enclose the node being emitted: there, operations
+        #: whose work grows with their operands are charged to the budget.
+        self.body = 0
 
     # -- plumbing -------------------------------------------------------------------------
 
@@ -234,9 +237,15 @@ class Transpiler:
             return self.membership(self.emit(left), right)
         a = self.emit(left)
         b = self.emit(right)
+        # In a comprehension's body, comparing two computed values is charged (see budget.py).
+        charged = self.body > 0 and not (isinstance(left, Literal) or isinstance(right, Literal))
         if op in ("==", "!="):
+            if charged:
+                return Code(f"{'_nec' if op == '!=' else '_eqc'}({a}, {b})", "bool")
             return self.equality(op, a, b)
         if op in _REL_HELPER:
+            if charged:
+                return Code(f"_relc({_REL_HELPER[op]}, {a}, {b})", "bool")
             return self.relation(op, a, b)
         helper = _ARITH_HELPER.get(op)
         if helper is None:
@@ -293,6 +302,11 @@ class Transpiler:
         return Code(f"{helper}({a}, {b})", "bool")
 
     def membership(self, element: Code, container: Node) -> Code:
+        literal = isinstance(container, ListLit) and all(
+            isinstance(i, Literal) for i in container.items
+        )
+        if self.body > 0 and not literal:
+            return Code(f"_inc({element}, {self.emit(container)})", "bool")
         if isinstance(container, ListLit) and all(
             isinstance(i, Literal) and i.kind in ("string", "int") for i in container.items
         ):
@@ -343,14 +357,17 @@ class Transpiler:
         )
 
     def string_method(self, fn: str, target: Code, arg: Code) -> Code:
-        if arg.type != "string":
-            return Code(f"{_STRING_METHODS[fn]}({target}, {arg})", "bool")
         first, name = self.bind(target)
+        scan = f"_scan({name}) or " if self.body > 0 else ""
+        if arg.type != "string":
+            if not scan:
+                return Code(f"{_STRING_METHODS[fn]}({first}, {arg})", "bool")
+            return Code(f"(_scan({first}) or {_STRING_METHODS[fn]}({name}, {arg}))", "bool")
         if fn == "contains":
             test = f"{arg} in {name}"
         else:
             test = f"{name}.{'startswith' if fn == 'startsWith' else 'endswith'}({arg})"
-        return Code(f"({test} if type({first}) is str else _fail())", "bool")
+        return Code(f"({scan}{test} if type({first}) is str else _fail())", "bool")
 
     def matches(self, target: Code, pattern: Node) -> Code:
         if not (isinstance(pattern, Literal) and isinstance(pattern.value, str)):
@@ -364,17 +381,20 @@ class Transpiler:
         first, name = self.bind(target)
         data = self.temp()
         test = f"{match}({anchor}, ({data} := {name}.encode()), 0, len({data}))[0][0] >= 0"
-        return Code(f"({test} if type({first}) is str else _fail())", "bool")
+        scan = f"_scan({name}) or " if self.body > 0 else ""
+        return Code(f"({scan}{test} if type({first}) is str else _fail())", "bool")
 
     def comprehension(self, node: Comprehension) -> Code:
         target = self.emit(node.target)
         var = f"v_{node.var}"
         saved = self.scope.get(node.var)
         self.scope[node.var] = var
+        self.body += 1
         try:
             pred = self.as_bool(self.emit(node.predicate)) if node.predicate is not None else None
             transform = self.emit(node.transform) if node.transform is not None else None
         finally:
+            self.body -= 1
             if saved is None:
                 del self.scope[node.var]
             else:

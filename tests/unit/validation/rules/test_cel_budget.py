@@ -166,3 +166,62 @@ def test_comprehension_weight(expr: str, units: int) -> None:
     node = parse(expr)
     assert isinstance(node, Comprehension)
     assert weight(node) == units
+
+
+BIG = "ab" * 2_000_000  # 4 MB of text
+WIDE = list(range(300_000))
+
+
+@pytest.mark.parametrize(
+    "expr",
+    [
+        "record.w.all(x, x in record.w)",  # each `in` scans the list
+        "record.l.all(x, record.w == record.v)",  # equal lists compared element by element
+        "record.l.all(x, [record.w] == [record.v])",
+        "record.l.all(x, {'k': record.w} == {'k': record.v})",
+        "record.l.all(x, record.s == record.t)",  # equal strings compared in full
+        "record.l.all(x, record.s <= record.t)",
+        "record.l.all(x, record.s.contains(record.t))",
+        "record.l.all(x, record.s.startsWith(record.t))",
+        "record.l.all(x, record.s.matches('b$'))",
+        "record.l.all(x, record.s.endsWith('b'))",
+        "record.l.all(x, double(record.s) > 0.0)",
+        "record.l.all(x, record.l.all(y, string(bytes(record.s)) == record.t))",
+    ],
+)
+def test_work_proportional_to_the_data_is_charged_in_a_body(expr: str) -> None:
+    record = {"l": ITEMS, "w": WIDE, "v": list(WIDE), "s": BIG, "t": BIG[:-1] + "b"}
+    start = time.perf_counter()
+    valid, messages = validate(expr, record)
+    assert not valid and over_budget(messages), messages
+    with pytest.raises(RuleEvaluationError, match="cost budget exceeded"):
+        Expression(expr).evaluate(record)
+    assert time.perf_counter() - start < PROMPT
+
+
+@pytest.mark.parametrize("size", [900, 999, 1000, 1100])
+@pytest.mark.parametrize(
+    "expr",
+    [
+        "record.l.all(x, x in record.l)",
+        "record.l.exists(x, x in record.m && x < 0)",
+        "record.l.all(x, record.l != record.m || x >= 0)",
+        "record.l.all(x, x in [1, 2] || x in record.l)",
+    ],
+)
+def test_both_paths_charge_comparisons_the_same(expr: str, size: int) -> None:
+    record = {"l": list(range(1, size + 1)), "m": list(range(1, size + 1))}
+    _, messages = validate(expr, record)
+    try:
+        result = Expression(expr).evaluate(record)
+    except RuleEvaluationError as exc:
+        assert messages == [f"rule r could not be evaluated: {exc}"]
+    else:
+        assert messages == ([] if result is True else [f"rule r failed: {expr}"])
+
+
+def test_comparisons_outside_a_body_are_free() -> None:
+    record = {"w": WIDE, "v": list(WIDE), "s": BIG, "t": BIG}
+    expr = "record.w == record.v && record.s == record.t && 5 in record.w"
+    assert validate(expr, record) == (True, [])
+    assert Expression(expr).evaluate(record) is True
