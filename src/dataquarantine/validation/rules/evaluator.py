@@ -101,12 +101,19 @@ class Evaluator:
         name = qualified_name(node)
         if name is not None and name in TYPE_NAMES and name.split(".")[0] not in self.env:
             return TYPE_NAMES[name]
-        operand = self.eval(node.operand)
-        if type(operand) is dict:
-            if node.field in operand:
-                return operand[node.field]
-            raise CelError(f"no such key: {node.field!r}")
-        raise CelError(f"no such field {node.field!r} on {type_name(operand)}")
+        fields: list[str] = []
+        base: Node = node
+        while isinstance(base, Select):  # a.b.c...: a loop, however long the chain
+            fields.append(base.field)
+            base = base.operand
+        value = self.eval(base)
+        for field in reversed(fields):
+            if type(value) is not dict:
+                raise CelError(f"no such field {field!r} on {type_name(value)}")
+            if field not in value:
+                raise CelError(f"no such key: {field!r}")
+            value = value[field]
+        return value
 
     def has(self, node: Has) -> bool:
         operand = self.eval(node.operand)
@@ -132,45 +139,62 @@ class Evaluator:
     # -- operators ------------------------------------------------------------------------
 
     def unary(self, node: Unary) -> Any:
-        value = self.eval(node.operand)
-        if node.op == "!":
-            if type(value) is bool:
-                return not value
-            raise no_overload("!", value)
-        return negate(value)
+        ops: list[str] = []
+        base: Node = node
+        while isinstance(base, Unary):  # !!!x, --x: a loop, however long the chain
+            ops.append(base.op)
+            base = base.operand
+        value = self.eval(base)
+        for op in reversed(ops):
+            if op == "-":
+                value = negate(value)
+            elif type(value) is bool:
+                value = not value
+            else:
+                raise no_overload("!", value)
+        return value
 
-    def logic(self, op: str, left: Node, right: Node) -> bool:
+    def logic(self, node: Binary) -> bool:
+        """``a && b && ...`` (or ``||``), the whole chain at once: the first operand that
+        decides wins, else the first error, else the other truth value."""
+        op = node.op
+        operands: list[Node] = []
+        base: Node = node
+        while isinstance(base, Binary) and base.op == op:
+            operands.append(base.right)
+            base = base.left
+        operands.append(base)
         short = op == "||"  # the value that decides: true for ||, false for &&
         error: CelError | None = None
-        try:
-            a = self.eval(left)
-        except CelError as exc:
-            error = exc
-        else:
-            if type(a) is not bool:
-                error = no_overload(op, a)
-            elif a is short:
+        for operand in reversed(operands):
+            try:
+                value = self.eval(operand)
+            except CelError as exc:
+                error = error or exc
+                continue
+            if type(value) is not bool:
+                error = error or no_overload(op, value)
+            elif value is short:
                 return short
-        try:
-            b = self.eval(right)
-        except CelError:
-            if error is not None:
-                raise error from None
-            raise
-        if type(b) is not bool:
-            raise error if error is not None else no_overload(op, b)
-        if b is short:
-            return short
         if error is not None:
             raise error
         return not short
 
     def binary(self, node: Binary) -> Any:
+        if node.op in ("&&", "||"):
+            return self.logic(node)
+        steps: list[Binary] = []
+        base: Node = node
+        while isinstance(base, Binary) and base.op not in ("&&", "||"):
+            steps.append(base)  # a + b + c ...: a loop along the left spine
+            base = base.left
+        value = self.eval(base)
+        for step in reversed(steps):
+            value = self.operate(step, value, self.eval(step.right))
+        return value
+
+    def operate(self, node: Binary, a: Any, b: Any) -> Any:
         op = node.op
-        if op in ("&&", "||"):
-            return self.logic(op, node.left, node.right)
-        a = self.eval(node.left)
-        b = self.eval(node.right)
         literal = isinstance(node.left, Literal) or isinstance(node.right, Literal)
         charged = self.budget if self.body and not literal else None
         if op == "==":

@@ -7,12 +7,24 @@ from typing import Any, Final
 from dataquarantine.errors import RuleCompileError, RuleEvaluationError
 from dataquarantine.validation.rules.evaluator import prepare, qualified_name
 from dataquarantine.validation.rules.functions import TYPE_NAMES, known_function
-from dataquarantine.validation.rules.nodes import Call, Ident, Node, Select, free_identifiers, walk
+from dataquarantine.validation.rules.nodes import (
+    Call,
+    Ident,
+    Node,
+    Select,
+    depth,
+    free_identifiers,
+    walk,
+)
 from dataquarantine.validation.rules.parser import CelSyntaxError, parse
 from dataquarantine.validation.rules.reference import EvalError, ReferenceProgram
 from dataquarantine.validation.rules.regex import InvalidPattern
 
-__all__ = ["DECLARED", "Expression", "check"]
+__all__ = ["DECLARED", "MAX_DEPTH", "Expression", "check"]
+
+#: The deepest nesting a rule may have (see :func:`~.nodes.depth`: long chains such as
+#: ``a && b && ...`` do not nest); deeper would exhaust the evaluator's recursion.
+MAX_DEPTH: Final = 100
 
 #: Identifiers an expression may use without binding them: the record and CEL's type names.
 DECLARED: Final = frozenset({"record", *(name for name in TYPE_NAMES if "." not in name)})
@@ -22,6 +34,8 @@ _QUALIFIED_ROOTS: Final = frozenset(name.split(".")[0] for name in TYPE_NAMES if
 def check(node: Node) -> str | None:
     """Why ``node`` does not compile (an undeclared identifier, an unknown function, an
     invalid literal ``matches()`` pattern), or ``None`` when it does."""
+    if depth(node) > MAX_DEPTH:
+        return f"expression nested too deeply (more than {MAX_DEPTH} levels)"
     for name in sorted(free_identifiers(node) - DECLARED):
         if name in _QUALIFIED_ROOTS and _only_qualified(node, name):
             continue

@@ -195,19 +195,43 @@ def from_record(value: Any) -> Any:
     JSON numbers: an integer within int64 is an ``int``, above it up to 2**64-1 a ``uint``,
     beyond a ``double``; a number with a fraction or exponent is a ``double``. A ``Decimal``
     is a double, a UUID its string, a date a timestamp at UTC midnight, a time of day the
-    duration since midnight, a naive datetime is taken as UTC."""
+    duration since midnight, a naive datetime is taken as UTC. Iterative: any nesting depth."""
+    root, stack = _shallow(value)
+    while stack:
+        source, target = stack.pop()
+        if isinstance(target, list):
+            for item in source:
+                converted, more = _shallow(item)
+                target.append(converted)
+                stack += more
+        else:
+            for k, v in source.items():
+                key = map_key(_number(k) if isinstance(k, int) and not isinstance(k, bool) else k)
+                converted, more = _shallow(v)
+                target[key] = converted
+                stack += more
+    return root
+
+
+_Pending = list[tuple[Any, Any]]
+
+
+def _shallow(value: Any) -> tuple[Any, _Pending]:
+    """``value`` converted, with an empty container for a dict or list (and the pair to fill)."""
+    if isinstance(value, dict):
+        mapping: dict[object, Any] = {}
+        return mapping, [(value, mapping)]
+    if isinstance(value, list | tuple):
+        items: list[Any] = []
+        return items, [(value, items)]
+    return _scalar(value), []
+
+
+def _scalar(value: Any) -> Any:
     if value is None or isinstance(value, bool | str | float | bytes):
         return value
     if isinstance(value, int):
         return _number(value)
-    if isinstance(value, dict):
-        out: dict[object, Any] = {}
-        for k, v in value.items():
-            key = map_key(_number(k) if isinstance(k, int) and not isinstance(k, bool) else k)
-            out[key] = from_record(v)
-        return out
-    if isinstance(value, list | tuple):
-        return [from_record(v) for v in value]
     if isinstance(value, bytearray | memoryview):
         return bytes(value)
     if isinstance(value, decimal.Decimal):
@@ -220,7 +244,7 @@ def from_record(value: Any) -> Any:
         micros = (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
         return Timestamp.checked(micros * 1000)
     if isinstance(value, dt.date):
-        return from_record(dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC))
+        return _scalar(dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC))
     if isinstance(value, dt.time):
         seconds = value.hour * 3600 + value.minute * 60 + value.second
         return Duration(seconds * NANOS + value.microsecond * 1000)

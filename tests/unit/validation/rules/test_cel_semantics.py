@@ -234,3 +234,30 @@ def test_a_computed_invalid_pattern_is_an_evaluation_error() -> None:
     assert "invalid regular expression" in fails("record.a.matches(record.p)", {"a": "", "p": "["})
     assert verdict("record.a.matches(record.p)", {"a": "x", "p": "(?=x)"}) is False
     assert verdict("record.a.matches(record.p)", {"a": "x", "p": "^x$"}) is True
+
+
+@pytest.mark.parametrize(
+    ("expr", "expected"),
+    [
+        (" + ".join(["record.a"] * 3000) + " == 3000", True),
+        (" && ".join(["record.a == 1"] * 3000), True),
+        (" || ".join(["record.missing > 0"] * 2000 + ["true"]), True),
+        (" && ".join(["record.missing > 0"] * 2000 + ["false"]), False),
+        ("!" * 3001 + "(record.a == 1)", False),
+        ("record" + ".n" * 999 + " == 1", True),
+        (" * ".join(["record.a"] * 1000) + " - 1 + 2 == 2", True),
+    ],
+)
+def test_long_chains_compile_and_evaluate(expr: str, expected: bool) -> None:
+    nested: dict[str, Any] = {"n": 1}
+    for _ in range(997):  # the record nests 999 levels (a contract accepts up to 1024)
+        nested = {"n": nested}
+    record = {"a": 1, "n": nested}
+    assert value(expr, record) is expected
+    assert verdict(expr, record) is expected
+
+
+@pytest.mark.parametrize("expr", ["(" * 150 + "1" + ")" * 150 + " == 1", "[" * 120 + "]" * 120])
+def test_deep_nesting_is_a_compile_error(expr: str) -> None:
+    with pytest.raises(RuleCompileError, match="nested too deeply"):
+        Expression(expr)
