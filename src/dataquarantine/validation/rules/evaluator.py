@@ -98,14 +98,15 @@ class Evaluator:
         raise CelError(f"undeclared reference to {node.name!r}")
 
     def select(self, node: Select) -> Any:
-        name = qualified_name(node)
-        if name is not None and name in TYPE_NAMES and name.split(".")[0] not in self.env:
-            return TYPE_NAMES[name]
         fields: list[str] = []
         base: Node = node
-        while isinstance(base, Select):  # a.b.c...: a loop, however long the chain
+        while type(base) is Select:  # a.b.c...: a loop, however long the chain
             fields.append(base.field)
             base = base.operand
+        if type(base) is Ident and base.name not in self.env:  # google.protobuf.Timestamp
+            found = TYPE_NAMES.get(".".join([base.name, *reversed(fields)]))
+            if found is not None:
+                return found
         value = self.eval(base)
         for field in reversed(fields):
             if type(value) is not dict:
@@ -183,6 +184,9 @@ class Evaluator:
     def binary(self, node: Binary) -> Any:
         if node.op in ("&&", "||"):
             return self.logic(node)
+        left = node.left
+        if type(left) is not Binary or left.op in ("&&", "||"):
+            return self.operate(node, self.eval(left), self.eval(node.right))
         steps: list[Binary] = []
         base: Node = node
         while isinstance(base, Binary) and base.op not in ("&&", "||"):
