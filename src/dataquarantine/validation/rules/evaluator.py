@@ -235,6 +235,10 @@ class Evaluator:
             subject = target if has_target else args[0]
             if type(subject) is str:
                 return pattern_search(pattern, subject)
+        elif self.body and node.function == "matches" and args and type(args[-1]) is str:
+            # A computed pattern is compiled (or found in a bounded cache): one unit per
+            # character. The fast path leaves computed patterns to the interpreter.
+            self.budget.charge(len(args[-1]))
         return call_function(node.function, target, args, has_target)
 
     def _charge_call(self, function: str, args: list[Any]) -> None:

@@ -184,6 +184,7 @@ WIDE = list(range(300_000))
         "record.l.all(x, record.s.contains(record.t))",
         "record.l.all(x, record.s.startsWith(record.t))",
         "record.l.all(x, record.s.matches('b$'))",
+        "record.l.all(x, record.l.all(y, 'ab'.matches(record.p)))",  # compiled (or cached)
         "record.l.all(x, record.s.endsWith('b'))",
         "record.l.all(x, double(record.s) > 0.0)",
         "record.l.all(x, record.l.all(y, string(bytes(record.s)) == record.t))",
@@ -191,6 +192,7 @@ WIDE = list(range(300_000))
 )
 def test_work_proportional_to_the_data_is_charged_in_a_body(expr: str) -> None:
     record = {"l": ITEMS, "w": WIDE, "v": list(WIDE), "s": BIG, "t": BIG[:-1] + "b"}
+    record["p"] = "(?:ab)+" * 5  # 35 units per use: a computed pattern is compiled per call
     start = time.perf_counter()
     valid, messages = validate(expr, record)
     assert not valid and over_budget(messages), messages
