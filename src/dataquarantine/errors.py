@@ -21,6 +21,7 @@ the adapter boundary and chained with ``raise ... from``.
     │   ├── DuplicateContractError        terminal  two files define the same name + version
     │   └── IncompatibleContractError     terminal  a new version breaks backward compatibility
     ├── ContractNotFoundError             terminal  no contract with that name / version
+    ├── RuleEvaluationError               terminal  a CEL expression's evaluation error
     ├── StoreError                        (base of the quarantine metadata store)
     │   ├── StoreUnavailableError         transient connection refused, database down, locked
     │   └── StoreIntegrityError           terminal  schema mismatch, constraint, corrupt row
@@ -64,6 +65,7 @@ __all__ = [
     "PayloadStoreUnavailableError",
     "RecordNotFoundError",
     "RuleCompileError",
+    "RuleEvaluationError",
     "SchemaCompileError",
     "StatusConflictError",
     "StoreError",
@@ -137,6 +139,12 @@ class SchemaCompileError(ContractError):
 
 class RuleCompileError(ContractError):
     """A CEL business rule that does not compile."""
+
+
+class RuleEvaluationError(DataQuarantineError):
+    """A CEL expression evaluated to an error (no such key, no matching overload, overflow,
+    an exceeded cost budget, ...) through the public ``Expression.evaluate``. Inside a
+    contract the same outcome is a ``rule_violation``, never an exception."""
 
 
 class DuplicateContractError(ContractError):

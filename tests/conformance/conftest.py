@@ -11,7 +11,9 @@ PASSED = "passed"
 KNOWN = "known failing"
 FAILED = "failed"
 XPASS = "unexpectedly passing"
-OUTCOMES = (PASSED, KNOWN, FAILED, XPASS)
+#: A test whose inputs or result the product's record model cannot carry (skipped, with why).
+INEXPRESSIBLE = "not expressible"
+OUTCOMES = (PASSED, KNOWN, FAILED, XPASS, INEXPRESSIBLE)
 _GROUP_ORDER = {"required": 0, "format": 1, "optional": 2}
 
 

@@ -3,26 +3,27 @@
 Semantics. A rule holds iff its expression evaluates to boolean ``true``. ``false`` gives a
 ``rule_violation`` with the rule's message (or ``rule <id> failed: <expr>``), path and
 severity. An evaluation *error* (no such key, no matching overload, a non-bool result,
-division by zero, overflow, ...) gives a ``rule_violation`` whose message reads ``rule <id>
-could not be evaluated: <reason>``, with the rule's severity -- but only when the record
-passed its schema (``schema_valid=True``). When the schema already rejected the record, rule
-errors are suppressed: a rule over a missing or mistyped field would only restate the schema
-violation. ``false`` results are still reported. An identifier other than ``record``, a
-comprehension variable or a type name is a compile error, as in a checked CEL environment.
+division by zero, overflow, an exceeded cost budget, ...) gives a ``rule_violation`` whose
+message reads ``rule <id> could not be evaluated: <reason>``, with the rule's severity -- but
+only when the record passed its schema (``schema_valid=True``). When the schema already
+rejected the record, rule errors are suppressed: a rule over a missing or mistyped field would
+only restate the schema violation. ``false`` results are still reported. An identifier other
+than ``record``, a comprehension variable or a type name is a compile error, as in a checked
+CEL environment; so is a function CEL does not define.
 
-Reference semantics are those of the ``cel`` package (common-expression-language), quirks
-included: e.g. ``size()`` of a string counts UTF-8 bytes, not code points. The record is
-handed to it as decoded; values it cannot take are converted first: a UUID becomes its
-string, a ``date`` a timestamp at UTC midnight, a ``time`` the duration since midnight
-(``datetime``, ``timedelta``, ``bytes`` and ``Decimal``, as a double, it converts itself).
+Reference semantics are those of the CEL spec, implemented by our interpreter
+(:mod:`.evaluator`); docs/contracts.md has the dialect table (how record values map to CEL
+values, what is refused) and the cost budget (:mod:`.budget`).
 
-The reference costs tens of microseconds per record, so rules are also transpiled into one
-Python function (the fast path). A rule that uses a construct without a translation always
-uses the reference; a rule whose fast evaluation raises or yields anything but a bool is
-re-evaluated by the reference for that record. The fast path decides only plain JSON values
-and defers everything else, so the outcome never depends on the path taken. (Values that no
-decoder produces, such as sets, are not looked for: a rule that does not touch them may
-hold on the fast path where the reference would refuse the whole record.)
+The interpreter costs microseconds per node, so rules are also transpiled into one Python
+function (the fast path). A rule that uses a construct without a translation always uses the
+interpreter; a rule whose fast evaluation raises or yields anything but a bool is
+re-evaluated by the interpreter for that record. The fast path decides only plain JSON values
+and defers everything else, so the outcome never depends on the path taken. It counts the
+cost budget exactly as the interpreter does, so a rule that goes over it on the fast path is
+reported at once. (Values that no decoder produces, such as sets, are not looked for: a rule
+that does not touch them may hold on the fast path where the interpreter would refuse the
+whole record.)
 """
 
 from __future__ import annotations
@@ -33,11 +34,21 @@ from typing import Any, Final
 from dataquarantine.contracts.model import RuleSpec
 from dataquarantine.errors import RuleCompileError
 from dataquarantine.validation.result import ErrorCode, Violation
-from dataquarantine.validation.rules.nodes import Node, free_identifiers
+from dataquarantine.validation.rules.budget import COST_LIMIT, FAST, BudgetExceeded
+from dataquarantine.validation.rules.expression import check
+from dataquarantine.validation.rules.nodes import (
+    Binary,
+    Call,
+    Comprehension,
+    ListLit,
+    Literal,
+    Node,
+    children,
+    walk,
+)
 from dataquarantine.validation.rules.parser import CelSyntaxError, parse
 from dataquarantine.validation.rules.reference import (
     EvalError,
-    ReferenceCompileError,
     ReferenceProgram,
     Scope,
     cel_type_name,
@@ -46,49 +57,61 @@ from dataquarantine.validation.rules.transpiler import (
     RECORD_VAR,
     Transpiler,
     Unsupported,
-    check_literals,
     link,
 )
 
 __all__ = ["RuleSet"]
 
-#: Identifiers a rule may use without binding them: the record and CEL's type names.
-DECLARED: Final = frozenset(
-    [
-        "record",
-        "int",
-        "uint",
-        "double",
-        "bool",
-        "string",
-        "bytes",
-        "list",
-        "map",
-        "null_type",
-        "type",
-    ]
-)
-
 FastFn = Callable[[Any], tuple[tuple[int, Any], ...]]
 
-
-def _undeclared(spec: RuleSpec, node: Node, source: str | None) -> None:
-    unknown = sorted(free_identifiers(node) - DECLARED)
-    if unknown:
-        name = unknown[0]
-        raise RuleCompileError(
-            f"rule {spec.id!r}: undeclared reference to {name!r} "
-            f"(the record's fields are read as record.{name})",
-            source=source,
-        )
+#: The fast path's result for a rule that went over its cost budget.
+OVER_BUDGET: Final = EvalError(str(BudgetExceeded()), over_budget=True)
 
 
-def _build(codes: dict[int, str], constants: dict[str, object], prelude: list[str]) -> FastFn:
+def _counted(node: Node) -> bool:
+    """Whether the fast path must keep a running count of the rule's cost. Not when its one
+    comprehension is its only cost: no ``+`` anywhere and no charged operation in the body
+    (comparing two computed values, ``in`` a computed list, a string method). Then the
+    comprehension's own size check is the whole budget."""
+    nodes = walk(node)
+    comprehensions = [item for item in nodes if isinstance(item, Comprehension)]
+    if len(comprehensions) != 1 or any(isinstance(i, Binary) and i.op == "+" for i in nodes):
+        return len(comprehensions) > 0 or any(isinstance(i, Binary) and i.op == "+" for i in nodes)
+    for item in (sub for part in children(comprehensions[0])[1:] for sub in walk(part)):
+        if isinstance(item, Binary) and item.op in _COMPARISONS:
+            right = item.right
+            if item.op == "in":
+                if not (
+                    isinstance(right, ListLit) and all(isinstance(i, Literal) for i in right.items)
+                ):
+                    return True
+            elif not (isinstance(item.left, Literal) or isinstance(right, Literal)):
+                return True
+        if isinstance(item, Call) and item.function in _SCANS:
+            return True
+    return False
+
+
+_COMPARISONS: Final = frozenset({"==", "!=", "<", "<=", ">", ">=", "in"})
+#: The string methods the fast path charges in a comprehension's body.
+_SCANS: Final = frozenset({"contains", "startsWith", "endsWith", "matches"})
+
+
+def _build(
+    codes: dict[int, str],
+    constants: dict[str, object],
+    prelude: list[str],
+    charging: frozenset[int],
+) -> FastFn:
     body = [f"def _fast({RECORD_VAR}):", "    _f = ()"]
     for index, code in codes.items():
+        if index in charging:
+            body.append("    _FAST.left = _LIMIT")
         body += [
             "    try:",
             f"        _r = {code}",
+            "    except _Over:",
+            "        _r = _OVER",
             "    except Exception:",
             "        _r = None",
             "    if _r is not True:",
@@ -130,50 +153,58 @@ class RuleSet:
     @classmethod
     def compile(cls, rules: Sequence[RuleSpec], *, source: str | None = None) -> RuleSet:
         """Compile ``rules``; raise :class:`RuleCompileError` naming the rule on a CEL syntax
-        error or a reference to anything but ``record`` (and comprehension variables)."""
+        error, a reference to anything but ``record`` (and comprehension variables and type
+        names) or an unknown function."""
         specs = tuple(rules)
         programs: list[ReferenceProgram] = []
         codes: dict[int, str] = {}
         preludes: dict[int, list[str]] = {}
-        constants: dict[str, object] = {}
+        constants: dict[str, object] = {"_OVER": OVER_BUDGET, "_FAST": FAST, "_LIMIT": COST_LIMIT}
+        charging: set[int] = set()
         for index, spec in enumerate(specs):
             try:
-                programs.append(ReferenceProgram(spec.expr))
-            except ReferenceCompileError as exc:
-                raise RuleCompileError(f"rule {spec.id!r}: {exc}", source=source) from exc
-            try:
                 node = parse(spec.expr)
-            except CelSyntaxError:
-                continue  # valid CEL our parser does not cover: reference only
-            _undeclared(spec, node, source)
+            except CelSyntaxError as exc:
+                raise RuleCompileError(
+                    f"rule {spec.id!r}: syntax error: {exc}", source=source
+                ) from exc
+            problem = check(node)
+            if problem is not None:
+                raise RuleCompileError(f"rule {spec.id!r}: {problem}", source=source)
+            programs.append(ReferenceProgram(node))
+            counted = _counted(node)
+            if counted:
+                charging.add(index)
             try:
-                check_literals(node)
-                transpiler = Transpiler(constants, prefix=str(index))
+                transpiler = Transpiler(constants, prefix=str(index), counted=counted)
                 codes[index] = transpiler.emit(node).src
                 preludes[index] = transpiler.prelude
             except (Unsupported, RecursionError):
                 continue
-        fast = cls._link(codes, preludes, constants)
+        fast = cls._link(codes, preludes, constants, frozenset(charging))
         return cls(specs, tuple(programs), fast, tuple(codes))
 
     @staticmethod
     def _link(
-        codes: dict[int, str], preludes: dict[int, list[str]], constants: dict[str, object]
+        codes: dict[int, str],
+        preludes: dict[int, list[str]],
+        constants: dict[str, object],
+        charging: frozenset[int],
     ) -> FastFn:
         def prelude(indexes: Iterable[int]) -> list[str]:
             return [line for i in indexes for line in preludes[i]]
 
         try:
-            return _build(codes, constants, prelude(codes))
+            return _build(codes, constants, prelude(codes), charging)
         except (SyntaxError, RecursionError, MemoryError, ValueError):
             pass
         # Some rule is too deeply nested for Python's compiler: drop those, keep the others.
         for index in list(codes):
             try:
-                _build({index: codes[index]}, constants, prelude([index]))
+                _build({index: codes[index]}, constants, prelude([index]), charging)
             except (SyntaxError, RecursionError, MemoryError, ValueError):
                 del codes[index]
-        return _build(codes, constants, prelude(codes))
+        return _build(codes, constants, prelude(codes), charging)
 
     def __reduce__(self) -> tuple[Any, ...]:
         # The generated function cannot be pickled; a worker process recompiles the specs.
@@ -187,7 +218,7 @@ class RuleSet:
 
     @property
     def fast_path_rules(self) -> tuple[str, ...]:
-        """Ids of the rules compiled to the fast path (the others always use the reference)."""
+        """Ids of the rules compiled to the fast path (the others always use the interpreter)."""
         return self._fast_ids
 
     @property
@@ -216,6 +247,10 @@ class RuleSet:
         for index, value in failed:
             if value is False:
                 found.append((index, held[index]))
+            elif value is OVER_BUDGET:
+                violation = self._judge(index, value, schema_valid)
+                if violation is not None:
+                    found.append((index, violation))
             else:
                 pending.append(index)
         scope = Scope(record)  # converts the record once, on first use, for all rules

@@ -21,7 +21,10 @@ __all__ = [
     "Node",
     "Select",
     "Unary",
+    "children",
+    "depth",
     "free_identifiers",
+    "walk",
 ]
 
 LiteralKind = TypingLiteral["int", "uint", "double", "string", "bytes", "bool", "null"]
@@ -138,45 +141,82 @@ Node = (
 
 def free_identifiers(node: Node, bound: frozenset[str] = frozenset()) -> set[str]:
     """Identifiers used but not bound by an enclosing comprehension."""
+    out: set[str] = set()
+    stack: list[tuple[Node, frozenset[str]]] = [(node, bound)]
+    while stack:
+        item, names = stack.pop()
+        if isinstance(item, Ident):
+            if item.name not in names:
+                out.add(item.name)
+        elif isinstance(item, Comprehension):
+            stack.append((item.target, names))
+            inner = names | {item.var}
+            stack.extend((part, inner) for part in (item.predicate, item.transform) if part)
+        else:
+            stack.extend((child, names) for child in children(item))
+    return out
+
+
+def walk(node: Node) -> list[Node]:
+    """Every node of the tree, ``node`` first."""
+    out: list[Node] = []
+    stack: list[object] = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, tuple):
+            stack.extend(item)
+        elif isinstance(item, Literal | Ident):
+            out.append(item)
+        elif hasattr(item, "__slots__"):
+            out.append(item)  # type: ignore[arg-type]
+            stack.extend(getattr(item, name) for name in item.__slots__)
+    return out
+
+
+def children(node: Node) -> tuple[Node, ...]:
+    """The direct sub-expressions of ``node``."""
     match node:
-        case Ident(name):
-            return set() if name in bound else {name}
-        case Literal():
-            return set()
-        case Select(operand, _) | Has(operand, _):
-            return free_identifiers(operand, bound)
+        case Literal() | Ident():
+            return ()
+        case Select(operand, _) | Has(operand, _) | Unary(_, operand):
+            return (operand,)
         case Index(operand, index):
-            return free_identifiers(operand, bound) | free_identifiers(index, bound)
+            return (operand, index)
         case Call(_, args, target):
-            out = free_identifiers(target, bound) if target is not None else set()
-            for arg in args:
-                out |= free_identifiers(arg, bound)
-            return out
+            return (target, *args) if target is not None else args
         case ListLit(items):
-            out = set()
-            for item in items:
-                out |= free_identifiers(item, bound)
-            return out
+            return items
         case MapLit(entries):
-            out = set()
-            for key, value in entries:
-                out |= free_identifiers(key, bound) | free_identifiers(value, bound)
-            return out
-        case Unary(_, operand):
-            return free_identifiers(operand, bound)
+            return tuple(part for entry in entries for part in entry)
         case Binary(_, left, right):
-            return free_identifiers(left, bound) | free_identifiers(right, bound)
+            return (left, right)
         case Conditional(cond, then, otherwise):
-            return (
-                free_identifiers(cond, bound)
-                | free_identifiers(then, bound)
-                | free_identifiers(otherwise, bound)
-            )
-        case Comprehension(_, target, var, predicate, transform):
-            inner = bound | {var}
-            out = free_identifiers(target, bound)
-            for part in (predicate, transform):
-                if part is not None:
-                    out |= free_identifiers(part, inner)
-            return out
+            return (cond, then, otherwise)
+        case Comprehension(_, target, _, predicate, transform):
+            return tuple(n for n in (target, predicate, transform) if n is not None)
     raise TypeError(f"not a CEL node: {node!r}")  # pragma: no cover
+
+
+def depth(node: Node) -> int:
+    """How deeply ``node`` nests. A chain evaluated in a loop adds no level per link: the
+    left spine of ``a + b - c ...`` (operators other than ``&&``/``||``), of ``a && b && ...``
+    (one of them), ``!!x``/``--x`` and ``a.b.c``."""
+    deepest = 0
+    stack: list[tuple[Node, int]] = [(node, 1)]
+    while stack:
+        item, level = stack.pop()
+        deepest = max(deepest, level)
+        for child in children(item):
+            stack.append((child, level if _links(item, child) else level + 1))
+    return deepest
+
+
+def _links(parent: Node, child: Node) -> bool:
+    if isinstance(parent, Binary) and isinstance(child, Binary) and child is parent.left:
+        logic = ("&&", "||")
+        if parent.op in logic or child.op in logic:
+            return parent.op == child.op
+        return True
+    if isinstance(parent, Unary) and isinstance(child, Unary):
+        return True
+    return isinstance(parent, Select) and isinstance(child, Select)

@@ -26,6 +26,7 @@ from dataquarantine.validation.rules.nodes import (
     Select,
     Unary,
 )
+from dataquarantine.validation.rules.values import UInt
 
 __all__ = ["CelSyntaxError", "parse"]
 
@@ -89,6 +90,7 @@ _TOKEN_RE = re.compile(
         |\.\d+(?:[eE][+-]?\d+)?
         |\d+[uU]?)
   | (?P<ident>[_a-zA-Z][_a-zA-Z0-9]*)
+  | (?P<quoted>`[_a-zA-Z0-9.\-/ ]+`)
   | (?P<op>==|!=|<=|>=|&&|\|\||[-+*/%<>!?:.,()\[\]{}])
     """,
     re.VERBOSE,
@@ -108,7 +110,7 @@ _SIMPLE_ESCAPES = {
     "`": "`",
     "?": "?",
 }
-_HEX_ESCAPES = {"x": 2, "u": 4, "U": 8}
+_HEX_ESCAPES = {"x": 2, "X": 2, "u": 4, "U": 8}
 
 
 def _decode_escapes(body: str, pos: int) -> str:
@@ -147,6 +149,37 @@ def _decode_escapes(body: str, pos: int) -> str:
     return "".join(out)
 
 
+def _decode_bytes(body: str, pos: int) -> bytes:
+    """A bytes literal: ``\\x`` and octal escapes are single bytes, the rest is UTF-8."""
+    out = bytearray()
+    i = 0
+    while i < len(body):
+        ch = body[i]
+        if ch == "\\" and i + 1 < len(body):
+            esc = body[i + 1]
+            if esc in {"x", "X"}:
+                digits = body[i + 2 : i + 4]
+                if len(digits) != 2 or not all(c in "0123456789abcdefABCDEF" for c in digits):
+                    raise CelSyntaxError(f"bad \\x escape at {pos + i}")
+                out.append(int(digits, 16))
+                i += 4
+                continue
+            if esc in "0123":
+                digits = body[i + 1 : i + 4]
+                if len(digits) != 3 or not all(c in "01234567" for c in digits):
+                    raise CelSyntaxError(f"bad octal escape at {pos + i}")
+                out.append(int(digits, 8))
+                i += 4
+                continue
+            end = i + 2 + _HEX_ESCAPES.get(esc, 0)
+            out += _decode_escapes(body[i:end], pos + i).encode("utf-8")
+            i = end
+            continue
+        out += ch.encode("utf-8")
+        i += 1
+    return bytes(out)
+
+
 def _scan_string(src: str, start: int, opener: str) -> Token:
     prefix = opener.rstrip("'\"").lower()
     quote = opener[len(prefix) :]
@@ -167,7 +200,8 @@ def _scan_string(src: str, start: int, opener: str) -> Token:
     end = i + len(quote)
     text = src[start:end]
     if is_bytes:
-        return Token("str", text, start, None, "bytes")
+        data = body.encode("utf-8") if raw else _decode_bytes(body, start + len(opener))
+        return Token("str", text, start, data, "bytes")
     value = body if raw else _decode_escapes(body, start + len(opener))
     return Token("str", text, start, value, "string")
 
@@ -204,6 +238,8 @@ def tokenize(src: str) -> list[Token]:
             tokens.append(_number(text, pos))
         elif kind == "ident":
             tokens.append(Token("ident", text, pos))
+        elif kind == "quoted":
+            tokens.append(Token("quoted", text, pos, text[1:-1]))
         elif kind == "op":
             tokens.append(Token("op", text, pos))
         pos = m.end()
@@ -340,6 +376,10 @@ class _Parser:
         while True:
             if self.at("."):
                 self.i += 1
+                if self.tok.kind == "quoted":  # `field-name`: a field selection only
+                    node = Select(node, str(self.tok.value))
+                    self.i += 1
+                    continue
                 name = self.ident_or_keyword()
                 if self.at("("):
                     args = self.call_args()
@@ -395,7 +435,12 @@ class _Parser:
             limit = INT64_MAX if tok.lit_kind == "int" else UINT64_MAX
             if isinstance(tok.value, int) and tok.value > limit:
                 raise CelSyntaxError(f"{tok.lit_kind} literal out of range at {tok.pos}")
-            return Literal(tok.lit_kind, tok.value, tok.text)  # type: ignore[arg-type]
+            value = (
+                UInt(tok.value)
+                if isinstance(tok.value, int) and tok.lit_kind == "uint"
+                else tok.value
+            )
+            return Literal(tok.lit_kind, value, tok.text)  # type: ignore[arg-type]
         if tok.kind == "str":
             self.i += 1
             return Literal(tok.lit_kind, tok.value, tok.text)  # type: ignore[arg-type]

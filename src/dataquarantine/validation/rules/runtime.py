@@ -1,30 +1,37 @@
 """Helpers called by the Python code the transpiler generates for fast-path rules.
 
-Each helper either returns exactly the value the reference CEL evaluator returns, or raises
+Each helper either returns exactly the value the reference interpreter returns, or raises
 :class:`FastPathError` (any exception will do) so that the rule is re-evaluated by the
-reference for that record. They accept only the plain decoded types (``dict``, ``list``,
+interpreter for that record. They accept only the plain decoded types (``dict``, ``list``,
 ``str``, ``int``, ``float``, ``bool``, ``None``); anything else (bytes, datetime, Decimal,
-UUID, ints outside int64, ...) raises, because its CEL conversion is the reference's business.
-Type checks use ``type(x) is T`` on purpose: ``bool`` is not an ``int`` in CEL.
+UUID, ints outside int64, ...) raises, because its CEL conversion is the interpreter's
+business. Type checks use ``type(x) is T`` on purpose: ``bool`` is not an ``int`` in CEL.
+Comprehensions and concatenations charge the cost budget (:mod:`.budget`) exactly as the
+interpreter does; :class:`~.budget.BudgetExceeded` is the one exception that is a verdict.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from math import isnan
 from typing import Any, NoReturn
+
+from dataquarantine.validation.rules.budget import (
+    CHARS_PER_UNIT,
+    COST_LIMIT,
+    BudgetExceeded,
+    charge,
+)
 
 __all__ = ["HELPERS", "FastPathError"]
 
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
-#: Beyond this magnitude an int compared with a double is rounded by the reference.
-EXACT_FLOAT_INT = 2**53
 
 _NoneType = type(None)
 _PLAIN = frozenset({str, int, float, bool, _NoneType, list, dict})
 
 Pred = Callable[[Any], bool]
+Spend = Callable[[int], None]
 
 
 class FastPathError(Exception):
@@ -41,17 +48,6 @@ def _int(x: int) -> int:
     raise FastPathError
 
 
-def _real(x: float | int) -> float | int:
-    """A double (not NaN) or an int small enough to compare exactly with a double."""
-    if type(x) is float:
-        if isnan(x):
-            raise FastPathError  # the reference refuses to order NaN
-        return x
-    if -EXACT_FLOAT_INT <= x <= EXACT_FLOAT_INT:
-        return x
-    raise FastPathError
-
-
 def _ordered(a: Any, b: Any) -> tuple[Any, Any]:
     ta = type(a)
     tb = type(b)
@@ -61,9 +57,11 @@ def _ordered(a: Any, b: Any) -> tuple[Any, Any]:
         if ta is int:
             return _int(a), _int(b)
         if ta is float:
-            return _real(a), _real(b)
-    elif (ta is int or ta is float) and (tb is int or tb is float):
-        return _real(a), _real(b)
+            return a, b  # any comparison with NaN is false, in CEL as in Python
+    elif ta is int and tb is float:
+        return float(_int(a)), b  # mixed with a double, an int compares as a double
+    elif ta is float and tb is int:
+        return a, float(_int(b))
     raise FastPathError
 
 
@@ -87,20 +85,27 @@ def ge(a: Any, b: Any) -> bool:
     return bool(a >= b)
 
 
-def eq(a: Any, b: Any) -> bool:
-    """CEL equality: values of different types are unequal (numbers compare by value)."""
+def eq(a: Any, b: Any, spend: Spend | None = None) -> bool:
+    """CEL equality: values of different types are unequal (numbers compare by value).
+    ``spend`` (inside a comprehension's body) is charged as the interpreter charges."""
     ta = type(a)
     tb = type(b)
     if ta is tb:
-        if ta is str or ta is bool or ta is float or ta is _NoneType:
+        if ta is str:
+            if spend is not None and len(a) == len(b):
+                spend(len(a) // CHARS_PER_UNIT)
+            return bool(a == b)
+        if ta is bool or ta is float or ta is _NoneType:
             return bool(a == b)
         if ta is int:
             return _int(a) == _int(b)
         if ta is list:
             if len(a) != len(b):
                 return False
-            # Reference equality never errs, so stopping at the first difference is exact.
-            return all(eq(x, y) for x, y in zip(a, b, strict=True))
+            if spend is not None:
+                spend(len(a))
+            # Equality never errs, so stopping at the first difference is exact.
+            return all(eq(x, y, spend) for x, y in zip(a, b, strict=True))
         if ta is dict:
             for key in a:
                 if type(key) is not str:
@@ -110,14 +115,14 @@ def eq(a: Any, b: Any) -> bool:
                     raise FastPathError
             if a.keys() != b.keys():
                 return False
-            return all(eq(a[k], b[k]) for k in a)
+            if spend is not None:
+                spend(len(a))
+            return all(eq(a[k], b[k], spend) for k in a)
         raise FastPathError
     if (ta is int or ta is float) and (tb is int or tb is float):
         if ta is int:
-            _real(_int(a))
-        else:
-            _real(_int(b))
-        return bool(a == b)
+            return bool(float(_int(a)) == b)  # mixed with a double, an int compares as one
+        return bool(a == float(_int(b)))
     if ta in _PLAIN and tb in _PLAIN:
         return False
     raise FastPathError
@@ -127,16 +132,46 @@ def ne(a: Any, b: Any) -> bool:
     return not eq(a, b)
 
 
-def in_(x: Any, container: Any) -> bool:
+def in_(x: Any, container: Any, spend: Spend | None = None) -> bool:
     tc = type(container)
     if tc is list:
+        if spend is not None:
+            spend(len(container))
         for item in container:  # noqa: SIM110 - a loop beats any() over a generator here
-            if eq(x, item):
+            if eq(x, item, spend):
                 return True
         return False
     if tc is dict and type(x) is str:
         return x in container
     raise FastPathError
+
+
+# -- inside a comprehension's body: the same, charged to the budget ------------------------
+
+
+def eq_charged(a: Any, b: Any) -> bool:
+    return eq(a, b, charge)
+
+
+def ne_charged(a: Any, b: Any) -> bool:
+    return not eq(a, b, charge)
+
+
+def in_charged(x: Any, container: Any) -> bool:
+    return in_(x, container, charge)
+
+
+def relation_charged(relation: Callable[[Any, Any], bool], a: Any, b: Any) -> bool:
+    if type(a) is str and type(b) is str:
+        charge(min(len(a), len(b)) // CHARS_PER_UNIT)
+    return relation(a, b)
+
+
+def scan(s: Any) -> bool:
+    """Charge a string method's scan of ``s``; always false (used as ``scan(s) or test``)."""
+    if type(s) is str:
+        charge(len(s) // CHARS_PER_UNIT)
+    return False
 
 
 def index(container: Any, key: Any) -> Any:
@@ -155,9 +190,18 @@ def add(a: Any, b: Any) -> Any:
     if ta is type(b):
         if ta is int:
             return _int(_int(a) + _int(b))
-        if ta is float or ta is str or ta is list:
+        if ta is float:
             return a + b
+        if ta is str or ta is list:
+            return cat(a, b)
     raise FastPathError
+
+
+def cat(a: Any, b: Any) -> Any:
+    """String or list concatenation, charged to the budget."""
+    result = a + b
+    charge(len(result) // CHARS_PER_UNIT)
+    return result
 
 
 def sub(a: Any, b: Any) -> Any:
@@ -217,9 +261,8 @@ def not_(a: Any) -> bool:
 
 def size(x: Any) -> int:
     tx = type(x)
-    # The reference counts UTF-8 bytes of a string; code points and bytes agree on ASCII.
-    if (tx is str and x.isascii()) or tx is list or tx is dict:
-        return len(x)
+    if tx is str or tx is list or tx is dict:
+        return len(x)  # a string's size counts code points
     raise FastPathError
 
 
@@ -268,52 +311,62 @@ def to_string(x: Any) -> str:
     raise FastPathError
 
 
-def all_(target: Any, pred: Pred) -> bool:
+def _spend(target: Any, weight: int, counted: bool) -> None:
+    if counted:
+        charge(len(target) * weight)
+    elif len(target) * weight > COST_LIMIT:  # the rule's only cost: no running count needed
+        raise BudgetExceeded
+
+
+def all_(target: Any, pred: Pred, weight: int = 1, counted: bool = True) -> bool:
     tt = type(target)
-    if tt is list:
+    if tt is list or tt is dict:  # a map iterates its keys, in the interpreter's order
+        _spend(target, weight, counted)
         for item in target:  # noqa: SIM110 - a loop beats all() over a generator here
             if not pred(item):
                 return False
         return True
-    if tt is dict:
-        # Map iteration order may differ in the reference: decide only when no key errs.
-        return all([pred(k) for k in target])
     raise FastPathError
 
 
-def exists(target: Any, pred: Pred) -> bool:
+def exists(target: Any, pred: Pred, weight: int = 1, counted: bool = True) -> bool:
     tt = type(target)
-    if tt is list:
+    if tt is list or tt is dict:
+        _spend(target, weight, counted)
         for item in target:  # noqa: SIM110 - a loop beats any() over a generator here
             if pred(item):
                 return True
         return False
-    if tt is dict:
-        return any([pred(k) for k in target])
     raise FastPathError
 
 
-def exists_one(target: Any, pred: Pred) -> bool:
+def exists_one(target: Any, pred: Pred, weight: int = 1, counted: bool = True) -> bool:
     tt = type(target)
     if tt is list or tt is dict:
+        _spend(target, weight, counted)
         return [pred(item) for item in target].count(True) == 1
     raise FastPathError
 
 
-def map_(target: Any, fn: Callable[[Any], Any]) -> list[Any]:
+def map_(target: Any, fn: Callable[[Any], Any], weight: int = 1, counted: bool = True) -> list[Any]:
     if type(target) is list:
+        _spend(target, weight, counted)
         return [fn(item) for item in target]
     raise FastPathError
 
 
-def map_filter(target: Any, pred: Pred, fn: Callable[[Any], Any]) -> list[Any]:
+def map_filter(
+    target: Any, pred: Pred, fn: Callable[[Any], Any], weight: int = 1, counted: bool = True
+) -> list[Any]:
     if type(target) is list:
+        _spend(target, weight, counted)
         return [fn(item) for item in target if pred(item)]
     raise FastPathError
 
 
-def filter_(target: Any, pred: Pred) -> list[Any]:
+def filter_(target: Any, pred: Pred, weight: int = 1, counted: bool = True) -> list[Any]:
     if type(target) is list:
+        _spend(target, weight, counted)
         return [item for item in target if pred(item)]
     raise FastPathError
 
@@ -321,6 +374,8 @@ def filter_(target: Any, pred: Pred) -> list[Any]:
 #: Name in generated code -> helper.
 HELPERS: dict[str, Callable[..., Any]] = {
     "_fail": fail,
+    "_Over": BudgetExceeded,
+    "_cat": cat,
     "_lt": lt,
     "_le": le,
     "_gt": gt,
@@ -328,6 +383,11 @@ HELPERS: dict[str, Callable[..., Any]] = {
     "_eq": eq,
     "_ne": ne,
     "_in": in_,
+    "_eqc": eq_charged,
+    "_nec": ne_charged,
+    "_inc": in_charged,
+    "_relc": relation_charged,
+    "_scan": scan,
     "_index": index,
     "_add": add,
     "_sub": sub,

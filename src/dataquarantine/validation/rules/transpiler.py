@@ -1,7 +1,7 @@
 """Transpile a CEL syntax tree into one Python expression (the fast path).
 
-The generated expression evaluates to exactly the value the reference evaluator returns, or
-raises (any exception) when the fast path cannot decide; the caller then asks the reference.
+The generated expression evaluates to exactly the value the reference interpreter returns, or
+raises (any exception) when the fast path cannot decide; the caller then asks the interpreter.
 Common operations are emitted inline behind ``type(x) is T`` guards (bool is not an int in
 CEL); everything else calls the helpers of :mod:`.runtime`. Constructs without a translation
 raise :class:`Unsupported` at compile time and the whole rule keeps the reference evaluator.
@@ -10,7 +10,6 @@ raise :class:`Unsupported` at compile time and the whole rule keeps the referenc
 from __future__ import annotations
 
 import math
-import re
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ from types import CodeType
 from typing import Any, Final
 from typing import Literal as TypingLiteral
 
-from dataquarantine.validation.rules import regex
+from dataquarantine.validation.rules.budget import COST_LIMIT, FAST, weight
 from dataquarantine.validation.rules.nodes import (
     Binary,
     Call,
@@ -35,22 +34,21 @@ from dataquarantine.validation.rules.nodes import (
     Unary,
     free_identifiers,
 )
-from dataquarantine.validation.rules.reference import EvalError, evaluate_literal
+from dataquarantine.validation.rules.regex import UNANCHORED, InvalidPattern, compile_pattern
 from dataquarantine.validation.rules.runtime import HELPERS
 
 __all__ = [
     "RECORD_VAR",
     "Transpiler",
     "Unsupported",
-    "check_literals",
     "compile_expression",
     "compile_source",
     "link",
 ]
 
 RECORD_VAR: Final = "v_record"
-#: Literal numbers below this magnitude compare with any decoded number exactly as the
-#: reference does (which rounds ints beyond 2**53 to doubles when mixing them).
+#: Literal numbers below this magnitude compare with any decoded number as the interpreter
+#: does (which turns ints beyond 2**64 into doubles).
 SMALL: Final = 2**52
 
 Type = TypingLiteral["bool", "int", "double", "string", "null", "list", "map", "dyn"]
@@ -93,43 +91,24 @@ def _small_number(code: Code) -> bool:
     )
 
 
-def _same_literal(a: object, b: object) -> bool:
-    if type(a) is not type(b):
-        return False
-    if isinstance(a, float) and isinstance(b, float):
-        return a == b and math.copysign(1.0, a) == math.copysign(1.0, b)
-    return a == b
-
-
-def check_literals(node: Node) -> None:
-    """Raise :class:`Unsupported` unless every literal decodes as in the reference (string
-    escapes, number formats: the reference is the arbiter)."""
-    stack: list[object] = [node]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, Literal):
-            if item.kind in ("string", "double", "int") and item.text:
-                got = evaluate_literal(("-" if item.negated else "") + item.text)
-                if isinstance(got, EvalError):
-                    raise Unsupported(f"literal {item.text}")
-                if not _same_literal(got, item.value):
-                    raise Unsupported(f"literal {item.text} decodes differently")
-        elif isinstance(item, tuple):
-            stack.extend(item)
-        elif hasattr(item, "__slots__"):
-            stack.extend(getattr(item, name) for name in item.__slots__)
-
-
 class Transpiler:
     """Turns nodes into :class:`Code`; collects the constants the code refers to."""
 
-    def __init__(self, constants: dict[str, object], prefix: str = "") -> None:
+    def __init__(
+        self, constants: dict[str, object], prefix: str = "", counted: bool = True
+    ) -> None:
         self.constants = constants
         self.prefix = prefix
+        #: Whether comprehensions charge the thread's budget; ``False`` for a rule whose one
+        #: comprehension is its only cost (it then only checks its own size: no reset needed).
+        self.counted = counted
         self.counter = 0
         self.scope: dict[str, str] = {"record": RECORD_VAR}
         #: Definitions made once per compiled module (see :meth:`function`).
         self.prelude: list[str] = []
+        #: How many comprehension bodies enclose the node being emitted: there, operations
+        #: whose work grows with their operands are charged to the budget.
+        self.body = 0
 
     # -- plumbing -------------------------------------------------------------------------
 
@@ -237,9 +216,13 @@ class Transpiler:
 
     def map_literal(self, entries: tuple[tuple[Node, Node], ...]) -> Code:
         parts = []
+        seen: set[object] = set()
         for key, value in entries:
             if not (isinstance(key, Literal) and key.kind == "string"):
                 raise Unsupported("map literal with a non-string key")
+            if key.value in seen:
+                raise Unsupported("map literal with a repeated key (an error)")
+            seen.add(key.value)
             parts.append(f"{key.value!r}: {self.emit(value)}")
         return Code("{" + ", ".join(parts) + "}", "map")
 
@@ -254,9 +237,15 @@ class Transpiler:
             return self.membership(self.emit(left), right)
         a = self.emit(left)
         b = self.emit(right)
+        # In a comprehension's body, comparing two computed values is charged (see budget.py).
+        charged = self.body > 0 and not (isinstance(left, Literal) or isinstance(right, Literal))
         if op in ("==", "!="):
+            if charged:
+                return Code(f"{'_nec' if op == '!=' else '_eqc'}({a}, {b})", "bool")
             return self.equality(op, a, b)
         if op in _REL_HELPER:
+            if charged:
+                return Code(f"_relc({_REL_HELPER[op]}, {a}, {b})", "bool")
             return self.relation(op, a, b)
         helper = _ARITH_HELPER.get(op)
         if helper is None:
@@ -264,7 +253,7 @@ class Transpiler:
         if a.type == b.type == "double" and op in "+-*":
             return Code(f"({a} {op} {b})", "double")
         if a.type == b.type and a.type in ("string", "list") and op == "+":
-            return Code(f"({a} + {b})", a.type)
+            return Code(f"_cat({a}, {b})", a.type)
         typed: Type = "int" if a.type == b.type == "int" else "dyn"
         return Code(f"{helper}({a}, {b})", typed)
 
@@ -313,6 +302,11 @@ class Transpiler:
         return Code(f"{helper}({a}, {b})", "bool")
 
     def membership(self, element: Code, container: Node) -> Code:
+        literal = isinstance(container, ListLit) and all(
+            isinstance(i, Literal) for i in container.items
+        )
+        if self.body > 0 and not literal:
+            return Code(f"_inc({element}, {self.emit(container)})", "bool")
         if isinstance(container, ListLit) and all(
             isinstance(i, Literal) and i.kind in ("string", "int") for i in container.items
         ):
@@ -358,52 +352,55 @@ class Transpiler:
             return Code(f"len({operand})", "int")
         first, name = self.bind(operand)
         return Code(
-            f"(len({name}) if type({first}) is str and {name}.isascii() or type({name}) is list "
-            f"else _size({name}))",
+            f"(len({name}) if type({first}) is str or type({name}) is list else _size({name}))",
             "int",
         )
 
     def string_method(self, fn: str, target: Code, arg: Code) -> Code:
-        if arg.type != "string":
-            return Code(f"{_STRING_METHODS[fn]}({target}, {arg})", "bool")
         first, name = self.bind(target)
+        scan = f"_scan({name}) or " if self.body > 0 else ""
+        if arg.type != "string":
+            if not scan:
+                return Code(f"{_STRING_METHODS[fn]}({first}, {arg})", "bool")
+            return Code(f"(_scan({first}) or {_STRING_METHODS[fn]}({name}, {arg}))", "bool")
         if fn == "contains":
             test = f"{arg} in {name}"
         else:
             test = f"{name}.{'startswith' if fn == 'startsWith' else 'endswith'}({arg})"
-        return Code(f"({test} if type({first}) is str else _fail())", "bool")
+        return Code(f"({scan}{test} if type({first}) is str else _fail())", "bool")
 
     def matches(self, target: Code, pattern: Node) -> Code:
         if not (isinstance(pattern, Literal) and isinstance(pattern.value, str)):
             raise Unsupported("matches() with a computed pattern")
-        if isinstance(evaluate_literal(f"''.matches({pattern.text})"), EvalError):
-            raise Unsupported("a pattern the reference refuses")
         try:
-            python, flags = regex.translate(pattern.value)
-        except regex.UnsupportedPattern as exc:
-            raise Unsupported(f"pattern: {exc}") from exc
-        search = self.const(re.compile(python, flags).search)
+            compiled = compile_pattern(pattern.value)
+        except InvalidPattern as exc:
+            raise Unsupported("an invalid pattern (an evaluation error)") from exc
+        match = self.const(compiled.match)
+        anchor = self.const(UNANCHORED)
         first, name = self.bind(target)
-        return Code(
-            f"({search}({name}) is not None if type({first}) is str and {name}.isascii() "
-            "else _fail())",
-            "bool",
-        )
+        data = self.temp()
+        test = f"{match}({anchor}, ({data} := {name}.encode()), 0, len({data}))[0][0] >= 0"
+        scan = f"_scan({name}) or " if self.body > 0 else ""
+        return Code(f"({scan}{test} if type({first}) is str else _fail())", "bool")
 
     def comprehension(self, node: Comprehension) -> Code:
         target = self.emit(node.target)
         var = f"v_{node.var}"
         saved = self.scope.get(node.var)
         self.scope[node.var] = var
+        self.body += 1
         try:
             pred = self.as_bool(self.emit(node.predicate)) if node.predicate is not None else None
             transform = self.emit(node.transform) if node.transform is not None else None
         finally:
+            self.body -= 1
             if saved is None:
                 del self.scope[node.var]
             else:
                 self.scope[node.var] = saved
         macro, var = node.macro, node.var
+        flag = f", {weight(node)}" + ("" if self.counted else ", False")
         pred_fn = None
         if node.predicate is not None and pred is not None:
             pred_fn = self.function(var, node.predicate, pred)
@@ -411,12 +408,12 @@ class Transpiler:
             assert node.transform is not None and transform is not None
             map_fn = self.function(var, node.transform, transform)
             if pred_fn is None:
-                return Code(f"_map({target}, {map_fn})", "list")
-            return Code(f"_map_filter({target}, {pred_fn}, {map_fn})", "list")
+                return Code(f"_map({target}, {map_fn}{flag})", "list")
+            return Code(f"_map_filter({target}, {pred_fn}, {map_fn}{flag})", "list")
         assert pred_fn is not None
         if macro == "filter":
-            return Code(f"_filter({target}, {pred_fn})", "list")
-        return Code(f"_{macro}({target}, {pred_fn})", "bool")
+            return Code(f"_filter({target}, {pred_fn}{flag})", "list")
+        return Code(f"_{macro}({target}, {pred_fn}{flag})", "bool")
 
 
 def compile_source(src: str, filename: str) -> CodeType:
@@ -444,11 +441,9 @@ def compile_expression(node: Node) -> Callable[[Any], Any]:
 
     Used by tests and tools; :class:`~.engine.RuleSet` compiles all its rules into one.
     """
-    check_literals(node)
-    constants: dict[str, object] = {}
+    constants: dict[str, object] = {"_FAST": FAST, "_LIMIT": COST_LIMIT}
     transpiler = Transpiler(constants)
     code = transpiler.emit(node)
-    fn: Callable[[Any], Any] = link(
-        constants, transpiler.prelude, [f"return lambda {RECORD_VAR}: {code}"]
-    )
+    body = [f"def _one({RECORD_VAR}):", "    _FAST.left = _LIMIT", f"    return {code}"]
+    fn: Callable[[Any], Any] = link(constants, transpiler.prelude, [*body, "return _one"])
     return fn

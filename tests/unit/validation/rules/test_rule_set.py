@@ -99,7 +99,7 @@ def test_an_evaluation_error_is_not_a_false(rules: MakeRules) -> None:
     assert found.message == "rule r0 could not be evaluated: no such key: 'amount'"
     assert found.severity is Severity.WARN
     (found,) = rule_set.evaluate({"amount": "12"})
-    assert found.message.startswith("rule r0 could not be evaluated: No such overload")
+    assert found.message.startswith("rule r0 could not be evaluated: no such overload")
 
 
 def test_a_non_bool_result_is_an_error(rules: MakeRules) -> None:
@@ -124,8 +124,8 @@ def test_error_absorbed_by_or_is_not_an_error(rules: MakeRules) -> None:
 @pytest.mark.parametrize(
     ("expr", "problem"),
     [
-        ("record.amount >", "Syntax error"),
-        ("record.a == 'x", "Syntax error"),
+        ("record.amount >", "syntax error"),
+        ("record.a == 'x", "syntax error"),
         ("amount > 0", "undeclared reference to 'amount'"),
         ("record.items.all(i, j.qty > 0)", "undeclared reference to 'j'"),
     ],
