@@ -179,7 +179,7 @@ class ValidationRun:
         try:
             for path, input_format in zip(inputs, formats, strict=True):
                 self.summary.inputs.append(path)
-                uri = path if path == "-" else Path(path).resolve().as_uri()
+                uri = _input_uri(path)
                 for batch in read_batches(path, fmt=input_format, batch_size=self.batch_size):
                     self._one_batch(batch, uri, sink)
                     if on_batch is not None:
@@ -307,6 +307,15 @@ class ValidationRun:
                 originals[i] = attempt.revision.payload + end
             return dataclasses.replace(batch, originals=originals)
         return batch
+
+
+def _input_uri(path: str) -> str:
+    """The source URI of an input: ``-`` for standard input, else a ``file:`` URI (a regular
+    file by its resolved path; a device such as ``/dev/stdin`` by the name given)."""
+    if path == "-":
+        return path
+    p = Path(path)
+    return (p.resolve() if p.is_file() else p.absolute()).as_uri()
 
 
 def _row_batch(value: Any, schema: Any) -> Any:

@@ -135,9 +135,10 @@ def validate(
 
     with _exit_codes():
         settings = _settings(contracts, store, payloads)
+        from dataquarantine.io.readers import check_input, detect_format
+
         for path in inputs:
-            if path != "-" and not Path(path).is_file():
-                raise ConfigError(f"input {path!r} does not exist")
+            check_input(path, detect_format(path, fmt.value if fmt else None))
         registry = ContractRegistry.from_directory(settings.contracts_dir)
         router = Router(registry, contract=contract)
         quarantine = _open_quarantine(settings)

@@ -222,6 +222,7 @@ def test_read_batches_argument_errors(tmp_path: Path) -> None:
         read_batches(tmp_path / "a.jsonl", batch_size=0)
     with pytest.raises(ConfigError, match="standard input"):
         read_batches("-", fmt="parquet")
-    missing = read_batches(tmp_path / "missing.jsonl")
-    with pytest.raises(ConfigError, match="cannot read input"):
-        next(missing)
+    with pytest.raises(ConfigError, match="does not exist"):
+        read_batches(tmp_path / "missing.jsonl")  # checked at once, before any iteration
+    with pytest.raises(ConfigError, match="is a directory"):
+        read_batches(tmp_path, fmt="jsonl")
