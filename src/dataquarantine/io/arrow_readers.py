@@ -32,7 +32,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from dataquarantine.errors import ConfigError, InputError
+from dataquarantine.errors import InputError
 from dataquarantine.io.arrow_convert import column_to_python
 from dataquarantine.io.csv_lines import CsvRecordLines
 from dataquarantine.io.records import InputFormat, RecordBatch

@@ -116,9 +116,10 @@ class CsvRecordLines:
                 if in_quote:
                     in_quote = False
                     closed_at = start
-                elif start == closed_at + 1:  # "" inside a quoted cell: still quoted
-                    in_quote = True
-                elif (data[start - 1] if start else self._prev) in _CELL_START:
+                elif (
+                    start == closed_at + 1  # "" inside a quoted cell: still quoted
+                    or (data[start - 1] if start else self._prev) in _CELL_START
+                ):
                     in_quote = True
             elif in_quote:
                 line += 1

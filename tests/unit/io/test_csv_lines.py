@@ -34,7 +34,7 @@ def test_rows_after_a_rejected_row_keep_their_lines(make_file) -> None:
 
 @pytest.mark.parametrize("eol", ["\n", "\r\n"])
 def test_quoted_newlines_before_and_after_a_rejected_row(make_file, eol: str) -> None:
-    text = eol.join(['a,b', '"x', 'y",1', "bad", '2,"p', "q", 'r"', "", "too,many,cells", "3,z"])
+    text = eol.join(["a,b", '"x', 'y",1', "bad", '2,"p', "q", 'r"', "", "too,many,cells", "3,z"])
     lines = lines_by_raw(make_file(text, ".csv"))  # the last line has no terminator
     nl = eol.replace("\r", "\\r").replace("\n", "\\n").encode()  # as JSON writes it
     assert lines == {

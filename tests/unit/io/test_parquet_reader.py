@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pyarrow as pa
 import pytest
 
-from dataquarantine.errors import ConfigError, InputError
+from dataquarantine.errors import InputError
 from dataquarantine.io.arrow_convert import column_to_python, jsonable
 from dataquarantine.io.readers import read_batches
 from dataquarantine.validation.parsing import parse_json
