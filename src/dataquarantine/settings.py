@@ -8,6 +8,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from dataquarantine.quarantine.retry import DEFAULT_RETRY_SECONDS
 from dataquarantine.quarantine.sql.url import DEFAULT_STORE_URL
 
 __all__ = ["DEFAULT_PAYLOADS_URL", "DEFAULT_STORE_URL", "Settings"]
@@ -25,3 +26,6 @@ class Settings(BaseSettings):
     payloads_url: str = DEFAULT_PAYLOADS_URL
     #: Records validated (and quarantined) per batch.
     batch_size: int = Field(default=10_000, ge=1, le=1_000_000)
+    #: Seconds a store (metadata or payloads) may stay unreachable while a write or read is
+    #: retried with backoff, before the command fails (``DQ_RETRY_SECONDS``).
+    retry_seconds: float = Field(default=DEFAULT_RETRY_SECONDS, gt=0, le=86_400)

@@ -81,7 +81,15 @@ def _exit_codes() -> Iterator[None]:
 
 
 def _settings(contracts: Path | None, store: str | None, payloads: str | None) -> Settings:
-    base = Settings()
+    from pydantic import ValidationError
+
+    try:
+        base = Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"DQ_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors()
+        )
+        raise ConfigError(f"invalid setting: {problems}") from None
     updates: dict[str, Any] = {}
     if contracts is not None:
         updates["contracts_dir"] = contracts
@@ -93,9 +101,11 @@ def _settings(contracts: Path | None, store: str | None, payloads: str | None) -
 
 
 def _open_quarantine(settings: Settings) -> Any:
+    from dataquarantine.quarantine.retry import RetryPolicy
     from dataquarantine.quarantine.service import Quarantine
 
-    return Quarantine.open(settings.store_url, settings.payloads_url)
+    retry = RetryPolicy.for_window(settings.retry_seconds)
+    return Quarantine.open(settings.store_url, settings.payloads_url, retry=retry)
 
 
 @app.command()
