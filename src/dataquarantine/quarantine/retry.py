@@ -39,8 +39,9 @@ class RetryPolicy:
     allows). ``deadline`` (seconds, ``None`` for none) bounds the whole call including sleeps:
     a retry whose backoff would end past the deadline is not attempted. The default rides out
     an outage of up to :data:`DEFAULT_RETRY_SECONDS`. The n-th backoff is
-    ``initial_backoff * multiplier**(n-1)`` capped at ``max_backoff``, then reduced by a random fraction of up to ``jitter`` (0..1) so
-    that many clients recovering from the same outage do not retry in lockstep.
+    ``initial_backoff * multiplier**(n-1)`` capped at ``max_backoff``, then reduced by a random
+    fraction of up to ``jitter`` (0..1) so that many clients recovering from the same outage do
+    not retry in lockstep.
     ``sleep`` and ``clock`` are injectable for tests.
     """
 
