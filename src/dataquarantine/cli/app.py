@@ -330,8 +330,7 @@ def quarantine_export(
         flt = _filter(contract, code, status, since, source)
         out = output.open("wb") if output else sys.stdout.buffer
         try:
-            for rec in q.iter(flt):
-                payload = q.payload(rec)
+            for rec, payload in q.iter_payloads(flt):
                 row = rec.to_dict()
                 row["payload_b64"] = base64.b64encode(payload).decode()
                 parsed, parses = _payload_view(payload)
