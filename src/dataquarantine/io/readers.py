@@ -167,7 +167,9 @@ def iter_jsonl(
     raws_acc: list[bytes] = []
     orig_acc: list[bytes] = []
     lines_acc: list[int] = []
-    carry = b""
+    # The blocks of a line not yet terminated, joined once its end is read: a line longer
+    # than a block is copied once, not once per block.
+    pending: list[bytes] = []
     next_line = 1  # the line number of the first line in `data`
     at_start = True
     read = stream.read
@@ -175,14 +177,22 @@ def iter_jsonl(
         block = read(block_size)
         if not block:
             break
-        data = carry + block if carry else block
-        parts = data.split(b"\n")
-        carry = parts.pop()
-        n = len(parts)
-        if not n:
+        if b"\n" not in block:
+            pending.append(block)
             continue
+        if pending:
+            pending.append(block)
+            data = b"".join(pending)
+        else:
+            data = block
+        has_cr = b"\r" in data
+        parts = data.split(b"\n")
+        del data, block  # the parts hold the bytes now
+        tail = parts.pop()
+        pending = [tail] if tail else []
+        n = len(parts)
         originals = [p + b"\n" for p in parts]
-        raws = [p[:-1] if p[-1:] == b"\r" else p for p in parts] if b"\r" in data else parts
+        raws = [p[:-1] if p[-1:] == b"\r" else p for p in parts] if has_cr else parts
         if at_start:
             at_start = False
             if raws[0].startswith(_BOM):
@@ -210,6 +220,7 @@ def iter_jsonl(
                 j = i + batch_size
                 yield RecordBatch(uri, "jsonl", raws_acc[i:j], lines_acc[i:j], None, orig_acc[i:j])
             raws_acc, orig_acc, lines_acc = raws_acc[full:], orig_acc[full:], lines_acc[full:]
+    carry = b"".join(pending)
     if carry:
         raw = carry[3:] if at_start and carry.startswith(_BOM) else carry
         if raw.strip(_WS):

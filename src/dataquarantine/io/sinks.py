@@ -146,17 +146,15 @@ class JsonlValidSink(PublishOnSuccess):
             raise ConfigError(
                 f"{batch.uri!r}: the JSONL valid-record sink needs JSONL input, got {batch.format}"
             )
-        if len(valid) == len(originals):
-            data = b"".join(originals)
-        else:
-            data = b"".join([originals[i] for i in valid])
-        if self._needs_newline:
-            data = b"\n" + data
-        self._needs_newline = not data.endswith(b"\n")
+        lines = originals if len(valid) == len(originals) else [originals[i] for i in valid]
         try:
-            self._file.write(data)
+            if self._needs_newline:
+                self._file.write(b"\n")
+            # One write per line, not one join: a very long line is not copied again.
+            self._file.writelines(lines)
         except OSError as exc:
             raise write_error(self.path, exc) from exc
+        self._needs_newline = not lines[-1].endswith(b"\n")
 
     def close(self) -> None:
         """Flush and publish the file under its final name."""
