@@ -45,14 +45,15 @@ def ws(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def start(ws: Path, *args: str, **kwargs) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DQ_")}
-    env["DQ_CONTRACTS_DIR"] = str(ws / "contracts")
-    env["COLUMNS"] = "200"
+def start(
+    ws: Path, *args: str, env: dict[str, str] | None = None, **kwargs
+) -> subprocess.Popen[bytes]:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("DQ_")}
+    environ.update(DQ_CONTRACTS_DIR=str(ws / "contracts"), COLUMNS="200", **(env or {}))
     return subprocess.Popen(
         [*CLI, "validate", "--contract", "row", "--no-progress", *args],
         cwd=ws,
-        env=env,
+        env=environ,
         stdout=kwargs.pop("stdout", subprocess.PIPE),
         stderr=subprocess.PIPE,
         stdin=kwargs.pop("stdin", subprocess.DEVNULL),
@@ -276,3 +277,26 @@ def test_the_summary_is_printed_after_the_output(ws: Path) -> None:
     code, out, err = run(ws, "in.jsonl", "--valid-out", "out.jsonl", "--json")
     assert code == 0, err
     assert json.loads(out)["valid"] == 2
+
+
+# -- very long lines
+
+
+def test_a_line_over_the_record_limit_is_quarantined_unparsed(ws: Path) -> None:
+    big = b'{"id":"7","name":"' + b"n" * 5000 + b'"}\n'
+    (ws / "mixed.jsonl").write_bytes(GOOD[0] + big + GOOD[1])
+    proc = start(
+        ws, "mixed.jsonl", "--valid-out", "out.jsonl", "--json", env={"DQ_MAX_RECORD_BYTES": "4096"}
+    )
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err.decode()
+    summary = json.loads(out)
+    assert summary["by_code"] == {"parse_error": 1} and summary["valid"] == 2
+    assert (ws / "out.jsonl").read_bytes() == b"".join(GOOD)
+    listed = subprocess.run(
+        [*CLI, "quarantine", "export"], cwd=ws, capture_output=True, timeout=120, check=True
+    )
+    (row,) = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert "DQ_MAX_RECORD_BYTES" in row["errors"][0]["message"]
+    assert row["source"]["line"] == 2
+    assert row["payload_json"]["name"] == "n" * 5000  # the bytes are kept whole

@@ -159,6 +159,7 @@ def validate(
                 valid_out=valid_out,
                 batch_size=batch_size or settings.batch_size,
                 remediate=remediate,
+                max_record_bytes=settings.max_record_bytes or None,
             )
             show = progress and not as_json and sys.stderr.isatty()
             if show:

@@ -183,6 +183,7 @@ def iter_jsonl(
         if pending:
             pending.append(block)
             data = b"".join(pending)
+            pending.clear()
         else:
             data = block
         has_cr = b"\r" in data
