@@ -300,3 +300,30 @@ def test_a_line_over_the_record_limit_is_quarantined_unparsed(ws: Path) -> None:
     assert "DQ_MAX_RECORD_BYTES" in row["errors"][0]["message"]
     assert row["source"]["line"] == 2
     assert row["payload_json"]["name"] == "n" * 5000  # the bytes are kept whole
+
+
+# -- quarantine export -o follows the same rules
+
+
+def export(ws: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [*CLI, "quarantine", "export", *args], cwd=ws, capture_output=True, timeout=120
+    )
+
+
+def test_export_output_rules(ws: Path) -> None:
+    assert run(ws, "in.jsonl")[0] == 0
+    reference = export(ws).stdout
+    assert reference.count(b"\n") == 1
+    (ws / "real.jsonl").write_bytes(b"old")
+    (ws / "link.jsonl").symlink_to("real.jsonl")
+    assert export(ws, "-o", "link.jsonl").returncode == 0
+    assert (ws / "link.jsonl").is_symlink()
+    assert (ws / "real.jsonl").read_bytes() == reference
+    (ws / "dir").mkdir()
+    proc = export(ws, "-o", "dir")
+    assert proc.returncode == 2 and b"is a directory" in proc.stderr
+    if os.access("/dev/full", os.W_OK):
+        proc = export(ws, "-o", "/dev/full")
+        assert proc.returncode == 1 and b"no space left" in proc.stderr
+    assert not list(ws.glob(".*.part"))

@@ -6,6 +6,7 @@ Exit codes (every command): 0 the run completed (quarantined records are a norma
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -326,10 +327,16 @@ def quarantine_export(
 
     import orjson
 
+    from dataquarantine.io.targets import open_target, write_error
+
     with _exit_codes():
         q = _open_quarantine(_settings(None, store, payloads))
         flt = _filter(contract, code, status, since, source)
-        out = output.open("wb") if output else sys.stdout.buffer
+        # A file is written like --valid-out: atomically, links followed, FIFOs in place.
+        target = open_target(output) if output else None
+        out = target.open_file() if target else sys.stdout.buffer
+        name = str(output) if output else "standard output"
+        done = False
         try:
             for rec, payload in q.iter_payloads(flt):
                 row = rec.to_dict()
@@ -338,12 +345,20 @@ def quarantine_export(
                 if parses:
                     row["payload_json"] = parsed
                 out.write(orjson.dumps(row) + b"\n")
-        finally:
-            q.close()
-            if output:
+            if target:
                 out.close()
+                target.commit()
             else:
                 out.flush()
+            done = True
+        except OSError as exc:
+            raise write_error(name, exc) from exc
+        finally:
+            q.close()
+            if target and not done:
+                with contextlib.suppress(OSError):
+                    out.close()
+                target.discard()
 
 
 @contracts_app.command("list")
