@@ -8,10 +8,12 @@ import json
 import os
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
@@ -72,6 +74,41 @@ def valid_ids(data: bytes) -> list[str]:
 
 
 INPUTS = [("in.jsonl", "out.jsonl"), ("in.csv", "out.parquet"), ("in.pq", "out.parquet")]
+
+#: Device entries a regression would replace with a regular file when run as root.
+_DEVICES = {"/dev/null": (1, 3), "/dev/full": (1, 7)}
+_LINKS = {"/dev/stdout": "/proc/self/fd/1"}
+
+
+@pytest.fixture(autouse=True)
+def _dev_is_left_intact() -> Iterator[None]:
+    """Fail a test that damaged /dev, and (as root) put the entries back."""
+    yield
+    damaged = []
+    for path, (major, minor) in _DEVICES.items():
+        if not stat.S_ISCHR(os.lstat(path).st_mode):
+            damaged.append(path)
+            if os.geteuid() == 0:
+                os.unlink(path)
+                os.mknod(path, stat.S_IFCHR | 0o666, os.makedev(major, minor))
+                os.chmod(path, 0o666)
+    for path, target in _LINKS.items():
+        if not os.path.islink(path):
+            damaged.append(path)
+            if os.geteuid() == 0:
+                os.unlink(path)
+                os.symlink(target, path)
+    assert not damaged, f"the test replaced {damaged}"
+
+
+def device(tmp_path: Path, name: str) -> str:
+    """A private copy of /dev/null or /dev/full (root), else the real one."""
+    if os.geteuid() != 0:
+        return f"/dev/{name}"
+    major, minor = _DEVICES[f"/dev/{name}"]
+    path = tmp_path / name
+    os.mknod(path, stat.S_IFCHR | 0o666, os.makedev(major, minor))
+    return str(path)
 
 
 def expected(out: str) -> object:
@@ -138,20 +175,22 @@ def test_dev_stdout_receives_the_records(ws: Path, src: str, out: str) -> None:
 
 @pytest.mark.parametrize(("src", "out"), INPUTS)
 def test_dev_null_is_written_not_replaced(ws: Path, src: str, out: str) -> None:
-    code, _, err = run(ws, src, "--valid-out", "/dev/null")
+    null = device(ws, "null")
+    code, _, err = run(ws, src, "--valid-out", null)
     assert code == 0, err
-    assert Path("/dev/null").is_char_device()
+    assert Path(null).is_char_device()
 
 
 @pytest.mark.parametrize(("src", "out"), INPUTS)
 def test_a_full_device_is_a_runtime_failure(ws: Path, src: str, out: str) -> None:
-    if not os.access("/dev/full", os.W_OK):
+    full = device(ws, "full")
+    if not os.access(full, os.W_OK):
         pytest.skip("/dev/full is not writable here")
-    code, stdout, err = run(ws, src, "--valid-out", "/dev/full")
+    code, stdout, err = run(ws, src, "--valid-out", full)
     assert code == 1, err
-    assert "no space left" in err and "/dev/full" in err
+    assert "no space left" in err and full in err
     assert b"valid" not in stdout.lower()  # no summary: nothing is claimed
-    assert Path("/dev/full").is_char_device()
+    assert Path(full).is_char_device()
 
 
 def test_a_reader_that_goes_away_is_a_runtime_failure(ws: Path) -> None:
@@ -323,7 +362,8 @@ def test_export_output_rules(ws: Path) -> None:
     (ws / "dir").mkdir()
     proc = export(ws, "-o", "dir")
     assert proc.returncode == 2 and b"is a directory" in proc.stderr
-    if os.access("/dev/full", os.W_OK):
-        proc = export(ws, "-o", "/dev/full")
+    full = device(ws, "full")
+    if os.access(full, os.W_OK):
+        proc = export(ws, "-o", full)
         assert proc.returncode == 1 and b"no space left" in proc.stderr
     assert not list(ws.glob(".*.part"))
