@@ -31,6 +31,8 @@ the adapter boundary and chained with ``raise ... from``.
     ├── BrokerError                       (base of the Kafka broker / client)
     │   ├── BrokerUnavailableError        transient broker unreachable, timeout, coordinator moving
     │   └── BrokerFatalError              terminal  authentication, authorisation, fatal producer
+    ├── InputError                        terminal  an input file cannot be read or decoded
+    ├── OutputError                       terminal  an output cannot be written (disk full, ...)
     ├── RecordNotFoundError               terminal  no quarantined record with that id
     ├── StatusConflictError               terminal  the record's status forbids the action
     ├── JobNotFoundError                  terminal  no background job with that id
@@ -58,8 +60,10 @@ __all__ = [
     "DuplicateContractError",
     "GateDefinitionError",
     "IncompatibleContractError",
+    "InputError",
     "JobNotFoundError",
     "LoadError",
+    "OutputError",
     "PayloadNotFoundError",
     "PayloadStoreError",
     "PayloadStoreUnavailableError",
@@ -213,6 +217,16 @@ class BrokerUnavailableError(BrokerError):
 
 class BrokerFatalError(BrokerError):
     """The broker refused for good (authentication, authorisation) or a client is unusable."""
+
+
+class InputError(DataQuarantineError):
+    """An input exists but cannot be used: unreadable, corrupt, or not decodable (e.g. a CSV
+    header that is not UTF-8, a damaged Parquet file). A runtime failure, not a usage error."""
+
+
+class OutputError(DataQuarantineError):
+    """An output could not be written (no space, a closed pipe, an I/O error): the run did not
+    deliver its output and must not claim success."""
 
 
 class RecordNotFoundError(DataQuarantineError):

@@ -26,13 +26,13 @@ import dataclasses
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from dataquarantine.io.readers import detect_format, read_batches
-from dataquarantine.io.records import InputFormat, RecordBatch
+from dataquarantine.io.records import DEFAULT_MAX_RECORD_BYTES, InputFormat, RecordBatch
 from dataquarantine.io.sinks import ValidSink, open_valid_sink
 from dataquarantine.quarantine.envelope import FileSource, QuarantineItem
 from dataquarantine.quarantine.service import Quarantine
@@ -151,8 +151,12 @@ class ValidationRun:
         run_id: str | None = None,
         remediation: Remediation | None = None,
         remediate: bool = True,
+        max_record_bytes: int | None = DEFAULT_MAX_RECORD_BYTES,
     ) -> None:
         self.router = router
+        #: JSONL lines longer than this are quarantined as ``parse_error`` without being
+        #: parsed (``None``: no limit): parsing costs many times the line's size in memory.
+        self.max_record_bytes = max_record_bytes
         self.quarantine = quarantine
         self.valid_out = valid_out
         self.batch_size = batch_size
@@ -179,7 +183,7 @@ class ValidationRun:
         try:
             for path, input_format in zip(inputs, formats, strict=True):
                 self.summary.inputs.append(path)
-                uri = path if path == "-" else Path(path).resolve().as_uri()
+                uri = _input_uri(path)
                 for batch in read_batches(path, fmt=input_format, batch_size=self.batch_size):
                     self._one_batch(batch, uri, sink)
                     if on_batch is not None:
@@ -202,10 +206,10 @@ class ValidationRun:
             self._pending = []
 
     @staticmethod
-    def _unreadable_rows(batch: RecordBatch, result: BatchResult) -> None:
-        """CSV rows the reader could not decode are parse errors, whatever the engine said."""
-        assert batch.decode_errors is not None
-        for i, reason in batch.decode_errors.items():
+    def _unreadable_rows(errors: dict[int, str], result: BatchResult) -> None:
+        """Records that could not be decoded (CSV) or were too large to parse (JSONL) are
+        parse errors, whatever the engine said."""
+        for i, reason in errors.items():
             ref = result.contracts[i]
             result.invalid[i] = ValidationResult(
                 False, (Violation(ErrorCode.PARSE_ERROR, "", reason),), contract=ref
@@ -215,12 +219,17 @@ class ValidationRun:
     def _one_batch(self, batch: RecordBatch, uri: str, sink: ValidSink | None) -> None:
         # 1. validate (decoded values are only needed when the sink types its columns)
         items = batch.raws if batch.values is None else batch.values
+        oversize = self._oversize(batch.raws) if batch.values is None else {}
+        if oversize:
+            items = [b"{}" if i in oversize else raw for i, raw in enumerate(items)]
         keep = batch.format == "csv" and sink is not None
         result = self.router.validate_batch(items, text=batch.format == "csv", keep_values=keep)
         if batch.decode_errors:
-            self._unreadable_rows(batch, result)
+            self._unreadable_rows(batch.decode_errors, result)
+        if oversize:
+            self._unreadable_rows(oversize, result)
         # 1b. the double pass, for contracts with remediation rules
-        attempts = self._remediate(batch, result) if result.invalid else {}
+        attempts = self._remediate(batch, result, skip=oversize) if result.invalid else {}
         fixed = {i: a for i, a in attempts.items() if a.valid}
         if fixed:
             batch = self._patched(batch, result, fixed, attempts)
@@ -259,13 +268,28 @@ class ValidationRun:
         # 4. count
         self.summary.add(result)
 
-    def _remediate(self, batch: RecordBatch, result: BatchResult) -> dict[int, Attempt]:
+    def _oversize(self, raws: list[bytes]) -> dict[int, str]:
+        limit = self.max_record_bytes
+        if limit is None or not raws or max(map(len, raws)) <= limit:
+            return {}
+        return {
+            i: f"record of {len(raw):,} bytes is larger than the limit of {limit:,} bytes "
+            "(DQ_MAX_RECORD_BYTES); it was not parsed"
+            for i, raw in enumerate(raws)
+            if len(raw) > limit
+        }
+
+    def _remediate(
+        self, batch: RecordBatch, result: BatchResult, *, skip: Container[int] = ()
+    ) -> dict[int, Attempt]:
         """The double pass for each invalid record whose contract has remediation rules."""
         remediation = self.remediation
         if remediation is None:
             return {}
         out: dict[int, Attempt] = {}
         for i, res in result.invalid.items():
+            if i in skip:
+                continue
             ref = res.contract
             contract = self.router.lookup(str(ref)) if ref is not None else None
             if contract is None or not remediation.applies(contract):
@@ -307,6 +331,15 @@ class ValidationRun:
                 originals[i] = attempt.revision.payload + end
             return dataclasses.replace(batch, originals=originals)
         return batch
+
+
+def _input_uri(path: str) -> str:
+    """The source URI of an input: ``-`` for standard input, else a ``file:`` URI (a regular
+    file by its resolved path; a device such as ``/dev/stdin`` by the name given)."""
+    if path == "-":
+        return path
+    p = Path(path)
+    return (p.resolve() if p.is_file() else p.absolute()).as_uri()
 
 
 def _row_batch(value: Any, schema: Any) -> Any:

@@ -8,6 +8,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from dataquarantine.io.records import DEFAULT_MAX_RECORD_BYTES
+from dataquarantine.quarantine.retry import DEFAULT_RETRY_SECONDS
 from dataquarantine.quarantine.sql.url import DEFAULT_STORE_URL
 
 __all__ = ["DEFAULT_PAYLOADS_URL", "DEFAULT_STORE_URL", "Settings"]
@@ -25,3 +27,9 @@ class Settings(BaseSettings):
     payloads_url: str = DEFAULT_PAYLOADS_URL
     #: Records validated (and quarantined) per batch.
     batch_size: int = Field(default=10_000, ge=1, le=1_000_000)
+    #: Seconds a store (metadata or payloads) may stay unreachable while a write or read is
+    #: retried with backoff, before the command fails (``DQ_RETRY_SECONDS``).
+    retry_seconds: float = Field(default=DEFAULT_RETRY_SECONDS, gt=0, le=86_400)
+    #: A JSONL line longer than this many bytes is quarantined as ``parse_error`` without being
+    #: parsed (parsing takes up to ~20x a line's size in memory); 0 means no limit.
+    max_record_bytes: int = Field(default=DEFAULT_MAX_RECORD_BYTES, ge=0)

@@ -6,6 +6,7 @@ Exit codes (every command): 0 the run completed (quarantined records are a norma
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -90,7 +91,15 @@ def _exit_codes() -> Iterator[None]:
 
 
 def _settings(contracts: Path | None, store: str | None, payloads: str | None) -> Settings:
-    base = Settings()
+    from pydantic import ValidationError
+
+    try:
+        base = Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"DQ_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors()
+        )
+        raise ConfigError(f"invalid setting: {problems}") from None
     updates: dict[str, Any] = {}
     if contracts is not None:
         updates["contracts_dir"] = contracts
@@ -102,9 +111,11 @@ def _settings(contracts: Path | None, store: str | None, payloads: str | None) -
 
 
 def _open_quarantine(settings: Settings) -> Any:
+    from dataquarantine.quarantine.retry import RetryPolicy
     from dataquarantine.quarantine.service import Quarantine
 
-    return Quarantine.open(settings.store_url, settings.payloads_url)
+    retry = RetryPolicy.for_window(settings.retry_seconds)
+    return Quarantine.open(settings.store_url, settings.payloads_url, retry=retry)
 
 
 @app.command()
@@ -144,9 +155,10 @@ def validate(
 
     with _exit_codes():
         settings = _settings(contracts, store, payloads)
+        from dataquarantine.io.readers import check_input, detect_format
+
         for path in inputs:
-            if path != "-" and not Path(path).is_file():
-                raise ConfigError(f"input {path!r} does not exist")
+            check_input(path, detect_format(path, fmt.value if fmt else None))
         registry = ContractRegistry.from_directory(settings.contracts_dir)
         router = Router(registry, contract=contract)
         quarantine = _open_quarantine(settings)
@@ -157,6 +169,7 @@ def validate(
                 valid_out=valid_out,
                 batch_size=batch_size or settings.batch_size,
                 remediate=remediate,
+                max_record_bytes=settings.max_record_bytes or None,
             )
             show = progress and not as_json and sys.stderr.isatty()
             if show:
@@ -323,25 +336,38 @@ def quarantine_export(
 
     import orjson
 
+    from dataquarantine.io.targets import open_target, write_error
+
     with _exit_codes():
         q = _open_quarantine(_settings(None, store, payloads))
         flt = _filter(contract, code, status, since, source)
-        out = output.open("wb") if output else sys.stdout.buffer
+        # A file is written like --valid-out: atomically, links followed, FIFOs in place.
+        target = open_target(output) if output else None
+        out = target.open_file() if target else sys.stdout.buffer
+        name = str(output) if output else "standard output"
+        done = False
         try:
-            for rec in q.iter(flt):
-                payload = q.payload(rec)
+            for rec, payload in q.iter_payloads(flt):
                 row = rec.to_dict()
                 row["payload_b64"] = base64.b64encode(payload).decode()
                 parsed, parses = _payload_view(payload)
                 if parses:
                     row["payload_json"] = parsed
                 out.write(orjson.dumps(row) + b"\n")
-        finally:
-            q.close()
-            if output:
+            if target:
                 out.close()
+                target.commit()
             else:
                 out.flush()
+            done = True
+        except OSError as exc:
+            raise write_error(name, exc) from exc
+        finally:
+            q.close()
+            if target and not done:
+                with contextlib.suppress(OSError):
+                    out.close()
+                target.discard()
 
 
 @contracts_app.command("list")

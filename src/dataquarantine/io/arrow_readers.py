@@ -8,7 +8,9 @@ CSV rules:
 * quoted cells may hold delimiters, quotes and newlines; blank lines are skipped (as in JSONL);
 * a row with the wrong number of fields, or a cell that is not UTF-8, is still a record: its
   value is ``None``, its raw is the row's text and ``RecordBatch.decode_errors`` says why.
-  pyarrow reports rejected rows per block, so they come after the good rows of their block.
+  Rejected rows come after the good rows of their batch, each with its own line;
+* every record's ``line`` is the physical line where it starts (quoted line breaks and empty
+  lines counted).
 
 Parquet: rows are converted by :mod:`dataquarantine.io.arrow_convert`; null columns are left out
 of the row dict, as an empty CSV cell is. Memory is bounded by one row group.
@@ -30,8 +32,9 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from dataquarantine.errors import ConfigError
+from dataquarantine.errors import InputError
 from dataquarantine.io.arrow_convert import column_to_python
+from dataquarantine.io.csv_lines import CsvRecordLines
 from dataquarantine.io.records import InputFormat, RecordBatch
 
 __all__ = ["read_csv_batches", "read_parquet_batches"]
@@ -42,16 +45,23 @@ _CSV_SPECIAL: Final = (b",", b'"', b"\n", b"\r")
 
 
 def read_csv_batches(uri: str, *, batch_size: int, block_size: int) -> Iterator[RecordBatch]:
-    """Stream a CSV file as batches of at most ``batch_size`` rows (all cells as text)."""
+    """Stream a CSV file as batches of at most ``batch_size`` rows (all cells as text).
+
+    Every record carries the physical line where it starts. pyarrow numbers the rows it
+    rejects (the header is row 1, empty lines do not count) but not the rows it accepts, so the
+    good rows of each chunk take the row numbers left free by the rejected ones, and a second
+    scan of the file (:class:`CsvRecordLines`) turns row numbers into physical lines.
+    """
     header = _read_header(uri)
     if header is None:
         return
     _check_unique(uri, header)
-    rejected: list[tuple[bytes, str]] = []
+    # pyarrow parses ahead: rows of later chunks may be rejected before a chunk is returned.
+    rejected: dict[int, tuple[bytes, str]] = {}
 
     def on_invalid(row: Any) -> str:
         reason = f"CSV row has {row.actual_columns} fields, expected {row.expected_columns}"
-        rejected.append((str(row.text).encode("utf-8", "backslashreplace"), reason))
+        rejected[row.number] = (str(row.text).encode("utf-8", "backslashreplace"), reason)
         return "skip"
 
     try:
@@ -68,38 +78,61 @@ def read_csv_batches(uri: str, *, batch_size: int, block_size: int) -> Iterator[
             ),
         )
     except (OSError, pa.ArrowException) as exc:
-        raise ConfigError(f"cannot read CSV input {uri!r}: {exc}") from exc
+        raise InputError(f"cannot read CSV input {uri!r}: {exc}") from exc
     if reader.schema.names != header:
-        raise ConfigError(f"cannot read the CSV header of {uri!r}")
-    ordinal = 0
+        raise InputError(f"cannot read the CSV header of {uri!r}")
     emitted = False
-    with reader:
+    with reader, open(uri, "rb") as scan:
+        positions = CsvRecordLines(scan, block_size=max(block_size, 1 << 16))
+        positions.take(1)  # the header
+        next_row = 2  # pyarrow's number of the next row not yet handed out
         while True:
             try:
                 chunk = reader.read_next_batch()
             except StopIteration:
                 break
             except (OSError, pa.ArrowException) as exc:
-                raise ConfigError(f"error reading CSV input {uri!r}: {exc}") from exc
+                raise InputError(f"error reading CSV input {uri!r}: {exc}") from exc
+            if not chunk.num_rows:  # its rejected rows are placed with the next good row
+                continue
+            lines, bad = _place_rows(positions, rejected, next_row, chunk.num_rows)
+            next_row += chunk.num_rows + len(bad)
             for start in range(0, chunk.num_rows, batch_size):
                 part = chunk.slice(start, batch_size)
                 last = start + batch_size >= chunk.num_rows
-                batch = _csv_batch(uri, part, ordinal, rejected if last else [])
-                if last:
-                    rejected.clear()
-                ordinal += len(batch)
+                yield _csv_batch(uri, part, lines[start : start + batch_size], bad if last else [])
                 emitted = True
-                yield batch
-            if rejected:  # reported while reading this chunk but after its last slice
-                batch = _csv_batch(uri, chunk.slice(0, 0), ordinal, rejected)
-                rejected.clear()
-                ordinal += len(batch)
-                emitted = True
-                yield batch
-    if rejected or not emitted:
-        # rows rejected in a block that produced no batch, or a header-only file
-        empty = pa.RecordBatch.from_arrays([pa.array([], pa.binary()) for _ in header], header)
-        yield _csv_batch(uri, empty, ordinal, rejected)
+        if rejected or not emitted:
+            # rows rejected after the last good row, or a header-only file
+            _, bad = _place_rows(positions, rejected, next_row, 0)
+            empty = pa.RecordBatch.from_arrays([pa.array([], pa.binary()) for _ in header], header)
+            yield _csv_batch(uri, empty, [], bad)
+
+
+def _place_rows(
+    positions: CsvRecordLines, rejected: dict[int, tuple[bytes, str]], first: int, good: int
+) -> tuple[list[int], list[tuple[bytes, str, int]]]:
+    """The lines of the next ``good`` accepted rows, and the rejected rows among them (popped
+    from ``rejected``) with their lines. Rows are numbered from ``first`` on; with ``good`` 0,
+    every remaining rejected row is placed."""
+    if good:
+        end = first + good
+        inside: list[int] = []
+        while True:  # each rejected row inside the range pushes its end one further
+            found = sorted(n for n in rejected if first <= n < end)
+            if len(found) == len(inside):
+                break
+            inside = found
+            end = first + good + len(inside)
+    else:
+        inside = sorted(n for n in rejected if n >= first)
+        end = inside[-1] + 1 if inside else first
+    lines = positions.take(end - first)
+    if not inside:
+        return lines, []
+    bad = [(*rejected.pop(n), lines[n - first]) for n in inside]
+    skip = {n - first for n in inside}
+    return [line for i, line in enumerate(lines) if i not in skip], bad
 
 
 def read_parquet_batches(uri: str, *, batch_size: int) -> Iterator[RecordBatch]:
@@ -107,7 +140,7 @@ def read_parquet_batches(uri: str, *, batch_size: int) -> Iterator[RecordBatch]:
     try:
         pfile = pq.ParquetFile(uri)
     except (OSError, pa.ArrowException) as exc:
-        raise ConfigError(f"cannot read Parquet input {uri!r}: {exc}") from exc
+        raise InputError(f"cannot read Parquet input {uri!r}: {exc}") from exc
     with pfile:
         schema = pfile.schema_arrow
         _check_unique(uri, schema.names)
@@ -119,7 +152,7 @@ def read_parquet_batches(uri: str, *, batch_size: int) -> Iterator[RecordBatch]:
             except StopIteration:
                 break
             except (OSError, pa.ArrowException) as exc:
-                raise ConfigError(f"error reading Parquet input {uri!r}: {exc}") from exc
+                raise InputError(f"error reading Parquet input {uri!r}: {exc}") from exc
             yield _parquet_batch(uri, chunk, row)
             row += chunk.num_rows
         if row == 0:
@@ -130,7 +163,7 @@ def read_parquet_batches(uri: str, *, batch_size: int) -> Iterator[RecordBatch]:
 
 
 def _csv_batch(
-    uri: str, chunk: pa.RecordBatch, ordinal: int, rejected: list[tuple[bytes, str]]
+    uri: str, chunk: pa.RecordBatch, lines: list[int], rejected: list[tuple[bytes, str, int]]
 ) -> RecordBatch:
     names = chunk.schema.names
     arrays: list[pa.Array] = []
@@ -158,11 +191,12 @@ def _csv_batch(
         for i in errors:
             values[i] = None
             raws[i] = _csv_line([col[i] for col in cells])
-    for raw, reason in rejected:
+    lines = list(lines)
+    for raw, reason, line in rejected:
         errors[len(raws)] = reason
         raws.append(raw)
         values.append(None)
-    lines = list(range(ordinal + 2, ordinal + 2 + len(raws)))
+        lines.append(line)
     table = pa.RecordBatch.from_arrays(arrays, names=names)
     return RecordBatch(uri, "csv", raws, lines, values, None, table, errors or None)
 
@@ -236,15 +270,22 @@ def _read_header(uri: str) -> list[str] | None:
                 if not chunk:
                     break
     except OSError as exc:
-        raise ConfigError(f"cannot read CSV input {uri!r}: {exc.strerror or exc}") from exc
+        raise InputError(f"cannot read CSV input {uri!r}: {exc.strerror or exc}") from exc
     if not head.strip(b"\r\n"):
         return None
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"the CSV header of {uri!r} is not valid UTF-8 (byte {exc.start}): "
+            "column names must be UTF-8 text"
+        ) from None
     try:
         table = pacsv.read_csv(
             pa.BufferReader(head), parse_options=pacsv.ParseOptions(newlines_in_values=True)
         )
     except pa.ArrowException as exc:
-        raise ConfigError(f"cannot read the CSV header of {uri!r}: {exc}") from exc
+        raise InputError(f"cannot read the CSV header of {uri!r}: {exc}") from exc
     return list(table.schema.names)
 
 
@@ -265,5 +306,5 @@ def _check_unique(uri: str, names: list[str]) -> None:
     seen: set[str] = set()
     for name in names:
         if name in seen:
-            raise ConfigError(f"input {uri!r} has two columns named {name!r}")
+            raise InputError(f"input {uri!r} has two columns named {name!r}")
         seen.add(name)

@@ -16,10 +16,11 @@ lost). Rows are buffered into row groups of about :data:`ROW_GROUP_ROWS` rows.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Final
+from typing import IO, Any, Final
 
 import orjson
 import pyarrow as pa
@@ -27,7 +28,8 @@ import pyarrow.parquet as pq
 
 from dataquarantine.errors import ConfigError
 from dataquarantine.io.records import InputFormat, RecordBatch
-from dataquarantine.io.sinks import AtomicTarget, PublishOnSuccess
+from dataquarantine.io.sinks import PublishOnSuccess
+from dataquarantine.io.targets import open_target, write_error
 
 __all__ = ["ROW_GROUP_ROWS", "ParquetValidSink", "arrow_type"]
 
@@ -59,8 +61,10 @@ class ParquetValidSink(PublishOnSuccess):
         self.path = str(path)
         self.input_format = input_format
         self._column_types = dict(column_types or {})
-        self._target = AtomicTarget(self.path)
-        self._target.release()  # pyarrow opens the temporary file by name
+        self._target = open_target(self.path)
+        self._target.release()  # pyarrow opens a temporary file by name
+        # A FIFO or device cannot seek: pyarrow writes it through a file object that counts.
+        self._stream: _Positioned | None = None
         self._schema: pa.Schema | None = None
         self._writer: pq.ParquetWriter | None = None
         self._numeric: list[pa.Field] = []  # int64/float64 fields of `_numeric_of`
@@ -100,11 +104,13 @@ class ParquetValidSink(PublishOnSuccess):
             writer = self._writer or self._open_writer(self._schema or pa.schema([]))
             self._writer = None
             writer.close()
+            if self._stream is not None:
+                self._stream.close()
         except BaseException as exc:
             self._close_writer_quietly()
             self._target.discard()
             if isinstance(exc, (OSError, pa.ArrowException)):
-                raise ConfigError(f"cannot write {self.path!r}: {exc}") from exc
+                raise write_error(self.path, exc) from exc
             raise
         self._target.commit()
 
@@ -122,6 +128,9 @@ class ParquetValidSink(PublishOnSuccess):
         if writer is not None:
             with contextlib.suppress(OSError, pa.ArrowException):
                 writer.close()  # the file is being thrown away
+        if self._stream is not None:
+            with contextlib.suppress(OSError):
+                self._stream.close()
 
     # -- building the output batches
 
@@ -193,7 +202,14 @@ class ParquetValidSink(PublishOnSuccess):
     # -- writing
 
     def _open_writer(self, schema: pa.Schema) -> pq.ParquetWriter:
-        self._writer = pq.ParquetWriter(str(self._target.tmp_path), schema)
+        try:
+            if self._target.direct:
+                self._stream = _Positioned(self._target.open_file())
+                self._writer = pq.ParquetWriter(pa.PythonFile(self._stream, mode="w"), schema)
+            else:
+                self._writer = pq.ParquetWriter(str(self._target.write_path), schema)
+        except (OSError, pa.ArrowException) as exc:
+            raise write_error(self.path, exc) from exc
         return self._writer
 
     def _flush(self) -> None:
@@ -208,7 +224,38 @@ class ParquetValidSink(PublishOnSuccess):
         try:
             writer.write_table(table, row_group_size=max(table.num_rows, 1))
         except (OSError, pa.ArrowException) as exc:
-            raise ConfigError(f"cannot write {self.path!r}: {exc}") from exc
+            raise write_error(self.path, exc) from exc
+
+
+class _Positioned(io.RawIOBase):
+    """A write-only file object that counts its position (a pipe cannot tell it)."""
+
+    def __init__(self, file: IO[bytes]) -> None:
+        super().__init__()
+        self._file = file
+        self._pos = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        n = len(memoryview(data))
+        self._file.write(data)
+        self._pos += n
+        return n
+
+    def tell(self) -> int:
+        return self._pos
+
+    def flush(self) -> None:
+        if not self._file.closed:
+            self._file.flush()
+
+    def close(self) -> None:
+        try:
+            self._file.close()  # flushes: a failed write surfaces here
+        finally:
+            super().close()
 
 
 def _empty(schema: pa.Schema) -> pa.RecordBatch:

@@ -16,18 +16,21 @@ JSONL rules:
 
 from __future__ import annotations
 
+import os
+import stat
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Final
 
-from dataquarantine.errors import ConfigError
+from dataquarantine.errors import ConfigError, InputError
 from dataquarantine.io.records import INPUT_FORMATS, InputFormat, RecordBatch
 
 __all__ = [
     "DEFAULT_BATCH_SIZE",
     "DEFAULT_BLOCK_SIZE",
     "STDIN",
+    "check_input",
     "detect_format",
     "read_batches",
 ]
@@ -75,6 +78,38 @@ def detect_format(path: str | Path, fmt: str | None = None) -> InputFormat:
     return found
 
 
+def check_input(path: str | Path, input_format: InputFormat) -> None:
+    """Refuse an input that cannot be read as ``input_format``, before anything is opened.
+
+    ``-`` is standard input (JSONL only). JSONL may also come from a pipe, a FIFO or a device
+    such as ``/dev/stdin``; CSV and Parquet need a regular file (CSV is scanned twice for its
+    line numbers, Parquet is read from its footer). A missing path, a directory or a special
+    file for CSV/Parquet raises :class:`ConfigError` (usage); a path that exists but cannot be
+    inspected raises :class:`InputError`.
+    """
+    text = str(path)
+    if text == STDIN:
+        if input_format != "jsonl":
+            raise ConfigError(
+                f"standard input can only be read as JSONL, not {input_format} "
+                "(save it to a file first)"
+            )
+        return
+    try:
+        mode = os.stat(text).st_mode
+    except FileNotFoundError:
+        raise ConfigError(f"input {text!r} does not exist") from None
+    except OSError as exc:
+        raise InputError(f"cannot read input {text!r}: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(mode):
+        raise ConfigError(f"input {text!r} is a directory: name the files in it")
+    if not stat.S_ISREG(mode) and input_format != "jsonl":
+        raise ConfigError(
+            f"{input_format.upper()} input {text!r} is not a regular file: only JSONL can be "
+            "read from a pipe or device"
+        )
+
+
 def read_batches(
     path: str | Path,
     *,
@@ -86,7 +121,9 @@ def read_batches(
 
     ``path`` ``"-"`` reads standard input (JSONL only). The format comes from ``fmt`` or the
     extension (see :func:`detect_format`). Arguments are checked at once; the file is opened on
-    the first iteration. A missing or unreadable input raises :class:`ConfigError`.
+    the first iteration. A missing input, a directory, or a pipe given as CSV/Parquet raises
+    :class:`ConfigError` (see :func:`check_input`); an input that cannot be read or decoded
+    raises :class:`InputError`.
     """
     if batch_size < 1:
         raise ConfigError(f"batch_size must be at least 1, got {batch_size}")
@@ -94,10 +131,9 @@ def read_batches(
         raise ConfigError(f"block_size must be at least 1, got {block_size}")
     uri = str(path)
     input_format = detect_format(uri, fmt)
+    check_input(uri, input_format)
     if input_format == "jsonl":
         return _read_jsonl_input(uri, batch_size, block_size)
-    if uri == STDIN:
-        raise ConfigError(f"standard input can only be read as JSONL, not {input_format}")
     from dataquarantine.io import arrow_readers  # lazy: imports pyarrow
 
     if input_format == "csv":
@@ -112,12 +148,12 @@ def _read_jsonl_input(uri: str, batch_size: int, block_size: int) -> Iterator[Re
     try:
         stream = open(uri, "rb", buffering=0)  # noqa: SIM115 - closed by the with below
     except OSError as exc:
-        raise ConfigError(f"cannot read input {uri!r}: {exc.strerror or exc}") from exc
+        raise InputError(f"cannot read input {uri!r}: {exc.strerror or exc}") from exc
     with stream:
         try:
             yield from iter_jsonl(stream, uri, batch_size=batch_size, block_size=block_size)
         except OSError as exc:
-            raise ConfigError(f"error reading input {uri!r}: {exc.strerror or exc}") from exc
+            raise InputError(f"error reading input {uri!r}: {exc.strerror or exc}") from exc
 
 
 def iter_jsonl(
@@ -131,7 +167,9 @@ def iter_jsonl(
     raws_acc: list[bytes] = []
     orig_acc: list[bytes] = []
     lines_acc: list[int] = []
-    carry = b""
+    # The blocks of a line not yet terminated, joined once its end is read: a line longer
+    # than a block is copied once, not once per block.
+    pending: list[bytes] = []
     next_line = 1  # the line number of the first line in `data`
     at_start = True
     read = stream.read
@@ -139,14 +177,23 @@ def iter_jsonl(
         block = read(block_size)
         if not block:
             break
-        data = carry + block if carry else block
-        parts = data.split(b"\n")
-        carry = parts.pop()
-        n = len(parts)
-        if not n:
+        if b"\n" not in block:
+            pending.append(block)
             continue
+        if pending:
+            pending.append(block)
+            data = b"".join(pending)
+            pending.clear()
+        else:
+            data = block
+        has_cr = b"\r" in data
+        parts = data.split(b"\n")
+        del data, block  # the parts hold the bytes now
+        tail = parts.pop()
+        pending = [tail] if tail else []
+        n = len(parts)
         originals = [p + b"\n" for p in parts]
-        raws = [p[:-1] if p[-1:] == b"\r" else p for p in parts] if b"\r" in data else parts
+        raws = [p[:-1] if p[-1:] == b"\r" else p for p in parts] if has_cr else parts
         if at_start:
             at_start = False
             if raws[0].startswith(_BOM):
@@ -174,6 +221,7 @@ def iter_jsonl(
                 j = i + batch_size
                 yield RecordBatch(uri, "jsonl", raws_acc[i:j], lines_acc[i:j], None, orig_acc[i:j])
             raws_acc, orig_acc, lines_acc = raws_acc[full:], orig_acc[full:], lines_acc[full:]
+    carry = b"".join(pending)
     if carry:
         raw = carry[3:] if at_start and carry.startswith(_BOM) else carry
         if raw.strip(_WS):

@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
-__all__ = ["INPUT_FORMATS", "InputFormat", "RecordBatch"]
+__all__ = ["DEFAULT_MAX_RECORD_BYTES", "INPUT_FORMATS", "InputFormat", "RecordBatch"]
 
 InputFormat = Literal["jsonl", "csv", "parquet"]
 INPUT_FORMATS: Final[tuple[InputFormat, ...]] = ("jsonl", "csv", "parquet")
+#: JSONL records larger than this are not parsed (``DQ_MAX_RECORD_BYTES``).
+DEFAULT_MAX_RECORD_BYTES: Final = 16 << 20
 
 
 @dataclass(slots=True)

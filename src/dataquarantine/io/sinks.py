@@ -6,17 +6,16 @@
 * CSV or Parquet input -> Parquet output with the input's columns (see
   :mod:`dataquarantine.io.parquet_sink`).
 
-Output goes to a hidden temporary file in the target's folder, renamed over the target by
-:meth:`ValidSink.close`: a crashed or aborted run never leaves a partial file under the final
-name. ``-`` writes JSONL to standard output (no temporary file).
+A regular file (or a new path) is written to a hidden temporary file in the target's folder and
+renamed over the target by :meth:`ValidSink.close`: a crashed or aborted run never leaves a
+partial file under the final name. A symbolic link is followed (the link stays, its target is
+replaced); a FIFO or a device is written directly; see :mod:`dataquarantine.io.targets`.
+``-`` writes JSONL to standard output. A failed write raises :class:`OutputError`.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
 import sys
-import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -24,6 +23,7 @@ from typing import IO, Any, Final, Protocol, Self
 
 from dataquarantine.errors import ConfigError
 from dataquarantine.io.records import InputFormat, RecordBatch
+from dataquarantine.io.targets import AtomicTarget, OutputTarget, open_target, write_error
 
 __all__ = [
     "STDOUT",
@@ -94,55 +94,6 @@ def open_valid_sink(
     return ParquetValidSink(text, input_format, column_types=column_types)
 
 
-class AtomicTarget:
-    """A hidden temporary file next to ``path``, renamed over it on :meth:`commit`."""
-
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self.tmp_path = self.path.with_name(f".{self.path.name}.{uuid.uuid4().hex[:12]}.part")
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-        try:
-            # Created by name (not mkstemp) so that the umask, not 0600, sets the permissions.
-            self.fd: int | None = os.open(self.tmp_path, flags, 0o666)
-        except OSError as exc:
-            raise ConfigError(f"cannot write {str(self.path)!r}: {exc.strerror or exc}") from exc
-        self.done = False
-
-    def open_file(self) -> IO[bytes]:
-        """The temporary file as a binary file object (owns the descriptor from now on)."""
-        fd, self.fd = self.fd, None
-        if fd is None:
-            raise ConfigError(f"{str(self.path)!r}: the temporary file was already opened")
-        return os.fdopen(fd, "wb")
-
-    def release(self) -> None:
-        """Close the descriptor so that another writer can open :attr:`tmp_path` by name."""
-        fd, self.fd = self.fd, None
-        if fd is not None:
-            os.close(fd)
-
-    def commit(self) -> None:
-        """fsync the temporary file and rename it over the target (writers must be closed)."""
-        if self.done:
-            return
-        self.release()
-        try:
-            with open(self.tmp_path, "rb+") as f:
-                os.fsync(f.fileno())
-            os.replace(self.tmp_path, self.path)
-        except OSError as exc:
-            self.discard()
-            raise ConfigError(f"cannot write {str(self.path)!r}: {exc.strerror or exc}") from exc
-        self.done = True
-
-    def discard(self) -> None:
-        """Remove the temporary file (writers must be closed)."""
-        self.release()
-        self.done = True
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self.tmp_path)
-
-
 class PublishOnSuccess:
     """Context-manager behaviour of the sinks: ``close()`` (publish) when the block succeeds,
     ``abort()`` (discard) when it raises."""
@@ -173,11 +124,11 @@ class JsonlValidSink(PublishOnSuccess):
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
-        self._target: AtomicTarget | None = None
+        self._target: OutputTarget | None = None
         if self.path == STDOUT:
             self._file: IO[bytes] = sys.stdout.buffer
         else:
-            self._target = AtomicTarget(self.path)
+            self._target = open_target(self.path)
             self._file = self._target.open_file()
         self._needs_newline = False
         self._closed = False
@@ -195,40 +146,44 @@ class JsonlValidSink(PublishOnSuccess):
             raise ConfigError(
                 f"{batch.uri!r}: the JSONL valid-record sink needs JSONL input, got {batch.format}"
             )
-        if len(valid) == len(originals):
-            data = b"".join(originals)
-        else:
-            data = b"".join([originals[i] for i in valid])
-        if self._needs_newline:
-            data = b"\n" + data
-        self._needs_newline = not data.endswith(b"\n")
+        lines = originals if len(valid) == len(originals) else [originals[i] for i in valid]
         try:
-            self._file.write(data)
+            if self._needs_newline:
+                self._file.write(b"\n")
+            # One write per line, not one join: a very long line is not copied again.
+            self._file.writelines(lines)
         except OSError as exc:
-            raise ConfigError(f"cannot write {self.path!r}: {exc.strerror or exc}") from exc
+            raise write_error(self.path, exc) from exc
+        self._needs_newline = not lines[-1].endswith(b"\n")
 
     def close(self) -> None:
         """Flush and publish the file under its final name."""
         if self._closed:
             return
         self._closed = True
-        if self._target is None:
-            self._file.flush()
-            return
         try:
+            if self._target is None:
+                self._file.flush()
+                return
             self._file.close()
         except OSError as exc:
-            self._target.discard()
-            raise ConfigError(f"cannot write {self.path!r}: {exc.strerror or exc}") from exc
+            if self._target is not None:
+                self._target.discard()
+            raise write_error(self.path, exc) from exc
         self._target.commit()
 
     def abort(self) -> None:
-        """Drop the output; the target path is left as it was."""
+        """Drop the output; the target path is left as it was (a pipe or device keeps what
+        was already written to it)."""
         if self._closed:
             return
         self._closed = True
-        if self._target is None:
-            self._file.flush()
-            return
-        self._file.close()
-        self._target.discard()
+        try:
+            if self._target is None:
+                self._file.flush()
+            else:
+                self._file.close()
+        except OSError:
+            pass  # already failing: the original error is the one to report
+        if self._target is not None:
+            self._target.discard()

@@ -4,10 +4,14 @@ Only exceptions for which :func:`dataquarantine.errors.is_transient` is true are
 anything else (bad configuration, a missing object, a programming error) propagates at once.
 When the budget (attempts or deadline) is spent, the last transient exception is re-raised
 unchanged, so the caller still sees *why* it failed and can pause, spool or give up.
+
+Every retry logs one WARNING on the ``dataquarantine.retry`` logger (what failed, the attempt,
+the pause), so an outage that is being ridden out is visible while it lasts.
 """
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from collections.abc import Callable
@@ -16,7 +20,12 @@ from typing import ParamSpec, TypeVar
 
 from dataquarantine.errors import ConfigError, is_transient
 
-__all__ = ["NO_RETRY", "RetryPolicy"]
+__all__ = ["DEFAULT_RETRY_SECONDS", "NO_RETRY", "RetryPolicy"]
+
+log = logging.getLogger("dataquarantine.retry")
+
+#: How long a store may stay unreachable before a run gives up (``DQ_RETRY_SECONDS``).
+DEFAULT_RETRY_SECONDS = 60.0
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -26,17 +35,19 @@ T = TypeVar("T")
 class RetryPolicy:
     """How often and how patiently to retry a transient failure.
 
-    ``max_attempts`` counts the first call (1 = no retry). ``deadline`` (seconds, ``None`` for
-    none) bounds the whole call including sleeps: a retry whose backoff would end past the
-    deadline is not attempted. The n-th backoff is ``initial_backoff * multiplier**(n-1)``
-    capped at ``max_backoff``, then reduced by a random fraction of up to ``jitter`` (0..1) so
-    that many clients recovering from the same outage do not retry in lockstep.
+    ``max_attempts`` counts the first call (1 = no retry; ``None``: as many as the deadline
+    allows). ``deadline`` (seconds, ``None`` for none) bounds the whole call including sleeps:
+    a retry whose backoff would end past the deadline is not attempted. The default rides out
+    an outage of up to :data:`DEFAULT_RETRY_SECONDS`. The n-th backoff is
+    ``initial_backoff * multiplier**(n-1)`` capped at ``max_backoff``, then reduced by a random
+    fraction of up to ``jitter`` (0..1) so that many clients recovering from the same outage do
+    not retry in lockstep.
     ``sleep`` and ``clock`` are injectable for tests.
     """
 
-    max_attempts: int = 5
-    deadline: float | None = 30.0
-    initial_backoff: float = 0.1
+    max_attempts: int | None = None
+    deadline: float | None = DEFAULT_RETRY_SECONDS
+    initial_backoff: float = 0.2
     multiplier: float = 2.0
     max_backoff: float = 5.0
     jitter: float = 0.2
@@ -44,8 +55,10 @@ class RetryPolicy:
     clock: Callable[[], float] = field(default=time.monotonic, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        if self.max_attempts < 1:
+        if self.max_attempts is not None and self.max_attempts < 1:
             raise ConfigError(f"max_attempts must be >= 1, not {self.max_attempts}")
+        if self.max_attempts is None and self.deadline is None:
+            raise ConfigError("a retry policy needs max_attempts or a deadline")
         if self.deadline is not None and self.deadline <= 0:
             raise ConfigError(f"deadline must be > 0 seconds, not {self.deadline}")
         if self.initial_backoff < 0 or self.max_backoff < 0:
@@ -54,6 +67,11 @@ class RetryPolicy:
             raise ConfigError(f"multiplier must be >= 1, not {self.multiplier}")
         if not 0 <= self.jitter <= 1:
             raise ConfigError(f"jitter must be within [0, 1], not {self.jitter}")
+
+    @classmethod
+    def for_window(cls, seconds: float) -> RetryPolicy:
+        """The default backoff, retrying for up to ``seconds`` (``DQ_RETRY_SECONDS``)."""
+        return cls(deadline=seconds)
 
     def backoff(self, retry: int) -> float:
         """The pause before retry number ``retry`` (1-based), jitter included."""
@@ -68,11 +86,22 @@ class RetryPolicy:
             try:
                 return fn(*args, **kwargs)
             except Exception as exc:
-                if not is_transient(exc) or attempt >= self.max_attempts:
+                if not is_transient(exc):
+                    raise
+                if self.max_attempts is not None and attempt >= self.max_attempts:
                     raise
                 pause = self.backoff(attempt)
-                if self.deadline is not None and self.clock() - start + pause > self.deadline:
+                elapsed = self.clock() - start
+                if self.deadline is not None and elapsed + pause > self.deadline:
                     raise
+                log.warning(
+                    "%s; retry %d in %.1fs (%.0fs of %s retrying)",
+                    exc,
+                    attempt,
+                    pause,
+                    elapsed,
+                    f"{self.deadline:.0f}s" if self.deadline is not None else "unbounded",
+                )
                 self.sleep(pause)
                 attempt += 1
 

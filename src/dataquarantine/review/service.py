@@ -54,6 +54,7 @@ from dataquarantine.quarantine.history import (
     QuarantineStats,
     StoredRevision,
 )
+from dataquarantine.quarantine.retry import RetryPolicy
 from dataquarantine.quarantine.service import Quarantine
 from dataquarantine.remediation import Remediation
 from dataquarantine.review.compat import backward_incompatibilities
@@ -85,6 +86,11 @@ _REPROCESSABLE = frozenset({Status.QUARANTINED, Status.DEAD})
 #: Statuses that resolve / discard / edit may start from.
 _OPEN = frozenset({Status.QUARANTINED, Status.REMEDIATED, Status.DEAD})
 _EDITABLE = frozenset({Status.QUARANTINED, Status.DEAD})
+
+
+#: A request retries a store briefly (about 1.5 s): a longer outage is answered at once with
+#: an error, rather than holding the request for the commands' retry window.
+REQUEST_RETRY = RetryPolicy(max_attempts=5, deadline=30.0, initial_backoff=0.1)
 
 
 class ReviewService:
@@ -119,7 +125,7 @@ class ReviewService:
     def open(cls, settings: ReviewSettings | None = None) -> ReviewService:
         """Open the stores (migrating them), the contracts folder and the valid sink."""
         settings = settings if settings is not None else ReviewSettings()
-        quarantine = Quarantine.open(settings.store_url, settings.payloads_url)
+        quarantine = Quarantine.open(settings.store_url, settings.payloads_url, retry=REQUEST_RETRY)
         try:
             directory = Path(settings.contracts_dir)
             directory.mkdir(parents=True, exist_ok=True)

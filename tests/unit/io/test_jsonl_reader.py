@@ -222,6 +222,27 @@ def test_read_batches_argument_errors(tmp_path: Path) -> None:
         read_batches(tmp_path / "a.jsonl", batch_size=0)
     with pytest.raises(ConfigError, match="standard input"):
         read_batches("-", fmt="parquet")
-    missing = read_batches(tmp_path / "missing.jsonl")
-    with pytest.raises(ConfigError, match="cannot read input"):
-        next(missing)
+    with pytest.raises(ConfigError, match="does not exist"):
+        read_batches(tmp_path / "missing.jsonl")  # checked at once, before any iteration
+    with pytest.raises(ConfigError, match="is a directory"):
+        read_batches(tmp_path, fmt="jsonl")
+
+
+def test_a_line_longer_than_many_blocks_is_joined_once() -> None:
+    import io
+    import tracemalloc
+
+    from dataquarantine.io.readers import iter_jsonl
+
+    line = b'{"data":"' + b"a" * (8 << 20) + b'"}'
+    stream = io.BytesIO(line + b"\n")
+    tracemalloc.start()
+    try:
+        batches = list(iter_jsonl(stream, "big.jsonl", block_size=1 << 16))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert [b.raws for b in batches] == [[line]]
+    assert [b.originals for b in batches] == [[line + b"\n"]]
+    # the line and its original (with the terminator); never a third copy (was 3x)
+    assert peak < 2.2 * len(line)

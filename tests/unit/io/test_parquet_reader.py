@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pyarrow as pa
 import pytest
 
-from dataquarantine.errors import ConfigError
+from dataquarantine.errors import InputError
 from dataquarantine.io.arrow_convert import column_to_python, jsonable
 from dataquarantine.io.readers import read_batches
 from dataquarantine.validation.parsing import parse_json
@@ -179,7 +179,7 @@ def test_empty_parquet_yields_one_empty_batch_with_schema(make_parquet) -> None:
 
 
 def test_not_a_parquet_file(make_file) -> None:
-    with pytest.raises(ConfigError, match="cannot read Parquet input"):
+    with pytest.raises(InputError, match="cannot read Parquet input"):
         list(read_batches(make_file(b"not parquet at all", ".parquet")))
 
 

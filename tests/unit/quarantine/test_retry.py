@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 import pytest
@@ -10,7 +11,7 @@ from dataquarantine.errors import (
     PayloadStoreUnavailableError,
     StoreUnavailableError,
 )
-from dataquarantine.quarantine.retry import NO_RETRY, RetryPolicy
+from dataquarantine.quarantine.retry import DEFAULT_RETRY_SECONDS, NO_RETRY, RetryPolicy
 
 
 class FakeClock:
@@ -138,8 +139,37 @@ def test_no_retry_calls_once() -> None:
         {"max_backoff": -1},
         {"multiplier": 0.5},
         {"jitter": 1.5},
+        {"max_attempts": None, "deadline": None},
     ],
 )
 def test_invalid_policies_are_config_errors(kwargs: dict[str, float]) -> None:
     with pytest.raises(ConfigError):
         RetryPolicy(**kwargs)  # type: ignore[arg-type]
+
+
+def test_the_default_policy_rides_out_a_minute_long_outage(clock: FakeClock) -> None:
+    fn, calls = failing(15, PayloadStoreUnavailableError("down"))
+    p = RetryPolicy(sleep=clock.sleep, clock=clock, jitter=0.0)
+    assert p.max_attempts is None and p.deadline == DEFAULT_RETRY_SECONDS == 60.0
+    assert p.call(fn) == "ok"
+    assert len(calls) == 16
+    assert clock.sleeps[:6] == pytest.approx([0.2, 0.4, 0.8, 1.6, 3.2, 5.0])  # then capped
+    assert 40 < sum(clock.sleeps) <= 60
+
+
+def test_the_window_bounds_the_retries(clock: FakeClock) -> None:
+    fn, _ = failing(1000, StoreUnavailableError("down"))
+    p = RetryPolicy.for_window(4.0)
+    p = RetryPolicy(deadline=p.deadline, jitter=0.0, sleep=clock.sleep, clock=clock)
+    with pytest.raises(StoreUnavailableError):
+        p.call(fn)
+    assert sum(clock.sleeps) == pytest.approx(0.2 + 0.4 + 0.8 + 1.6)  # the next 3.2 would pass 4 s
+
+
+def test_each_retry_logs_one_warning(clock: FakeClock, caplog: pytest.LogCaptureFixture) -> None:
+    fn, _ = failing(3, PayloadStoreUnavailableError("cannot put payload chunk: refused"))
+    with caplog.at_level(logging.WARNING, logger="dataquarantine.retry"):
+        assert policy(clock).call(fn) == "ok"
+    messages = [r.getMessage() for r in caplog.records if r.name == "dataquarantine.retry"]
+    assert len(messages) == 3
+    assert messages[0].startswith("cannot put payload chunk: refused; retry 1 in 0.1s")
