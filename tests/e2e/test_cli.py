@@ -50,9 +50,10 @@ def workspace(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def run(workspace: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
+def run(workspace: Path, *args: str, **settings: str) -> subprocess.CompletedProcess[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DQ_")}
     env["DQ_CONTRACTS_DIR"] = str(workspace / "contracts")
+    env.update(settings)
     env["COLUMNS"] = "200"
     return subprocess.run([*CLI, *args], cwd=workspace, env=env, capture_output=True, timeout=120)
 
@@ -134,7 +135,15 @@ def test_exit_code_2_for_usage_and_contract_errors(workspace: Path) -> None:
 
 def test_exit_code_1_for_runtime_failure(workspace: Path) -> None:
     (workspace / "blocker").write_text("a file where a folder should be")
-    proc = run(workspace, "validate", "events.jsonl", "--store", "sqlite:///blocker/sub/q.db")
+    # A short retry window: the failure is what is tested, not the default window's length.
+    proc = run(
+        workspace,
+        "validate",
+        "events.jsonl",
+        "--store",
+        "sqlite:///blocker/sub/q.db",
+        DQ_RETRY_SECONDS="1",
+    )
     assert proc.returncode == 1, proc.stderr.decode()
 
 

@@ -138,6 +138,7 @@ def test_cli_errors_mask_the_password(tmp_path: Path, args: tuple[str, ...]) -> 
     env["DQ_CONTRACTS_DIR"] = str(tmp_path / "contracts")
     env["DQ_PAYLOADS_URL"] = f"file://{tmp_path / 'payloads'}"
     env["COLUMNS"] = "300"
+    env["DQ_RETRY_SECONDS"] = "1"  # the message is what is tested, not the retry window
     for name, (url, secrets) in variants.items():
         done = subprocess.run(
             [*CLI, *args, "--store", url],
