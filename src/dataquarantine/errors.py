@@ -11,6 +11,7 @@ the adapter boundary and chained with ``raise ... from``.
 
     DataQuarantineError
     ├── ConfigError                       terminal  bad settings, URL or usage
+    │   ├── MissingExtraError             terminal  a feature whose optional extra is not installed
     │   ├── UnsafeIdentifierError         terminal  a SQL identifier that is not a plain name
     │   ├── UnsafeSqlError                terminal  a gate's SQL that is not one read-only query
     │   └── GateDefinitionError           terminal  a quality-gates file cannot be used (names it)
@@ -63,6 +64,7 @@ __all__ = [
     "InputError",
     "JobNotFoundError",
     "LoadError",
+    "MissingExtraError",
     "OutputError",
     "PayloadNotFoundError",
     "PayloadStoreError",
@@ -96,6 +98,18 @@ class DataQuarantineError(Exception):
 
 class ConfigError(DataQuarantineError):
     """Invalid settings, URL or command-line usage."""
+
+
+class MissingExtraError(ConfigError):
+    """A feature needs an optional extra that is not installed. The message names the extra and
+    the ``pip install`` command; ``extra`` and ``feature`` carry them."""
+
+    def __init__(self, extra: str, feature: str) -> None:
+        self.extra = extra
+        self.feature = feature
+        super().__init__(
+            f"{feature} needs the {extra!r} extra: pip install 'dataquarantine[{extra}]'"
+        )
 
 
 class UnsafeIdentifierError(ConfigError):

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from dataquarantine.extras import require_extra
+
+require_extra("server", "the review API")
+
 from dataquarantine.api.app import create_app
 from dataquarantine.api.settings import ApiSettings
 

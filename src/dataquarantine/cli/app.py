@@ -434,8 +434,13 @@ def demo(
     ] = False,
 ) -> None:
     """Generate sample events (~5% bad of every kind), validate them, print the summary."""
+    from dataquarantine.extras import require_extra
+
     with _exit_codes():
+        if serve:  # checked before the demo runs, not after
+            require_extra("server", "dataquarantine demo --serve")
         if stream:
+            require_extra("demo", "dataquarantine demo --stream")
             from dataquarantine.cli.demo_stream import run_stream_demo
 
             run_stream_demo(records=records or 5_000, workdir=workdir, seed=seed)

@@ -76,6 +76,15 @@ def _exit_on_errors() -> Iterator[None]:
         raise typer.Exit(EXIT_ERROR) from None
 
 
+def _require_postgres(command: str) -> None:
+    """Exit 2 naming the extra when the PostgreSQL driver is not installed (the gates' modules
+    import it)."""
+    from dataquarantine.extras import require_extra
+
+    with _exit_on_errors():
+        require_extra("postgres", command)
+
+
 def _history_url(history_db: str | None) -> str:
     from dataquarantine.settings import Settings
 
@@ -137,6 +146,7 @@ def gates_run(
 
     Every gate runs as a role that may only read (--role, created when the connecting user
     may, else see `gates setup-role`); see docs/gates.md, "Security model"."""
+    _require_postgres("dataquarantine gates run")
     from rich.console import Console
 
     from dataquarantine.cli.render import console, err_console
@@ -228,6 +238,7 @@ def gates_setup_role(
 ) -> None:
     """Create the read-only gate role (idempotent): NOLOGIN, member of pg_read_all_data only,
     granted to the connecting user and to each --grant-to user. Needs CREATEROLE or superuser."""
+    _require_postgres("dataquarantine gates setup-role")
     import psycopg
     from psycopg import sql
 
@@ -282,6 +293,7 @@ def gates_history(
     fmt: Annotated[HistoryFormat, typer.Option("--format")] = HistoryFormat.text,
 ) -> None:
     """Recent recorded runs per gate: status, count, duration, when (trend oldest → newest)."""
+    _require_postgres("dataquarantine gates history")
     from rich.markup import escape
     from rich.table import Table
 

@@ -51,10 +51,13 @@ def load_command(
     """Quarantine orphans and invalid rows, upsert the rest, track changes, in batches."""
     from dataquarantine.cli import render
     from dataquarantine.cli.app import _exit_codes, _open_quarantine, _settings
-    from dataquarantine.load import LoadOptions, LoadRun
+    from dataquarantine.extras import require_extra
     from dataquarantine.validation.contract import Contract
 
     with _exit_codes():
+        require_extra("postgres", "dataquarantine load")
+        from dataquarantine.load import LoadOptions, LoadRun
+
         compiled = Contract.from_file(contract)
         options = LoadOptions(staging=staging, batch_size=batch_size, resume=resume, run_id=run_id)
         run = LoadRun(compiled, db, options)

@@ -37,12 +37,15 @@ def serve_command(
     Mutating endpoints need `Authorization: Bearer $DQ_API_TOKEN`; without DQ_API_TOKEN a
     random token is generated and printed.
     """
-    import uvicorn
-
-    from dataquarantine.api import ApiSettings, create_app
     from dataquarantine.cli.app import _exit_codes
+    from dataquarantine.extras import require_extra
 
     with _exit_codes():
+        require_extra("server", "dataquarantine serve")
+        import uvicorn
+
+        from dataquarantine.api import ApiSettings, create_app
+
         overrides = {
             k: v
             for k, v in {

@@ -121,9 +121,12 @@ def stream_command(
     the DLQ topic and the quarantine store. Stops gracefully on SIGTERM / SIGINT."""
     from dataquarantine.cli.app import _exit_codes
     from dataquarantine.errors import ConfigError
-    from dataquarantine.stream.worker import StreamWorker
+    from dataquarantine.extras import require_extra
 
     with _exit_codes():
+        require_extra("kafka", "dataquarantine stream")
+        from dataquarantine.stream.worker import StreamWorker
+
         if log_level.lower() not in {"debug", "info", "warning", "error"}:
             raise ConfigError(f"--log-level {log_level!r}: use debug, info, warning or error")
         _configure_logging(log_level)

@@ -134,6 +134,9 @@ def read_batches(
     check_input(uri, input_format)
     if input_format == "jsonl":
         return _read_jsonl_input(uri, batch_size, block_size)
+    from dataquarantine.extras import require_extra
+
+    require_extra("parquet", f"{input_format.upper()} input")
     from dataquarantine.io import arrow_readers  # lazy: imports pyarrow
 
     if input_format == "csv":

@@ -89,6 +89,9 @@ def open_valid_sink(
         raise ConfigError(
             f"valid records of {input_format.upper()} input are written as Parquet, not to {text!r}"
         )
+    from dataquarantine.extras import require_extra
+
+    require_extra("parquet", "Parquet output")
     from dataquarantine.io.parquet_sink import ParquetValidSink  # lazy: imports pyarrow
 
     return ParquetValidSink(text, input_format, column_types=column_types)

@@ -138,6 +138,9 @@ def _textual(batch: Any) -> Any:
 
 
 def _copy_parquet(conn: Any, table: str, path: Path) -> None:
+    from dataquarantine.extras import require_extra
+
+    require_extra("parquet", "a Parquet staging file")
     import pyarrow.csv as pa_csv
     import pyarrow.parquet as pq
 

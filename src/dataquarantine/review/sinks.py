@@ -154,6 +154,9 @@ class KafkaReprocessSink:
     """Publishes to a Kafka topic with the stream's producer, keyed by the quarantine id."""
 
     def __init__(self, bootstrap_servers: str, topic: str, *, timeout: float = 10.0) -> None:
+        from dataquarantine.extras import require_extra
+
+        require_extra("kafka", "reprocessing to a Kafka topic")
         from dataquarantine.stream.kafka import make_producer
         from dataquarantine.stream.settings import StreamSettings
 

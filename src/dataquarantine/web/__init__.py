@@ -10,6 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from dataquarantine.extras import require_extra
+
+require_extra("server", "the web UI")
+
 from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 

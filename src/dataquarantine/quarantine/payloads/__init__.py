@@ -60,6 +60,9 @@ def _open_s3(url: str, endpoint_url: str | None) -> PayloadStore:
     if not parts.hostname or parts.query or parts.fragment or port or "@" in parts.netloc:
         raise ConfigError(f"malformed payload store URL {url!r}: expected s3://bucket/prefix")
     # Deferred: boto3 takes a noticeable time to import and local runs never need it.
+    from dataquarantine.extras import require_extra
+
+    require_extra("s3", "an s3:// payload store")
     from dataquarantine.quarantine.payloads.s3 import S3PayloadStore
 
     return S3PayloadStore(parts.netloc, unquote(parts.path), endpoint_url=endpoint_url)

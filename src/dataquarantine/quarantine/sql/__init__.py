@@ -43,7 +43,10 @@ def open_store(url: str) -> SqlQuarantineStore:
     if isinstance(target, SqliteTarget):
         return SqliteQuarantineStore(target.path)
     if isinstance(target, PostgresTarget):
-        # Imported here so SQLite users never load the PostgreSQL driver.
+        # Imported here so SQLite users never load (or install) the PostgreSQL driver.
+        from dataquarantine.extras import require_extra
+
+        require_extra("postgres", "a postgresql:// store")
         from dataquarantine.quarantine.sql.postgres import PostgresQuarantineStore
 
         return PostgresQuarantineStore(target)

@@ -84,6 +84,9 @@ def connect(
             conn.isolation_level = None
         conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
         return conn
+    from dataquarantine.extras import require_extra
+
+    require_extra("postgres", f"{application_name} on a postgresql:// URL")
     import psycopg
 
     pg = psycopg.connect(
