@@ -67,12 +67,15 @@ HistoryDbOpt = Annotated[
 @contextmanager
 def _exit_on_errors() -> Iterator[None]:
     """Every error of ours (bad file, option, URL, unreachable database) exits 2."""
+    from rich.markup import escape
+
     from dataquarantine.cli.render import err_console
 
     try:
         yield
     except (DataQuarantineError, OSError) as exc:
-        err_console.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
+        # Escaped: a message's brackets (a pip extra, a SQL array) are text, not Rich markup.
+        err_console.print(f"[red]error:[/red] {escape(str(exc))}", markup=True, highlight=False)
         raise typer.Exit(EXIT_ERROR) from None
 
 
