@@ -190,12 +190,13 @@ def test_core_installs_alone_and_validates_jsonl(tmp_path: Path) -> None:
         ignore=shutil.ignore_patterns(".venv*", ".git", "*cache*", ".dataquarantine", "bench"),
     )
     started = time.monotonic()
-    subprocess.run(
+    install = subprocess.run(
         [str(python), "-m", "pip", "install", "--quiet", str(source)],
-        check=True,
         timeout=600,
         capture_output=True,
+        text=True,
     )
+    assert install.returncode == 0, install.stdout + install.stderr
     print(f"pip install . took {time.monotonic() - started:.0f} s")
     work = tmp_path / "work"
     work.mkdir()
