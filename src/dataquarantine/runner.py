@@ -34,11 +34,11 @@ from typing import Any
 from dataquarantine.io.readers import detect_format, read_batches
 from dataquarantine.io.records import DEFAULT_MAX_RECORD_BYTES, InputFormat, RecordBatch
 from dataquarantine.io.sinks import ValidSink, open_valid_sink
+from dataquarantine.kernel.results import BatchResult, ErrorCode, ValidationResult, Violation
 from dataquarantine.quarantine.envelope import FileSource, QuarantineItem
 from dataquarantine.quarantine.service import Quarantine
 from dataquarantine.remediation import Attempt, Remediation
 from dataquarantine.validation.registry import Router
-from dataquarantine.validation.result import BatchResult, ErrorCode, ValidationResult, Violation
 
 __all__ = ["ContractCounts", "RunSummary", "ValidationRun", "new_run_id"]
 

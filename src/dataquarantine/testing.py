@@ -30,6 +30,7 @@ from dataquarantine.errors import (
     StoreError,
     StoreUnavailableError,
 )
+from dataquarantine.kernel.results import ContractRef, ErrorCode, Severity, Violation
 from dataquarantine.quarantine.envelope import (
     FileSource,
     PayloadRef,
@@ -50,7 +51,6 @@ from dataquarantine.quarantine.history import (
     StoredRevision,
 )
 from dataquarantine.quarantine.payloads.keys import chunk_key, validate_key, validate_range
-from dataquarantine.validation.result import ContractRef, ErrorCode, Severity, Violation
 
 __all__ = [
     "DEFAULT_CONTRACT",

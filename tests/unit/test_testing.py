@@ -14,6 +14,7 @@ from dataquarantine.errors import (
     StoreIntegrityError,
     StoreUnavailableError,
 )
+from dataquarantine.kernel.results import ContractRef, ErrorCode
 from dataquarantine.quarantine.envelope import (
     KafkaSource,
     QuarantineFilter,
@@ -28,7 +29,6 @@ from dataquarantine.testing import (
     make_record,
     make_violation,
 )
-from dataquarantine.validation.result import ContractRef, ErrorCode
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 

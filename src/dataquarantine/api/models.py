@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from dataquarantine.kernel.results import ErrorCode, Severity, Violation
 from dataquarantine.quarantine.envelope import QuarantineRecord, RevisionKind, Status
 from dataquarantine.quarantine.history import Event, EventAction, QuarantineStats, StoredRevision
 from dataquarantine.review.models import (
@@ -20,7 +21,6 @@ from dataquarantine.review.models import (
     SchemaInfo,
     parse_json,
 )
-from dataquarantine.validation.result import ErrorCode, Severity, Violation
 
 __all__ = [
     "BulkCloseBody",

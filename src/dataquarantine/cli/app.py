@@ -214,8 +214,8 @@ def _filter(
     since: str | None,
     source: str | None,
 ) -> Any:
+    from dataquarantine.kernel.results import ErrorCode
     from dataquarantine.quarantine.envelope import QuarantineFilter, Status
-    from dataquarantine.validation.result import ErrorCode
 
     try:
         return QuarantineFilter(

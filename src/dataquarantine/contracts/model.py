@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from dataquarantine.contracts.version import Version
-from dataquarantine.validation.result import ContractRef, Severity
+from dataquarantine.kernel.results import ContractRef, Severity
 
 __all__ = [
     "FILE_STAGING_SUFFIXES",

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from dataquarantine.validation.result import ContractRef, ErrorCode, Violation
+from dataquarantine.kernel.results import ContractRef, ErrorCode, Violation
 
 __all__ = [
     "ENVELOPE_NAMESPACE",

@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Literal
 
+from dataquarantine.kernel.results import Violation
 from dataquarantine.quarantine.envelope import FieldChange, RevisionKind, Status
-from dataquarantine.validation.result import Violation
 
 __all__ = [
     "Bucket",

@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Protocol
 
+from dataquarantine.kernel.results import Violation
 from dataquarantine.quarantine.envelope import (
     QuarantineFilter,
     QuarantineRecord,
@@ -19,7 +20,6 @@ from dataquarantine.quarantine.envelope import (
     Status,
 )
 from dataquarantine.quarantine.history import Bucket, Event, QuarantineStats, StoredRevision
-from dataquarantine.validation.result import Violation
 
 __all__ = ["PayloadStore", "QuarantineStore"]
 

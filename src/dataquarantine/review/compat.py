@@ -34,7 +34,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from dataquarantine.contracts.model import ContractSpec
-from dataquarantine.validation.result import Severity
+from dataquarantine.kernel.results import Severity
 
 __all__ = ["backward_incompatibilities"]
 

@@ -10,9 +10,9 @@ from typing import Any
 
 import orjson
 
+from dataquarantine.kernel.results import Violation
 from dataquarantine.quarantine.envelope import QuarantineRecord, Status
 from dataquarantine.quarantine.history import Event, StoredRevision
-from dataquarantine.validation.result import Violation
 
 __all__ = [
     "Job",

@@ -40,6 +40,7 @@ from dataquarantine.errors import (
     RecordNotFoundError,
     StatusConflictError,
 )
+from dataquarantine.kernel.results import Violation
 from dataquarantine.quarantine.envelope import (
     QuarantineFilter,
     QuarantineRecord,
@@ -74,7 +75,6 @@ from dataquarantine.review.settings import ReviewSettings
 from dataquarantine.review.sinks import ReprocessedRecord, ReprocessSink, open_reprocess_sink
 from dataquarantine.validation.contract import Contract
 from dataquarantine.validation.registry import ContractRegistry
-from dataquarantine.validation.result import Violation
 
 __all__ = ["MAX_PAGE_SIZE", "Compatibility", "ReviewService"]
 

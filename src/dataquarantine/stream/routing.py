@@ -16,8 +16,8 @@ from typing import Any
 import orjson
 
 from dataquarantine.errors import ContractError, ContractNotFoundError
+from dataquarantine.kernel.results import BatchResult, ContractRef
 from dataquarantine.validation.registry import ContractRegistry, Router, split_ref
-from dataquarantine.validation.result import BatchResult, ContractRef
 
 __all__ = ["KeyPath", "TopicRouting", "key_bytes", "pointer_parts"]
 

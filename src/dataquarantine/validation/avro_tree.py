@@ -20,8 +20,8 @@ from math import isfinite
 from typing import Any, Final
 
 from dataquarantine.errors import SchemaCompileError
+from dataquarantine.kernel.results import ErrorCode, Violation, ViolationSink
 from dataquarantine.validation.base import DecodeFailure
-from dataquarantine.validation.result import ErrorCode, Violation, ViolationSink
 
 __all__ = ["Node", "compile_tree", "json_type_name"]
 

@@ -10,19 +10,19 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from dataquarantine.kernel.results import (
+    BatchResult,
+    ContractRef,
+    ErrorCode,
+    ValidationResult,
+    Violation,
+)
 from dataquarantine.validation.base import DecodeFailure
 from dataquarantine.validation.parsing import (
     DECODE_FAILURES,
     json_decode,
     nests_deeper_than,
     parse_json,
-)
-from dataquarantine.validation.result import (
-    BatchResult,
-    ContractRef,
-    ErrorCode,
-    ValidationResult,
-    Violation,
 )
 
 if TYPE_CHECKING:

@@ -43,6 +43,7 @@ import yaml
 
 from dataquarantine.contracts.loader import inside_folder
 from dataquarantine.errors import SchemaCompileError
+from dataquarantine.kernel.results import ErrorCode, Violation, ViolationSink
 from dataquarantine.safe_yaml import read_yaml
 from dataquarantine.validation.base import (
     CompileOptions,
@@ -51,7 +52,6 @@ from dataquarantine.validation.base import (
     register_kind,
 )
 from dataquarantine.validation.parsing import MAX_DEPTH, nests_deeper_than, parse_json
-from dataquarantine.validation.result import ErrorCode, Violation, ViolationSink
 from dataquarantine.validation.schema_cost import UNBOUNDED, fanout
 
 if TYPE_CHECKING:

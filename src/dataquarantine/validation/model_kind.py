@@ -31,9 +31,9 @@ from typing import TYPE_CHECKING, Any, Final, final
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from dataquarantine.errors import SchemaCompileError
+from dataquarantine.kernel.results import ErrorCode, Violation, ViolationSink
 from dataquarantine.validation.base import CompileOptions, SchemaValidator, register_kind
 from dataquarantine.validation.parsing import parse_json
-from dataquarantine.validation.result import ErrorCode, Violation, ViolationSink
 
 if TYPE_CHECKING:
     from dataquarantine.contracts.model import ContractSpec

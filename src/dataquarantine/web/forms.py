@@ -14,8 +14,8 @@ from urllib.parse import parse_qsl, urlencode
 
 from starlette.requests import Request
 
+from dataquarantine.kernel.results import ErrorCode
 from dataquarantine.quarantine.envelope import QuarantineFilter, Status
-from dataquarantine.validation.result import ErrorCode
 
 __all__ = [
     "MAX_FORM_BYTES",

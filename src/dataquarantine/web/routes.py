@@ -27,9 +27,9 @@ from dataquarantine.errors import (
     StatusConflictError,
     is_transient,
 )
+from dataquarantine.kernel.results import ErrorCode
 from dataquarantine.masking import mask_secrets
 from dataquarantine.quarantine.envelope import Status
-from dataquarantine.validation.result import ErrorCode
 from dataquarantine.web.auth import (
     CSRF_FIELD,
     CSRF_HEADER,

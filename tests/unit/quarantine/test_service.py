@@ -18,6 +18,7 @@ from dataquarantine.errors import (
     StoreIntegrityError,
     StoreUnavailableError,
 )
+from dataquarantine.kernel.results import ContractRef, ErrorCode
 from dataquarantine.quarantine.envelope import (
     KafkaSource,
     QuarantineFilter,
@@ -33,7 +34,6 @@ from dataquarantine.testing import (
     make_item,
     make_violation,
 )
-from dataquarantine.validation.result import ContractRef, ErrorCode
 
 
 class Sleeps(list[float]):

@@ -20,6 +20,7 @@ from dataquarantine.errors import (
     RecordNotFoundError,
     StatusConflictError,
 )
+from dataquarantine.kernel.results import ContractRef
 from dataquarantine.quarantine.envelope import QuarantineFilter, RevisionKind, Status
 from dataquarantine.quarantine.history import EventAction
 from dataquarantine.quarantine.service import Quarantine
@@ -27,7 +28,6 @@ from dataquarantine.review import JobState, ReviewService
 from dataquarantine.review.sinks import JsonlReprocessSink
 from dataquarantine.testing import InMemoryPayloadStore, InMemoryQuarantineStore, make_item
 from dataquarantine.validation.registry import ContractRegistry
-from dataquarantine.validation.result import ContractRef
 
 ORDERS = {
     "name": "orders",
@@ -333,8 +333,8 @@ def test_reprocess_against_a_costly_contract_is_bounded(tmp_path: Path) -> None:
     import time
 
     from dataquarantine.contracts.loader import spec_from_dict
+    from dataquarantine.kernel.results import MAX_VIOLATIONS, TRUNCATED
     from dataquarantine.validation.contract import Contract
-    from dataquarantine.validation.result import MAX_VIOLATIONS, TRUNCATED
 
     # Loaded bypassing the cost check (a trusted caller may): reprocessing stays bounded.
     spec = spec_from_dict({"name": "orders", "version": "1.0.0", "schema": _doubling()})

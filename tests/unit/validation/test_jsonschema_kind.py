@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from dataquarantine.contracts.model import ContractSpec
 from dataquarantine.errors import SchemaCompileError
+from dataquarantine.kernel.results import ErrorCode, Violation
 from dataquarantine.validation.base import KINDS, CompileOptions, DecodeFailure, Retriever
 from dataquarantine.validation.jsonschema_kind import (
     JsonSchemaValidator,
@@ -19,7 +20,6 @@ from dataquarantine.validation.jsonschema_kind import (
     json_pointer,
 )
 from dataquarantine.validation.parsing import parse_json
-from dataquarantine.validation.result import ErrorCode, Violation
 
 DRAFT7 = "http://json-schema.org/draft-07/schema#"
 DRAFT2020 = "https://json-schema.org/draft/2020-12/schema"

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 import orjson
 
 from dataquarantine.errors import ConfigError, StoreError, StoreIntegrityError
+from dataquarantine.kernel.results import Violation
 from dataquarantine.quarantine.envelope import (
     PayloadRef,
     QuarantineFilter,
@@ -25,7 +26,6 @@ from dataquarantine.quarantine.envelope import (
 )
 from dataquarantine.quarantine.sql.migrations import MIGRATIONS, Dialect, Migration
 from dataquarantine.quarantine.sql.review import ReviewQueries, clean_text
-from dataquarantine.validation.result import Violation
 
 __all__ = [
     "INSERT_COLUMNS",

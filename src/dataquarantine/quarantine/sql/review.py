@@ -20,6 +20,7 @@ from typing import Any, ClassVar, TypeVar
 import orjson
 
 from dataquarantine.errors import RecordNotFoundError, StoreIntegrityError
+from dataquarantine.kernel.results import ErrorCode, Violation
 from dataquarantine.quarantine.envelope import (
     QuarantineFilter,
     QuarantineRecord,
@@ -37,7 +38,6 @@ from dataquarantine.quarantine.history import (
     StoredRevision,
     change_from_dict,
 )
-from dataquarantine.validation.result import ErrorCode, Violation
 
 __all__ = ["REVISION_COLUMNS", "ReviewQueries", "clean_text", "json_text", "revision_row"]
 
