@@ -42,8 +42,9 @@ import orjson
 import psycopg
 from psycopg import sql
 
+from dataquarantine.kernel.lifecycle import Status
 from dataquarantine.kernel.results import ErrorCode
-from dataquarantine.quarantine.envelope import QuarantineFilter, Status
+from dataquarantine.quarantine.envelope import QuarantineFilter
 from dataquarantine.quarantine.sql import open_store
 from dataquarantine.quarantine.sql.postgres import PostgresQuarantineStore
 

@@ -30,16 +30,16 @@ from dataquarantine.errors import (
     StoreError,
     StoreUnavailableError,
 )
+from dataquarantine.kernel.lifecycle import Status
 from dataquarantine.kernel.results import ContractRef, ErrorCode, Severity, Violation
+from dataquarantine.kernel.revisions import Revision
 from dataquarantine.quarantine.envelope import (
     FileSource,
     PayloadRef,
     QuarantineFilter,
     QuarantineItem,
     QuarantineRecord,
-    Revision,
     Source,
-    Status,
 )
 from dataquarantine.quarantine.history import (
     Bucket,

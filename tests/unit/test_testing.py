@@ -14,13 +14,9 @@ from dataquarantine.errors import (
     StoreIntegrityError,
     StoreUnavailableError,
 )
+from dataquarantine.kernel.lifecycle import Status
 from dataquarantine.kernel.results import ContractRef, ErrorCode
-from dataquarantine.quarantine.envelope import (
-    KafkaSource,
-    QuarantineFilter,
-    Status,
-    TableSource,
-)
+from dataquarantine.quarantine.envelope import KafkaSource, QuarantineFilter, TableSource
 from dataquarantine.quarantine.payloads import chunk_key
 from dataquarantine.testing import (
     InMemoryPayloadStore,

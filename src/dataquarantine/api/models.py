@@ -9,8 +9,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from dataquarantine.kernel.lifecycle import Status
 from dataquarantine.kernel.results import ErrorCode, Severity, Violation
-from dataquarantine.quarantine.envelope import QuarantineRecord, RevisionKind, Status
+from dataquarantine.kernel.revisions import RevisionKind
+from dataquarantine.quarantine.envelope import QuarantineRecord
 from dataquarantine.quarantine.history import Event, EventAction, QuarantineStats, StoredRevision
 from dataquarantine.review.models import (
     Job,

@@ -32,8 +32,9 @@ from dataquarantine.api.models import (
     StatsOut,
 )
 from dataquarantine.api.security import actor_of, require_read, require_write
+from dataquarantine.kernel.lifecycle import Status
 from dataquarantine.kernel.results import ErrorCode
-from dataquarantine.quarantine.envelope import QuarantineFilter, Status
+from dataquarantine.quarantine.envelope import QuarantineFilter
 from dataquarantine.quarantine.history import Bucket
 from dataquarantine.review import MAX_PAGE_SIZE, ReviewService
 

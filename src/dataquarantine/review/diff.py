@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from dataquarantine.kernel import pointers
-from dataquarantine.quarantine.envelope import FieldChange
+from dataquarantine.kernel.revisions import FieldChange
 
 __all__ = ["MAX_CHANGES", "diff_json"]
 

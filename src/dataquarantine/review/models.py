@@ -10,8 +10,9 @@ from typing import Any
 
 import orjson
 
+from dataquarantine.kernel.lifecycle import Status
 from dataquarantine.kernel.results import Violation
-from dataquarantine.quarantine.envelope import QuarantineRecord, Status
+from dataquarantine.quarantine.envelope import QuarantineRecord
 from dataquarantine.quarantine.history import Event, StoredRevision
 
 __all__ = [

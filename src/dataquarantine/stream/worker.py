@@ -40,7 +40,7 @@ from dataquarantine.kernel.results import (
     BatchResult,
     ValidationResult,
 )
-from dataquarantine.quarantine.envelope import Revision
+from dataquarantine.kernel.revisions import Revision
 from dataquarantine.quarantine.retry import RetryPolicy
 from dataquarantine.quarantine.service import Quarantine
 from dataquarantine.remediation import Attempt, Remediation

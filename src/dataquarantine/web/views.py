@@ -9,8 +9,8 @@ from typing import Any, Literal
 
 from markupsafe import Markup
 
+from dataquarantine.kernel.lifecycle import Status
 from dataquarantine.kernel.results import Violation
-from dataquarantine.quarantine.envelope import Status
 from dataquarantine.quarantine.history import Bucket, QuarantineStats, SeriesPoint, StoredRevision
 from dataquarantine.web.charts import BarItem, TimeSeries, hbar_chart, stacked_bar_chart
 from dataquarantine.web.forms import RecordsQuery

@@ -17,14 +17,10 @@ import pytest
 from tests.fixtures.postgres import drop_schema, with_schema
 
 from dataquarantine.errors import RecordNotFoundError
+from dataquarantine.kernel.lifecycle import Status
 from dataquarantine.kernel.results import ErrorCode
-from dataquarantine.quarantine.envelope import (
-    FieldChange,
-    QuarantineFilter,
-    Revision,
-    RevisionKind,
-    Status,
-)
+from dataquarantine.kernel.revisions import FieldChange, Revision, RevisionKind
+from dataquarantine.quarantine.envelope import QuarantineFilter
 from dataquarantine.quarantine.history import Event, EventAction
 from dataquarantine.quarantine.service import Quarantine
 from dataquarantine.quarantine.sql import open_store

@@ -23,6 +23,7 @@ from dataquarantine.errors import (
     StoreUnavailableError,
     UnsafeIdentifierError,
 )
+from dataquarantine.kernel.lifecycle import Status
 from dataquarantine.kernel.results import ErrorCode, Severity, Violation
 from dataquarantine.quarantine.envelope import (
     ENVELOPE_NAMESPACE,
@@ -32,7 +33,6 @@ from dataquarantine.quarantine.envelope import (
     QuarantineFilter,
     QuarantineRecord,
     Source,
-    Status,
     TableSource,
 )
 from dataquarantine.quarantine.ports import QuarantineStore

@@ -20,8 +20,10 @@ from dataquarantine.errors import (
     RecordNotFoundError,
     StatusConflictError,
 )
+from dataquarantine.kernel.lifecycle import Status
 from dataquarantine.kernel.results import ContractRef
-from dataquarantine.quarantine.envelope import QuarantineFilter, RevisionKind, Status
+from dataquarantine.kernel.revisions import RevisionKind
+from dataquarantine.quarantine.envelope import QuarantineFilter
 from dataquarantine.quarantine.history import EventAction
 from dataquarantine.quarantine.service import Quarantine
 from dataquarantine.review import JobState, ReviewService

@@ -4,7 +4,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from dataquarantine.kernel.results import ErrorCode, Violation
-from dataquarantine.quarantine.envelope import RevisionKind
+from dataquarantine.kernel.revisions import RevisionKind
 from dataquarantine.quarantine.history import Count, QuarantineStats, SeriesPoint, StoredRevision
 from dataquarantine.web.payload_view import anchor_for
 from dataquarantine.web.views import (
