@@ -42,10 +42,11 @@ import orjson
 import psycopg
 from psycopg import sql
 
-from dataquarantine.quarantine.envelope import QuarantineFilter, Status
+from dataquarantine.kernel.lifecycle import Status
+from dataquarantine.kernel.results import ErrorCode
+from dataquarantine.quarantine.envelope import QuarantineFilter
 from dataquarantine.quarantine.sql import open_store
 from dataquarantine.quarantine.sql.postgres import PostgresQuarantineStore
-from dataquarantine.validation.result import ErrorCode
 
 BENCH_DIR = Path(__file__).resolve().parent.parent
 RESULTS = BENCH_DIR / "results" / "api.json"

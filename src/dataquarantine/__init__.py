@@ -30,18 +30,16 @@ _LAZY = {
     "Contract": "dataquarantine.validation.contract",
     "ContractRegistry": "dataquarantine.validation.registry",
     "Router": "dataquarantine.validation.registry",
-    "BatchResult": "dataquarantine.validation.result",
-    "ContractRef": "dataquarantine.validation.result",
-    "ErrorCode": "dataquarantine.validation.result",
-    "Severity": "dataquarantine.validation.result",
-    "ValidationResult": "dataquarantine.validation.result",
-    "Violation": "dataquarantine.validation.result",
+    "BatchResult": "dataquarantine.kernel.results",
+    "ContractRef": "dataquarantine.kernel.results",
+    "ErrorCode": "dataquarantine.kernel.results",
+    "Severity": "dataquarantine.kernel.results",
+    "ValidationResult": "dataquarantine.kernel.results",
+    "Violation": "dataquarantine.kernel.results",
 }
 
 if TYPE_CHECKING:
-    from dataquarantine.validation.contract import Contract
-    from dataquarantine.validation.registry import ContractRegistry, Router
-    from dataquarantine.validation.result import (
+    from dataquarantine.kernel.results import (
         BatchResult,
         ContractRef,
         ErrorCode,
@@ -49,6 +47,8 @@ if TYPE_CHECKING:
         ValidationResult,
         Violation,
     )
+    from dataquarantine.validation.contract import Contract
+    from dataquarantine.validation.registry import ContractRegistry, Router
 
 
 def __getattr__(name: str) -> Any:

@@ -1,6 +1,6 @@
 """The exception tree of DataQuarantine.
 
-Bad *data* is never an exception: it is a :class:`~dataquarantine.validation.result.Violation`
+Bad *data* is never an exception: it is a :class:`~dataquarantine.kernel.results.Violation`
 value. Exceptions are for bad configuration and for failing infrastructure. Every leaf says
 whether it is **transient** (retry, pause or spool: the same call may succeed later) or
 **terminal** (retrying cannot help), so "retry or give up" is one check: :func:`is_transient`.

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import dataclasses
 import time
-import uuid
 from collections import Counter
 from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass, field
@@ -34,20 +33,16 @@ from typing import Any
 from dataquarantine.io.readers import detect_format, read_batches
 from dataquarantine.io.records import DEFAULT_MAX_RECORD_BYTES, InputFormat, RecordBatch
 from dataquarantine.io.sinks import ValidSink, open_valid_sink
+from dataquarantine.kernel.ids import new_run_id
+from dataquarantine.kernel.results import BatchResult, ErrorCode, ValidationResult, Violation
 from dataquarantine.quarantine.envelope import FileSource, QuarantineItem
 from dataquarantine.quarantine.service import Quarantine
 from dataquarantine.remediation import Attempt, Remediation
 from dataquarantine.validation.registry import Router
-from dataquarantine.validation.result import BatchResult, ErrorCode, ValidationResult, Violation
 
-__all__ = ["ContractCounts", "RunSummary", "ValidationRun", "new_run_id"]
+__all__ = ["ContractCounts", "RunSummary", "ValidationRun"]
 
 NO_CONTRACT = "(none)"
-
-
-def new_run_id() -> str:
-    """A sortable run id: UTC timestamp plus a random suffix."""
-    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + uuid.uuid4().hex[:8]
 
 
 @dataclass

@@ -30,15 +30,16 @@ from dataquarantine.errors import (
     StoreError,
     StoreUnavailableError,
 )
+from dataquarantine.kernel.lifecycle import Status
+from dataquarantine.kernel.results import ContractRef, ErrorCode, Severity, Violation
+from dataquarantine.kernel.revisions import Revision
 from dataquarantine.quarantine.envelope import (
     FileSource,
     PayloadRef,
     QuarantineFilter,
     QuarantineItem,
     QuarantineRecord,
-    Revision,
     Source,
-    Status,
 )
 from dataquarantine.quarantine.history import (
     Bucket,
@@ -50,7 +51,6 @@ from dataquarantine.quarantine.history import (
     StoredRevision,
 )
 from dataquarantine.quarantine.payloads.keys import chunk_key, validate_key, validate_range
-from dataquarantine.validation.result import ContractRef, ErrorCode, Severity, Violation
 
 __all__ = [
     "DEFAULT_CONTRACT",

@@ -14,12 +14,9 @@ from dataquarantine.errors import (
     StoreIntegrityError,
     StoreUnavailableError,
 )
-from dataquarantine.quarantine.envelope import (
-    KafkaSource,
-    QuarantineFilter,
-    Status,
-    TableSource,
-)
+from dataquarantine.kernel.lifecycle import Status
+from dataquarantine.kernel.results import ContractRef, ErrorCode
+from dataquarantine.quarantine.envelope import KafkaSource, QuarantineFilter, TableSource
 from dataquarantine.quarantine.payloads import chunk_key
 from dataquarantine.testing import (
     InMemoryPayloadStore,
@@ -28,7 +25,6 @@ from dataquarantine.testing import (
     make_record,
     make_violation,
 )
-from dataquarantine.validation.result import ContractRef, ErrorCode
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 

@@ -9,7 +9,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from dataquarantine.quarantine.envelope import QuarantineRecord, RevisionKind, Status
+from dataquarantine.kernel.lifecycle import Status
+from dataquarantine.kernel.results import ErrorCode, Severity, Violation
+from dataquarantine.kernel.revisions import RevisionKind
+from dataquarantine.quarantine.envelope import QuarantineRecord
 from dataquarantine.quarantine.history import Event, EventAction, QuarantineStats, StoredRevision
 from dataquarantine.review.models import (
     Job,
@@ -20,7 +23,6 @@ from dataquarantine.review.models import (
     SchemaInfo,
     parse_json,
 )
-from dataquarantine.validation.result import ErrorCode, Severity, Violation
 
 __all__ = [
     "BulkCloseBody",

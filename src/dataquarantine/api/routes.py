@@ -32,10 +32,11 @@ from dataquarantine.api.models import (
     StatsOut,
 )
 from dataquarantine.api.security import actor_of, require_read, require_write
-from dataquarantine.quarantine.envelope import QuarantineFilter, Status
+from dataquarantine.kernel.lifecycle import Status
+from dataquarantine.kernel.results import ErrorCode
+from dataquarantine.quarantine.envelope import QuarantineFilter
 from dataquarantine.quarantine.history import Bucket
 from dataquarantine.review import MAX_PAGE_SIZE, ReviewService
-from dataquarantine.validation.result import ErrorCode
 
 __all__ = ["router"]
 

@@ -214,8 +214,9 @@ def _filter(
     since: str | None,
     source: str | None,
 ) -> Any:
-    from dataquarantine.quarantine.envelope import QuarantineFilter, Status
-    from dataquarantine.validation.result import ErrorCode
+    from dataquarantine.kernel.lifecycle import Status
+    from dataquarantine.kernel.results import ErrorCode
+    from dataquarantine.quarantine.envelope import QuarantineFilter
 
     try:
         return QuarantineFilter(

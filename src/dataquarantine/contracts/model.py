@@ -15,7 +15,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from dataquarantine.contracts.version import Version
-from dataquarantine.validation.result import ContractRef, Severity
+from dataquarantine.kernel import pointers
+from dataquarantine.kernel.results import ContractRef, Severity
 
 __all__ = [
     "FILE_STAGING_SUFFIXES",
@@ -74,15 +75,12 @@ def field_to_pointer(field: str) -> str:
     """``a.b`` or ``/a/b`` to the JSON Pointer ``/a/b`` (``~`` and ``/`` escaped per RFC 6901)."""
     if field.startswith("/") or field == "":
         return field
-    return "".join("/" + p.replace("~", "~0").replace("/", "~1") for p in field.split("."))
+    return pointers.join(field.split("."))
 
 
 def field_parts(field: str) -> tuple[str, ...]:
     """``a.b`` or ``/a/b`` to the unescaped member names ``("a", "b")`` (RFC 6901)."""
-    pointer = field_to_pointer(field)
-    if not pointer:
-        return ()
-    return tuple(p.replace("~1", "/").replace("~0", "~") for p in pointer[1:].split("/"))
+    return pointers.parse(field_to_pointer(field))
 
 
 def _region_code(v: str | None) -> str | None:
@@ -287,7 +285,7 @@ class RemediationSpec(_Frozen):
         if to.startswith("/") or "." in to:
             return field_to_pointer(to)
         parent = self.path.rsplit("/", 1)[0]
-        return parent + "/" + to.replace("~", "~0").replace("/", "~1")
+        return parent + "/" + pointers.escape(to)
 
 
 class ContractSpec(_Frozen):

@@ -21,13 +21,13 @@ import orjson
 from psycopg import sql
 
 from dataquarantine.contracts.model import field_to_pointer
+from dataquarantine.kernel.results import ErrorCode, Violation
 from dataquarantine.load.plan import ColumnKind, LoadPlan
 from dataquarantine.quarantine.envelope import QuarantineItem, TableSource
 from dataquarantine.validation.base import DecodeFailure
 from dataquarantine.validation.contract import TOO_DEEP, Contract
 from dataquarantine.validation.engine import gc_paused
 from dataquarantine.validation.parsing import nests_deeper_than, parse_json
-from dataquarantine.validation.result import ErrorCode, Violation
 
 __all__ = ["BadRow", "BatchCheck", "check_batch", "needs_text_mode", "tid"]
 

@@ -37,9 +37,9 @@ from typing import Any, Final
 
 from psycopg import sql
 
+from dataquarantine.kernel.results import Severity
 from dataquarantine.load.plan import LoadPlan, base_type
 from dataquarantine.validation.contract import Contract
-from dataquarantine.validation.result import Severity
 from dataquarantine.validation.rules.nodes import (
     Binary,
     Has,

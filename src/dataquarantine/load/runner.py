@@ -24,7 +24,6 @@ from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +37,7 @@ from dataquarantine.errors import (
     DataQuarantineError,
     LoadError,
 )
+from dataquarantine.kernel.ids import new_run_id
 from dataquarantine.load.catalog import columns_of, regclass, resolve_plan
 from dataquarantine.load.checks import BatchCheck, check_batch, needs_text_mode, tid
 from dataquarantine.load.plan import (
@@ -254,7 +254,7 @@ class LoadRun:
             self._ensure_tables(writer, plan)
             with _translated("reading checkpoints"):
                 resume = self._find_resume(writer) if self.options.resume else None
-                run_id = resume.run_id if resume else (self.options.run_id or _new_run_id())
+                run_id = resume.run_id if resume else (self.options.run_id or new_run_id("load"))
                 first_page = resume.next_page if resume else 0
                 first_no = resume.next_batch if resume else 1
                 batches = self._batches(writer, plan, first_page, first_no)
@@ -538,7 +538,3 @@ class LoadRun:
                 c.superseded, orjson.dumps(dict(c.quarantined)).decode(), c.history_rows, done,
             ),
         )  # fmt: skip
-
-
-def _new_run_id() -> str:
-    return f"load-{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"

@@ -7,24 +7,21 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Any, Literal
 
-from dataquarantine.validation.result import ContractRef, ErrorCode, Violation
+from dataquarantine.kernel.lifecycle import Status
+from dataquarantine.kernel.results import ContractRef, ErrorCode, Violation
+from dataquarantine.kernel.revisions import Revision
 
 __all__ = [
     "ENVELOPE_NAMESPACE",
-    "FieldChange",
     "FileSource",
     "KafkaSource",
     "PayloadRef",
     "QuarantineFilter",
     "QuarantineItem",
     "QuarantineRecord",
-    "Revision",
-    "RevisionKind",
     "Source",
-    "Status",
     "TableSource",
     "source_from_dict",
 ]
@@ -41,15 +38,6 @@ def uuid5(name: str) -> uuid.UUID:
 
 
 _NAMESPACE_BYTES = ENVELOPE_NAMESPACE.bytes
-
-
-class Status(StrEnum):
-    QUARANTINED = "quarantined"
-    REMEDIATED = "remediated"
-    REPROCESSED = "reprocessed"
-    RESOLVED = "resolved"
-    DISCARDED = "discarded"
-    DEAD = "dead"
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,57 +126,6 @@ class PayloadRef:
     offset: int
     length: int
     sha256: str
-
-
-class RevisionKind(StrEnum):
-    """Where a revision came from: a person's edit or the contract's remediation actions."""
-
-    EDIT = "edit"
-    REMEDIATION = "remediation"
-
-
-@dataclass(frozen=True, slots=True)
-class FieldChange:
-    """One change of a revision: the value at JSON Pointer ``path`` went from ``old`` to ``new``.
-
-    ``action`` is the remediation action (``trim``, ``e164_phone``...) or ``edit``; ``old`` is
-    ``None`` with ``existed_before=False`` when the field was added (``default``, ``rename``).
-    """
-
-    path: str
-    action: str
-    old: Any
-    new: Any
-    existed_before: bool = True
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "path": self.path,
-            "action": self.action,
-            "old": self.old,
-            "new": self.new,
-            "existed_before": self.existed_before,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class Revision:
-    """A corrected version of a quarantined payload. The original bytes are never replaced:
-    revisions are stored beside them, numbered from 1 per record.
-
-    ``errors`` are the violations left when the revision was validated (empty: it is valid).
-    """
-
-    payload: bytes
-    kind: RevisionKind
-    author: str = "system"
-    changes: tuple[FieldChange, ...] = ()
-    errors: tuple[Violation, ...] = ()
-    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
-
-    @property
-    def valid(self) -> bool:
-        return not self.errors
 
 
 @dataclass(frozen=True, slots=True)

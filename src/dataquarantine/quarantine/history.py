@@ -11,8 +11,9 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from dataquarantine.quarantine.envelope import FieldChange, RevisionKind, Status
-from dataquarantine.validation.result import Violation
+from dataquarantine.kernel.lifecycle import Status
+from dataquarantine.kernel.results import Violation
+from dataquarantine.kernel.revisions import FieldChange, RevisionKind
 
 __all__ = [
     "Bucket",
@@ -22,27 +23,15 @@ __all__ = [
     "QuarantineStats",
     "SeriesPoint",
     "StoredRevision",
-    "change_from_dict",
 ]
 
 #: Width of one point of the stats time series.
 Bucket = Literal["hour", "day"]
 
 
-def change_from_dict(data: Mapping[str, Any]) -> FieldChange:
-    """Inverse of :meth:`FieldChange.to_dict`."""
-    return FieldChange(
-        path=str(data["path"]),
-        action=str(data["action"]),
-        old=data.get("old"),
-        new=data.get("new"),
-        existed_before=bool(data.get("existed_before", True)),
-    )
-
-
 @dataclass(frozen=True, slots=True)
 class StoredRevision:
-    """A :class:`~dataquarantine.quarantine.envelope.Revision` as stored: numbered from 1 per
+    """A :class:`~dataquarantine.kernel.revisions.Revision` as stored: numbered from 1 per
     record, beside the untouched original payload."""
 
     record_id: uuid.UUID

@@ -12,14 +12,11 @@ import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Protocol
 
-from dataquarantine.quarantine.envelope import (
-    QuarantineFilter,
-    QuarantineRecord,
-    Revision,
-    Status,
-)
+from dataquarantine.kernel.lifecycle import Status
+from dataquarantine.kernel.results import Violation
+from dataquarantine.kernel.revisions import Revision
+from dataquarantine.quarantine.envelope import QuarantineFilter, QuarantineRecord
 from dataquarantine.quarantine.history import Bucket, Event, QuarantineStats, StoredRevision
-from dataquarantine.validation.result import Violation
 
 __all__ = ["PayloadStore", "QuarantineStore"]
 

@@ -1,6 +1,6 @@
 """The double pass: an invalid record is remediated, then validated again by the same contract.
 
-The outcome is a :class:`~dataquarantine.quarantine.envelope.Revision` (kind ``remediation``)
+The outcome is a :class:`~dataquarantine.kernel.revisions.Revision` (kind ``remediation``)
 holding the fixed bytes, every change and the violations left. A valid revision goes on
 downstream in place of the record, whose original bytes are quarantined untouched with status
 ``remediated``; an invalid one stays quarantined beside the original.
@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Final, Protocol
 
-from dataquarantine.quarantine.envelope import Revision, RevisionKind
+from dataquarantine.kernel.revisions import Revision, RevisionKind
 from dataquarantine.remediation.engine import ActionFailure, ActionOutcome, Applied, Remediator
 from dataquarantine.remediation.engine import encode as encode_json
 from dataquarantine.validation.contract import Contract

@@ -30,7 +30,7 @@ from typing import Any, Final
 import msgspec
 
 from dataquarantine.contracts.model import RemediationSpec, field_parts
-from dataquarantine.quarantine.envelope import FieldChange
+from dataquarantine.kernel.revisions import FieldChange
 from dataquarantine.remediation import scalars
 from dataquarantine.remediation.scalars import FAIL, SKIP, Fix
 from dataquarantine.remediation.timestamps import iso_timestamp

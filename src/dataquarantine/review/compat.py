@@ -34,7 +34,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from dataquarantine.contracts.model import ContractSpec
-from dataquarantine.validation.result import Severity
+from dataquarantine.kernel import pointers
+from dataquarantine.kernel.results import Severity
 
 __all__ = ["backward_incompatibilities"]
 
@@ -207,7 +208,7 @@ def _object(old: Mapping[str, Any], new: Mapping[str, Any], at: str, reasons: li
     if closed and old.get("additionalProperties") is not False:
         reasons.append(f"{where}: additionalProperties set to false")
     for name, old_prop in old_props.items():
-        path = f"{at}/{_escape(name)}"
+        path = f"{at}/{pointers.escape(name)}"
         if name in new_props:
             _json_schema(old_prop, new_props[name], path, reasons)
         elif closed:
@@ -217,10 +218,6 @@ def _object(old: Mapping[str, Any], new: Mapping[str, Any], at: str, reasons: li
     extra = new.get("additionalProperties")
     if isinstance(extra, Mapping) and "additionalProperties" in old:
         _json_schema(old["additionalProperties"], extra, f"{at}/additionalProperties", reasons)
-
-
-def _escape(name: str) -> str:
-    return name.replace("~", "~0").replace("/", "~1")
 
 
 # -- Avro ----------------------------------------------------------------------------------------

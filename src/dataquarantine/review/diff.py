@@ -4,16 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from dataquarantine.quarantine.envelope import FieldChange
+from dataquarantine.kernel import pointers
+from dataquarantine.kernel.revisions import FieldChange
 
 __all__ = ["MAX_CHANGES", "diff_json"]
 
 #: A diff stops after this many changes (an edit that rewrites everything is one big change).
 MAX_CHANGES = 1000
-
-
-def _escape(key: str) -> str:
-    return key.replace("~", "~0").replace("/", "~1")
 
 
 def diff_json(old: Any, new: Any, *, action: str = "edit") -> tuple[FieldChange, ...]:
@@ -29,7 +26,7 @@ def _walk(old: Any, new: Any, path: str, action: str, out: list[FieldChange]) ->
         return
     if isinstance(old, dict) and isinstance(new, dict):
         for key in old.keys() | new.keys():
-            child = f"{path}/{_escape(str(key))}"
+            child = f"{path}/{pointers.escape(str(key))}"
             if key not in new:
                 out.append(FieldChange(child, action, old[key], None))
             elif key not in old:

@@ -10,9 +10,10 @@ from typing import Any
 
 import orjson
 
-from dataquarantine.quarantine.envelope import QuarantineRecord, Status
+from dataquarantine.kernel.lifecycle import Status
+from dataquarantine.kernel.results import Violation
+from dataquarantine.quarantine.envelope import QuarantineRecord
 from dataquarantine.quarantine.history import Event, StoredRevision
-from dataquarantine.validation.result import Violation
 
 __all__ = [
     "Job",

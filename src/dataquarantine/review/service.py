@@ -40,13 +40,16 @@ from dataquarantine.errors import (
     RecordNotFoundError,
     StatusConflictError,
 )
-from dataquarantine.quarantine.envelope import (
-    QuarantineFilter,
-    QuarantineRecord,
-    Revision,
-    RevisionKind,
+from dataquarantine.kernel.lifecycle import (
+    CLOSABLE,
+    EDITABLE,
+    REPROCESS_OUTCOME,
+    REPROCESSABLE,
     Status,
 )
+from dataquarantine.kernel.results import Violation
+from dataquarantine.kernel.revisions import Revision, RevisionKind
+from dataquarantine.quarantine.envelope import QuarantineFilter, QuarantineRecord
 from dataquarantine.quarantine.history import (
     Bucket,
     Event,
@@ -74,19 +77,11 @@ from dataquarantine.review.settings import ReviewSettings
 from dataquarantine.review.sinks import ReprocessedRecord, ReprocessSink, open_reprocess_sink
 from dataquarantine.validation.contract import Contract
 from dataquarantine.validation.registry import ContractRegistry
-from dataquarantine.validation.result import Violation
 
 __all__ = ["MAX_PAGE_SIZE", "Compatibility", "ReviewService"]
 
 MAX_PAGE_SIZE = 1000
 Compatibility = Literal["backward", "none"]
-
-#: Statuses a reprocess may start from.
-_REPROCESSABLE = frozenset({Status.QUARANTINED, Status.DEAD})
-#: Statuses that resolve / discard / edit may start from.
-_OPEN = frozenset({Status.QUARANTINED, Status.REMEDIATED, Status.DEAD})
-_EDITABLE = frozenset({Status.QUARANTINED, Status.DEAD})
-
 
 #: A request retries a store briefly (about 1.5 s): a longer outage is answered at once with
 #: an error, rather than holding the request for the commands' retry window.
@@ -212,7 +207,7 @@ class ReviewService:
         violations the latest contract version still finds in it.
         """
         detail = self.get(record_id)
-        if detail.record.status not in _EDITABLE:
+        if detail.record.status not in EDITABLE:
             raise StatusConflictError(
                 f"record {record_id} is {detail.record.status.value}: it cannot be edited"
             )
@@ -244,7 +239,7 @@ class ReviewService:
         self, record_id: uuid.UUID, to: Status, action: EventAction, actor: str, reason: str
     ) -> QuarantineRecord:
         record = self.record(record_id)
-        if record.status not in _OPEN:
+        if record.status not in CLOSABLE:
             raise StatusConflictError(f"record {record_id} is already {record.status.value}")
         event = Event(record_id, actor, action, record.status, to, reason=reason)
         updated = self.quarantine.retry.call(
@@ -272,7 +267,7 @@ class ReviewService:
         record = detail.record
         if record.status is Status.REPROCESSED:
             return ReprocessOutcome(record.id, record.status, (), record.attempts, changed=False)
-        if record.status not in _REPROCESSABLE:
+        if record.status not in REPROCESSABLE:
             raise StatusConflictError(
                 f"record {record_id} is {record.status.value}: it cannot be reprocessed"
             )
@@ -352,7 +347,7 @@ class ReviewService:
                 except Exception:
                     progress.count("failed")
                     continue
-                progress.count(_OUTCOMES.get(outcome.status, "still_invalid"))
+                progress.count(REPROCESS_OUTCOME.get(outcome.status, "still_invalid"))
 
         return self.jobs.submit(body)
 
@@ -382,7 +377,7 @@ class ReviewService:
             progress.total(self.quarantine.count(flt))
             records = [(r.id, r.status) for r in self.quarantine.iter(flt)]
             for record_id, current in records:
-                if current not in _OPEN:
+                if current not in CLOSABLE:
                     progress.count("skipped")
                     continue
                 try:
@@ -500,13 +495,6 @@ class ReviewService:
             self.sink.close()
         finally:
             self.quarantine.close()
-
-
-_OUTCOMES = {
-    Status.REPROCESSED: "reprocessed",
-    Status.DEAD: "dead",
-    Status.QUARANTINED: "still_invalid",
-}
 
 
 @runtime_checkable

@@ -32,7 +32,7 @@ from urllib.parse import unquote, urlsplit
 import orjson
 
 from dataquarantine.errors import BrokerUnavailableError, ConfigError, StoreError
-from dataquarantine.validation.result import ContractRef
+from dataquarantine.kernel.results import ContractRef
 
 __all__ = [
     "JsonlReprocessSink",

@@ -11,9 +11,9 @@ from typing import Any
 
 from confluent_kafka import TopicPartition
 
+from dataquarantine.kernel.results import ContractRef, ErrorCode, ValidationResult
 from dataquarantine.quarantine.envelope import QuarantineItem
 from dataquarantine.stream.stats import VALID, BatchStats
-from dataquarantine.validation.result import ContractRef, ErrorCode, ValidationResult
 
 __all__ = ["UNKNOWN_SCHEMA", "Checkpoint", "Partition", "RateLimit", "headline_code"]
 

@@ -25,8 +25,8 @@ from typing import Any, Final
 
 import orjson
 
+from dataquarantine.kernel.results import ContractRef, ErrorCode, ValidationResult, Violation
 from dataquarantine.quarantine.envelope import KafkaSource, QuarantineItem
-from dataquarantine.validation.result import ContractRef, ErrorCode, ValidationResult, Violation
 
 __all__ = ["HEADERS", "DlqMessage", "Header", "dlq_envelope", "dlq_headers"]
 

@@ -8,8 +8,8 @@ from typing import Any
 from confluent_kafka import KafkaError, KafkaException, Producer
 
 from dataquarantine.errors import BrokerUnavailableError
+from dataquarantine.kernel.results import ContractRef, ErrorCode, ValidationResult, Violation
 from dataquarantine.stream import kafka
-from dataquarantine.validation.result import ContractRef, ErrorCode, ValidationResult, Violation
 
 __all__ = ["Output"]
 

@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING, Final
 
 from confluent_kafka import Message
 
+from dataquarantine.kernel.results import BatchResult, ContractRef, ValidationResult
 from dataquarantine.quarantine.envelope import KafkaSource, QuarantineItem
 from dataquarantine.remediation import Attempt, Remediation
 from dataquarantine.remediation.prometheus import RemediationMetrics
 from dataquarantine.stream.dlq import Header
 from dataquarantine.stream.routing import TopicRouting, key_bytes
 from dataquarantine.stream.stats import BatchObserver
-from dataquarantine.validation.result import BatchResult, ContractRef, ValidationResult
 
 if TYPE_CHECKING:
     from dataquarantine.validation.contract import Contract

@@ -16,21 +16,15 @@ from typing import Any
 import orjson
 
 from dataquarantine.errors import ContractError, ContractNotFoundError
+from dataquarantine.kernel import pointers
+from dataquarantine.kernel.results import BatchResult, ContractRef
 from dataquarantine.validation.registry import ContractRegistry, Router, split_ref
-from dataquarantine.validation.result import BatchResult, ContractRef
 
-__all__ = ["KeyPath", "TopicRouting", "key_bytes", "pointer_parts"]
+__all__ = ["KeyPath", "TopicRouting", "key_bytes"]
 
 log = logging.getLogger("dataquarantine.stream")
 
 KeyPath = tuple[str, ...]
-
-
-def pointer_parts(pointer: str) -> KeyPath:
-    """RFC 6901 pointer ``/a/b~1c`` -> ``("a", "b/c")``."""
-    if not pointer:
-        return ()
-    return tuple(p.replace("~1", "/").replace("~0", "~") for p in pointer[1:].split("/"))
 
 
 def key_bytes(value: Any, path: KeyPath) -> bytes | None:
@@ -86,7 +80,7 @@ class TopicRouting:
         self._refs: list[ContractRef] = []  # keeps the refs (and so their ids) alive
         for contract in self.registry:
             pointer = contract.spec.key_pointer
-            path = pointer_parts(pointer) if pointer else None
+            path = pointers.parse(pointer) if pointer else None
             self._keys[contract.ref] = path
             self.paths_by_id[id(contract.ref)] = path
             if path is not None and len(path) == 1:

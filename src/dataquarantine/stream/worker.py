@@ -36,7 +36,11 @@ from dataquarantine.errors import (
     StoreUnavailableError,
     is_transient,
 )
-from dataquarantine.quarantine.envelope import Revision
+from dataquarantine.kernel.results import (
+    BatchResult,
+    ValidationResult,
+)
+from dataquarantine.kernel.revisions import Revision
 from dataquarantine.quarantine.retry import RetryPolicy
 from dataquarantine.quarantine.service import Quarantine
 from dataquarantine.remediation import Attempt, Remediation
@@ -52,10 +56,6 @@ from dataquarantine.stream.stats import BatchObserver
 from dataquarantine.stream.status import WorkerStatus, clear_lag, notify_batch, report_lag
 from dataquarantine.validation.engine import gc_paused
 from dataquarantine.validation.registry import ContractRegistry
-from dataquarantine.validation.result import (
-    BatchResult,
-    ValidationResult,
-)
 
 __all__ = ["QUARANTINE_RETRY", "StreamWorker"]
 

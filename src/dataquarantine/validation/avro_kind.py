@@ -53,6 +53,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal, final
 import fastavro
 
 from dataquarantine.errors import SchemaCompileError
+from dataquarantine.kernel.results import ErrorCode, Violation, ViolationSink
 from dataquarantine.validation.avro_tree import Node, compile_tree, json_type_name
 from dataquarantine.validation.base import (
     CompileOptions,
@@ -61,7 +62,6 @@ from dataquarantine.validation.base import (
     register_kind,
 )
 from dataquarantine.validation.parsing import parse_json
-from dataquarantine.validation.result import ErrorCode, Violation, ViolationSink
 
 if TYPE_CHECKING:
     from dataquarantine.contracts.model import ContractSpec

@@ -20,8 +20,9 @@ from math import isfinite
 from typing import Any, Final
 
 from dataquarantine.errors import SchemaCompileError
+from dataquarantine.kernel import pointers
+from dataquarantine.kernel.results import ErrorCode, Violation, ViolationSink
 from dataquarantine.validation.base import DecodeFailure
-from dataquarantine.validation.result import ErrorCode, Violation, ViolationSink
 
 __all__ = ["Node", "compile_tree", "json_type_name"]
 
@@ -42,10 +43,6 @@ _PRIMITIVES: Final = frozenset(
 )
 _unpack_f: Final = struct.Struct("<f").unpack_from
 _unpack_d: Final = struct.Struct("<d").unpack_from
-
-
-def _escape(key: object) -> str:
-    return str(key).replace("~", "~0").replace("/", "~1")
 
 
 def json_type_name(value: object) -> str:
@@ -384,7 +381,9 @@ def _fixed(name: str, size: int) -> Node:
 
 def _record(name: str, entries: tuple[tuple[str, Node, bool], ...]) -> Node:
     checks = tuple((f, n.check, required) for f, n, required in entries)
-    collects = tuple((f, "/" + _escape(f), n.collect, required) for f, n, required in entries)
+    collects = tuple(
+        (f, "/" + pointers.escape(f), n.collect, required) for f, n, required in entries
+    )
     reads = tuple((f, n.read) for f, n, _ in entries)
     fields = frozenset(f for f, _, _ in entries)
 
@@ -416,7 +415,9 @@ def _record(name: str, entries: tuple[tuple[str, Node, bool], ...]) -> Node:
         for key in v:
             if key not in fields:
                 msg = f"{_short(key)} is not a field of record {name}"
-                out.append(_violation(f"{path}/{_escape(key)}", msg, "additionalProperties"))
+                out.append(
+                    _violation(f"{path}/{pointers.escape(key)}", msg, "additionalProperties")
+                )
 
     def read(buf: bytes, pos: int) -> tuple[Any, int]:
         out: dict[str, Any] = {}
@@ -470,7 +471,7 @@ def _union(nodes: tuple[Node, ...], memo: dict[tuple[int, int], tuple[Any, bool]
             return
         hit = tagged(v)
         if hit is not None:
-            hit[2].collect(hit[1], f"{path}/{_escape(hit[0])}", out)
+            hit[2].collect(hit[1], f"{path}/{pointers.escape(hit[0])}", out)
             return
         candidates = [n for n in nodes if type(v) in n.pytypes]
         if len(candidates) == 1:
@@ -546,7 +547,7 @@ def _map(value: Node) -> Node:
             out.append(_violation(path, f"expected map, got {json_type_name(v)}", "type"))
             return
         for k, x in v.items():
-            sub = f"{path}/{_escape(k)}"
+            sub = f"{path}/{pointers.escape(k)}"
             if not isinstance(k, str):
                 out.append(
                     _violation(sub, f"map keys are strings, got {json_type_name(k)}", "type")

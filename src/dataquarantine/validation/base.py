@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from dataquarantine.validation.result import Violation, ViolationSink
+from dataquarantine.kernel.results import Violation, ViolationSink
 from dataquarantine.validation.schema_cost import MAX_FANOUT
 
 __all__ = [
@@ -74,7 +74,7 @@ class SchemaValidator(Protocol):
 
     def violations(self, value: Any) -> list[Violation]:
         """The structural violations of ``value`` (empty when valid): at most
-        :data:`~dataquarantine.validation.result.MAX_VIOLATIONS`, then a summary."""
+        :data:`~dataquarantine.kernel.results.MAX_VIOLATIONS`, then a summary."""
         ...
 
 

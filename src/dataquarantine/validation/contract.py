@@ -10,7 +10,7 @@
 
 ``bytes`` are raw input to decode (JSON, or Avro for avro contracts); any other value is an
 already-decoded JSON value. Violations are collected up to
-:data:`~dataquarantine.validation.result.MAX_VIOLATIONS` per record, then counted in one summary
+:data:`~dataquarantine.kernel.results.MAX_VIOLATIONS` per record, then counted in one summary
 violation; bad data never raises.
 """
 
@@ -23,6 +23,15 @@ from typing import Any
 from dataquarantine.contracts.loader import load_spec, resolve_schema, spec_from_dict
 from dataquarantine.contracts.model import ContractSpec
 from dataquarantine.errors import ContractError, SchemaCompileError
+from dataquarantine.kernel.results import (
+    BatchResult,
+    ContractRef,
+    ErrorCode,
+    Severity,
+    ValidationResult,
+    Violation,
+    ViolationSink,
+)
 from dataquarantine.validation import avro_kind, jsonschema_kind, model_kind
 from dataquarantine.validation.base import (
     KINDS,
@@ -33,15 +42,6 @@ from dataquarantine.validation.base import (
 )
 from dataquarantine.validation.coercion import TextCoercer, column_types_of, text_coercer_for
 from dataquarantine.validation.parsing import MAX_DEPTH, nests_deeper_than
-from dataquarantine.validation.result import (
-    BatchResult,
-    ContractRef,
-    ErrorCode,
-    Severity,
-    ValidationResult,
-    Violation,
-    ViolationSink,
-)
 from dataquarantine.validation.rules import RuleSet
 from dataquarantine.validation.schema_cost import MAX_FANOUT
 

@@ -10,19 +10,20 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from dataquarantine.kernel import pointers
+from dataquarantine.kernel.results import (
+    BatchResult,
+    ContractRef,
+    ErrorCode,
+    ValidationResult,
+    Violation,
+)
 from dataquarantine.validation.base import DecodeFailure
 from dataquarantine.validation.parsing import (
     DECODE_FAILURES,
     json_decode,
     nests_deeper_than,
     parse_json,
-)
-from dataquarantine.validation.result import (
-    BatchResult,
-    ContractRef,
-    ErrorCode,
-    ValidationResult,
-    Violation,
 )
 
 if TYPE_CHECKING:
@@ -149,7 +150,7 @@ def validate_routed(
     add_ref = contracts.append
     invalid: dict[int, ValidationResult] = {}
     warnings: dict[int, tuple[Violation, ...]] = {}
-    pointer = "/" + field.replace("~", "~0").replace("/", "~1")
+    pointer = "/" + pointers.escape(field)
     decode = json_decode
     get_route = routes.get
     with gc_paused():

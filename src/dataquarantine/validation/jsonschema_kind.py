@@ -43,6 +43,8 @@ import yaml
 
 from dataquarantine.contracts.loader import inside_folder
 from dataquarantine.errors import SchemaCompileError
+from dataquarantine.kernel import pointers
+from dataquarantine.kernel.results import ErrorCode, Violation, ViolationSink
 from dataquarantine.safe_yaml import read_yaml
 from dataquarantine.validation.base import (
     CompileOptions,
@@ -51,7 +53,6 @@ from dataquarantine.validation.base import (
     register_kind,
 )
 from dataquarantine.validation.parsing import MAX_DEPTH, nests_deeper_than, parse_json
-from dataquarantine.validation.result import ErrorCode, Violation, ViolationSink
 from dataquarantine.validation.schema_cost import UNBOUNDED, fanout
 
 if TYPE_CHECKING:
@@ -62,7 +63,6 @@ __all__ = [
     "Draft",
     "JsonSchemaValidator",
     "compile_json_schema",
-    "json_pointer",
 ]
 
 Draft = Literal["draft4", "draft6", "draft7", "draft2019-09", "draft2020-12"]
@@ -85,15 +85,6 @@ MAX_MESSAGE: Final = 300
 MAX_ENUMERATED: Final = 100_000
 _UNKNOWN_FORMAT = re.compile(r"Unknown format: '(.*)'\.")
 _YAML_SUFFIXES = (".yaml", ".yml")
-
-
-def json_pointer(parts: list[str | int]) -> str:
-    """RFC 6901 pointer of a path given as keys and indexes (``~`` and ``/`` escaped)."""
-    return "".join("/" + _escape(p) for p in parts)
-
-
-def _escape(part: str | int) -> str:
-    return str(part).replace("~", "~0").replace("/", "~1")
 
 
 def _shorten(message: str) -> str:
@@ -190,7 +181,7 @@ def _compile_error(problem: str, source: Path | None) -> SchemaCompileError:
 
 
 def _where(parts: list[str | int]) -> str:
-    return json_pointer(parts) or "the root"
+    return pointers.join(parts) or "the root"
 
 
 def _describe_meta(exc: jsonschema_rs.ValidationError) -> str:
@@ -489,11 +480,11 @@ def _node_at(value: Any, parts: list[str | int]) -> Any:
 
 def _translate(error: jsonschema_rs.ValidationError, value: Any, out: ViolationSink) -> None:
     kind = error.kind
-    base = json_pointer(error.instance_path)
+    base = pointers.join(error.instance_path)
     if isinstance(kind, _Kind.Required):
         last = error.schema_path[-1] if error.schema_path else "required"
         keyword = last if last in ("dependentRequired", "dependencies") else "required"
-        out.append(_violation(f"{base}/{_escape(kind.property)}", error.message, keyword))
+        out.append(_violation(f"{base}/{pointers.escape(kind.property)}", error.message, keyword))
         return
     if isinstance(kind, (_Kind.AdditionalProperties, _Kind.UnevaluatedProperties)) and (
         kind.unexpected
@@ -525,7 +516,7 @@ def _translate(error: jsonschema_rs.ValidationError, value: Any, out: ViolationS
     if isinstance(kind, _Kind.PropertyNames) and isinstance(kind.error.instance, str):
         name = kind.error.instance
         message = f"property name {json.dumps(name, ensure_ascii=False)}: {kind.error.message}"
-        out.append(_violation(f"{base}/{_escape(name)}", message, kind.name))
+        out.append(_violation(f"{base}/{pointers.escape(name)}", message, kind.name))
         return
     out.append(_violation(base, error.message, kind.name))
 
@@ -533,4 +524,4 @@ def _translate(error: jsonschema_rs.ValidationError, value: Any, out: ViolationS
 def _per_property(base: str, names: list[str], what: str, keyword: str, out: ViolationSink) -> None:
     for name in names:
         message = f"{what} property {json.dumps(name, ensure_ascii=False)} is not allowed"
-        out.append(_violation(f"{base}/{_escape(name)}", message, keyword))
+        out.append(_violation(f"{base}/{pointers.escape(name)}", message, keyword))

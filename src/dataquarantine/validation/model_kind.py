@@ -31,9 +31,10 @@ from typing import TYPE_CHECKING, Any, Final, final
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from dataquarantine.errors import SchemaCompileError
+from dataquarantine.kernel import pointers
+from dataquarantine.kernel.results import ErrorCode, Violation, ViolationSink
 from dataquarantine.validation.base import CompileOptions, SchemaValidator, register_kind
 from dataquarantine.validation.parsing import parse_json
-from dataquarantine.validation.result import ErrorCode, Violation, ViolationSink
 
 if TYPE_CHECKING:
     from dataquarantine.contracts.model import ContractSpec
@@ -215,7 +216,7 @@ def loc_to_pointer(loc: Sequence[Any], value: Any, *, missing: bool = False) -> 
             node = child
         elif missing and i == last:
             parts.append(str(seg))
-    return "".join("/" + p.replace("~", "~0").replace("/", "~1") for p in parts)
+    return pointers.join(parts)
 
 
 def _member(node: Any, seg: Any) -> Any:

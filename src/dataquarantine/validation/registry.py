@@ -16,10 +16,10 @@ from typing import Any
 from dataquarantine.contracts.loader import discover_contract_files
 from dataquarantine.contracts.version import Version
 from dataquarantine.errors import ConfigError, ContractNotFoundError, DuplicateContractError
+from dataquarantine.kernel.results import BatchResult
 from dataquarantine.validation.base import Retriever
 from dataquarantine.validation.contract import Contract
 from dataquarantine.validation.engine import Route, validate_forced, validate_routed
-from dataquarantine.validation.result import BatchResult
 
 __all__ = ["ContractRegistry", "Router", "split_ref"]
 

@@ -22,6 +22,8 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final
 from urllib.parse import unquote, urldefrag, urljoin
 
+from dataquarantine.kernel import pointers
+
 __all__ = ["MAX_FANOUT", "UNBOUNDED", "fanout"]
 
 #: Most subschema applications a schema may make on one value of a record (at any depth).
@@ -153,7 +155,7 @@ class _Graph:
         if frag.startswith("/"):
             node = doc
             for part in frag[1:].split("/"):
-                key = unquote(part).replace("~1", "/").replace("~0", "~")
+                key = pointers.unescape(unquote(part))
                 if isinstance(node, dict) and key in node:
                     node = node[key]
                 elif (

@@ -14,8 +14,9 @@ from urllib.parse import parse_qsl, urlencode
 
 from starlette.requests import Request
 
-from dataquarantine.quarantine.envelope import QuarantineFilter, Status
-from dataquarantine.validation.result import ErrorCode
+from dataquarantine.kernel.lifecycle import Status
+from dataquarantine.kernel.results import ErrorCode
+from dataquarantine.quarantine.envelope import QuarantineFilter
 
 __all__ = [
     "MAX_FORM_BYTES",

@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from markupsafe import Markup, escape
 
-from dataquarantine.stream.routing import pointer_parts
+from dataquarantine.kernel import pointers
 
 __all__ = [
     "DecodedPayload",
@@ -92,13 +92,9 @@ def _child(value: Any, part: str) -> Any:
     return _MISSING
 
 
-def _escape_part(part: str) -> str:
-    return part.replace("~", "~0").replace("/", "~1")
-
-
 def locate(value: Any, pointer: str) -> Highlight:
     """Resolve ``pointer`` against ``value`` into a :class:`Highlight`."""
-    parts = pointer_parts(pointer)
+    parts = pointers.parse(pointer)
     node = value
     walked = ""
     for i, part in enumerate(parts):
@@ -108,7 +104,7 @@ def locate(value: Any, pointer: str) -> Highlight:
                 return Highlight(pointer, "missing", walked)
             return Highlight(pointer, "ancestor", walked)
         node = child
-        walked += "/" + _escape_part(part)
+        walked += "/" + pointers.escape(part)
     return Highlight(pointer, "exact", walked)
 
 
@@ -123,7 +119,7 @@ def _marks(value: Any, errors: Iterable[tuple[str, str]]) -> _Marks:
     for pointer, message in errors:
         spot = locate(value, pointer)
         if spot.kind == "missing":
-            key = pointer_parts(pointer)[-1]
+            key = pointers.parse(pointer)[-1]
             entries = marks.missing.setdefault(spot.target, [])
             for k, p, messages in entries:
                 if k == key and p == pointer:
@@ -183,7 +179,7 @@ def _render(value: Any, pointer: str, depth: int, marks: _Marks, out: list[str])
                     f'{pad}<span class="k">{escape(json.dumps(key, ensure_ascii=False))}'
                     '</span><span class="p">: </span>'
                 )
-                child_pointer = f"{pointer}/{_escape_part(key)}"
+                child_pointer = f"{pointer}/{pointers.escape(key)}"
                 _render(child, child_pointer, depth + 1, marks, out)
                 out.append('<span class="p">,</span>' if i < total - 1 else "")
                 out.append(_note(marks.exact.get(child_pointer)) + "\n")

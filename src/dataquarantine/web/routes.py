@@ -27,9 +27,9 @@ from dataquarantine.errors import (
     StatusConflictError,
     is_transient,
 )
+from dataquarantine.kernel.lifecycle import CLOSABLE, EDITABLE, Status
+from dataquarantine.kernel.results import ErrorCode
 from dataquarantine.masking import mask_secrets
-from dataquarantine.quarantine.envelope import Status
-from dataquarantine.validation.result import ErrorCode
 from dataquarantine.web.auth import (
     CSRF_FIELD,
     CSRF_HEADER,
@@ -59,9 +59,6 @@ __all__ = ["ANONYMOUS_ACTOR", "create_web_router"]
 #: The history's actor for changes made without a configured token.
 ANONYMOUS_ACTOR = "web"
 _REASON_MAX = 500
-#: What the review service allows per status (mirrors its lifecycle; it has the last word).
-_EDITABLE = frozenset({Status.QUARANTINED, Status.DEAD})
-_OPEN = frozenset({Status.QUARANTINED, Status.REMEDIATED, Status.DEAD})
 
 #: Messages shown after a redirect, by code (the query string never carries free text).
 FLASH: dict[str, tuple[str, str]] = {
@@ -282,8 +279,8 @@ def create_web_router(
             revisions=revision_views(detail.payload, revisions),
             events=sorted(detail.events, key=lambda e: e.at, reverse=True),
             flash=flash,
-            can_edit=detail.record.status in _EDITABLE,
-            can_close=detail.record.status in _OPEN,
+            can_edit=detail.record.status in EDITABLE,
+            can_close=detail.record.status in CLOSABLE,
         )
 
     @router.get("/jobs/{job_id}")

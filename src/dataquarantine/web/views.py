@@ -9,9 +9,9 @@ from typing import Any, Literal
 
 from markupsafe import Markup
 
-from dataquarantine.quarantine.envelope import Status
+from dataquarantine.kernel.lifecycle import Status
+from dataquarantine.kernel.results import Violation
 from dataquarantine.quarantine.history import Bucket, QuarantineStats, SeriesPoint, StoredRevision
-from dataquarantine.validation.result import Violation
 from dataquarantine.web.charts import BarItem, TimeSeries, hbar_chart, stacked_bar_chart
 from dataquarantine.web.forms import RecordsQuery
 from dataquarantine.web.payload_view import (

@@ -8,12 +8,12 @@ from collections.abc import Callable
 import pytest
 from tests.fixtures.kafka import KafkaTopics, drain
 
+from dataquarantine.kernel.results import ContractRef
 from dataquarantine.review.sinks import (
     KafkaReprocessSink,
     ReprocessedRecord,
     open_reprocess_sink,
 )
-from dataquarantine.validation.result import ContractRef
 
 pytestmark = pytest.mark.kafka
 

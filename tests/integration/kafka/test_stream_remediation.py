@@ -13,7 +13,8 @@ import pytest
 from prometheus_client import generate_latest
 from tests.fixtures.kafka import KafkaTopics, WorkerThread, drain, produce
 
-from dataquarantine.quarantine.envelope import QuarantineFilter, Status
+from dataquarantine.kernel.lifecycle import Status
+from dataquarantine.quarantine.envelope import QuarantineFilter
 from dataquarantine.quarantine.service import Quarantine
 from dataquarantine.stream.metrics import StreamMetrics
 from dataquarantine.stream.settings import StreamSettings

@@ -19,11 +19,11 @@ from typer.testing import CliRunner
 
 from dataquarantine.cli.app import app
 from dataquarantine.errors import ConfigError, ContractError, LoadError
+from dataquarantine.kernel.results import ErrorCode
 from dataquarantine.load import LoadOptions, LoadRun, LoadSummary
 from dataquarantine.quarantine.envelope import QuarantineFilter, TableSource
 from dataquarantine.quarantine.service import Quarantine
 from dataquarantine.validation.contract import Contract
-from dataquarantine.validation.result import ErrorCode
 
 # customers 1..50, agents 1..5
 GOOD = [

@@ -16,6 +16,7 @@ from psycopg import sql
 from tests.fixtures.postgres import PrivatePostgres, drop_schema, with_schema
 
 from dataquarantine.errors import StoreIntegrityError, StoreUnavailableError
+from dataquarantine.kernel.results import ErrorCode, Violation
 from dataquarantine.quarantine.envelope import (
     ENVELOPE_NAMESPACE,
     KafkaSource,
@@ -24,7 +25,6 @@ from dataquarantine.quarantine.envelope import (
     QuarantineRecord,
 )
 from dataquarantine.quarantine.sql import MIGRATIONS, SqlQuarantineStore, open_store
-from dataquarantine.validation.result import ErrorCode, Violation
 
 ALL = QuarantineFilter()
 

@@ -17,9 +17,9 @@ from fastapi.testclient import TestClient
 from tests.unit.api.conftest import AUTH, ORDERS
 
 from dataquarantine.api import ApiSettings, create_app
+from dataquarantine.kernel.results import ContractRef, ErrorCode
 from dataquarantine.quarantine.envelope import KafkaSource, QuarantineItem
 from dataquarantine.testing import make_item, make_violation
-from dataquarantine.validation.result import ContractRef, ErrorCode
 
 Put = Callable[[list[QuarantineItem]], list[uuid.UUID]]
 RECORDS = "/api/v1/quarantine/records"

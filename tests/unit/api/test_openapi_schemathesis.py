@@ -20,8 +20,8 @@ from schemathesis.checks import positive_data_acceptance
 from tests.unit.api.conftest import AUTH, ORDERS, TOKEN
 
 from dataquarantine.api import ApiSettings, create_app
+from dataquarantine.kernel.results import ContractRef
 from dataquarantine.testing import make_item
-from dataquarantine.validation.result import ContractRef
 
 
 @pytest.fixture(scope="module")

@@ -17,13 +17,10 @@ import pytest
 from tests.fixtures.postgres import drop_schema, with_schema
 
 from dataquarantine.errors import RecordNotFoundError
-from dataquarantine.quarantine.envelope import (
-    FieldChange,
-    QuarantineFilter,
-    Revision,
-    RevisionKind,
-    Status,
-)
+from dataquarantine.kernel.lifecycle import Status
+from dataquarantine.kernel.results import ErrorCode
+from dataquarantine.kernel.revisions import FieldChange, Revision, RevisionKind
+from dataquarantine.quarantine.envelope import QuarantineFilter
 from dataquarantine.quarantine.history import Event, EventAction
 from dataquarantine.quarantine.service import Quarantine
 from dataquarantine.quarantine.sql import open_store
@@ -34,7 +31,6 @@ from dataquarantine.testing import (
     make_record,
     make_violation,
 )
-from dataquarantine.validation.result import ErrorCode
 
 ALL = QuarantineFilter()
 
@@ -249,8 +245,8 @@ def test_list_json_is_the_to_dict_of_list(store: Any, by_code: bool) -> None:
     """The API's page (built by the database where it can) equals the records' own JSON."""
     import orjson
 
+    from dataquarantine.kernel.results import Severity
     from dataquarantine.quarantine.envelope import KafkaSource, TableSource
-    from dataquarantine.validation.result import Severity
 
     at = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
     records = [

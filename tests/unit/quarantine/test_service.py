@@ -18,12 +18,9 @@ from dataquarantine.errors import (
     StoreIntegrityError,
     StoreUnavailableError,
 )
-from dataquarantine.quarantine.envelope import (
-    KafkaSource,
-    QuarantineFilter,
-    QuarantineItem,
-    Status,
-)
+from dataquarantine.kernel.lifecycle import Status
+from dataquarantine.kernel.results import ContractRef, ErrorCode
+from dataquarantine.quarantine.envelope import KafkaSource, QuarantineFilter, QuarantineItem
 from dataquarantine.quarantine.payloads import LocalPayloadStore
 from dataquarantine.quarantine.retry import RetryPolicy
 from dataquarantine.quarantine.service import Quarantine, WriteReport
@@ -33,7 +30,6 @@ from dataquarantine.testing import (
     make_item,
     make_violation,
 )
-from dataquarantine.validation.result import ContractRef, ErrorCode
 
 
 class Sleeps(list[float]):

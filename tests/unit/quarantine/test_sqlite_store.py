@@ -23,6 +23,8 @@ from dataquarantine.errors import (
     StoreUnavailableError,
     UnsafeIdentifierError,
 )
+from dataquarantine.kernel.lifecycle import Status
+from dataquarantine.kernel.results import ErrorCode, Severity, Violation
 from dataquarantine.quarantine.envelope import (
     ENVELOPE_NAMESPACE,
     FileSource,
@@ -31,7 +33,6 @@ from dataquarantine.quarantine.envelope import (
     QuarantineFilter,
     QuarantineRecord,
     Source,
-    Status,
     TableSource,
 )
 from dataquarantine.quarantine.ports import QuarantineStore
@@ -42,7 +43,6 @@ from dataquarantine.quarantine.sql import (
     open_store,
 )
 from dataquarantine.quarantine.sql.url import PostgresTarget, SqliteTarget, parse_store_url
-from dataquarantine.validation.result import ErrorCode, Severity, Violation
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 

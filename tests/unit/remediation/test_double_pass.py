@@ -9,7 +9,9 @@ from typing import Any
 import orjson
 import pytest
 
-from dataquarantine.quarantine.envelope import QuarantineFilter, RevisionKind, Status
+from dataquarantine.kernel.lifecycle import Status
+from dataquarantine.kernel.revisions import RevisionKind
+from dataquarantine.quarantine.envelope import QuarantineFilter
 from dataquarantine.quarantine.service import Quarantine
 from dataquarantine.remediation import RecordOutcome, Remediation, remediate
 from dataquarantine.runner import ValidationRun

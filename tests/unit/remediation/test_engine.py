@@ -11,7 +11,7 @@ import pytest
 from pydantic import ValidationError
 
 from dataquarantine.contracts.model import RemediationSpec
-from dataquarantine.quarantine.envelope import FieldChange
+from dataquarantine.kernel.revisions import FieldChange
 from dataquarantine.remediation import ActionOutcome, Remediator
 
 

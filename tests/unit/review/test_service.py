@@ -20,14 +20,16 @@ from dataquarantine.errors import (
     RecordNotFoundError,
     StatusConflictError,
 )
-from dataquarantine.quarantine.envelope import QuarantineFilter, RevisionKind, Status
+from dataquarantine.kernel.lifecycle import Status
+from dataquarantine.kernel.results import ContractRef
+from dataquarantine.kernel.revisions import RevisionKind
+from dataquarantine.quarantine.envelope import QuarantineFilter
 from dataquarantine.quarantine.history import EventAction
 from dataquarantine.quarantine.service import Quarantine
 from dataquarantine.review import JobState, ReviewService
 from dataquarantine.review.sinks import JsonlReprocessSink
 from dataquarantine.testing import InMemoryPayloadStore, InMemoryQuarantineStore, make_item
 from dataquarantine.validation.registry import ContractRegistry
-from dataquarantine.validation.result import ContractRef
 
 ORDERS = {
     "name": "orders",
@@ -333,8 +335,8 @@ def test_reprocess_against_a_costly_contract_is_bounded(tmp_path: Path) -> None:
     import time
 
     from dataquarantine.contracts.loader import spec_from_dict
+    from dataquarantine.kernel.results import MAX_VIOLATIONS, TRUNCATED
     from dataquarantine.validation.contract import Contract
-    from dataquarantine.validation.result import MAX_VIOLATIONS, TRUNCATED
 
     # Loaded bypassing the cost check (a trusted caller may): reprocessing stays bounded.
     spec = spec_from_dict({"name": "orders", "version": "1.0.0", "schema": _doubling()})

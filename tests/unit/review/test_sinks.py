@@ -10,6 +10,7 @@ import orjson
 import pytest
 
 from dataquarantine.errors import ConfigError
+from dataquarantine.kernel.results import ContractRef
 from dataquarantine.quarantine.sql import open_store
 from dataquarantine.review.sinks import (
     JsonlReprocessSink,
@@ -17,7 +18,6 @@ from dataquarantine.review.sinks import (
     StoreTableSink,
     open_reprocess_sink,
 )
-from dataquarantine.validation.result import ContractRef
 
 REF = ContractRef("orders", "1.0.0")
 

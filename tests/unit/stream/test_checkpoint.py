@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from dataquarantine.kernel.results import ContractRef, ErrorCode, ValidationResult, Violation
 from dataquarantine.stream.checkpoint import UNKNOWN_SCHEMA, Checkpoint, RateLimit
 from dataquarantine.stream.stats import VALID
-from dataquarantine.validation.result import ContractRef, ErrorCode, ValidationResult, Violation
 
 REF = ContractRef("user_event", "1.1.0")
 

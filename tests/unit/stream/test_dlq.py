@@ -9,9 +9,9 @@ import orjson
 from hypothesis import given
 from hypothesis import strategies as st
 
+from dataquarantine.kernel.results import ContractRef, ErrorCode, ValidationResult, Violation
 from dataquarantine.quarantine.envelope import KafkaSource, QuarantineItem
 from dataquarantine.stream.dlq import HEADERS, DlqMessage, dlq_envelope, dlq_headers
-from dataquarantine.validation.result import ContractRef, ErrorCode, ValidationResult, Violation
 
 ERRORS = (
     Violation(ErrorCode.SCHEMA_VIOLATION, "/user_id", "does not match", keyword="pattern"),

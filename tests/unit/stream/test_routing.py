@@ -7,18 +7,13 @@ import pytest
 
 from dataquarantine.demo.generator import DEMO_CONTRACTS_DIR
 from dataquarantine.errors import ContractNotFoundError
-from dataquarantine.stream.routing import TopicRouting, key_bytes, pointer_parts
+from dataquarantine.stream.routing import TopicRouting, key_bytes
 from dataquarantine.validation.registry import ContractRegistry
 
 
 @pytest.fixture(scope="module")
 def registry() -> ContractRegistry:
     return ContractRegistry.from_directory(DEMO_CONTRACTS_DIR)
-
-
-def test_pointer_parts_unescape() -> None:
-    assert pointer_parts("") == ()
-    assert pointer_parts("/a/b~1c/d~0e") == ("a", "b/c", "d~e")
 
 
 @pytest.mark.parametrize(

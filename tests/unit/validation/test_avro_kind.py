@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 from dataquarantine.contracts.model import ContractSpec
 from dataquarantine.contracts.version import Version
 from dataquarantine.errors import SchemaCompileError
+from dataquarantine.kernel.results import ErrorCode, Violation
 from dataquarantine.validation.avro_kind import MAX_SCHEMA_DEPTH, AvroValidator, compile_avro
 from dataquarantine.validation.base import KINDS, CompileOptions, DecodeFailure
-from dataquarantine.validation.result import ErrorCode, Violation
 
 V1 = Version.parse("1.0.0")
 MakeAvro = Callable[..., AvroValidator]

@@ -12,14 +12,11 @@ from hypothesis import strategies as st
 
 from dataquarantine.contracts.model import ContractSpec
 from dataquarantine.errors import SchemaCompileError
+from dataquarantine.kernel import pointers
+from dataquarantine.kernel.results import ErrorCode, Violation
 from dataquarantine.validation.base import KINDS, CompileOptions, DecodeFailure, Retriever
-from dataquarantine.validation.jsonschema_kind import (
-    JsonSchemaValidator,
-    compile_json_schema,
-    json_pointer,
-)
+from dataquarantine.validation.jsonschema_kind import JsonSchemaValidator, compile_json_schema
 from dataquarantine.validation.parsing import parse_json
-from dataquarantine.validation.result import ErrorCode, Violation
 
 DRAFT7 = "http://json-schema.org/draft-07/schema#"
 DRAFT2020 = "https://json-schema.org/draft/2020-12/schema"
@@ -439,7 +436,7 @@ def test_pointer_escapes_tilde_and_slash(compile_schema: Compile) -> None:
     )
     out = v.violations({"x/y": {"m~n": 1}})
     assert sorted(paths(out)) == ["/a~1b", "/c~0d", "/x~1y/m~0n"]
-    assert json_pointer(["a/b", 0, "~"]) == "/a~1b/0/~0"
+    assert pointers.join(["a/b", 0, "~"]) == "/a~1b/0/~0"
 
 
 def test_dependent_required(compile_schema: Compile) -> None:

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from dataquarantine.contracts.model import ContractSpec
 from dataquarantine.contracts.version import Version
 from dataquarantine.errors import SchemaCompileError
+from dataquarantine.kernel.results import ErrorCode, Violation
 from dataquarantine.validation.base import KINDS, CompileOptions, DecodeFailure
 from dataquarantine.validation.model_kind import (
     ModelValidator,
@@ -20,7 +21,6 @@ from dataquarantine.validation.model_kind import (
     load_model,
     loc_to_pointer,
 )
-from dataquarantine.validation.result import ErrorCode, Violation
 
 V1 = Version.parse("1.0.0")
 # The repository root: "tests.unit.validation.fixtures_models" imports from there.

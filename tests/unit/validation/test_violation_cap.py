@@ -13,7 +13,7 @@ from tests.unit.validation.test_schema_cost import EXPLOSIVE, RECURSIVE, doublin
 
 from dataquarantine import Contract, ErrorCode
 from dataquarantine.contracts.loader import spec_from_dict
-from dataquarantine.validation.result import MAX_VIOLATIONS, TRUNCATED, ValidationResult
+from dataquarantine.kernel.results import MAX_VIOLATIONS, TRUNCATED, ValidationResult
 
 
 def bypassed(schema: Any, **extra: Any) -> Contract:

@@ -6,8 +6,9 @@ from urllib.parse import parse_qsl, urlsplit
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dataquarantine.quarantine.envelope import QuarantineFilter, Status
-from dataquarantine.validation.result import ErrorCode
+from dataquarantine.kernel.lifecycle import Status
+from dataquarantine.kernel.results import ErrorCode
+from dataquarantine.quarantine.envelope import QuarantineFilter
 from dataquarantine.web.forms import RecordsQuery
 
 

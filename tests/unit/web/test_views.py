@@ -3,9 +3,9 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from dataquarantine.quarantine.envelope import RevisionKind
+from dataquarantine.kernel.results import ErrorCode, Violation
+from dataquarantine.kernel.revisions import RevisionKind
 from dataquarantine.quarantine.history import Count, QuarantineStats, SeriesPoint, StoredRevision
-from dataquarantine.validation.result import ErrorCode, Violation
 from dataquarantine.web.payload_view import anchor_for
 from dataquarantine.web.views import (
     dashboard,

@@ -15,17 +15,17 @@ from typing import Any, ClassVar
 import orjson
 
 from dataquarantine.errors import ConfigError, StoreError, StoreIntegrityError
+from dataquarantine.kernel.lifecycle import Status
+from dataquarantine.kernel.results import Violation
+from dataquarantine.kernel.revisions import Revision
 from dataquarantine.quarantine.envelope import (
     PayloadRef,
     QuarantineFilter,
     QuarantineRecord,
-    Revision,
-    Status,
     source_from_dict,
 )
 from dataquarantine.quarantine.sql.migrations import MIGRATIONS, Dialect, Migration
 from dataquarantine.quarantine.sql.review import ReviewQueries, clean_text
-from dataquarantine.validation.result import Violation
 
 __all__ = [
     "INSERT_COLUMNS",

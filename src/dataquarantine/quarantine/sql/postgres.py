@@ -22,8 +22,9 @@ from dataquarantine.errors import (
     StoreIntegrityError,
     StoreUnavailableError,
 )
+from dataquarantine.kernel.revisions import Revision
 from dataquarantine.masking import mask_secrets
-from dataquarantine.quarantine.envelope import QuarantineFilter, QuarantineRecord, Revision
+from dataquarantine.quarantine.envelope import QuarantineFilter, QuarantineRecord
 from dataquarantine.quarantine.history import Bucket
 from dataquarantine.quarantine.sql.base import (
     INSERT_COLUMNS,

@@ -20,13 +20,10 @@ from typing import Any, ClassVar, TypeVar
 import orjson
 
 from dataquarantine.errors import RecordNotFoundError, StoreIntegrityError
-from dataquarantine.quarantine.envelope import (
-    QuarantineFilter,
-    QuarantineRecord,
-    Revision,
-    RevisionKind,
-    Status,
-)
+from dataquarantine.kernel.lifecycle import Status
+from dataquarantine.kernel.results import ErrorCode, Violation
+from dataquarantine.kernel.revisions import Revision, RevisionKind, change_from_dict
+from dataquarantine.quarantine.envelope import QuarantineFilter, QuarantineRecord
 from dataquarantine.quarantine.history import (
     Bucket,
     Count,
@@ -35,9 +32,7 @@ from dataquarantine.quarantine.history import (
     QuarantineStats,
     SeriesPoint,
     StoredRevision,
-    change_from_dict,
 )
-from dataquarantine.validation.result import ErrorCode, Violation
 
 __all__ = ["REVISION_COLUMNS", "ReviewQueries", "clean_text", "json_text", "revision_row"]
 

@@ -19,7 +19,8 @@ from dataquarantine.errors import (
     StoreIntegrityError,
     StoreUnavailableError,
 )
-from dataquarantine.quarantine.envelope import QuarantineRecord, Revision
+from dataquarantine.kernel.revisions import Revision
+from dataquarantine.quarantine.envelope import QuarantineRecord
 from dataquarantine.quarantine.history import Bucket
 from dataquarantine.quarantine.sql.base import (
     INSERT_COLUMNS,

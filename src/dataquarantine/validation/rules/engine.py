@@ -33,7 +33,7 @@ from typing import Any, Final
 
 from dataquarantine.contracts.model import RuleSpec
 from dataquarantine.errors import RuleCompileError
-from dataquarantine.validation.result import ErrorCode, Violation
+from dataquarantine.kernel.results import ErrorCode, Violation
 from dataquarantine.validation.rules.budget import COST_LIMIT, FAST, BudgetExceeded
 from dataquarantine.validation.rules.expression import check
 from dataquarantine.validation.rules.nodes import (

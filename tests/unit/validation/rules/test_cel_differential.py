@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from tests.unit.validation.rules.cel_strategies import expressions, records
 
 from dataquarantine.contracts.model import RuleSpec
-from dataquarantine.validation.result import ErrorCode, Violation
+from dataquarantine.kernel.results import ErrorCode, Violation
 from dataquarantine.validation.rules import RuleSet
 from dataquarantine.validation.rules.expression import check as check_node
 from dataquarantine.validation.rules.parser import CelSyntaxError, parse

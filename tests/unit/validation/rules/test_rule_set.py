@@ -12,7 +12,7 @@ import pytest
 
 from dataquarantine.contracts.model import RuleSpec
 from dataquarantine.errors import ContractError, RuleCompileError
-from dataquarantine.validation.result import ErrorCode, Severity, Violation
+from dataquarantine.kernel.results import ErrorCode, Severity, Violation
 from dataquarantine.validation.rules import RuleSet
 
 MakeRules = Callable[..., RuleSet]
