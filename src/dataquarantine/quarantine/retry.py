@@ -43,6 +43,11 @@ class RetryPolicy:
     fraction of up to ``jitter`` (0..1) so that many clients recovering from the same outage do
     not retry in lockstep.
     ``sleep`` and ``clock`` are injectable for tests.
+
+    Two optional hooks let a caller own the outage: ``on_retry(exc, attempt, pause)`` is
+    called before each pause instead of the WARNING line, and ``give_up()``, asked before each
+    retry, re-raises the failure once it returns true (with it, neither ``max_attempts`` nor
+    ``deadline`` is needed: the caller decides when to stop).
     """
 
     max_attempts: int | None = None
@@ -51,14 +56,18 @@ class RetryPolicy:
     multiplier: float = 2.0
     max_backoff: float = 5.0
     jitter: float = 0.2
-    sleep: Callable[[float], None] = field(default=time.sleep, compare=False, repr=False)
+    sleep: Callable[[float], object] = field(default=time.sleep, compare=False, repr=False)
     clock: Callable[[], float] = field(default=time.monotonic, compare=False, repr=False)
+    on_retry: Callable[[Exception, int, float], None] | None = field(
+        default=None, compare=False, repr=False
+    )
+    give_up: Callable[[], bool] | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.max_attempts is not None and self.max_attempts < 1:
             raise ConfigError(f"max_attempts must be >= 1, not {self.max_attempts}")
-        if self.max_attempts is None and self.deadline is None:
-            raise ConfigError("a retry policy needs max_attempts or a deadline")
+        if self.max_attempts is None and self.deadline is None and self.give_up is None:
+            raise ConfigError("a retry policy needs max_attempts, a deadline or give_up")
         if self.deadline is not None and self.deadline <= 0:
             raise ConfigError(f"deadline must be > 0 seconds, not {self.deadline}")
         if self.initial_backoff < 0 or self.max_backoff < 0:
@@ -90,10 +99,17 @@ class RetryPolicy:
                     raise
                 if self.max_attempts is not None and attempt >= self.max_attempts:
                     raise
+                if self.give_up is not None and self.give_up():
+                    raise
                 pause = self.backoff(attempt)
                 elapsed = self.clock() - start
                 if self.deadline is not None and elapsed + pause > self.deadline:
                     raise
+                if self.on_retry is not None:
+                    self.on_retry(exc, attempt, pause)
+                    self.sleep(pause)
+                    attempt += 1
+                    continue
                 log.warning(
                     "%s; retry %d in %.1fs (%.0fs of %s retrying)",
                     exc,

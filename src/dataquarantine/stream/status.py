@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from typing import Any, Final
 
 from confluent_kafka import Consumer, KafkaError, KafkaException
@@ -22,9 +22,9 @@ from dataquarantine.errors import (
     StoreError,
 )
 from dataquarantine.quarantine.service import Quarantine
-from dataquarantine.stream.checkpoint import Partition, RateLimit
+from dataquarantine.stream.checkpoint import RateLimit, clear_lag, notify_batch
 from dataquarantine.stream.kafka import TRANSPORT_DOWN
-from dataquarantine.stream.stats import BatchObserver, BatchStats
+from dataquarantine.stream.stats import BatchObserver
 
 __all__ = ["PROBE_INTERVAL", "WorkerStatus", "clear_lag", "notify_batch", "report_lag"]
 
@@ -144,24 +144,3 @@ def report_lag(consumer: Consumer, observers: Sequence[BatchObserver], limit: Ra
             except Exception:
                 if limit(f"lag {type(observer).__name__}"):
                     log.exception("observer %s failed", type(observer).__name__)
-
-
-def notify_batch(observers: Sequence[BatchObserver], stats: BatchStats, limit: RateLimit) -> None:
-    """Hand a committed batch's ``stats`` to every observer; one that fails is logged (at
-    most once per interval), never fatal: the batch is committed already."""
-    for observer in observers:
-        try:
-            observer.observe_batch(stats)
-        except Exception:
-            if limit(f"observer {type(observer).__name__}"):
-                log.exception("observer %s failed", type(observer).__name__)
-
-
-def clear_lag(observers: Sequence[BatchObserver], partitions: Collection[Partition]) -> None:
-    """Forget the lag of ``partitions``, which another worker now owns (a stale series would
-    show a frozen lag forever). Optional on observers: ``clear_lag(topic, partition)``."""
-    for observer in observers:
-        clear = getattr(observer, "clear_lag", None)
-        if callable(clear):
-            for topic, partition in partitions:
-                clear(topic, partition)

@@ -4,10 +4,11 @@ Delivery is **at least once**: an offset is committed only once the outcome of e
 before it is durable. Messages are consumed in batches and handed to the producer at once.
 Every ``flush_interval_ms`` (or ``flush_max_records``) the open *checkpoint* is sealed: its
 quarantine write starts in a background thread while consumption goes on, and once that is
-durable the producer is flushed and the offsets are committed, in the numbered steps of
-:meth:`StreamWorker._finish`. At most one checkpoint is sealed at a time. A crash anywhere
-loses nothing: the uncommitted messages are consumed again (duplicates are possible, losses
-are not; quarantine writes are idempotent on the source coordinates).
+durable the producer is flushed and the offsets are committed, in the numbered steps of the
+:class:`~dataquarantine.stream.checkpoint.Committer`. At most one checkpoint is sealed at a
+time. A crash anywhere loses nothing: the uncommitted messages are consumed again
+(duplicates are possible, losses are not; quarantine writes are idempotent on the source
+coordinates).
 
 Faults: an unreachable broker is retried (librdkafka reconnects, the worker retries flushes
 and commits with backoff); a store that is down **pauses** the worker: the checkpoint is kept
@@ -24,28 +25,19 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from confluent_kafka import Consumer, KafkaException, Message, Producer, TopicPartition
 
-from dataquarantine.errors import (
-    DataQuarantineError,
-    StoreUnavailableError,
-    is_transient,
-)
-from dataquarantine.kernel.results import (
-    BatchResult,
-    ValidationResult,
-)
+from dataquarantine.errors import DataQuarantineError, is_transient
+from dataquarantine.kernel.results import BatchResult, ValidationResult
 from dataquarantine.kernel.revisions import Revision
 from dataquarantine.quarantine.retry import RetryPolicy
 from dataquarantine.quarantine.service import Quarantine
 from dataquarantine.remediation import Attempt, Remediation
 from dataquarantine.stream import kafka
-from dataquarantine.stream.checkpoint import Checkpoint, Partition, RateLimit
+from dataquarantine.stream.checkpoint import Checkpoint, Committer, RateLimit
 from dataquarantine.stream.consumer import GroupConsumer
 from dataquarantine.stream.dlq import DlqMessage
 from dataquarantine.stream.output import Output
@@ -53,7 +45,7 @@ from dataquarantine.stream.remediation import attempt_batch, fixed_message, reme
 from dataquarantine.stream.routing import TopicRouting, key_bytes
 from dataquarantine.stream.settings import StreamSettings
 from dataquarantine.stream.stats import BatchObserver
-from dataquarantine.stream.status import WorkerStatus, clear_lag, notify_batch, report_lag
+from dataquarantine.stream.status import WorkerStatus, report_lag
 from dataquarantine.validation.engine import gc_paused
 from dataquarantine.validation.registry import ContractRegistry
 
@@ -102,23 +94,25 @@ class StreamWorker:
         self._group: GroupConsumer
         self._producer: Producer | None = None
         self._out: Output
-        self._cp = Checkpoint()
-        #: The checkpoint being made durable (its quarantine write runs in ``_writer``).
-        self._sealed: Checkpoint | None = None
-        self._write_future: Future[None] | None = None
-        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dq-quarantine")
+        #: Steps 2-5 of every checkpoint (created once the store and the clients are open).
+        self.committer: Committer | None = None
         self._stop = threading.Event()
         self._deadline: float | None = None
-        self._in_checkpoint = False
         self._closing = False
         self._lag_at = 0.0
-        self._rewinds = 0
         self._limit = RateLimit()
         self.status = WorkerStatus(self._limit)
         self.last_loop_at = time.monotonic()
-        #: Totals since start (for logs and tests): committed records and checkpoints.
-        self.committed_records = 0
-        self.checkpoints = 0
+
+    @property
+    def committed_records(self) -> int:
+        """Records committed since start (for logs and tests)."""
+        return self.committer.committed_records if self.committer else 0
+
+    @property
+    def checkpoints(self) -> int:
+        """Checkpoints committed since start."""
+        return self.committer.checkpoints if self.committer else 0
 
     # -- public --------------------------------------------------------------------------
 
@@ -145,7 +139,9 @@ class StreamWorker:
         work that is not durable, so a restart continues safely)."""
         try:
             self._open()
-            assert self._consumer is not None
+            assert self._consumer is not None and self.committer is not None
+            committer = self.committer
+            poll = self.settings.poll_timeout_ms / 1000
             self._consumer.subscribe(
                 self.settings.raw_topics,
                 on_assign=self._on_assign,
@@ -163,17 +159,17 @@ class StreamWorker:
             while not self._stop.is_set():
                 self.last_loop_at = time.monotonic()
                 self.status.check_fatal()
-                batch = self._group.poll(self._idle_timeout())
+                batch = self._group.poll(committer.idle_timeout(poll, time.monotonic()))
                 if batch:
                     self._process(batch)
-                if self._sealed is not None and self._write_done() and self._out.delivered():
-                    self._finish(blocking=True)  # durable and delivered: nothing to wait for
-                if self._due():
-                    self._finish(blocking=True)  # waits if the previous one is not done yet
-                    self._seal()
+                if committer.ready():
+                    committer.finish(blocking=True)  # durable and delivered: nothing to wait for
+                if committer.due(time.monotonic()):
+                    committer.finish(blocking=True)  # waits if the previous one is not done yet
+                    committer.seal()
                 self._housekeeping()
             # Graceful shutdown: the work in flight is made durable and committed.
-            self._complete_all(blocking=True)
+            committer.complete_all(blocking=True)
             log.info("stopped after %d committed records", self.committed_records)
         finally:
             self.status.running = False
@@ -206,19 +202,44 @@ class StreamWorker:
             batch=s.kafka_max_poll_records,
             cooperative="cooperative" in str(strategy),
         )
+        self.committer = Committer(
+            store=self._quarantine,
+            output=self._out,
+            group=self._group,
+            status=self.status,
+            policy=self._backoff(),
+            limit=self._limit,
+            observers=self.observers,
+            wait=self._wait,
+            deadline=lambda: self._deadline,
+            flush_max_records=s.flush_max_records,
+            flush_interval=s.flush_interval_ms / 1000,
+            callback_wait=_CALLBACK_WAIT,
+        )
+
+    def _backoff(self) -> RetryPolicy:
+        """The worker's backoff (no jitter); the callers bound it by the shutdown or stop."""
+        s = self.settings
+        return RetryPolicy(
+            initial_backoff=s.retry_initial_backoff_ms / 1000,
+            max_backoff=s.retry_max_backoff_ms / 1000,
+            jitter=0.0,
+        )
 
     def _wait_for(self, what: str, fn: Callable[[], T]) -> T:
         """Call ``fn`` until it does not fail transiently (startup, before any consumption)."""
-        backoff = self.settings.retry_initial_backoff_ms / 1000
-        while True:
-            try:
-                return fn()
-            except DataQuarantineError as exc:
-                if not is_transient(exc) or self._stop.is_set():
-                    raise
-                log.warning("%s unavailable (%s); retrying in %.1fs", what, exc, backoff)
-                self._stop.wait(backoff)
-                backoff = min(backoff * 2, self.settings.retry_max_backoff_ms / 1000)
+
+        def on_retry(exc: Exception, attempt: int, pause: float) -> None:
+            log.warning("%s unavailable (%s); retrying in %.1fs", what, exc, pause)
+
+        policy = dataclasses.replace(
+            self._backoff(),
+            deadline=None,
+            sleep=self._stop.wait,
+            on_retry=on_retry,
+            give_up=self._stop.is_set,
+        )
+        return policy.call(fn)
 
     def _close(self) -> None:
         self._closing = True
@@ -235,24 +256,13 @@ class StreamWorker:
                 if left:
                     log.warning("%d produced message(s) not acknowledged at close", left)
         finally:
-            self._writer.shutdown(wait=True)
+            if self.committer is not None:
+                self.committer.close()
             if self._owns_quarantine and self._quarantine is not None:
                 self._quarantine.close()
                 self._quarantine = None
 
     # -- consuming and processing --------------------------------------------------------
-
-    def _write_done(self) -> bool:
-        return self._write_future is None or self._write_future.done()
-
-    def _idle_timeout(self) -> float:
-        timeout = self.settings.poll_timeout_ms / 1000
-        if self._sealed is not None:
-            timeout = min(timeout, 0.005)  # its write may finish any moment: commit soon
-        if self._cp.records:
-            due = self._cp.opened_at + self.settings.flush_interval_ms / 1000
-            timeout = min(timeout, max(0.0, due - time.monotonic()))
-        return timeout
 
     def _process(self, batch: list[Message]) -> None:
         """:meth:`_route` with the cyclic garbage collector paused: the batch's kept values
@@ -266,8 +276,8 @@ class StreamWorker:
         This is the hot path: per message only C-level accessors, one dict probe and one
         ``produce`` call; everything else is done per batch or per invalid message."""
         routing, producer = self._routing, self._producer
-        assert routing is not None and producer is not None
-        cp = self._cp
+        assert routing is not None and producer is not None and self.committer is not None
+        cp = self.committer.open  # bound once per batch: nothing seals it meanwhile
         started = time.perf_counter()
         # Message accessors are typed Optional; on a message without error they are not None.
         raws: list[Any] = [m.value() for m in batch]
@@ -315,18 +325,18 @@ class StreamWorker:
             except KafkaException as exc:
                 invalid[i] = Output.unproducible(exc, valid_topic, raws[i], contracts[i])
 
-        attempts = self._remediate(batch, raws, result) if invalid else {}
+        attempts = self._remediate(batch, raws, result, cp) if invalid else {}
         cp.count(topics, contracts, invalid)
         if invalid:
             now = datetime.now(UTC).isoformat()
             for i, res in invalid.items():
                 attempt = attempts.get(i)
                 revision = attempt.revision if attempt is not None else None
-                self._quarantine_message(batch[i], raws[i], res, now, revision)
+                self._quarantine_message(cp, batch[i], raws[i], res, now, revision)
         producer.poll(0)  # serve delivery-failure callbacks
 
     def _remediate(
-        self, batch: list[Message], raws: list[Any], result: BatchResult
+        self, batch: list[Message], raws: list[Any], result: BatchResult, cp: Checkpoint
     ) -> dict[int, Attempt]:
         """The double pass: a message valid after remediation is produced (fixed) to the valid
         topic and taken out of ``result.invalid``; its original is queued for the store."""
@@ -351,11 +361,12 @@ class StreamWorker:
                     self.remediation.stats.demote(res.contract.name)
                 continue
             del result.invalid[i]
-            self._cp.items.append(item)
+            cp.items.append(item)
         return attempts
 
     def _quarantine_message(
         self,
+        cp: Checkpoint,
         m: Message,
         raw: bytes,
         res: ValidationResult,
@@ -379,178 +390,12 @@ class StreamWorker:
         item = msg.item
         if remediation is not None:
             item = dataclasses.replace(item, remediation=remediation)
-        self._cp.items.append(item)
+        cp.items.append(item)
         self._out.produce_dlq(
             self.settings.kafka_dlq_topic, msg.value, msg.key, msg.headers, msg.without_original
         )
 
     # -- the checkpoint ------------------------------------------------------------------
-
-    def _due(self) -> bool:
-        cp = self._cp
-        if not cp.records:
-            return False
-        if cp.records >= self.settings.flush_max_records:
-            return True
-        return time.monotonic() - cp.opened_at >= self.settings.flush_interval_ms / 1000
-
-    def _seal(self) -> None:
-        """Close the open checkpoint and start its quarantine write in the background, so
-        that consuming goes on meanwhile (at most one sealed checkpoint at a time)."""
-        assert self._sealed is None
-        cp, self._cp = self._cp, Checkpoint()
-        cp.sealed_at = time.perf_counter()
-        self._sealed = cp
-        if cp.durable < len(cp.items):
-            self._write_future = self._writer.submit(self._write_items, cp)
-
-    def _write_items(self, cp: Checkpoint) -> None:
-        """Step 2, in the writer thread (the stores are thread-safe)."""
-        assert self._quarantine is not None
-        self._quarantine.write(cp.items[cp.durable :])
-        cp.durable = len(cp.items)
-
-    def _finish(self, *, blocking: bool) -> bool:
-        """Complete the sealed checkpoint: make it durable, then commit it.
-
-        ``blocking``: retry transient failures (pausing the consumption) until they succeed
-        or the shutdown deadline passes; otherwise try once (inside a rebalance callback).
-        Returns False when a delivery failed and the work was rewound for redelivery.
-        """
-        cp = self._sealed
-        if cp is None:
-            return True
-        self._in_checkpoint = True
-        try:
-            # 1) Produce: already done while processing: every valid message (original
-            #    bytes, key, headers) and every DLQ envelope of this checkpoint was handed to
-            #    the producer. Nothing of it is committed yet.
-            # 2) Quarantine: the invalid messages are written to the store, durably (payload
-            #    chunk first, then the metadata in one transaction; idempotent on the source
-            #    coordinates), in the background since the checkpoint was sealed. Wait for
-            #    it; store down: pause the assignment and write again with backoff.
-            self._step(blocking, "quarantine write", lambda: self._await_write(cp, blocking))
-            # 3) Flush: wait until the broker acknowledged every produced message and check
-            #    that every delivery report succeeded. A failed delivery: no commit; the
-            #    work is rewound and consumed again (at least once, never lost).
-            self._step(blocking, "producer flush", self._flush)
-            if self.status.delivery_errors:
-                self._rewind(wait=blocking)
-                return False
-            # 4) Commit: only now, synchronously, the explicit offsets (last + 1) of every
-            #    partition of this checkpoint.
-            self._step(blocking, "offset commit", lambda: self._group.commit(cp.commit_offsets()))
-        finally:
-            self._in_checkpoint = False
-        self._sealed = None
-        self._rewinds = 0
-        self._group.resume()
-        self.committed_records += cp.records
-        self.checkpoints += 1
-        # 5) Report the committed checkpoint to the observers (metrics, aggregates).
-        self._report(cp, time.perf_counter() - cp.sealed_at)
-        return True
-
-    def _await_write(self, cp: Checkpoint, blocking: bool) -> None:
-        """Wait for the sealed checkpoint's quarantine write; start it again after a
-        failure. A failed write raises here (and ``_retry`` pauses and tries again)."""
-        future = self._write_future
-        if future is None:
-            if cp.durable >= len(cp.items):
-                return
-            future = self._write_future = self._writer.submit(self._write_items, cp)
-        # Not paused while waiting: pausing drops the client's prefetched messages. A write
-        # is bounded by the quarantine's own short retry policy.
-        try:
-            future.result(timeout=None if blocking else _CALLBACK_WAIT)
-        except FutureTimeout:
-            raise StoreUnavailableError("the quarantine write is still running") from None
-        except BaseException:
-            self._write_future = None
-            raise
-        self._write_future = None
-        self.status.store_up()
-
-    def _complete_all(self, *, blocking: bool) -> None:
-        """Commit everything consumed so far (shutdown, rebalance)."""
-        if self._sealed is not None and not self._finish(blocking=blocking):
-            return
-        if self._cp.records:
-            self._seal()
-            self._finish(blocking=blocking)
-
-    def _step(self, blocking: bool, what: str, fn: Callable[[], T]) -> T:
-        return self._retry(what, fn) if blocking else fn()
-
-    def _retry(self, what: str, fn: Callable[[], T]) -> T:
-        """``fn()`` until it stops failing transiently; meanwhile the assignment is paused
-        and polled, so the group membership holds and nothing new is consumed."""
-        backoff = self.settings.retry_initial_backoff_ms / 1000
-        failures = 0
-        while True:
-            try:
-                result = fn()
-            except DataQuarantineError as exc:
-                if not is_transient(exc):
-                    raise
-                self.status.failed(exc)
-                failures += 1
-                if self._deadline is not None and time.monotonic() >= self._deadline:
-                    log.error(
-                        "shutdown deadline passed during %s (%s): %d uncommitted message(s) "
-                        "will be consumed again by the next worker",
-                        what,
-                        exc,
-                        self._cp.records + (self._sealed.records if self._sealed else 0),
-                    )
-                    raise
-                if failures == 1 or self._limit(what):
-                    log.warning(
-                        "%s failed (%s); consumption paused, retrying (attempt %d)",
-                        what,
-                        exc,
-                        failures,
-                    )
-                self._group.pause()
-                self._wait(backoff)
-                backoff = min(backoff * 2, self.settings.retry_max_backoff_ms / 1000)
-                continue
-            if failures:
-                log.info("%s succeeded after %d failed attempt(s); resuming", what, failures)
-            return result
-
-    def _flush(self) -> None:
-        self._out.flush()
-        self.status.broker_up()
-
-    def _rewind(self, *, wait: bool) -> None:
-        """A delivery failed: seek every partition back to its first uncommitted message and
-        drop the sealed and open checkpoints; all of it is consumed again. ``wait`` backs off
-        first (never inside a rebalance callback)."""
-        errors, self.status.delivery_errors = self.status.delivery_errors, []
-        sealed, cp = self._sealed, self._cp
-        firsts = {tp: span[0] for tp, span in cp.offsets.items()}
-        if sealed is not None:
-            firsts.update({tp: span[0] for tp, span in sealed.offsets.items()})
-        records = cp.records + (sealed.records if sealed else 0)
-        self._sealed, self._cp = None, Checkpoint()
-        self._rewinds += 1
-        log.error(
-            "%d message(s) could not be delivered (first: %s); not committing, consuming "
-            "the last %d message(s) again",
-            len(errors),
-            errors[0],
-            records,
-        )
-        self._group.seek(firsts)
-        self.status.broker_ok = False
-        if wait:
-            delay = self.settings.retry_initial_backoff_ms / 1000 * 2 ** min(self._rewinds, 10)
-            self._wait(min(delay, self.settings.retry_max_backoff_ms / 1000))
-
-    def _report(self, cp: Checkpoint, commit_seconds: float) -> None:
-        if self.observers:
-            notify_batch(self.observers, cp.stats(commit_seconds), self._limit)
 
     def _wait(self, seconds: float) -> None:
         """Poll without consuming for ``seconds`` (backoff while the assignment is paused)."""
@@ -575,37 +420,31 @@ class StreamWorker:
         revoked = {(tp.topic, tp.partition) for tp in partitions}
         if partitions:
             log.info("revoked %s", _names(partitions))
-        if not self._in_checkpoint and not self._closing and self._holds(revoked):
+        committer = self.committer
+        if committer is None:
+            return
+        if not committer.in_checkpoint and not self._closing and committer.holds(revoked):
             try:
-                self._complete_all(blocking=False)
+                committer.complete_all(blocking=False)
             except DataQuarantineError as exc:
                 if not is_transient(exc):
                     raise
                 log.warning("could not commit before the rebalance (%s); dropping", exc)
-        self._drop(revoked)
-
-    def _holds(self, partitions: set[Partition]) -> bool:
-        """Whether uncommitted work of ``partitions`` is pending."""
-        pending = [self._cp, *([self._sealed] if self._sealed else [])]
-        return any(tp in cp.offsets for cp in pending for tp in partitions)
-
-    def _drop(self, partitions: set[Partition]) -> None:
-        self._cp.drop(partitions)
-        if self._sealed is not None:
-            self._sealed.drop(partitions)
-        clear_lag(self.observers, partitions)
+        committer.drop(revoked)
 
     def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         """Partitions taken away without a clean revoke: committing would be refused."""
         log.warning("lost %s; their uncommitted messages go to the new owner", _names(partitions))
-        self._drop({(tp.topic, tp.partition) for tp in partitions})
+        if self.committer is not None:
+            self.committer.drop({(tp.topic, tp.partition) for tp in partitions})
 
     # -- health ------------------------------------------------------------------------
 
     def _housekeeping(self) -> None:
         """Probes (when idle), contract reloads and lag."""
         assert self._consumer is not None and self._quarantine is not None
-        if not self._cp.records and self._sealed is None:
+        assert self.committer is not None
+        if not self.committer.pending():
             self.status.probe(self._consumer, self._quarantine, self.settings.raw_topics[0])
         if self.settings.contracts_refresh_seconds and self._routing is not None:
             self._routing.refresh(self.settings.contracts_refresh_seconds)

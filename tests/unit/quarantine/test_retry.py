@@ -173,3 +173,47 @@ def test_each_retry_logs_one_warning(clock: FakeClock, caplog: pytest.LogCapture
     messages = [r.getMessage() for r in caplog.records if r.name == "dataquarantine.retry"]
     assert len(messages) == 3
     assert messages[0].startswith("cannot put payload chunk: refused; retry 1 in 0.1s")
+
+
+def test_on_retry_replaces_the_log_line_with_the_exact_schedule(
+    clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    seen: list[tuple[str, int, float]] = []
+    fn, calls = failing(3, StoreUnavailableError("down"))
+    p = policy(
+        clock,
+        max_attempts=None,
+        deadline=None,
+        give_up=lambda: False,
+        on_retry=lambda exc, attempt, pause: seen.append((str(exc), attempt, pause)),
+    )
+    with caplog.at_level(logging.WARNING, "dataquarantine.retry"):
+        assert p.call(fn) == "ok"
+    assert seen == [("down", 1, 0.1), ("down", 2, 0.2), ("down", 3, 0.3)]
+    assert clock.sleeps == [0.1, 0.2, 0.3] and len(calls) == 4
+    assert caplog.records == []  # the hook owns the reporting
+
+
+def test_give_up_reraises_before_the_next_pause(clock: FakeClock) -> None:
+    error = StoreUnavailableError("down")
+    fn, calls = failing(100, error)
+    p = policy(clock, max_attempts=None, deadline=None, give_up=lambda: clock.now >= 0.25)
+    with pytest.raises(StoreUnavailableError) as raised:
+        p.call(fn)
+    assert raised.value is error
+    assert clock.sleeps == [0.1, 0.2] and len(calls) == 3
+
+
+def test_give_up_does_not_touch_terminal_errors(clock: FakeClock) -> None:
+    asked: list[int] = []
+    fn, _ = failing(1, PayloadNotFoundError("gone"))
+    p = policy(clock, give_up=lambda: bool(asked.append(1)))
+    with pytest.raises(PayloadNotFoundError):
+        p.call(fn)
+    assert asked == [] and clock.sleeps == []
+
+
+def test_an_unbounded_policy_needs_give_up() -> None:
+    with pytest.raises(ConfigError, match="needs max_attempts"):
+        RetryPolicy(max_attempts=None, deadline=None)
+    RetryPolicy(max_attempts=None, deadline=None, give_up=lambda: True)
