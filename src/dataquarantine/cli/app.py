@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -17,16 +15,17 @@ from typing import Annotated, Any
 
 import typer
 
-from dataquarantine.cli.gates import gates_app
-from dataquarantine.errors import (
-    ConfigError,
-    ContractError,
-    ContractNotFoundError,
-    DataQuarantineError,
+from dataquarantine.cli.common import (
+    ContractsOpt,
+    JsonOpt,
+    PayloadsOpt,
+    StoreOpt,
+    exit_codes,
+    open_quarantine,
+    settings_from,
 )
-from dataquarantine.settings import Settings
-
-EXIT_OK, EXIT_RUNTIME, EXIT_USAGE = 0, 1, 2
+from dataquarantine.cli.gates import gates_app
+from dataquarantine.errors import ConfigError
 
 HELP = """DataQuarantine: validate records against data contracts; quarantine the bad ones.
 
@@ -51,71 +50,6 @@ class InputFormatOpt(StrEnum):
 
 class ExportFormat(StrEnum):
     jsonl = "jsonl"
-
-
-ContractsOpt = Annotated[
-    Path | None, typer.Option("--contracts", help="Contracts folder [env DQ_CONTRACTS_DIR].")
-]
-StoreOpt = Annotated[str | None, typer.Option("--store", help="Metadata store URL [DQ_STORE_URL].")]
-PayloadsOpt = Annotated[
-    str | None, typer.Option("--payloads", help="Payload store URL [DQ_PAYLOADS_URL].")
-]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
-
-
-def _shown(exc: BaseException) -> str:
-    """An error's text for the terminal: credentials masked, no Rich markup inside."""
-    from rich.markup import escape
-
-    from dataquarantine.masking import mask_secrets
-
-    return escape(mask_secrets(exc))
-
-
-@contextmanager
-def _exit_codes() -> Iterator[None]:
-    """Map our exceptions to exit codes with a one-line message on stderr."""
-    from dataquarantine.cli.render import err_console
-
-    try:
-        yield
-    except (ContractError, ContractNotFoundError, ConfigError) as exc:
-        err_console.print(f"[red]error:[/red] {_shown(exc)}")
-        raise typer.Exit(EXIT_USAGE) from None
-    except DataQuarantineError as exc:
-        err_console.print(f"[red]error:[/red] {_shown(exc)}")
-        raise typer.Exit(EXIT_RUNTIME) from None
-    except OSError as exc:
-        err_console.print(f"[red]error:[/red] {_shown(exc)}")
-        raise typer.Exit(EXIT_RUNTIME) from None
-
-
-def _settings(contracts: Path | None, store: str | None, payloads: str | None) -> Settings:
-    from pydantic import ValidationError
-
-    try:
-        base = Settings()
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"DQ_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors()
-        )
-        raise ConfigError(f"invalid setting: {problems}") from None
-    updates: dict[str, Any] = {}
-    if contracts is not None:
-        updates["contracts_dir"] = contracts
-    if store is not None:
-        updates["store_url"] = store
-    if payloads is not None:
-        updates["payloads_url"] = payloads
-    return base.model_copy(update=updates)
-
-
-def _open_quarantine(settings: Settings) -> Any:
-    from dataquarantine.quarantine.retry import RetryPolicy
-    from dataquarantine.quarantine.service import Quarantine
-
-    retry = RetryPolicy.for_window(settings.retry_seconds)
-    return Quarantine.open(settings.store_url, settings.payloads_url, retry=retry)
 
 
 @app.command()
@@ -153,15 +87,15 @@ def validate(
     from dataquarantine.runner import ValidationRun
     from dataquarantine.validation.registry import ContractRegistry, Router
 
-    with _exit_codes():
-        settings = _settings(contracts, store, payloads)
+    with exit_codes():
+        settings = settings_from(contracts, store, payloads)
         from dataquarantine.io.readers import check_input, detect_format
 
         for path in inputs:
             check_input(path, detect_format(path, fmt.value if fmt else None))
         registry = ContractRegistry.from_directory(settings.contracts_dir)
         router = Router(registry, contract=contract)
-        quarantine = _open_quarantine(settings)
+        quarantine = open_quarantine(settings)
         try:
             run = ValidationRun(
                 router,
@@ -255,10 +189,10 @@ def quarantine_list(
     """List quarantined records, newest first."""
     from dataquarantine.cli import render
 
-    with _exit_codes():
-        settings = _settings(None, store, payloads)
+    with exit_codes():
+        settings = settings_from(None, store, payloads)
         flt = _filter(contract, code, status, since, source)
-        q = _open_quarantine(settings)
+        q = open_quarantine(settings)
         try:
             records = q.list(flt, limit=limit, offset=offset)
             total = q.count(flt)
@@ -294,12 +228,12 @@ def quarantine_show(
     from dataquarantine.cli import render
     from dataquarantine.errors import RecordNotFoundError
 
-    with _exit_codes():
+    with exit_codes():
         try:
             rid = uuid.UUID(record_id)
         except ValueError:
             raise ConfigError(f"{record_id!r} is not a record id (UUID)") from None
-        q = _open_quarantine(_settings(None, store, payloads))
+        q = open_quarantine(settings_from(None, store, payloads))
         try:
             rec = q.get(rid)
             if rec is None:
@@ -339,8 +273,8 @@ def quarantine_export(
 
     from dataquarantine.io.targets import open_target, write_error
 
-    with _exit_codes():
-        q = _open_quarantine(_settings(None, store, payloads))
+    with exit_codes():
+        q = open_quarantine(settings_from(None, store, payloads))
         flt = _filter(contract, code, status, since, source)
         # A file is written like --valid-out: atomically, links followed, FIFOs in place.
         target = open_target(output) if output else None
@@ -377,8 +311,9 @@ def contracts_list(contracts: ContractsOpt = None, as_json: JsonOpt = False) -> 
     from dataquarantine.cli import render
     from dataquarantine.validation.registry import ContractRegistry
 
-    with _exit_codes():
-        registry = ContractRegistry.from_directory(_settings(contracts, None, None).contracts_dir)
+    with exit_codes():
+        folder = settings_from(contracts, None, None).contracts_dir
+        registry = ContractRegistry.from_directory(folder)
         rows = [
             {
                 "name": c.name,
@@ -410,8 +345,9 @@ def contracts_check(contracts: ContractsOpt = None) -> None:
     from dataquarantine.cli import render
     from dataquarantine.validation.registry import ContractRegistry
 
-    with _exit_codes():
-        registry = ContractRegistry.from_directory(_settings(contracts, None, None).contracts_dir)
+    with exit_codes():
+        folder = settings_from(contracts, None, None).contracts_dir
+        registry = ContractRegistry.from_directory(folder)
         render.console.print(f"[green]ok[/green]: {len(registry)} contract version(s) compile")
 
 
@@ -437,7 +373,7 @@ def demo(
     """Generate sample events (~5% bad of every kind), validate them, print the summary."""
     from dataquarantine.extras import require_extra
 
-    with _exit_codes():
+    with exit_codes():
         if serve:  # checked before the demo runs, not after
             require_extra("server", "dataquarantine demo --serve")
         if stream:

@@ -12,6 +12,15 @@ from typing import Annotated
 
 import typer
 
+from dataquarantine.cli.common import (
+    JsonOpt,
+    PayloadsOpt,
+    StoreOpt,
+    exit_codes,
+    open_quarantine,
+    settings_from,
+)
+
 __all__ = ["load_command"]
 
 
@@ -40,28 +49,23 @@ def load_command(
         bool, typer.Option("--resume", help="Continue the last unfinished run of this load.")
     ] = False,
     run_id: Annotated[str | None, typer.Option("--run-id", help="Name this run.")] = None,
-    store: Annotated[
-        str | None, typer.Option("--store", help="Quarantine store URL [DQ_STORE_URL].")
-    ] = None,
-    payloads: Annotated[
-        str | None, typer.Option("--payloads", help="Payload store URL [DQ_PAYLOADS_URL].")
-    ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    store: StoreOpt = None,
+    payloads: PayloadsOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Quarantine orphans and invalid rows, upsert the rest, track changes, in batches."""
     from dataquarantine.cli import render
-    from dataquarantine.cli.app import _exit_codes, _open_quarantine, _settings
     from dataquarantine.extras import require_extra
     from dataquarantine.validation.contract import Contract
 
-    with _exit_codes():
+    with exit_codes():
         require_extra("postgres", "dataquarantine load")
         from dataquarantine.load import LoadOptions, LoadRun
 
         compiled = Contract.from_file(contract)
         options = LoadOptions(staging=staging, batch_size=batch_size, resume=resume, run_id=run_id)
         run = LoadRun(compiled, db, options)
-        quarantine = _open_quarantine(_settings(None, store, payloads))
+        quarantine = open_quarantine(settings_from(None, store, payloads))
         try:
             summary = run.run(quarantine)
         finally:

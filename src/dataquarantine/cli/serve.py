@@ -9,24 +9,19 @@ from __future__ import annotations
 import copy
 import gc
 import sys
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+
+from dataquarantine.cli.common import ContractsOpt, PayloadsOpt, StoreOpt, exit_codes
 
 __all__ = ["serve_command"]
 
 
 def serve_command(
-    store: Annotated[
-        str | None, typer.Option("--store", help="Metadata store URL [DQ_STORE_URL].")
-    ] = None,
-    payloads: Annotated[
-        str | None, typer.Option("--payloads", help="Payload store URL [DQ_PAYLOADS_URL].")
-    ] = None,
-    contracts: Annotated[
-        Path | None, typer.Option("--contracts", help="Contracts folder [DQ_CONTRACTS_DIR].")
-    ] = None,
+    store: StoreOpt = None,
+    payloads: PayloadsOpt = None,
+    contracts: ContractsOpt = None,
     host: Annotated[str | None, typer.Option("--host", help="Bind address [DQ_HOST].")] = None,
     port: Annotated[
         int | None, typer.Option("--port", min=0, max=65535, help="Port [DQ_PORT].")
@@ -37,10 +32,9 @@ def serve_command(
     Mutating endpoints need `Authorization: Bearer $DQ_API_TOKEN`; without DQ_API_TOKEN a
     random token is generated and printed.
     """
-    from dataquarantine.cli.app import _exit_codes
     from dataquarantine.extras import require_extra
 
-    with _exit_codes():
+    with exit_codes():
         require_extra("server", "dataquarantine serve")
         import uvicorn
 

@@ -19,6 +19,7 @@ from typing import Annotated, Any, Protocol
 
 import typer
 
+from dataquarantine.cli.common import ContractsOpt, PayloadsOpt, StoreOpt, exit_codes
 from dataquarantine.stream.settings import StreamSettings
 from dataquarantine.stream.stats import BatchObserver
 
@@ -105,11 +106,9 @@ def stream_command(
     ] = None,
     valid_topic: Annotated[str | None, typer.Option("--valid-topic")] = None,
     dlq_topic: Annotated[str | None, typer.Option("--dlq-topic")] = None,
-    contracts: Annotated[
-        Path | None, typer.Option("--contracts", help="Contracts folder [DQ_CONTRACTS_DIR].")
-    ] = None,
-    store: Annotated[str | None, typer.Option("--store", help="Metadata store URL.")] = None,
-    payloads: Annotated[str | None, typer.Option("--payloads", help="Payload store URL.")] = None,
+    contracts: ContractsOpt = None,
+    store: StoreOpt = None,
+    payloads: PayloadsOpt = None,
     prometheus_port: Annotated[
         int | None, typer.Option("--prometheus-port", help="Metrics/health port (0: off).")
     ] = None,
@@ -119,11 +118,10 @@ def stream_command(
 ) -> None:
     """Validate a Kafka topic continuously: valid messages to the valid topic, invalid ones to
     the DLQ topic and the quarantine store. Stops gracefully on SIGTERM / SIGINT."""
-    from dataquarantine.cli.app import _exit_codes
     from dataquarantine.errors import ConfigError
     from dataquarantine.extras import require_extra
 
-    with _exit_codes():
+    with exit_codes():
         require_extra("kafka", "dataquarantine stream")
         from dataquarantine.stream.worker import StreamWorker
 

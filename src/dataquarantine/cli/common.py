@@ -1,0 +1,105 @@
+"""What every ``dataquarantine`` command shares: exit codes, settings, the quarantine and the
+store/payloads/contracts/json options.
+
+Exit codes: 0 the run completed (quarantined records are a normal outcome), 1 runtime failure
+(a store or file could not be used), 2 usage, setting, contract error or a missing extra.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from dataquarantine.errors import (
+    ConfigError,
+    ContractError,
+    ContractNotFoundError,
+    DataQuarantineError,
+)
+from dataquarantine.settings import Settings
+
+if TYPE_CHECKING:
+    from dataquarantine.quarantine.service import Quarantine
+
+__all__ = [
+    "EXIT_OK",
+    "EXIT_RUNTIME",
+    "EXIT_USAGE",
+    "ContractsOpt",
+    "JsonOpt",
+    "PayloadsOpt",
+    "StoreOpt",
+    "exit_codes",
+    "open_quarantine",
+    "settings_from",
+]
+
+EXIT_OK, EXIT_RUNTIME, EXIT_USAGE = 0, 1, 2
+
+ContractsOpt = Annotated[
+    Path | None, typer.Option("--contracts", help="Contracts folder [DQ_CONTRACTS_DIR].")
+]
+StoreOpt = Annotated[str | None, typer.Option("--store", help="Metadata store URL [DQ_STORE_URL].")]
+PayloadsOpt = Annotated[
+    str | None, typer.Option("--payloads", help="Payload store URL [DQ_PAYLOADS_URL].")
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
+
+
+def _shown(exc: BaseException) -> str:
+    """An error's text for the terminal: credentials masked, no Rich markup inside."""
+    from rich.markup import escape
+
+    from dataquarantine.masking import mask_secrets
+
+    return escape(mask_secrets(exc))
+
+
+@contextmanager
+def exit_codes() -> Iterator[None]:
+    """Map our exceptions to exit codes with a one-line message on stderr: a usage, setting or
+    contract error (a missing extra included) exits 2, any other error of ours or an OSError 1."""
+    from dataquarantine.cli.render import err_console
+
+    try:
+        yield
+    except (ContractError, ContractNotFoundError, ConfigError) as exc:
+        err_console.print(f"[red]error:[/red] {_shown(exc)}")
+        raise typer.Exit(EXIT_USAGE) from None
+    except (DataQuarantineError, OSError) as exc:
+        err_console.print(f"[red]error:[/red] {_shown(exc)}")
+        raise typer.Exit(EXIT_RUNTIME) from None
+
+
+def settings_from(contracts: Path | None, store: str | None, payloads: str | None) -> Settings:
+    """The environment's settings (``DQ_*``), overridden by the options that were given."""
+    from pydantic import ValidationError
+
+    try:
+        base = Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"DQ_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors()
+        )
+        raise ConfigError(f"invalid setting: {problems}") from None
+    updates: dict[str, Any] = {}
+    if contracts is not None:
+        updates["contracts_dir"] = contracts
+    if store is not None:
+        updates["store_url"] = store
+    if payloads is not None:
+        updates["payloads_url"] = payloads
+    return base.model_copy(update=updates)
+
+
+def open_quarantine(settings: Settings) -> Quarantine:
+    """The quarantine of ``settings``, retrying transient store errors for ``retry_seconds``."""
+    from dataquarantine.quarantine.retry import RetryPolicy
+    from dataquarantine.quarantine.service import Quarantine
+
+    retry = RetryPolicy.for_window(settings.retry_seconds)
+    return Quarantine.open(settings.store_url, settings.payloads_url, retry=retry)
