@@ -111,7 +111,7 @@ def _settings(contracts: Path | None, store: str | None, payloads: str | None) -
 
 
 def _open_quarantine(settings: Settings) -> Any:
-    from dataquarantine.quarantine.retry import RetryPolicy
+    from dataquarantine.infra.retry import RetryPolicy
     from dataquarantine.quarantine.service import Quarantine
 
     retry = RetryPolicy.for_window(settings.retry_seconds)
