@@ -35,7 +35,7 @@ def role_passthrough(args: argparse.Namespace) -> None:
     """Consume batches, produce every message unchanged, flush, commit: no validation."""
     from confluent_kafka import Consumer, Producer, TopicPartition
 
-    from dataquarantine.stream.kafka import consumer_config, producer_config
+    from dataquarantine.infra.kafka import consumer_config, producer_config
     from dataquarantine.stream.settings import StreamSettings
 
     # The same client settings as the worker's, so the only difference is the validation.
@@ -45,13 +45,13 @@ def role_passthrough(args: argparse.Namespace) -> None:
         kafka_consumer_extra=bench_consumer(args),
     )
     failed: list[Any] = []
-    conf = producer_config(settings)
+    conf = producer_config(settings.kafka_client())
     for key in ("delivery.report.only.error",):  # a Python-level property: a bool, not text
         if isinstance(conf.get(key), str):
             conf[key] = conf[key].lower() == "true"
     conf["on_delivery"] = lambda err, _msg: failed.append(err) if err is not None else None
     producer = Producer(conf)
-    consumer = Consumer(consumer_config(settings))
+    consumer = Consumer(consumer_config(settings.kafka_client()))
     consumer.subscribe([args.raw])
     running = True
 

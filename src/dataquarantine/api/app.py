@@ -42,11 +42,10 @@ from dataquarantine.errors import (
     StatusConflictError,
     is_transient,
 )
+from dataquarantine.infra.prometheus import RemediationMetrics, new_registry
 from dataquarantine.masking import mask_secrets
 from dataquarantine.remediation import Remediation
-from dataquarantine.remediation.prometheus import RemediationMetrics
 from dataquarantine.review import ReviewService
-from dataquarantine.stream.metrics import new_registry
 
 __all__ = ["ApiMetrics", "create_app"]
 

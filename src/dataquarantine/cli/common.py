@@ -98,7 +98,7 @@ def settings_from(contracts: Path | None, store: str | None, payloads: str | Non
 
 def open_quarantine(settings: Settings) -> Quarantine:
     """The quarantine of ``settings``, retrying transient store errors for ``retry_seconds``."""
-    from dataquarantine.quarantine.retry import RetryPolicy
+    from dataquarantine.infra.retry import RetryPolicy
     from dataquarantine.quarantine.service import Quarantine
 
     retry = RetryPolicy.for_window(settings.retry_seconds)

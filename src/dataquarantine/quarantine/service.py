@@ -20,6 +20,7 @@ from types import TracebackType
 from typing import Literal, NamedTuple
 
 from dataquarantine.errors import ConfigError, DataQuarantineError, PayloadStoreError
+from dataquarantine.infra.retry import RetryPolicy
 from dataquarantine.quarantine.envelope import (
     PayloadRef,
     QuarantineFilter,
@@ -28,7 +29,6 @@ from dataquarantine.quarantine.envelope import (
 )
 from dataquarantine.quarantine.payloads import open_payload_store
 from dataquarantine.quarantine.ports import PayloadStore, QuarantineStore
-from dataquarantine.quarantine.retry import RetryPolicy
 
 __all__ = ["DEFAULT_MAX_CHUNK_BYTES", "Dependency", "Quarantine", "WriteReport"]
 

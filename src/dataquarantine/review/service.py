@@ -40,6 +40,7 @@ from dataquarantine.errors import (
     RecordNotFoundError,
     StatusConflictError,
 )
+from dataquarantine.infra.retry import RetryPolicy
 from dataquarantine.kernel.lifecycle import (
     CLOSABLE,
     EDITABLE,
@@ -57,7 +58,6 @@ from dataquarantine.quarantine.history import (
     QuarantineStats,
     StoredRevision,
 )
-from dataquarantine.quarantine.retry import RetryPolicy
 from dataquarantine.quarantine.service import Quarantine
 from dataquarantine.remediation import Remediation
 from dataquarantine.review.compat import backward_incompatibilities

@@ -12,7 +12,7 @@ downstream record:
     are not JSON carry ``record_b64``). The ids already in the file are read at start and
     skipped; appends are flushed and fsynced. One process per file.
 ``kafka://HOST:PORT[,HOST:PORT]/TOPIC``
-    the stream producer (:func:`dataquarantine.stream.kafka.make_producer`: idempotent, acks
+    the stream producer (:func:`dataquarantine.infra.kafka.make_producer`: idempotent, acks
     all), message key = quarantine id, header ``dq.quarantine.id``. Kafka itself keeps both
     copies of a re-published message; a compacted topic or a consumer that dedups by key sees
     one record.
@@ -157,18 +157,16 @@ class KafkaReprocessSink:
         from dataquarantine.extras import require_extra
 
         require_extra("kafka", "reprocessing to a Kafka topic")
-        from dataquarantine.stream.kafka import make_producer
-        from dataquarantine.stream.settings import StreamSettings
+        from dataquarantine.infra.kafka import KafkaClientConfig, make_producer
 
         self.topic = topic
         self.timeout = timeout
         self._lock = threading.Lock()
         self._failure: str | None = None
-        settings = StreamSettings(
-            kafka_bootstrap_servers=bootstrap_servers, kafka_valid_topic=topic
-        )
+        # The stream's extra client properties (DQ_KAFKA_EXTRA, ...) apply here too.
+        config = KafkaClientConfig.from_env(bootstrap_servers)
         self._producer = make_producer(
-            settings, on_error=self._on_error, on_delivery_error=self._on_delivery
+            config, on_error=self._on_error, on_delivery_error=self._on_delivery
         )
 
     def _on_error(self, err: Any) -> None:

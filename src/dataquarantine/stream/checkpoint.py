@@ -29,9 +29,9 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from confluent_kafka import TopicPartition
 
 from dataquarantine.errors import DataQuarantineError, StoreUnavailableError, is_transient
+from dataquarantine.infra.retry import RetryPolicy
 from dataquarantine.kernel.results import ContractRef, ErrorCode, ValidationResult
 from dataquarantine.quarantine.envelope import QuarantineItem
-from dataquarantine.quarantine.retry import RetryPolicy
 from dataquarantine.stream.stats import VALID, BatchObserver, BatchStats
 
 if TYPE_CHECKING:

@@ -13,7 +13,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
-from dataquarantine.stream import kafka
+from dataquarantine.infra import kafka
 from dataquarantine.stream.checkpoint import Partition
 from dataquarantine.stream.status import WorkerStatus
 

@@ -29,13 +29,11 @@ from __future__ import annotations
 import contextlib
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.gc_collector import GCCollector
-from prometheus_client.platform_collector import PlatformCollector
-from prometheus_client.process_collector import ProcessCollector
 
+from dataquarantine.infra.prometheus import new_registry
 from dataquarantine.stream.stats import VALID, BatchStats
 
-__all__ = ["StreamMetrics", "new_registry"]
+__all__ = ["StreamMetrics"]
 
 _LABELS = ("topic", "schema", "error_type")
 # A batch of up to max_poll_records takes from about a millisecond to a few seconds.
@@ -46,19 +44,11 @@ _BATCH_BUCKETS = (
 _Children = tuple[Counter, Counter]  # the processed child and the valid-or-invalid child
 
 
-def new_registry() -> CollectorRegistry:
-    """A fresh registry with the process, platform and GC collectors (RSS, CPU, fds, ...)."""
-    registry = CollectorRegistry(auto_describe=True)
-    ProcessCollector(registry=registry)
-    PlatformCollector(registry=registry)
-    GCCollector(registry=registry)
-    return registry
-
-
 class StreamMetrics:
     """A :class:`~dataquarantine.stream.stats.BatchObserver` that feeds Prometheus.
 
-    ``registry`` defaults to a fresh one from :func:`new_registry` (not the global
+    ``registry`` defaults to a fresh one from
+    :func:`~dataquarantine.infra.prometheus.new_registry` (not the global
     ``prometheus_client.REGISTRY``, so several workers or tests in one process never clash);
     serve it with :func:`dataquarantine.stream.health.serve`.
     """

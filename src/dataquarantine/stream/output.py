@@ -8,8 +8,8 @@ from typing import Any
 from confluent_kafka import KafkaError, KafkaException, Producer
 
 from dataquarantine.errors import BrokerUnavailableError
+from dataquarantine.infra import kafka
 from dataquarantine.kernel.results import ContractRef, ErrorCode, ValidationResult, Violation
-from dataquarantine.stream import kafka
 
 __all__ = ["Output"]
 

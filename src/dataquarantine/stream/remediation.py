@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Final
 
 from confluent_kafka import Message
 
+from dataquarantine.infra.prometheus import RemediationMetrics
 from dataquarantine.kernel.results import BatchResult, ContractRef, ValidationResult
 from dataquarantine.quarantine.envelope import KafkaSource, QuarantineItem
 from dataquarantine.remediation import Attempt, Remediation
-from dataquarantine.remediation.prometheus import RemediationMetrics
 from dataquarantine.stream.dlq import Header
 from dataquarantine.stream.routing import TopicRouting, key_bytes
 from dataquarantine.stream.stats import BatchObserver

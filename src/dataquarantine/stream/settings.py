@@ -27,7 +27,8 @@ from pydantic_settings import (
 )
 
 from dataquarantine.errors import ConfigError
-from dataquarantine.masking import SECRET_KEY_MARKERS, is_secret_key, mask_secrets
+from dataquarantine.infra.kafka_config import KafkaClientConfig, normalize_properties
+from dataquarantine.masking import SECRET_KEY_MARKERS, mask_secrets
 from dataquarantine.settings import DEFAULT_PAYLOADS_URL, DEFAULT_STORE_URL
 
 __all__ = ["SECRET_KEY_MARKERS", "StreamSettings"]
@@ -120,18 +121,7 @@ class StreamSettings(BaseSettings):
     @field_validator("kafka_extra", "kafka_consumer_extra", "kafka_producer_extra", mode="before")
     @classmethod
     def _stringify_extra(cls, value: Any) -> Any:
-        if isinstance(value, Mapping):
-            out: dict[str, Any] = {}
-            for key, raw in value.items():
-                if isinstance(raw, SecretStr):
-                    out[str(key)] = raw
-                    continue
-                if raw is None or isinstance(raw, dict | list):
-                    raise ValueError(f"kafka_extra[{key!r}] must be a string, number or boolean")
-                text = str(raw).lower() if isinstance(raw, bool) else str(raw)
-                out[str(key)] = SecretStr(text) if is_secret_key(str(key)) else text
-            return out
-        return value
+        return normalize_properties(value)
 
     @field_validator("topic_contracts")
     @classmethod
@@ -193,6 +183,16 @@ class StreamSettings(BaseSettings):
         return {
             k: v.get_secret_value() if isinstance(v, SecretStr) else v for k, v in props.items()
         }
+
+    def kafka_client(self) -> KafkaClientConfig:
+        """The Kafka clients' configuration: servers, group and extra properties."""
+        return KafkaClientConfig(
+            bootstrap_servers=self.kafka_bootstrap_servers,
+            group_id=self.kafka_consumer_group_id,
+            properties=self.client_properties(),
+            consumer_properties=self.client_properties("consumer"),
+            producer_properties=self.client_properties("producer"),
+        )
 
     def redacted(self) -> dict[str, Any]:
         """A printable view: secrets masked, store URL passwords removed."""

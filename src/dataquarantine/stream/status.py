@@ -21,9 +21,9 @@ from dataquarantine.errors import (
     PayloadStoreError,
     StoreError,
 )
+from dataquarantine.infra.kafka import TRANSPORT_DOWN
 from dataquarantine.quarantine.service import Quarantine
 from dataquarantine.stream.checkpoint import RateLimit, clear_lag, notify_batch
-from dataquarantine.stream.kafka import TRANSPORT_DOWN
 from dataquarantine.stream.stats import BatchObserver
 
 __all__ = ["PROBE_INTERVAL", "WorkerStatus", "clear_lag", "notify_batch", "report_lag"]

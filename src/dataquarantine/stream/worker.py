@@ -31,12 +31,12 @@ from typing import Any, TypeVar
 from confluent_kafka import Consumer, KafkaException, Message, Producer, TopicPartition
 
 from dataquarantine.errors import DataQuarantineError, is_transient
+from dataquarantine.infra import kafka
+from dataquarantine.infra.retry import RetryPolicy
 from dataquarantine.kernel.results import BatchResult, ValidationResult
 from dataquarantine.kernel.revisions import Revision
-from dataquarantine.quarantine.retry import RetryPolicy
 from dataquarantine.quarantine.service import Quarantine
 from dataquarantine.remediation import Attempt, Remediation
-from dataquarantine.stream import kafka
 from dataquarantine.stream.checkpoint import Checkpoint, Committer, RateLimit
 from dataquarantine.stream.consumer import GroupConsumer
 from dataquarantine.stream.dlq import DlqMessage
@@ -190,12 +190,15 @@ class StreamWorker:
                 lambda: Quarantine.open(s.store_url, s.payloads_url, retry=QUARANTINE_RETRY),
             )
         self.status.store_up()
+        client = s.kafka_client()
         self._producer = kafka.make_producer(
-            s, on_error=self.status.on_client_error, on_delivery_error=self.status.on_delivery_error
+            client,
+            on_error=self.status.on_client_error,
+            on_delivery_error=self.status.on_delivery_error,
         )
         self._out = Output(self._producer, self.status.check_fatal)
-        self._consumer = kafka.make_consumer(s, on_error=self.status.on_client_error)
-        strategy = kafka.consumer_config(s)["partition.assignment.strategy"]
+        self._consumer = kafka.make_consumer(client, on_error=self.status.on_client_error)
+        strategy = kafka.consumer_config(client)["partition.assignment.strategy"]
         self._group = GroupConsumer(
             self._consumer,
             self.status,

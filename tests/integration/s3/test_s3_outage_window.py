@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from tests.fixtures.s3 import MotoServer, PortCut, S3Target, create_bucket
 
+from dataquarantine.infra.retry import RetryPolicy
 from dataquarantine.quarantine.payloads.s3 import S3PayloadStore
-from dataquarantine.quarantine.retry import RetryPolicy
 from dataquarantine.quarantine.service import Quarantine
 from dataquarantine.testing import InMemoryQuarantineStore, make_item
 

@@ -16,9 +16,9 @@ from dataquarantine.errors import (
     PayloadStoreError,
     PayloadStoreUnavailableError,
 )
+from dataquarantine.infra.retry import RetryPolicy
 from dataquarantine.quarantine.payloads import chunk_key, open_payload_store
 from dataquarantine.quarantine.payloads.s3 import S3PayloadStore
-from dataquarantine.quarantine.retry import RetryPolicy
 from dataquarantine.quarantine.service import Quarantine
 from dataquarantine.testing import InMemoryQuarantineStore, make_item
 

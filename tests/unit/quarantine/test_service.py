@@ -18,11 +18,11 @@ from dataquarantine.errors import (
     StoreIntegrityError,
     StoreUnavailableError,
 )
+from dataquarantine.infra.retry import RetryPolicy
 from dataquarantine.kernel.lifecycle import Status
 from dataquarantine.kernel.results import ContractRef, ErrorCode
 from dataquarantine.quarantine.envelope import KafkaSource, QuarantineFilter, QuarantineItem
 from dataquarantine.quarantine.payloads import LocalPayloadStore
-from dataquarantine.quarantine.retry import RetryPolicy
 from dataquarantine.quarantine.service import Quarantine, WriteReport
 from dataquarantine.testing import (
     InMemoryPayloadStore,

@@ -23,8 +23,8 @@ from dataquarantine.errors import (
     StoreError,
     StoreUnavailableError,
 )
+from dataquarantine.infra.retry import NO_RETRY, RetryPolicy
 from dataquarantine.quarantine.envelope import KafkaSource, QuarantineFilter, QuarantineItem
-from dataquarantine.quarantine.retry import NO_RETRY, RetryPolicy
 from dataquarantine.quarantine.service import Quarantine
 from dataquarantine.stream.checkpoint import Committer, Partition, RateLimit
 from dataquarantine.stream.stats import BatchStats

@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
-from dataquarantine.stream.metrics import StreamMetrics, new_registry
+from dataquarantine.infra.prometheus import new_registry
+from dataquarantine.stream.metrics import StreamMetrics
 from dataquarantine.stream.stats import VALID, BatchObserver, BatchStats
 
 StatsFactory = Callable[..., BatchStats]

@@ -8,7 +8,7 @@ import pytest
 from pydantic import SecretStr
 
 from dataquarantine.errors import ConfigError
-from dataquarantine.stream.kafka import consumer_config, producer_config
+from dataquarantine.infra.kafka_config import consumer_config, producer_config
 from dataquarantine.stream.settings import StreamSettings
 
 
@@ -61,7 +61,7 @@ def test_kafka_extra_secrets_are_masked_but_passed_to_clients(tmp_path: Path) ->
     s = StreamSettings.from_yaml(path)
     assert isinstance(s.kafka_extra["sasl.password"], SecretStr)
     assert "hunter2" not in repr(s) and "hunter2" not in str(s.redacted())
-    conf = producer_config(s)
+    conf = producer_config(s.kafka_client())
     assert conf["sasl.password"] == "hunter2"
     assert conf["security.protocol"] == "SASL_SSL"
     assert conf["socket.keepalive.enable"] == "true"
@@ -86,10 +86,17 @@ def test_store_url_password_is_masked(url: str) -> None:
 
 def test_delivery_guarantee_settings_cannot_be_overridden() -> None:
     with pytest.raises(ConfigError, match=r"enable\.auto\.commit"):
-        consumer_config(StreamSettings.load(kafka_extra={"enable.auto.commit": "true"}))
+        consumer_config(
+            StreamSettings.load(kafka_extra={"enable.auto.commit": "true"}).kafka_client()
+        )
     with pytest.raises(ConfigError, match=r"enable\.idempotence"):
-        producer_config(StreamSettings.load(kafka_producer_extra={"enable.idempotence": False}))
-    assert producer_config(StreamSettings.load(kafka_extra={"acks": "-1"}))["acks"] == "all"
+        producer_config(
+            StreamSettings.load(kafka_producer_extra={"enable.idempotence": False}).kafka_client()
+        )
+    assert (
+        producer_config(StreamSettings.load(kafka_extra={"acks": "-1"}).kafka_client())["acks"]
+        == "all"
+    )
 
 
 def test_client_specific_properties_go_to_one_client_only() -> None:
@@ -97,10 +104,10 @@ def test_client_specific_properties_go_to_one_client_only() -> None:
         kafka_consumer_extra={"session.timeout.ms": 6000},
         kafka_producer_extra={"linger.ms": 0},
     )
-    assert consumer_config(s)["session.timeout.ms"] == "6000"
-    assert "session.timeout.ms" not in producer_config(s)
-    assert producer_config(s)["linger.ms"] == "0"
-    consumer = consumer_config(s)
+    assert consumer_config(s.kafka_client())["session.timeout.ms"] == "6000"
+    assert "session.timeout.ms" not in producer_config(s.kafka_client())
+    assert producer_config(s.kafka_client())["linger.ms"] == "0"
+    consumer = consumer_config(s.kafka_client())
     assert consumer["enable.auto.commit"] == "false"
     assert consumer["auto.offset.reset"] == "earliest"
     assert consumer["partition.assignment.strategy"] == "cooperative-sticky"

@@ -1,41 +1,28 @@
-"""The Kafka boundary: client configurations, client factories and error translation.
+"""The Kafka boundary: client factories and error translation.
 
 Everything ``confluent_kafka`` raises is translated here into
 :class:`~dataquarantine.errors.BrokerError` classes: transient (retry, the broker or the
 group coordinator will come back) or terminal (credentials, authorisation, a client that
-librdkafka declared unusable).
-
-Choices, every one overridable through ``kafka_extra`` except the two that the delivery
-guarantee rests on (``enable.auto.commit`` and the idempotent producer):
-
-- **Consumer**: offsets are committed only by the worker, explicitly, after a checkpoint is
-  durable; ``auto.offset.reset=earliest`` so that a new group starts with the oldest message
-  (losing nothing); ``partition.assignment.strategy=cooperative-sticky``: when a worker joins
-  or leaves, only the partitions that move are revoked, the others keep flowing (with the eager
-  protocol every rebalance stops every worker). All workers of a group must use the same
-  strategy.
-- **Producer**: ``enable.idempotence=true`` and ``acks=all`` (no duplicates from the
-  producer's own retries, no loss on a leader change); a small ``linger.ms`` (batches form in a
-  couple of milliseconds, latency stays low); ``lz4`` compression (cheap on CPU);
-  ``delivery.report.only.error=true``: successful deliveries cost no Python callback, a failure
-  is reported and blocks the commit.
+librdkafka declared unusable). The clients' properties come from a
+:class:`~dataquarantine.infra.kafka_config.KafkaClientConfig` (see
+:mod:`dataquarantine.infra.kafka_config` for the choices made there).
 """
 
 from __future__ import annotations
 
 import logging
-import socket
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any, Final
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
 
 from dataquarantine.errors import BrokerError, BrokerFatalError, BrokerUnavailableError, ConfigError
-from dataquarantine.stream.settings import StreamSettings
+from dataquarantine.infra.kafka_config import KafkaClientConfig, consumer_config, producer_config
 
 __all__ = [
     "LOST_OWNERSHIP",
     "TRANSPORT_DOWN",
+    "KafkaClientConfig",
     "consumer_config",
     "is_lost_ownership",
     "make_consumer",
@@ -44,7 +31,8 @@ __all__ = [
     "translate",
 ]
 
-#: librdkafka's own log lines go through this logger.
+#: librdkafka's own log lines go through this logger (its name predates the move to infra/,
+#: kept so that existing logging configurations still match).
 client_log = logging.getLogger("dataquarantine.stream.kafka")
 
 ErrorCallback = Callable[[KafkaError], None]
@@ -91,11 +79,6 @@ _TRANSIENT: Final = TRANSPORT_DOWN | {
     KafkaError.NOT_ENOUGH_REPLICAS_AFTER_APPEND,
 }
 
-# Properties the at-least-once guarantee depends on: kafka_extra may not change them.
-_PINNED_CONSUMER: Final = {"enable.auto.commit": "false"}
-_PINNED_PRODUCER: Final = {"enable.idempotence": "true", "acks": "all"}
-_ACKS_ALL: Final = frozenset({"all", "-1"})
-
 
 def translate(exc: KafkaException | KafkaError, context: str) -> BrokerError:
     """The :mod:`dataquarantine.errors` class for a librdkafka error (chain it with ``from``)."""
@@ -115,63 +98,9 @@ def is_lost_ownership(exc: KafkaException | KafkaError) -> bool:
     return isinstance(err, KafkaError) and err.code() in LOST_OWNERSHIP
 
 
-def _client_id() -> str:
-    return f"dataquarantine-{socket.gethostname()}"
-
-
-def _merge(
-    base: dict[str, Any], extra: Mapping[str, str], pinned: Mapping[str, str], who: str
-) -> dict[str, Any]:
-    conf = dict(base)
-    conf.update(extra)
-    for key, value in pinned.items():
-        given = str(conf.get(key, value)).lower()
-        if given != value and not (key == "acks" and given in _ACKS_ALL):
-            raise ConfigError(
-                f"kafka_extra: {key}={conf[key]} is not allowed for the {who}: the worker's "
-                f"delivery guarantee needs {key}={value}"
-            )
-        conf[key] = value
-    return conf
-
-
-def consumer_config(settings: StreamSettings) -> dict[str, Any]:
-    """librdkafka properties of the worker's consumer."""
-    base: dict[str, Any] = {
-        "bootstrap.servers": settings.kafka_bootstrap_servers,
-        "group.id": settings.kafka_consumer_group_id,
-        "client.id": _client_id(),
-        "enable.auto.commit": "false",
-        "enable.auto.offset.store": "false",
-        "auto.offset.reset": "earliest",
-        "partition.assignment.strategy": "cooperative-sticky",
-        "enable.partition.eof": "false",
-    }
-    extra = {**settings.client_properties(), **settings.client_properties("consumer")}
-    return _merge(base, extra, _PINNED_CONSUMER, "consumer")
-
-
-def producer_config(settings: StreamSettings) -> dict[str, Any]:
-    """librdkafka properties of the worker's producer."""
-    base: dict[str, Any] = {
-        "bootstrap.servers": settings.kafka_bootstrap_servers,
-        "client.id": _client_id(),
-        "enable.idempotence": "true",
-        "acks": "all",
-        "linger.ms": "2",
-        "compression.type": "lz4",
-        "delivery.report.only.error": "true",
-    }
-    extra = {**settings.client_properties(), **settings.client_properties("producer")}
-    conf = _merge(base, extra, _PINNED_PRODUCER, "producer")
-    # A property of the Python client (not librdkafka): it must be a bool.
-    conf["delivery.report.only.error"] = str(conf["delivery.report.only.error"]).lower() == "true"
-    return conf
-
-
-def make_consumer(settings: StreamSettings, *, on_error: ErrorCallback) -> Consumer:
+def make_consumer(config: KafkaClientConfig, *, on_error: ErrorCallback) -> Consumer:
     """A consumer configured by :func:`consumer_config`; ``on_error`` gets client errors."""
-    conf = consumer_config(settings)
+    conf = consumer_config(config)
     conf["error_cb"] = on_error
     conf["logger"] = client_log
     try:
@@ -183,11 +112,11 @@ def make_consumer(settings: StreamSettings, *, on_error: ErrorCallback) -> Consu
 
 
 def make_producer(
-    settings: StreamSettings, *, on_error: ErrorCallback, on_delivery_error: DeliveryCallback
+    config: KafkaClientConfig, *, on_error: ErrorCallback, on_delivery_error: DeliveryCallback
 ) -> Producer:
     """A producer configured by :func:`producer_config`. ``on_delivery_error(err, msg)`` is
     called (from ``poll``/``flush``) for every message that could not be delivered."""
-    conf = producer_config(settings)
+    conf = producer_config(config)
     conf["error_cb"] = on_error
     conf["logger"] = client_log
     conf["on_delivery"] = on_delivery_error

@@ -11,7 +11,7 @@ from dataquarantine.errors import (
     PayloadStoreUnavailableError,
     StoreUnavailableError,
 )
-from dataquarantine.quarantine.retry import DEFAULT_RETRY_SECONDS, NO_RETRY, RetryPolicy
+from dataquarantine.infra.retry import DEFAULT_RETRY_SECONDS, NO_RETRY, RetryPolicy
 
 
 class FakeClock:

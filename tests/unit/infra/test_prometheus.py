@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, generate_latest
 
+from dataquarantine.infra.prometheus import RemediationMetrics
 from dataquarantine.remediation import Remediation
-from dataquarantine.remediation.prometheus import RemediationMetrics
 from dataquarantine.validation.contract import Contract
 
 
