@@ -19,7 +19,7 @@ import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from dataquarantine.errors import (
     ConfigError,
@@ -100,6 +100,33 @@ class _Faults:
 
 def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _clean_text(value: str) -> str:
+    # As the SQL stores do: lone surrogates and NUL become U+FFFD (see ``sql.review.clean_text``).
+    value = value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return value.replace("\x00", "\ufffd")
+
+
+def _clean(obj: Any) -> Any:
+    changes = {
+        f.name: _clean_text(v)
+        for f in dataclasses.fields(obj)
+        if f.init and type(v := getattr(obj, f.name)) is str  # not the StrEnum fields
+    }
+    return dataclasses.replace(obj, **changes) if changes else obj
+
+
+def _stored_record(record: QuarantineRecord) -> QuarantineRecord:
+    """``record`` as the SQL stores give it back: text cleaned, ``quarantined_at`` in UTC."""
+    cleaned: QuarantineRecord = _clean(record)
+    return dataclasses.replace(
+        cleaned,
+        source=_clean(record.source),
+        errors=tuple(_clean(v) for v in record.errors),
+        payload=_clean(record.payload),
+        quarantined_at=_aware(record.quarantined_at).astimezone(UTC),
+    )
 
 
 def _check_page(name: str, value: int, minimum: int) -> None:
@@ -285,7 +312,7 @@ class InMemoryQuarantineStore(InMemoryReviewLog):
         self._enter("insert_many")
         with self._lock:
             inserted = 0
-            for record in records:
+            for record in map(_stored_record, records):
                 if record.id in self._rows or (
                     record.dedup_key and record.dedup_key in self._dedup
                 ):
