@@ -1,7 +1,8 @@
 """Test doubles of the quarantine ports, and factories for quarantine values.
 
-:class:`InMemoryQuarantineStore` and :class:`InMemoryPayloadStore` implement
-:class:`~dataquarantine.quarantine.ports.QuarantineStore` and
+:class:`InMemoryQuarantineStore` (with its :class:`InMemoryReviewLog` half) and
+:class:`InMemoryPayloadStore` implement :class:`~dataquarantine.quarantine.ports.QuarantineStore`,
+:class:`~dataquarantine.quarantine.ports.ReviewLog` and
 :class:`~dataquarantine.quarantine.ports.PayloadStore` in memory with the same observable
 semantics as the real backends (filters, dedup, ordering, content-addressed keys, key
 validation). They count calls and can be told to fail the next N calls of an operation, so unit
@@ -18,7 +19,7 @@ import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from dataquarantine.errors import (
     ConfigError,
@@ -51,11 +52,13 @@ from dataquarantine.quarantine.history import (
     StoredRevision,
 )
 from dataquarantine.quarantine.payloads.keys import chunk_key, validate_key, validate_range
+from dataquarantine.quarantine.ports import Capability
 
 __all__ = [
     "DEFAULT_CONTRACT",
     "InMemoryPayloadStore",
     "InMemoryQuarantineStore",
+    "InMemoryReviewLog",
     "make_item",
     "make_record",
     "make_violation",
@@ -99,6 +102,33 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
+def _clean_text(value: str) -> str:
+    # As the SQL stores do: lone surrogates and NUL become U+FFFD (see ``sql.review.clean_text``).
+    value = value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return value.replace("\x00", "\ufffd")
+
+
+def _clean(obj: Any) -> Any:
+    changes = {
+        f.name: _clean_text(v)
+        for f in dataclasses.fields(obj)
+        if f.init and type(v := getattr(obj, f.name)) is str  # not the StrEnum fields
+    }
+    return dataclasses.replace(obj, **changes) if changes else obj
+
+
+def _stored_record(record: QuarantineRecord) -> QuarantineRecord:
+    """``record`` as the SQL stores give it back: text cleaned, ``quarantined_at`` in UTC."""
+    cleaned: QuarantineRecord = _clean(record)
+    return dataclasses.replace(
+        cleaned,
+        source=_clean(record.source),
+        errors=tuple(_clean(v) for v in record.errors),
+        payload=_clean(record.payload),
+        quarantined_at=_aware(record.quarantined_at).astimezone(UTC),
+    )
+
+
 def _check_page(name: str, value: int, minimum: int) -> None:
     if value < minimum:
         raise ConfigError(f"{name} must be >= {minimum}, got {value}")
@@ -128,67 +158,21 @@ def _matches(record: QuarantineRecord, flt: QuarantineFilter) -> bool:
     return True
 
 
-class InMemoryQuarantineStore:
-    """A :class:`~dataquarantine.quarantine.ports.QuarantineStore` in a dict.
+class InMemoryReviewLog:
+    """The :class:`~dataquarantine.quarantine.ports.ReviewLog` half of
+    :class:`InMemoryQuarantineStore`, as ``ReviewQueries`` is of the SQL stores: revisions,
+    events, transitions and stats over the store's dicts."""
 
-    ``insert_many`` is all-or-nothing and skips records whose id or non-empty ``dedup_key`` is
-    already stored; ``list`` is newest first and ``iter`` oldest first (ties broken by id, as
-    in SQL); ``count`` is exact. Filters combine with AND: ``code`` matches any violation,
-    ``since`` is inclusive, ``until`` exclusive, ``text`` is a case-insensitive substring of
-    any error message. ``calls`` counts every call per operation (failed ones included);
-    :meth:`fail_next` makes the next calls of an operation raise.
-    """
-
-    def __init__(self) -> None:
-        self._rows: dict[uuid.UUID, QuarantineRecord] = {}
-        self._revisions: defaultdict[uuid.UUID, list[StoredRevision]] = defaultdict(list)
-        self._events: defaultdict[uuid.UUID, list[Event]] = defaultdict(list)
-        self._dedup: set[str] = set()
-        self._lock = threading.Lock()
-        self._faults = _Faults()
-        self.calls: Counter[str] = Counter()
-        self.closed = False
-
-    def fail_next(
-        self,
-        times: int = 1,
-        *,
-        operation: StoreOperation = "insert_many",
-        error: ErrorFactory = StoreUnavailableError,
-    ) -> None:
-        """Make the next ``times`` calls of ``operation`` raise ``error(message)``."""
-        self._faults.arm(operation, times, error)
+    _rows: dict[uuid.UUID, QuarantineRecord]
+    _revisions: defaultdict[uuid.UUID, list[StoredRevision]]
+    _events: defaultdict[uuid.UUID, list[Event]]
+    _lock: threading.Lock
 
     def _enter(self, operation: str) -> None:
-        self.calls[operation] += 1
-        if self.closed:
-            raise StoreError(f"{operation} on a closed store")
-        self._faults.trip(operation)
+        raise NotImplementedError
 
-    def migrate(self) -> None:
-        self._enter("migrate")
-
-    def insert_many(
-        self,
-        records: Sequence[QuarantineRecord],
-        revisions: Mapping[uuid.UUID, Revision] | None = None,
-    ) -> int:
-        self._enter("insert_many")
-        with self._lock:
-            inserted = 0
-            for record in records:
-                if record.id in self._rows or (
-                    record.dedup_key and record.dedup_key in self._dedup
-                ):
-                    continue
-                self._rows[record.id] = record
-                if record.dedup_key:
-                    self._dedup.add(record.dedup_key)
-                revision = (revisions or {}).get(record.id)
-                if revision is not None:
-                    self._revisions[record.id] = [_stored(record.id, 1, revision)]
-                inserted += 1
-            return inserted
+    def _select(self, flt: QuarantineFilter, *, newest_first: bool) -> list[QuarantineRecord]:
+        raise NotImplementedError
 
     def add_revision(self, record_id: uuid.UUID, revision: Revision) -> StoredRevision:
         self._enter("add_revision")
@@ -275,6 +259,72 @@ class InMemoryQuarantineStore:
             series=tuple(SeriesPoint(at, code, n) for (at, code), n in sorted(series.items())),
             bucket=bucket,
         )
+
+
+class InMemoryQuarantineStore(InMemoryReviewLog):
+    """A :class:`~dataquarantine.quarantine.ports.QuarantineStore` in a dict.
+
+    ``insert_many`` is all-or-nothing and skips records whose id or non-empty ``dedup_key`` is
+    already stored; ``list`` is newest first and ``iter`` oldest first (ties broken by id, as
+    in SQL); ``count`` is exact. Filters combine with AND: ``code`` matches any violation,
+    ``since`` is inclusive, ``until`` exclusive, ``text`` is a case-insensitive substring of
+    any error message. ``calls`` counts every call per operation (failed ones included);
+    :meth:`fail_next` makes the next calls of an operation raise. It keeps the review log too
+    (:class:`InMemoryReviewLog`), but builds no JSON pages.
+    """
+
+    capabilities: frozenset[Capability] = frozenset({Capability.REVIEW_LOG})
+
+    def __init__(self) -> None:
+        self._rows: dict[uuid.UUID, QuarantineRecord] = {}
+        self._revisions: defaultdict[uuid.UUID, list[StoredRevision]] = defaultdict(list)
+        self._events: defaultdict[uuid.UUID, list[Event]] = defaultdict(list)
+        self._dedup: set[str] = set()
+        self._lock = threading.Lock()
+        self._faults = _Faults()
+        self.calls: Counter[str] = Counter()
+        self.closed = False
+
+    def fail_next(
+        self,
+        times: int = 1,
+        *,
+        operation: StoreOperation = "insert_many",
+        error: ErrorFactory = StoreUnavailableError,
+    ) -> None:
+        """Make the next ``times`` calls of ``operation`` raise ``error(message)``."""
+        self._faults.arm(operation, times, error)
+
+    def _enter(self, operation: str) -> None:
+        self.calls[operation] += 1
+        if self.closed:
+            raise StoreError(f"{operation} on a closed store")
+        self._faults.trip(operation)
+
+    def migrate(self) -> None:
+        self._enter("migrate")
+
+    def insert_many(
+        self,
+        records: Sequence[QuarantineRecord],
+        revisions: Mapping[uuid.UUID, Revision] | None = None,
+    ) -> int:
+        self._enter("insert_many")
+        with self._lock:
+            inserted = 0
+            for record in map(_stored_record, records):
+                if record.id in self._rows or (
+                    record.dedup_key and record.dedup_key in self._dedup
+                ):
+                    continue
+                self._rows[record.id] = record
+                if record.dedup_key:
+                    self._dedup.add(record.dedup_key)
+                revision = (revisions or {}).get(record.id)
+                if revision is not None:
+                    self._revisions[record.id] = [_stored(record.id, 1, revision)]
+                inserted += 1
+            return inserted
 
     def get(self, record_id: uuid.UUID) -> QuarantineRecord | None:
         self._enter("get")

@@ -1,4 +1,9 @@
-"""Ports of the quarantine: the metadata store and the payload object store.
+"""Ports of the quarantine: the metadata store, the review log and the payload object store.
+
+The metadata store has two ports: :class:`QuarantineStore` writes and queries records (what
+every pipeline needs) and :class:`ReviewLog` keeps what review adds to them (revisions, the
+event history, status transitions, statistics). A store says what else it can do in its
+``capabilities``, so callers never probe its class.
 
 Backends implement these Protocols; :mod:`dataquarantine.testing` has in-memory fakes.
 Backends translate their driver's exceptions into :mod:`dataquarantine.errors`
@@ -10,15 +15,34 @@ from __future__ import annotations
 import builtins
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Protocol
+from enum import Enum
+from typing import Protocol, cast
 
+from dataquarantine.errors import ConfigError
 from dataquarantine.kernel.lifecycle import Status
 from dataquarantine.kernel.results import Violation
 from dataquarantine.kernel.revisions import Revision
 from dataquarantine.quarantine.envelope import QuarantineFilter, QuarantineRecord
 from dataquarantine.quarantine.history import Bucket, Event, QuarantineStats, StoredRevision
 
-__all__ = ["PayloadStore", "QuarantineStore"]
+__all__ = [
+    "Capability",
+    "JsonPages",
+    "PayloadStore",
+    "QuarantineStore",
+    "ReviewLog",
+    "json_pages",
+    "review_log",
+]
+
+
+class Capability(Enum):
+    """What a :class:`QuarantineStore` offers beyond its port."""
+
+    #: It also implements :class:`ReviewLog` (the SQL stores, from migration 4 on).
+    REVIEW_LOG = "review_log"
+    #: It also implements :class:`JsonPages` (a page of envelopes built as JSON by the database).
+    JSON_PAGES = "json_pages"
 
 
 class PayloadStore(Protocol):
@@ -44,7 +68,12 @@ class PayloadStore(Protocol):
 
 
 class QuarantineStore(Protocol):
-    """SQL metadata of quarantined records."""
+    """SQL metadata of quarantined records: write and query."""
+
+    @property
+    def capabilities(self) -> frozenset[Capability]:
+        """What the store offers beyond this port (see :class:`Capability`)."""
+        ...
 
     def migrate(self) -> None:
         """Apply pending versioned migrations (idempotent, safe to call at every start)."""
@@ -79,7 +108,17 @@ class QuarantineStore(Protocol):
         """Every matching record, oldest first, fetched in pages (for export)."""
         ...
 
-    # -- review (migration 4) -------------------------------------------------------------------
+    def check(self) -> None:
+        """Raise :class:`~dataquarantine.errors.StoreUnavailableError` if unreachable."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class ReviewLog(Protocol):
+    """What review adds to quarantined records (migration 4): revisions, the event history,
+    compare-and-set status transitions and statistics. Every write is one transaction with its
+    event."""
 
     def add_revision(self, record_id: uuid.UUID, revision: Revision) -> StoredRevision:
         """Store the record's next revision (an ``edit`` revision also gets an ``edit`` event).
@@ -117,8 +156,24 @@ class QuarantineStore(Protocol):
         """Counts by contract, headline code, status and violation path; a time series."""
         ...
 
-    def check(self) -> None:
-        """Raise :class:`~dataquarantine.errors.StoreUnavailableError` if unreachable."""
+
+class JsonPages(Protocol):
+    """A store that answers a page of envelopes as JSON itself (the SQL stores)."""
+
+    def list_json(
+        self, flt: QuarantineFilter, *, limit: int = 50, offset: int = 0
+    ) -> tuple[bytes, int]:
+        """``(items, n)``: the page as one JSON array of ``QuarantineRecord.to_dict()`` forms."""
         ...
 
-    def close(self) -> None: ...
+
+def review_log(store: QuarantineStore) -> ReviewLog:
+    """``store`` as the :class:`ReviewLog` it declares it is; :class:`ConfigError` if it is not."""
+    if Capability.REVIEW_LOG not in store.capabilities:
+        raise ConfigError(f"{store!r} keeps no review log")
+    return cast("ReviewLog", store)
+
+
+def json_pages(store: QuarantineStore) -> JsonPages | None:
+    """``store`` as :class:`JsonPages` when it declares the capability, else ``None``."""
+    return cast("JsonPages", store) if Capability.JSON_PAGES in store.capabilities else None

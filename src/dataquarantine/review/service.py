@@ -1,7 +1,7 @@
 """The review service: look at quarantined records, fix them, send them on (no web framework).
 
 :class:`ReviewService` is what the REST API and the web UI call. Every state change goes
-through :meth:`QuarantineStore.transition`, a compare-and-set on the record's status written in
+through :meth:`ReviewLog.transition`, a compare-and-set on the record's status written in
 one transaction with its history event, so two reviewers (or a reviewer and a bulk job) acting
 on the same record never both win.
 
@@ -20,23 +20,17 @@ from __future__ import annotations
 
 import builtins
 import contextlib
-import os
 import uuid
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any
 
 import orjson
-import yaml
 
-from dataquarantine.contracts.loader import spec_from_dict
-from dataquarantine.contracts.version import Version
 from dataquarantine.errors import (
     ConfigError,
     ContractNotFoundError,
-    DuplicateContractError,
-    IncompatibleContractError,
     RecordNotFoundError,
     StatusConflictError,
 )
@@ -58,21 +52,22 @@ from dataquarantine.quarantine.history import (
     QuarantineStats,
     StoredRevision,
 )
+from dataquarantine.quarantine.ports import json_pages, review_log
 from dataquarantine.quarantine.service import Quarantine
 from dataquarantine.remediation import Remediation
-from dataquarantine.review.compat import backward_incompatibilities
 from dataquarantine.review.counts import CountCache
 from dataquarantine.review.diff import diff_json
 from dataquarantine.review.jobs import JobProgress, JobRunner
+from dataquarantine.review.log import RetryingReviewLog
 from dataquarantine.review.models import (
     Job,
     Page,
     RecordDetail,
     ReprocessOutcome,
     SchemaInfo,
-    SchemaVersion,
     parse_json,
 )
+from dataquarantine.review.schemas import Compatibility, list_schemas, register_schema
 from dataquarantine.review.settings import ReviewSettings
 from dataquarantine.review.sinks import ReprocessedRecord, ReprocessSink, open_reprocess_sink
 from dataquarantine.validation.contract import Contract
@@ -81,7 +76,6 @@ from dataquarantine.validation.registry import ContractRegistry
 __all__ = ["MAX_PAGE_SIZE", "Compatibility", "ReviewService"]
 
 MAX_PAGE_SIZE = 1000
-Compatibility = Literal["backward", "none"]
 
 #: A request retries a store briefly (about 1.5 s): a longer outage is answered at once with
 #: an error, rather than holding the request for the commands' retry window.
@@ -112,7 +106,9 @@ class ReviewService:
         self.jobs = JobRunner(max_jobs=max_jobs)
         #: Totals of the list: true counts, cached ``count_ttl`` seconds (see review.counts).
         self.counts = CountCache(quarantine.count, ttl=count_ttl)
-        self._json_pages = self.store if isinstance(self.store, JsonPages) else None
+        #: Revisions, history, transitions and stats, retried like the quarantine's calls.
+        self.log = RetryingReviewLog(review_log(self.store), quarantine.retry)
+        self._json_pages = json_pages(self.store)
         #: The double pass of reprocess; give it observers (Prometheus) to count its actions.
         self.remediation = remediation if remediation is not None else Remediation()
 
@@ -183,20 +179,17 @@ class ReviewService:
     def get(self, record_id: uuid.UUID) -> RecordDetail:
         """Envelope, original bytes (checksum verified), revisions and history."""
         record = self.record(record_id)
-        retry = self.quarantine.retry
         return RecordDetail(
             record=record,
             payload=self.quarantine.payload(record),
-            revisions=tuple(retry.call(self.store.revisions, record_id)),
-            events=tuple(retry.call(self.store.events, record_id)),
+            revisions=tuple(self.log.revisions(record_id)),
+            events=tuple(self.log.events(record_id)),
         )
 
     def stats(
         self, flt: QuarantineFilter | None = None, *, bucket: Bucket = "hour", top: int = 10
     ) -> QuarantineStats:
-        return self.quarantine.retry.call(
-            self.store.stats, flt or QuarantineFilter(), bucket=bucket, top=top
-        )
+        return self.log.stats(flt or QuarantineFilter(), bucket=bucket, top=top)
 
     # -- edits and decisions ---------------------------------------------------------------------
 
@@ -225,7 +218,7 @@ class ReviewService:
             changes=changes,
             errors=errors,
         )
-        return self.quarantine.retry.call(self.store.add_revision, record_id, revision)
+        return self.log.add_revision(record_id, revision)
 
     def resolve(self, record_id: uuid.UUID, *, actor: str, reason: str) -> QuarantineRecord:
         """Close the record as handled elsewhere (nothing is published)."""
@@ -242,9 +235,7 @@ class ReviewService:
         if record.status not in CLOSABLE:
             raise StatusConflictError(f"record {record_id} is already {record.status.value}")
         event = Event(record_id, actor, action, record.status, to, reason=reason)
-        updated = self.quarantine.retry.call(
-            self.store.transition, record_id, expected=(record.status,), to=to, event=event
-        )
+        updated = self.log.transition(record_id, expected=(record.status,), to=to, event=event)
         self.counts.clear()
         if updated is None:
             raise StatusConflictError(f"record {record_id} changed meanwhile; try again")
@@ -281,17 +272,18 @@ class ReviewService:
             if remediation is not None and remediation.valid:
                 payload = remediation.payload
         attempts = record.attempts + 1
-        retry = self.quarantine.retry
         if result.valid or (remediation is not None and remediation.valid):
             if remediation is not None:
-                retry.call(self.store.add_revision, record_id, remediation)
-            retry.call(self.sink.publish, ReprocessedRecord(record.id, payload, contract.ref))
+                self.log.add_revision(record_id, remediation)
+            self.quarantine.retry.call(
+                self.sink.publish, ReprocessedRecord(record.id, payload, contract.ref)
+            )
             to = Status.REPROCESSED
             errors: tuple[Violation, ...] = ()
             new_errors: tuple[Violation, ...] | None = None
         else:
             if remediation is not None:
-                retry.call(self.store.add_revision, record_id, remediation)
+                self.log.add_revision(record_id, remediation)
             errors = remediation.errors if remediation is not None else result.errors
             new_errors = errors
             to = Status.DEAD if attempts >= self.max_attempts else record.status
@@ -308,8 +300,7 @@ class ReviewService:
                 "remediated": remediation is not None and remediation.valid,
             },
         )
-        updated = retry.call(
-            self.store.transition,
+        updated = self.log.transition(
             record_id,
             expected=(record.status,),
             to=to,
@@ -397,79 +388,15 @@ class ReviewService:
     # -- contracts -------------------------------------------------------------------------------
 
     def schemas(self) -> builtins.list[SchemaInfo]:
-        """Every contract with its versions."""
-        self.registry.refresh(min_interval=1.0)
-        out = []
-        for name in self.registry.names():
-            versions = tuple(
-                SchemaVersion(
-                    version=v,
-                    kind=(c := self.registry.get(name, v)).kind,
-                    source=c.spec.source_path.name if c.spec.source_path else None,
-                )
-                for v in self.registry.versions(name)
-            )
-            out.append(SchemaInfo(name, self.registry.get(name).version, versions))
-        return out
+        """Every contract with its versions (see :mod:`~dataquarantine.review.schemas`)."""
+        return list_schemas(self.registry)
 
     def register_schema(
         self, document: Mapping[str, Any], *, compatibility: Compatibility = "backward"
     ) -> SchemaInfo:
-        """Add a contract version (the YAML fields as a mapping) to the contracts folder.
-
-        The schema must be inline (``schema``; no ``schema_file`` or ``model``: a request never
-        names files or Python code). With ``backward`` compatibility the new version must accept
-        whatever the latest existing version accepted (:mod:`~dataquarantine.review.compat`),
-        else :class:`IncompatibleContractError` lists the reasons.
-        """
-        directory = self.registry.directory
-        if directory is None:
-            raise ConfigError("the contract registry has no folder to register into")
-        spec = spec_from_dict(document)
-        if spec.schema_ is None:
-            raise ConfigError("register a contract with an inline 'schema' (no schema_file/model)")
-        contract = Contract(spec)  # compiles: a broken schema raises SchemaCompileError
-        self.registry.refresh()
-        previous = self.registry.find(spec.name)
-        if previous is not None:
-            existing = {Version.parse(v) for v in self.registry.versions(spec.name)}
-            if spec.version in existing:
-                raise DuplicateContractError(f"{spec.ref} exists already")
-            if spec.version < max(existing):
-                raise DuplicateContractError(
-                    f"{spec.ref} is older than the latest version {previous.version}"
-                )
-            if compatibility == "backward":
-                reasons = backward_incompatibilities(
-                    previous.spec, spec, (previous.schema, contract.schema)
-                )
-                if reasons:
-                    raise IncompatibleContractError(
-                        f"{spec.ref} is not backward compatible with {previous.ref}: "
-                        + "; ".join(reasons),
-                        reasons=tuple(reasons),
-                    )
-        data = spec.model_dump(mode="json", by_alias=True, exclude_none=True, exclude_defaults=True)
-        data["name"], data["version"] = spec.name, str(spec.version)
-        path = directory / spec.file_name
-        # A hidden temporary file (never discovered), then a hard link: the link fails when
-        # the name is taken, so a registration never replaces a file.
-        tmp = directory / f".{uuid.uuid4().hex}.tmp"
-        try:
-            tmp.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
-            os.link(tmp, path)
-        except FileExistsError:
-            raise DuplicateContractError(f"{spec.ref}: {path.name} exists already") from None
-        except OSError as exc:
-            raise ConfigError(f"cannot write {path}: {exc}") from exc
-        finally:
-            tmp.unlink(missing_ok=True)
-        self.registry.refresh()
-        found = [s for s in self.schemas() if s.name == spec.name]
-        if not found:  # cannot happen with a valid name; never leave a file nobody reads
-            path.unlink(missing_ok=True)
-            raise ConfigError(f"{path.name} was written but is not found by the registry")
-        return found[0]
+        """Add a contract version to the contracts folder
+        (:func:`~dataquarantine.review.schemas.register_schema`)."""
+        return register_schema(self.registry, document, compatibility=compatibility)
 
     def _contract(self, record: QuarantineRecord, version: str | None) -> Contract:
         if record.contract is None:
@@ -495,15 +422,6 @@ class ReviewService:
             self.sink.close()
         finally:
             self.quarantine.close()
-
-
-@runtime_checkable
-class JsonPages(Protocol):
-    """A store that answers a page of envelopes as JSON itself (the SQL stores)."""
-
-    def list_json(
-        self, flt: QuarantineFilter, *, limit: int = 50, offset: int = 0
-    ) -> tuple[bytes, int]: ...
 
 
 def _check_page(page: int, page_size: int) -> None:

@@ -1,7 +1,7 @@
 """PostgreSQL-only behaviour of the metadata store: schemas, concurrency, outages, errors.
 
 The backend-independent behaviour suite (filters, paging, round trips, 50k rows) runs on
-PostgreSQL too, from tests/unit/quarantine/test_sqlite_store.py.
+PostgreSQL too, from tests/unit/quarantine/test_store_behaviour.py.
 """
 
 from __future__ import annotations

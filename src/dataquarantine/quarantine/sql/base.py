@@ -24,6 +24,7 @@ from dataquarantine.quarantine.envelope import (
     QuarantineRecord,
     source_from_dict,
 )
+from dataquarantine.quarantine.ports import Capability
 from dataquarantine.quarantine.sql.migrations import MIGRATIONS, Dialect, Migration
 from dataquarantine.quarantine.sql.review import ReviewQueries, clean_text
 
@@ -136,6 +137,8 @@ class SqlQuarantineStore(ReviewQueries, ABC):
     side, :class:`~dataquarantine.quarantine.sql.review.ReviewQueries`, too).
     """
 
+    #: Both backends keep the review log and build JSON pages in the database.
+    capabilities: frozenset[Capability] = frozenset({Capability.REVIEW_LOG, Capability.JSON_PAGES})
     dialect: ClassVar[Dialect]
     #: The driver's positional placeholder.
     _P: ClassVar[str]

@@ -86,7 +86,8 @@ def _codes(errors: Sequence[Violation]) -> builtins.list[str]:
 
 
 class ReviewQueries:
-    """Revisions, events, transitions and stats over the store's connection."""
+    """The :class:`~dataquarantine.quarantine.ports.ReviewLog` of the SQL stores: revisions,
+    events, transitions and stats over the store's connection."""
 
     _P: ClassVar[str]
     #: The placeholder of a JSON parameter (PostgreSQL casts it to jsonb).
