@@ -20,7 +20,7 @@ _MANAGED = (CREATED_AT, LAST_UPDATED_AT)
 
 def regclass(conn: Any, name: str) -> int | None:
     """The oid of table ``name`` (search_path applies to unqualified names), or ``None``."""
-    from dataquarantine.quarantine.sql.url import quote_identifier
+    from dataquarantine.db.url import quote_identifier
 
     quoted = ".".join(quote_identifier(p) for p in name.split("."))
     row = conn.execute("SELECT to_regclass(%s)::oid", (quoted,)).fetchone()

@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tests.fixtures.postgres import drop_schema, with_schema
 
+from dataquarantine.db.url import PostgresTarget, SqliteTarget, parse_store_url
 from dataquarantine.errors import (
     ConfigError,
     StoreError,
@@ -42,7 +43,6 @@ from dataquarantine.quarantine.sql import (
     SqlQuarantineStore,
     open_store,
 )
-from dataquarantine.quarantine.sql.url import PostgresTarget, SqliteTarget, parse_store_url
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
