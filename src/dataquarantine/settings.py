@@ -8,9 +8,9 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from dataquarantine.db.url import DEFAULT_STORE_URL
 from dataquarantine.infra.retry import DEFAULT_RETRY_SECONDS
 from dataquarantine.io.records import DEFAULT_MAX_RECORD_BYTES
-from dataquarantine.quarantine.sql.url import DEFAULT_STORE_URL
 
 __all__ = ["DEFAULT_PAYLOADS_URL", "DEFAULT_STORE_URL", "Settings"]
 

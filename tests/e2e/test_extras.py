@@ -125,12 +125,12 @@ def test_require_extra_imports_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _library_seams() -> list[tuple[str, str, object]]:
+    from dataquarantine.db.connect import connect
+    from dataquarantine.db.url import parse_store_url
     from dataquarantine.io.readers import read_batches
     from dataquarantine.io.sinks import open_valid_sink
     from dataquarantine.quarantine.payloads import open_payload_store
     from dataquarantine.quarantine.sql import open_store
-    from dataquarantine.quarantine.sql.connect import connect
-    from dataquarantine.quarantine.sql.url import parse_store_url
     from dataquarantine.review.sinks import KafkaReprocessSink
     from dataquarantine.stream.embedded import broker_binary
 

@@ -7,10 +7,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from dataquarantine.db.url import parse_store_url
 from dataquarantine.errors import ConfigError, StoreUnavailableError
 from dataquarantine.masking import MaskingFilter, is_secret_key, mask_secrets
 from dataquarantine.quarantine.payloads import open_payload_store
-from dataquarantine.quarantine.sql.url import parse_store_url
 
 
 @pytest.mark.parametrize(

@@ -246,12 +246,12 @@ def gates_setup_role(
     from psycopg import sql
 
     from dataquarantine.cli.render import console
-    from dataquarantine.gates.role import ensure_gate_role
-    from dataquarantine.quarantine.sql.url import (
+    from dataquarantine.db.url import (
         PostgresTarget,
         parse_store_url,
         validate_identifier,
     )
+    from dataquarantine.gates.role import ensure_gate_role
 
     with _exit_on_errors():
         target = parse_store_url(db)

@@ -14,18 +14,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from dataquarantine.db.codec import decode_ts, encode_ts, placeholder
+from dataquarantine.db.connect import connect, translate
+from dataquarantine.db.errors import driver_errors
+from dataquarantine.db.url import SqliteTarget, parse_store_url
 from dataquarantine.errors import ConfigError, StoreError
 from dataquarantine.gates.runner import GateRun
 from dataquarantine.quarantine.sql import open_store
-from dataquarantine.quarantine.sql.connect import (
-    connect,
-    decode_ts,
-    driver_errors,
-    encode_ts,
-    placeholder,
-    translate,
-)
-from dataquarantine.quarantine.sql.url import SqliteTarget, parse_store_url
 
 __all__ = ["GateHistory", "HistoryEntry"]
 

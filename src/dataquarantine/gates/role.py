@@ -23,8 +23,8 @@ import psycopg
 from psycopg import errors as pg_errors
 from psycopg import sql
 
+from dataquarantine.db.url import validate_identifier
 from dataquarantine.errors import ConfigError
-from dataquarantine.quarantine.sql.url import validate_identifier
 
 __all__ = [
     "DANGEROUS_ROLES",

@@ -34,6 +34,8 @@ from psycopg import errors as pg_errors
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.sql import SQL, Composed
 
+from dataquarantine.db.connect import use_schema
+from dataquarantine.db.url import PostgresTarget, parse_store_url
 from dataquarantine.errors import ConfigError, DatabaseUnavailableError, UnsafeSqlError
 from dataquarantine.gates.duration import format_duration, parse_statement_timeout
 from dataquarantine.gates.model import (
@@ -58,7 +60,6 @@ from dataquarantine.gates.render import (
 )
 from dataquarantine.gates.role import DEFAULT_GATE_ROLE, GateRole, choose_role
 from dataquarantine.gates.statement import check_condition, check_query
-from dataquarantine.quarantine.sql.url import PostgresTarget, parse_store_url, quote_identifier
 
 __all__ = [
     "DEFAULT_REPORT_ROWS",
@@ -327,14 +328,14 @@ class GateRunner:
             # a gate's count and its samples see one snapshot.
             conn.read_only = True
             conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
-            if self.schema:
-                if not conn.execute(
+            if (
+                self.schema
+                and not conn.execute(
                     "SELECT 1 FROM pg_namespace WHERE nspname = %s", (self.schema,)
-                ).fetchone():
-                    raise ConfigError(f"{self.database}: schema {self.schema!r} does not exist")
-                conn.execute(
-                    "SELECT set_config('search_path', %s, false)", (quote_identifier(self.schema),)
-                )
+                ).fetchone()
+            ):
+                raise ConfigError(f"{self.database}: schema {self.schema!r} does not exist")
+            use_schema(conn, self.schema)
             conn.commit()
         except psycopg.Error as exc:
             conn.close()

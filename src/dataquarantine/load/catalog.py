@@ -7,9 +7,8 @@ a unique index, a reference field that is not a staging column.
 
 from __future__ import annotations
 
-from typing import Any
-
 from dataquarantine.contracts.model import ContractSpec, LoadSpec
+from dataquarantine.db.connect import Connection
 from dataquarantine.errors import ConfigError
 from dataquarantine.load.plan import CREATED_AT, LAST_UPDATED_AT, Column, LoadPlan, RefPlan
 
@@ -18,16 +17,16 @@ __all__ = ["columns_of", "regclass", "resolve_plan"]
 _MANAGED = (CREATED_AT, LAST_UPDATED_AT)
 
 
-def regclass(conn: Any, name: str) -> int | None:
+def regclass(conn: Connection, name: str) -> int | None:
     """The oid of table ``name`` (search_path applies to unqualified names), or ``None``."""
-    from dataquarantine.quarantine.sql.url import quote_identifier
+    from dataquarantine.db.url import quote_identifier
 
     quoted = ".".join(quote_identifier(p) for p in name.split("."))
     row = conn.execute("SELECT to_regclass(%s)::oid", (quoted,)).fetchone()
     return int(row[0]) if row and row[0] is not None else None
 
 
-def columns_of(conn: Any, oid: int) -> dict[str, str]:
+def columns_of(conn: Connection, oid: int) -> dict[str, str]:
     """Column name -> ``format_type`` of a table, in column order."""
     rows = conn.execute(
         "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
@@ -37,7 +36,7 @@ def columns_of(conn: Any, oid: int) -> dict[str, str]:
     return {str(name): str(typ) for name, typ in rows}
 
 
-def _unique_on(conn: Any, oid: int, columns: tuple[str, ...]) -> bool:
+def _unique_on(conn: Connection, oid: int, columns: tuple[str, ...]) -> bool:
     """Whether a unique index (non-partial) covers exactly ``columns``."""
     rows = conn.execute(
         "SELECT array_agg(a.attname::text ORDER BY a.attname) FROM pg_index i "
@@ -50,14 +49,14 @@ def _unique_on(conn: Any, oid: int, columns: tuple[str, ...]) -> bool:
     return any(list(r[0]) == wanted for r in rows)
 
 
-def _require(conn: Any, name: str, what: str) -> int:
+def _require(conn: Connection, name: str, what: str) -> int:
     oid = regclass(conn, name)
     if oid is None:
         raise ConfigError(f"{what} table {name!r} does not exist (check the schema in --db)")
     return oid
 
 
-def resolve_plan(conn: Any, spec: ContractSpec, staging: str) -> LoadPlan:
+def resolve_plan(conn: Connection, spec: ContractSpec, staging: str) -> LoadPlan:
     """Check the ``load:`` section of ``spec`` against the database; ``staging`` is the table
     rows are read from (the contract's, or the scratch table of a staging file)."""
     load: LoadSpec | None = spec.load

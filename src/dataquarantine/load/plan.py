@@ -16,7 +16,7 @@ from enum import StrEnum
 from psycopg import sql
 
 from dataquarantine.contracts.model import ReferenceSpec
-from dataquarantine.quarantine.sql.url import validate_identifier
+from dataquarantine.db.url import validate_identifier
 
 __all__ = [
     "CHECKPOINTS_TABLE",

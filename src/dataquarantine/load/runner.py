@@ -31,6 +31,8 @@ import orjson
 from psycopg import sql
 
 from dataquarantine.contracts.model import ContractSpec
+from dataquarantine.db.errors import is_transient
+from dataquarantine.db.url import PostgresTarget, parse_store_url
 from dataquarantine.errors import (
     ConfigError,
     DatabaseUnavailableError,
@@ -53,7 +55,6 @@ from dataquarantine.load.report import BatchCounts, LoadSummary
 from dataquarantine.load.staging import contained_file, drop_scratch, load_file
 from dataquarantine.quarantine.envelope import QuarantineItem
 from dataquarantine.quarantine.service import Quarantine
-from dataquarantine.quarantine.sql.url import PostgresTarget, parse_store_url
 from dataquarantine.validation.contract import Contract
 from dataquarantine.validation.engine import gc_paused
 
@@ -104,14 +105,13 @@ def _translated(what: str) -> Iterator[None]:
         yield
     except DataQuarantineError:
         raise
-    except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
-        raise DatabaseUnavailableError(f"{what}: {exc}") from exc
     except psycopg.Error as exc:
-        raise LoadError(f"{what}: {exc}") from exc
+        cls = DatabaseUnavailableError if is_transient(exc) else LoadError
+        raise cls(f"{what}: {exc}") from exc
 
 
 def _connect(target: PostgresTarget, *, autocommit: bool) -> Any:
-    from dataquarantine.quarantine.sql.connect import connect
+    from dataquarantine.db.connect import connect
 
     with _translated(f"cannot connect to {target.display}"):
         return connect(target, autocommit=autocommit, application_name=APPLICATION_NAME)

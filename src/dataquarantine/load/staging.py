@@ -18,9 +18,9 @@ from typing import Any
 from psycopg import sql
 
 from dataquarantine.contracts.loader import inside_folder
+from dataquarantine.db.url import validate_identifier
 from dataquarantine.errors import ConfigError
 from dataquarantine.load.plan import ident
-from dataquarantine.quarantine.sql.url import validate_identifier
 
 __all__ = ["SCRATCH_PREFIX", "contained_file", "drop_scratch", "load_file"]
 

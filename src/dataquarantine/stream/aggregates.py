@@ -24,17 +24,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from dataquarantine.db.codec import decode_ts, encode_ts, placeholder, to_utc
+from dataquarantine.db.connect import connect, translate
+from dataquarantine.db.url import SqliteTarget, parse_store_url
 from dataquarantine.errors import ConfigError
 from dataquarantine.quarantine.sql import open_store
-from dataquarantine.quarantine.sql.base import to_utc
-from dataquarantine.quarantine.sql.connect import (
-    connect,
-    decode_ts,
-    encode_ts,
-    placeholder,
-    translate,
-)
-from dataquarantine.quarantine.sql.url import SqliteTarget, parse_store_url
 from dataquarantine.stream.stats import VALID, BatchStats
 
 __all__ = ["DEFAULT_FLUSH_INTERVAL", "MetricsRow", "ValidationMetricsWriter"]

@@ -17,7 +17,7 @@ from psycopg import sql
 from typer.testing import CliRunner, Result
 
 from dataquarantine.cli.app import app
-from dataquarantine.quarantine.sql.url import PostgresTarget, parse_store_url
+from dataquarantine.db.url import PostgresTarget, parse_store_url
 
 REPO = Path(__file__).resolve().parents[3]
 CLI = [sys.executable, "-m", "dataquarantine.cli.app", "gates"]

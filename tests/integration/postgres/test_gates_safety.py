@@ -11,10 +11,10 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from dataquarantine.db.url import PostgresTarget, parse_store_url
 from dataquarantine.errors import ConfigError, DatabaseUnavailableError
 from dataquarantine.gates.model import gates_from_dict
 from dataquarantine.gates.runner import GateResult, GateRunner, GateStatus
-from dataquarantine.quarantine.sql.url import PostgresTarget, parse_store_url
 
 
 @pytest.fixture

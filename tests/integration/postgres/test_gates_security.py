@@ -17,12 +17,12 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from dataquarantine.db.url import PostgresTarget, parse_store_url
 from dataquarantine.errors import ConfigError
 from dataquarantine.gates import runner as runner_module
 from dataquarantine.gates.model import gates_from_dict
 from dataquarantine.gates.role import DEFAULT_GATE_ROLE, ensure_gate_role
 from dataquarantine.gates.runner import GateResult, GateRunner, GateStatus
-from dataquarantine.quarantine.sql.url import PostgresTarget, parse_store_url
 
 
 @pytest.fixture

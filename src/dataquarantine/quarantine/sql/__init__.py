@@ -9,16 +9,16 @@
 
 from __future__ import annotations
 
-from dataquarantine.errors import ConfigError
-from dataquarantine.quarantine.sql.base import SqlQuarantineStore
-from dataquarantine.quarantine.sql.migrations import MIGRATIONS, Migration
-from dataquarantine.quarantine.sql.sqlite import SqliteQuarantineStore
-from dataquarantine.quarantine.sql.url import (
+from dataquarantine.db.url import (
     DEFAULT_STORE_URL,
     PostgresTarget,
     SqliteTarget,
     parse_store_url,
 )
+from dataquarantine.errors import ConfigError
+from dataquarantine.quarantine.sql.base import SqlQuarantineStore
+from dataquarantine.quarantine.sql.migrations import MIGRATIONS, Migration
+from dataquarantine.quarantine.sql.sqlite import SqliteQuarantineStore
 
 __all__ = [
     "DEFAULT_STORE_URL",

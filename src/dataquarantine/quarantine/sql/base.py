@@ -9,7 +9,7 @@ import threading
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any, ClassVar
 
 import orjson
@@ -32,9 +32,6 @@ __all__ = [
     "INSERT_COLUMNS",
     "Row",
     "SqlQuarantineStore",
-    "from_epoch_micros",
-    "to_epoch_micros",
-    "to_utc",
 ]
 
 log = logging.getLogger("dataquarantine.quarantine.sql")
@@ -70,25 +67,6 @@ _SELECT = (
     " q.payload_length, q.payload_sha256 FROM dq_quarantine AS q"
 )
 _TS_INDEX = 8
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
-
-
-def to_utc(value: datetime) -> datetime:
-    """``value`` in UTC; a naive datetime is taken to be UTC already."""
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
-
-
-def to_epoch_micros(value: datetime) -> int:
-    """Exact microseconds since the Unix epoch (no float rounding)."""
-    return (to_utc(value) - _EPOCH) // _MICROSECOND
-
-
-def from_epoch_micros(value: int) -> datetime:
-    return _EPOCH + timedelta(microseconds=value)
 
 
 def _dumps(value: Any) -> str:

@@ -16,6 +16,10 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.types.json import set_json_loads
 
+from dataquarantine.db.codec import to_utc
+from dataquarantine.db.connect import use_schema
+from dataquarantine.db.errors import is_transient
+from dataquarantine.db.url import PostgresTarget
 from dataquarantine.errors import (
     ConfigError,
     StoreError,
@@ -31,11 +35,9 @@ from dataquarantine.quarantine.sql.base import (
     Row,
     SqlQuarantineStore,
     log,
-    to_utc,
 )
 from dataquarantine.quarantine.sql.migrations import Dialect
 from dataquarantine.quarantine.sql.review import REVISION_COLUMNS, revision_row
-from dataquarantine.quarantine.sql.url import PostgresTarget, quote_identifier
 
 __all__ = ["PostgresQuarantineStore"]
 
@@ -146,9 +148,7 @@ _CREATE_MIGRATIONS = """
 
 
 def _translate(exc: psycopg.Error, where: str) -> StoreError:
-    # OperationalError covers refused/lost connections, admin shutdown, lock and statement
-    # timeouts, serialization failures and a full disk: all may succeed when retried.
-    if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
+    if is_transient(exc):
         return StoreUnavailableError(f"{where}: {exc}")
     return StoreIntegrityError(f"{where}: {exc}")
 
@@ -223,10 +223,7 @@ class PostgresQuarantineStore(SqlQuarantineStore):
             conn.execute(
                 "SELECT set_config('TimeZone', 'UTC', false), set_config('jit', 'off', false)"
             )
-            if self.schema:
-                conn.execute(
-                    "SELECT set_config('search_path', %s, false)", (quote_identifier(self.schema),)
-                )
+            use_schema(conn, self.schema)
         except BaseException:
             conn.close()
             raise

@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
+from dataquarantine.db.codec import from_epoch_micros, to_epoch_micros
+from dataquarantine.db.errors import is_transient
 from dataquarantine.errors import (
     ConfigError,
     StoreError,
@@ -26,9 +28,7 @@ from dataquarantine.quarantine.sql.base import (
     INSERT_COLUMNS,
     Row,
     SqlQuarantineStore,
-    from_epoch_micros,
     log,
-    to_epoch_micros,
 )
 from dataquarantine.quarantine.sql.migrations import Dialect
 from dataquarantine.quarantine.sql.review import REVISION_COLUMNS, revision_row
@@ -40,19 +40,6 @@ T = TypeVar("T")
 # UPSERT, row values and the JSON functions used here are all present from 3.35 (2021).
 _MIN_SQLITE = (3, 35, 0)
 
-# Primary result codes (the low byte of extended codes) that mean "not now", not "wrong".
-_TRANSIENT_CODES = frozenset(
-    {
-        5,  # SQLITE_BUSY: database is locked
-        6,  # SQLITE_LOCKED: a table is locked
-        7,  # SQLITE_NOMEM
-        10,  # SQLITE_IOERR
-        13,  # SQLITE_FULL: disk full
-        14,  # SQLITE_CANTOPEN: unable to open database file
-        15,  # SQLITE_PROTOCOL: WAL lock protocol race
-    }
-)
-_TRANSIENT_MESSAGES = ("locked", "unable to open", "disk i/o", "disk is full")
 
 # Rows go in with multi-row statements: the driver releases the GIL around every statement
 # step, so one statement per row makes a writer thread queue for the GIL once per row behind
@@ -131,15 +118,8 @@ def _lower(value: str | None) -> str | None:
 
 
 def _translate(exc: sqlite3.Error, where: str) -> StoreError:
-    code = getattr(exc, "sqlite_errorcode", None)
     message = str(exc)
-    transient = (
-        (code & 0xFF) in _TRANSIENT_CODES
-        if isinstance(code, int)
-        else isinstance(exc, sqlite3.OperationalError)
-        and any(m in message.lower() for m in _TRANSIENT_MESSAGES)
-    )
-    if transient:
+    if is_transient(exc):
         return StoreUnavailableError(f"{where}: {message}")
     return StoreIntegrityError(f"{where}: {message}")
 
