@@ -163,12 +163,14 @@ def gates_run(
         to_json,
         to_junit,
     )
-    from dataquarantine.gates.runner import run_gates
+    from dataquarantine.gates.runner import refuse_unsafe_gates, run_gates
 
     with _exit_on_errors():
         suite = load_gates(file)
         names = [n.strip() for item in only or [] for n in item.split(",") if n.strip()]
-        suite.select(names)  # unknown names exit 2 before connecting
+        # Unknown names and SQL the statement check refuses exit 2 before connecting: a file
+        # holding an unsafe gate is refused whole, whatever the gate's severity.
+        refuse_unsafe_gates(suite.select(names))
         try:
             timeout = parse_statement_timeout(statement_timeout)
         except ValueError as exc:

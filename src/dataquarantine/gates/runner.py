@@ -257,6 +257,18 @@ def check_gate(gate: Gate) -> None:
     check_query(as_text(violations_query(gate)))
 
 
+def refuse_unsafe_gates(suite: GateSuite) -> None:
+    """Raise UnsafeSqlError naming every gate of ``suite`` that the statement check refuses."""
+    problems = []
+    for gate in suite.gates:
+        try:
+            check_gate(gate)
+        except UnsafeSqlError as exc:
+            problems.append(f"gate {gate.name!r}: {exc}")
+    if problems:
+        raise UnsafeSqlError("; ".join(problems), construct="gate file")
+
+
 def _ms(value: timedelta) -> str:
     return str(max(1, round(value.total_seconds() * 1000)))
 

@@ -223,3 +223,33 @@ def test_the_crm_example(pg_schema_url: str, tmp_path: Path) -> None:
         "message_role_known": ("FAIL", 2),
         "messages_by_role": ("INFO", 4),
     }
+
+
+@pytest.mark.parametrize(
+    "unsafe",
+    [
+        "COPY (SELECT 1) TO PROGRAM 'id > {marker}'",
+        "SELECT 1; COPY (SELECT 1) TO '{marker}'",
+        "SELECT * FROM /* x */ pg_catalog.\"pg_read_file\"('/etc/hostname')",
+    ],
+)
+def test_a_file_holding_an_unsafe_gate_is_refused_whole_before_connecting(
+    db: str, tmp_path: Path, unsafe: str
+) -> None:
+    """Whatever its severity, one unsafe gate makes `gates run` exit 2 before any gate runs:
+    the safe gates of the same file do not run either, and nothing reaches the server."""
+    marker = tmp_path / "ran"
+    sql_text = unsafe.format(marker=marker).replace('"', '\\"')
+    (tmp_path / "g.yaml").write_text(
+        "gates:\n"
+        "  - {name: fine, kind: sql, sql: SELECT 1 WHERE false}\n"
+        f'  - {{name: evil, kind: sql, severity: informational, sql: "{sql_text}"}}\n'
+    )
+    with socket.socket() as sock:  # nothing listens here: a connection attempt would exit 1
+        sock.bind(("127.0.0.1", 0))
+        down = f"postgresql://postgres@127.0.0.1:{sock.getsockname()[1]}/test"
+    for url in (down, db):
+        done = cli("run", "g.yaml", "--db", url, cwd=tmp_path)
+        assert done.returncode == 2, done.stdout + done.stderr
+        assert "gate 'evil'" in done.stderr and "fine" not in done.stdout
+        assert not marker.exists()
