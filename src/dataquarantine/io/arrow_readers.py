@@ -60,7 +60,8 @@ def read_csv_batches(uri: str, *, batch_size: int, block_size: int) -> Iterator[
     rejected: dict[int, tuple[bytes, str]] = {}
 
     def on_invalid(row: Any) -> str:
-        reason = f"CSV row has {row.actual_columns} fields, expected {row.expected_columns}"
+        n = row.actual_columns
+        reason = f"CSV row has {n} field{'' if n == 1 else 's'}, expected {row.expected_columns}"
         rejected[row.number] = (str(row.text).encode("utf-8", "backslashreplace"), reason)
         return "skip"
 
