@@ -74,6 +74,10 @@ def make_record(
     return QuarantineRecord(**values)
 
 
+#: Only the SQL backends: the fake has no migrations table and no shared database.
+SQL_ONLY = pytest.mark.parametrize("store_factory", SQL, indirect=True)
+
+
 @pytest.fixture(params=["memory", *SQL])
 def store_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreFactory]:
     """Make fresh, migrated stores: in memory, SQLite files in tmp_path, or PostgreSQL schemas."""
@@ -112,9 +116,8 @@ def store(store_factory: StoreFactory) -> QuarantineStore:
 
 @pytest.fixture
 def sql_store(store: QuarantineStore) -> SqlQuarantineStore:
-    """The store, on the SQL backends only."""
-    if not isinstance(store, SqlQuarantineStore):
-        pytest.skip("SQL backends only")
+    """The store, on the SQL backends only (tests using it are parametrized with ``SQL_ONLY``)."""
+    assert isinstance(store, SqlQuarantineStore)
     return store
 
 
@@ -126,6 +129,7 @@ def test_migrate_is_idempotent(store: QuarantineStore) -> None:
     store.migrate()
 
 
+@SQL_ONLY
 def test_migrations_are_recorded(sql_store: SqlQuarantineStore) -> None:
     sql_store.migrate()
     assert sql_store.applied_migrations() == [(m.version, m.name) for m in MIGRATIONS]
@@ -338,6 +342,7 @@ def test_check_and_close(store: QuarantineStore) -> None:
         store.count(QuarantineFilter())
 
 
+@SQL_ONLY
 def test_stores_on_the_same_database_see_each_other(sql_store: SqlQuarantineStore) -> None:
     first = sql_store
     second = open_store(first.url)
