@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
@@ -15,6 +17,31 @@ XPASS = "unexpectedly passing"
 INEXPRESSIBLE = "not expressible"
 OUTCOMES = (PASSED, KNOWN, FAILED, XPASS, INEXPRESSIBLE)
 _GROUP_ORDER = {"required": 0, "format": 1, "optional": 2}
+#: The official suites live in the shared folder beside the repository (``../shared``).
+SHARED_CONFORMANCE = Path(__file__).resolve().parents[2].parent / "shared" / "conformance"
+
+
+@dataclass(frozen=True)
+class Suite:
+    """Where an official suite is found: ``$env``, else ``../shared/conformance/<folder>``."""
+
+    label: str
+    env: str
+    folder: str
+    #: A sub-folder that must exist for the suite to count as present.
+    marker: str
+
+    def root(self) -> Path | None:
+        override = os.environ.get(self.env)
+        root = Path(override) if override else SHARED_CONFORMANCE / self.folder
+        return root if (root / self.marker).is_dir() else None
+
+    def missing(self) -> None:
+        """Skip when the suite is not there, but fail under CI (``CI=true``)."""
+        message = f"{self.label} not found (set {self.env} or see docs/conformance.md)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message)
+        pytest.skip(message)
 
 
 @dataclass

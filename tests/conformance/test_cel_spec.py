@@ -19,16 +19,14 @@ from __future__ import annotations
 
 import itertools
 import math
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
-from tests.conformance.conftest import INEXPRESSIBLE
+from tests.conformance.conftest import INEXPRESSIBLE, Suite
 from tests.conformance.textproto import Message, parse
 
 from dataquarantine import Contract, ErrorCode
@@ -37,9 +35,9 @@ from dataquarantine.validation.rules import CelType, Duration, Expression, Times
 from dataquarantine.validation.rules.parser import RESERVED, CelSyntaxError, tokenize
 from dataquarantine.validation.rules.values import NANOS, map_key
 
-SUITE_ENV = "DQ_CEL_SPEC_SUITE"
-#: The suite lives in the shared folder beside the repository (``../shared`` from its root).
-DEFAULT_SUITE = Path(__file__).resolve().parents[2].parent / "shared" / "conformance" / "cel-spec"
+CEL_SPEC = Suite(
+    "cel-spec conformance files", "DQ_CEL_SPEC_SUITE", "cel-spec", "tests/simple/testdata"
+)
 FILES = (
     "basic",
     "comparisons",
@@ -57,21 +55,7 @@ FILES = (
 )
 
 
-def _suite_root() -> Path | None:
-    override = os.environ.get(SUITE_ENV)
-    root = Path(override) if override else DEFAULT_SUITE
-    return root if (root / "tests" / "simple" / "testdata").is_dir() else None
-
-
-def _missing_suite() -> None:
-    """Skip when the suite is not there, but fail under CI (``CI=true``)."""
-    message = f"cel-spec conformance files not found (set {SUITE_ENV} or see docs/conformance.md)"
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(message)
-    pytest.skip(message)
-
-
-SUITE = _suite_root()
+SUITE = CEL_SPEC.root()
 
 _CHECKED = "rules compile in a checked environment: an undeclared variable is a compile error, not a runtime error for `|| true` to absorb (the test disables the check)"
 _CHECKED_FN = "rules compile in a checked environment: an unknown function is a compile error, not a runtime error for `|| true` to absorb (the test disables the check)"
@@ -360,7 +344,7 @@ TESTS = list(_collect())
 
 def test_suite_is_present() -> None:
     if SUITE is None:
-        _missing_suite()
+        CEL_SPEC.missing()
     assert TESTS, "the suite folder has no tests"
     assert {t.file for t in TESTS} == set(FILES)
 
@@ -368,7 +352,7 @@ def test_suite_is_present() -> None:
 def test_expected_failures_exist() -> None:
     """A stale entry (test renamed or removed upstream) must not linger in the list."""
     if SUITE is None:
-        _missing_suite()
+        CEL_SPEC.missing()
     ids = {t.id for t in TESTS}
     assert sorted(set(EXPECTED_FAILURES) - ids) == []
 

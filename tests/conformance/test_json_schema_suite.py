@@ -14,7 +14,6 @@ listed there that passes fails the run, like a failure that is not listed.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
@@ -22,31 +21,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.conformance.conftest import Suite
 
 from dataquarantine import Contract, ErrorCode
 
-SUITE_ENV = "DQ_JSON_SCHEMA_SUITE"
-#: The suite lives in the shared folder beside the repository (``../shared`` from its root).
-DEFAULT_SUITE = (
-    Path(__file__).resolve().parents[2].parent / "shared" / "conformance" / "json-schema-test-suite"
+JSON_SCHEMA_SUITE = Suite(
+    "JSON-Schema-Test-Suite", "DQ_JSON_SCHEMA_SUITE", "json-schema-test-suite", "tests"
 )
-
-
-def _suite_root() -> Path | None:
-    override = os.environ.get(SUITE_ENV)
-    root = Path(override) if override else DEFAULT_SUITE
-    return root if (root / "tests").is_dir() else None
-
-
-def _missing_suite() -> None:
-    """Skip when the suite is not there, but fail under CI (``CI=true``)."""
-    message = f"JSON-Schema-Test-Suite not found (set {SUITE_ENV} or see docs/conformance.md)"
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(message)
-    pytest.skip(message)
-
-
-SUITE = _suite_root()
+SUITE = JSON_SCHEMA_SUITE.root()
 DRAFTS = {
     "draft7": "http://json-schema.org/draft-07/schema#",
     "draft2020-12": "https://json-schema.org/draft/2020-12/schema",
@@ -197,14 +179,14 @@ TESTS = list(_collect())
 
 def test_suite_is_present() -> None:
     if SUITE is None:
-        _missing_suite()
+        JSON_SCHEMA_SUITE.missing()
     assert TESTS, "the suite folder has no tests"
 
 
 def test_expected_failures_exist() -> None:
     """A stale entry (test renamed or removed upstream) must not linger in the list."""
     if SUITE is None:
-        _missing_suite()
+        JSON_SCHEMA_SUITE.missing()
     ids = {t.id for t in TESTS}
     assert sorted(set(EXPECTED_FAILURES) - ids) == []
 
