@@ -71,15 +71,9 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        for name, value in scope.get("headers", ()):
-            if name == b"content-length":
-                try:
-                    declared = int(value)
-                except ValueError:
-                    declared = 0
-                if declared > self.max_bytes:
-                    await self._reject(send)
-                    return
+        if self._declared_too_large(scope):
+            await self._reject(send)
+            return
         seen = 0
         started = False
         rejected = False
@@ -111,6 +105,17 @@ class BodyLimit:
         except Exception:
             if not rejected:
                 raise
+
+    def _declared_too_large(self, scope: Scope) -> bool:
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length":
+                try:
+                    declared = int(value)
+                except ValueError:
+                    declared = 0
+                if declared > self.max_bytes:
+                    return True
+        return False
 
     async def _reject(self, send: Send) -> None:
         body = b'{"detail":"request body too large"}'

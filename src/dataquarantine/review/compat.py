@@ -135,15 +135,7 @@ def _json_schema(old: Any, new: Any, at: str, reasons: list[str]) -> None:
             reasons.append(f"{where}: schema changed")
         return
     _types_rule(old, new, where, reasons)
-    for key in ("enum", "const"):
-        if key in new:
-            before = old.get(key) if key in old else None
-            if key == "const":
-                ok = key in old and before == new[key]
-            else:
-                ok = isinstance(before, list) and all(v in new[key] for v in before)
-            if not ok:
-                reasons.append(f"{where}: {key} narrowed or added")
+    _values_rule(old, new, where, reasons)
     _bounds(old, new, where, reasons)
     _object(old, new, at, reasons)
     if "items" in new:
@@ -151,13 +143,7 @@ def _json_schema(old: Any, new: Any, at: str, reasons: list[str]) -> None:
             _json_schema(old["items"], new["items"], f"{at}/items", reasons)
         elif new["items"] not in (True, {}):
             reasons.append(f"{where}: items constraint added")
-    for key, value in new.items():
-        if key in _ANNOTATIONS or key in _HANDLED:
-            continue
-        if key not in old:
-            reasons.append(f"{where}: {key} added")
-        elif old[key] != value:
-            reasons.append(f"{where}: {key} changed")
+    _other_keywords(old, new, where, reasons)
 
 
 def _types_rule(
@@ -174,6 +160,32 @@ def _types_rule(
     lost = old_types - widened
     if lost:
         reasons.append(f"{where}: type narrowed, no longer accepts {sorted(lost)}")
+
+
+def _values_rule(
+    old: Mapping[str, Any], new: Mapping[str, Any], where: str, reasons: list[str]
+) -> None:
+    for key in ("enum", "const"):
+        if key in new:
+            before = old.get(key) if key in old else None
+            if key == "const":
+                ok = key in old and before == new[key]
+            else:
+                ok = isinstance(before, list) and all(v in new[key] for v in before)
+            if not ok:
+                reasons.append(f"{where}: {key} narrowed or added")
+
+
+def _other_keywords(
+    old: Mapping[str, Any], new: Mapping[str, Any], where: str, reasons: list[str]
+) -> None:
+    for key, value in new.items():
+        if key in _ANNOTATIONS or key in _HANDLED:
+            continue
+        if key not in old:
+            reasons.append(f"{where}: {key} added")
+        elif old[key] != value:
+            reasons.append(f"{where}: {key} changed")
 
 
 def _bounds(old: Mapping[str, Any], new: Mapping[str, Any], where: str, reasons: list[str]) -> None:

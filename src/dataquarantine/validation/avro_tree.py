@@ -379,28 +379,11 @@ def _fixed(name: str, size: int) -> Node:
     return Node(name, check, collect, read, (str, bytes, bytearray), empty=size == 0)
 
 
-def _record(name: str, entries: tuple[tuple[str, Node, bool], ...]) -> Node:
-    checks = tuple((f, n.check, required) for f, n, required in entries)
+def _record_collect(name: str, entries: tuple[tuple[str, Node, bool], ...]) -> Collect:
     collects = tuple(
         (f, "/" + pointers.escape(f), n.collect, required) for f, n, required in entries
     )
-    reads = tuple((f, n.read) for f, n, _ in entries)
     fields = frozenset(f for f, _, _ in entries)
-
-    def check(v: Any) -> bool:
-        if not isinstance(v, dict):
-            return False
-        seen = 0
-        for f, chk, required in checks:
-            x = v.get(f, _MISSING)
-            if x is _MISSING:
-                if required:
-                    return False
-            elif chk(x):
-                seen += 1
-            else:
-                return False
-        return seen == len(v)
 
     def collect(v: Any, path: str, out: ViolationSink) -> None:
         if not isinstance(v, dict):
@@ -419,6 +402,28 @@ def _record(name: str, entries: tuple[tuple[str, Node, bool], ...]) -> Node:
                     _violation(f"{path}/{pointers.escape(key)}", msg, "additionalProperties")
                 )
 
+    return collect
+
+
+def _record(name: str, entries: tuple[tuple[str, Node, bool], ...]) -> Node:
+    checks = tuple((f, n.check, required) for f, n, required in entries)
+    reads = tuple((f, n.read) for f, n, _ in entries)
+
+    def check(v: Any) -> bool:
+        if not isinstance(v, dict):
+            return False
+        seen = 0
+        for f, chk, required in checks:
+            x = v.get(f, _MISSING)
+            if x is _MISSING:
+                if required:
+                    return False
+            elif chk(x):
+                seen += 1
+            else:
+                return False
+        return seen == len(v)
+
     def read(buf: bytes, pos: int) -> tuple[Any, int]:
         out: dict[str, Any] = {}
         for f, rd in reads:
@@ -426,13 +431,11 @@ def _record(name: str, entries: tuple[tuple[str, Node, bool], ...]) -> Node:
         return out, pos
 
     empty = all(n.empty for _, n, _ in entries)
-    return Node(name, check, collect, read, (dict,), empty=empty)
+    return Node(name, check, _record_collect(name, entries), read, (dict,), empty=empty)
 
 
-def _union(nodes: tuple[Node, ...], memo: dict[tuple[int, int], tuple[Any, bool]]) -> Node:
-    checks = tuple(n.check for n in nodes)
+def _tagger(nodes: tuple[Node, ...]) -> Callable[[Any], tuple[str, Any, Node] | None]:
     tags = {n.label: n for n in nodes if n.label != "null"}
-    labels = ", ".join(n.label for n in nodes)
 
     def tagged(v: Any) -> tuple[str, Any, Node] | None:
         if type(v) is dict and len(v) == 1:
@@ -442,6 +445,13 @@ def _union(nodes: tuple[Node, ...], memo: dict[tuple[int, int], tuple[Any, bool]
                 return key, inner, node
         return None
 
+    return tagged
+
+
+def _union(nodes: tuple[Node, ...], memo: dict[tuple[int, int], tuple[Any, bool]]) -> Node:
+    checks = tuple(n.check for n in nodes)
+    tagged = _tagger(nodes)
+    labels = ", ".join(n.label for n in nodes)
     others = tuple(c for n, c in zip(nodes, checks, strict=True) if n.label != "null")
     if len(nodes) == 2 and len(others) == 1:  # the common optional field: ["null", T]
         other = others[0]

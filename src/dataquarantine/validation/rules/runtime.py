@@ -100,24 +100,9 @@ def eq(a: Any, b: Any, spend: Spend | None = None) -> bool:
         if ta is int:
             return _int(a) == _int(b)
         if ta is list:
-            if len(a) != len(b):
-                return False
-            if spend is not None:
-                spend(len(a))
-            # Equality never errs, so stopping at the first difference is exact.
-            return all(eq(x, y, spend) for x, y in zip(a, b, strict=True))
+            return _eq_list(a, b, spend)
         if ta is dict:
-            for key in a:
-                if type(key) is not str:
-                    raise FastPathError
-            for key in b:
-                if type(key) is not str:
-                    raise FastPathError
-            if a.keys() != b.keys():
-                return False
-            if spend is not None:
-                spend(len(a))
-            return all(eq(a[k], b[k], spend) for k in a)
+            return _eq_dict(a, b, spend)
         raise FastPathError
     if (ta is int or ta is float) and (tb is int or tb is float):
         if ta is int:
@@ -126,6 +111,29 @@ def eq(a: Any, b: Any, spend: Spend | None = None) -> bool:
     if ta in _PLAIN and tb in _PLAIN:
         return False
     raise FastPathError
+
+
+def _eq_list(a: list[Any], b: list[Any], spend: Spend | None) -> bool:
+    if len(a) != len(b):
+        return False
+    if spend is not None:
+        spend(len(a))
+    # Equality never errs, so stopping at the first difference is exact.
+    return all(eq(x, y, spend) for x, y in zip(a, b, strict=True))
+
+
+def _eq_dict(a: dict[Any, Any], b: dict[Any, Any], spend: Spend | None) -> bool:
+    for key in a:
+        if type(key) is not str:
+            raise FastPathError
+    for key in b:
+        if type(key) is not str:
+            raise FastPathError
+    if a.keys() != b.keys():
+        return False
+    if spend is not None:
+        spend(len(a))
+    return all(eq(a[k], b[k], spend) for k in a)
 
 
 def ne(a: Any, b: Any) -> bool:

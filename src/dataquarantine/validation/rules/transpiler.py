@@ -151,9 +151,7 @@ class Transpiler:
             case Literal():
                 return self.literal(node)
             case Ident(name):
-                if name not in self.scope:
-                    raise Unsupported(f"identifier {name}")
-                return Code(self.scope[name], simple=True)
+                return self.ident(name)
             case Select(operand, field):
                 return Code(f"{self.emit(operand)}[{field!r}]")
             case Has(operand, field):
@@ -167,16 +165,8 @@ class Transpiler:
                 return Code("[" + ", ".join(str(self.emit(i)) for i in items) + "]", "list")
             case MapLit(entries):
                 return self.map_literal(entries)
-            case Unary("!", operand):
-                inner = self.emit(operand)
-                if inner.type == "bool":
-                    return Code(f"(not {inner})", "bool")
-                return Code(f"_not({inner})", "bool")
-            case Unary("-", operand):
-                inner = self.emit(operand)
-                if inner.type == "double":
-                    return Code(f"(-{inner})", "double")
-                return Code(f"_neg({inner})", "int" if inner.type == "int" else "dyn")
+            case Unary(op, operand):
+                return self.unary(op, operand)
             case Binary(op, left, right):
                 return self.binary(op, left, right)
             case Conditional(cond, then, otherwise):
@@ -187,6 +177,24 @@ class Transpiler:
             case Comprehension():
                 return self.comprehension(node)
         raise Unsupported(type(node).__name__)
+
+    def ident(self, name: str) -> Code:
+        if name not in self.scope:
+            raise Unsupported(f"identifier {name}")
+        return Code(self.scope[name], simple=True)
+
+    def unary(self, op: str, operand: Node) -> Code:
+        if op == "!":
+            inner = self.emit(operand)
+            if inner.type == "bool":
+                return Code(f"(not {inner})", "bool")
+            return Code(f"_not({inner})", "bool")
+        if op == "-":
+            inner = self.emit(operand)
+            if inner.type == "double":
+                return Code(f"(-{inner})", "double")
+            return Code(f"_neg({inner})", "int" if inner.type == "int" else "dyn")
+        raise Unsupported(Unary.__name__)
 
     def literal(self, node: Literal) -> Code:
         value = node.value
