@@ -15,13 +15,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import orjson
 from psycopg import sql
 
 from dataquarantine.contracts.model import field_to_pointer
 from dataquarantine.kernel.results import ErrorCode, Violation
+from dataquarantine.load.connection import Connection, first_row
 from dataquarantine.load.plan import ColumnKind, LoadPlan
 from dataquarantine.quarantine.envelope import QuarantineItem, TableSource
 from dataquarantine.validation.base import DecodeFailure
@@ -29,7 +30,21 @@ from dataquarantine.validation.contract import TOO_DEEP, Contract
 from dataquarantine.validation.engine import gc_paused
 from dataquarantine.validation.parsing import nests_deeper_than, parse_json
 
-__all__ = ["BadRow", "BatchCheck", "check_batch", "needs_text_mode", "tid"]
+if TYPE_CHECKING:
+    import psycopg
+
+    #: The check query's server-side cursor.
+    RowCursor: TypeAlias = psycopg.ServerCursor[tuple[Any, ...]]
+
+__all__ = [
+    "BadRow",
+    "BatchCheck",
+    "LatestPerKey",
+    "check_batch",
+    "ctid_order",
+    "needs_text_mode",
+    "tid",
+]
 
 _TYPED = frozenset({"integer", "number", "boolean"})
 
@@ -128,7 +143,8 @@ def _null_key(plan: LoadPlan, row: dict[str, Any], seen: set[str]) -> list[Viola
     return out
 
 
-def _ctid_order(ctid: str) -> tuple[int, int]:
+def ctid_order(ctid: str) -> tuple[int, int]:
+    """A ``ctid`` text such as ``(3,10)`` as ``(page, item)``: the order of the heap."""
     page, _, item = ctid.strip("()").partition(",")
     return int(page), int(item)
 
@@ -218,8 +234,9 @@ def _diagnose(
     return errors, missing
 
 
-class _Latest:
-    """Which loadable rows are superseded by a later row (by ctid) with the same key.
+class LatestPerKey:
+    """Which loadable rows are superseded by a later row (by ctid) with the same key: feed it
+    the rows' keys and ctids chunk by chunk with :meth:`add`, read :attr:`superseded`.
 
     Keys are only hashed into a set while no key repeats (the common case); the key -> ctid
     map is built from the kept chunks the first time one does."""
@@ -231,6 +248,7 @@ class _Latest:
         self.superseded: list[str] = []
 
     def add(self, keys: list[Any], ctids: list[str]) -> None:
+        """One chunk of rows, ``keys[i]`` being the key of the row at ``ctids[i]``."""
         if self.by_key is None:
             before = len(self.seen)
             self.seen.update(keys)
@@ -251,13 +269,13 @@ class _Latest:
             if kept is None:
                 by_key[key] = ctid
                 continue
-            older, newer = sorted((kept, ctid), key=_ctid_order)
+            older, newer = sorted((kept, ctid), key=ctid_order)
             self.superseded.append(older)
             by_key[key] = newer
 
 
 def check_batch(
-    conn: Any,
+    conn: Connection,
     plan: LoadPlan,
     contract: Contract,
     batch_no: int,
@@ -278,7 +296,7 @@ def check_batch(
     with conn.transaction(), conn.cursor(name=f"dq_check_{batch_no}") as cur:
         read = None
         if surely_valid is not None:
-            read = int(conn.execute(plan.count(), bounds).fetchone()[0])
+            read = int(first_row(conn.execute(plan.count(), bounds).fetchone(), "count")[0])
         # A server-side cursor: only ``chunk`` rows are held by the client at a time (a plain
         # query would buffer the whole batch in libpq first), planned for reading every row.
         conn.execute("SET LOCAL cursor_tuple_fraction = 1.0")
@@ -315,7 +333,7 @@ def _oks(
 
 
 def _check_rows(
-    cur: Any,
+    cur: RowCursor,
     reader: _RowReader,
     plan: LoadPlan,
     contract: Contract,
@@ -328,7 +346,7 @@ def _check_rows(
     coerce = contract.text_coercer() if text_mode else None
     deep = bool(reader.json_names)
     bad: list[BadRow] = []
-    latest = _Latest()
+    latest = LatestPerKey()
     read = 0
     ctid_at, key_at, orphan_at = reader.ctid, reader.key, reader.orphan
     with gc_paused():

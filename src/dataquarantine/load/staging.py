@@ -1,4 +1,5 @@
-"""Staging files (CSV, JSONL, Parquet) copied into a scratch table with ``COPY``.
+"""The table a load reads: a staging table, or a file (CSV, JSONL, Parquet) copied into a
+scratch table with ``COPY`` (:func:`staging_table`).
 
 The scratch table is ``UNLOGGED``, has only ``text`` columns (a bad value is then a contract
 violation found by the engine, not a failed ``COPY``) and is named after the SHA-256 of the
@@ -18,11 +19,21 @@ from typing import Any
 from psycopg import sql
 
 from dataquarantine.contracts.loader import inside_folder
+from dataquarantine.contracts.model import FILE_STAGING_SUFFIXES, IDENTIFIER_RE
 from dataquarantine.db.url import validate_identifier
 from dataquarantine.errors import ConfigError
+from dataquarantine.load.catalog import columns_of, regclass
+from dataquarantine.load.connection import Connection, first_row, translated
 from dataquarantine.load.plan import ident
 
-__all__ = ["SCRATCH_PREFIX", "contained_file", "drop_scratch", "load_file"]
+__all__ = [
+    "SCRATCH_PREFIX",
+    "contained_file",
+    "drop_scratch",
+    "load_file",
+    "source_table",
+    "staging_table",
+]
 
 SCRATCH_PREFIX = "dq_staging_"
 _CHUNK = 1 << 20
@@ -72,12 +83,12 @@ def _csv_header(path: Path) -> list[str]:
     return header
 
 
-def _create(conn: Any, table: str, columns: list[str]) -> None:
+def _create(conn: Connection, table: str, columns: list[str]) -> None:
     cols = sql.SQL(", ").join(sql.SQL("{} text").format(sql.Identifier(c)) for c in columns)
     conn.execute(sql.SQL("CREATE UNLOGGED TABLE {} ({})").format(ident(table), cols))
 
 
-def _copy_csv(conn: Any, table: str, path: Path) -> None:
+def _copy_csv(conn: Connection, table: str, path: Path) -> None:
     header = _csv_header(path)
     _create(conn, table, header)
     stmt = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv, HEADER true)").format(
@@ -88,7 +99,7 @@ def _copy_csv(conn: Any, table: str, path: Path) -> None:
             copy.write(block)
 
 
-def _copy_jsonl(conn: Any, table: str, path: Path, columns: list[str]) -> None:
+def _copy_jsonl(conn: Connection, table: str, path: Path, columns: list[str]) -> None:
     raw = f"{table}_raw"
     conn.execute(sql.SQL("CREATE TEMP TABLE {} (doc jsonb) ON COMMIT DROP").format(ident(raw)))
     # CSV with control characters as quote and delimiter: each line is one jsonb value, and
@@ -137,7 +148,7 @@ def _textual(batch: Any) -> Any:
     return pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
 
 
-def _copy_parquet(conn: Any, table: str, path: Path) -> None:
+def _copy_parquet(conn: Connection, table: str, path: Path) -> None:
     from dataquarantine.extras import require_extra
 
     require_extra("parquet", "a Parquet staging file")
@@ -160,7 +171,7 @@ def _copy_parquet(conn: Any, table: str, path: Path) -> None:
             copy.write(buf.getvalue())
 
 
-def load_file(conn: Any, path: Path, columns: list[str]) -> str:
+def load_file(conn: Connection, path: Path, columns: list[str]) -> str:
     """Copy ``path`` into its scratch table (kept if it already exists) and return the name.
 
     ``columns`` are the columns a JSONL file is read into (CSV and Parquet bring their own).
@@ -169,7 +180,7 @@ def load_file(conn: Any, path: Path, columns: list[str]) -> str:
     if not path.is_file():
         raise ConfigError(f"staging file {path} does not exist")
     table = SCRATCH_PREFIX + _digest(path)[:24]
-    exists = conn.execute("SELECT to_regclass(%s)", (table,)).fetchone()[0]
+    exists = first_row(conn.execute("SELECT to_regclass(%s)", (table,)).fetchone(), "lookup")[0]
     if exists is not None:
         return table
     suffix = path.suffix.lower()
@@ -186,9 +197,42 @@ def load_file(conn: Any, path: Path, columns: list[str]) -> str:
     return table
 
 
-def drop_scratch(conn: Any, table: str) -> None:
+def drop_scratch(conn: Connection, table: str) -> None:
     """Drop a scratch table made by :func:`load_file` (refuses any other name)."""
     if not table.startswith(SCRATCH_PREFIX):
         raise ConfigError(f"refusing to drop {table!r}: not a scratch staging table")
     conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(ident(table)))
     conn.commit()
+
+
+def source_table(label: str) -> str:
+    """The ``table`` of the envelopes' TableSource for staging ``label``: the staging table,
+    or the file name."""
+    return Path(label).name if label.lower().endswith(FILE_STAGING_SUFFIXES) else label
+
+
+def staging_table(
+    conn: Connection, label: str, *, base_dir: Path | None, target: str, operator_given: bool
+) -> tuple[str, bool]:
+    """The table to read for staging ``label`` and whether it is a scratch copy of a file
+    (copied here, into a table with the columns of ``target``).
+
+    A file the operator named (``operator_given``, ``--staging``) may be any file they can
+    read, relative to the contract's folder ``base_dir``; the contract's own must lie inside
+    that folder (:func:`contained_file`)."""
+    if not label.lower().endswith(FILE_STAGING_SUFFIXES):
+        if not IDENTIFIER_RE.match(label):
+            raise ConfigError(f"staging {label!r} is not a plain SQL identifier")
+        return label, False
+    if operator_given:
+        path = Path(label)
+        if not path.is_absolute() and base_dir is not None:
+            path = base_dir / path
+    else:
+        path = contained_file(base_dir, label)
+    oid = regclass(conn, target)
+    if oid is None:
+        raise ConfigError(f"target table {target!r} does not exist")
+    columns = [c for c in columns_of(conn, oid) if c not in ("created_at", "last_updated_at")]
+    with translated(f"copying {path.name} into a scratch table"):
+        return load_file(conn, path, columns), True

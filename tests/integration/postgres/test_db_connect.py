@@ -21,7 +21,7 @@ from dataquarantine.errors import (
     UnsafeIdentifierError,
 )
 from dataquarantine.gates.runner import GateRunner
-from dataquarantine.load.runner import _connect as load_connect
+from dataquarantine.load.connection import connect as load_connect
 from dataquarantine.quarantine.envelope import QuarantineFilter
 from dataquarantine.quarantine.sql import open_store
 

@@ -21,6 +21,8 @@ from dataquarantine.cli.app import app
 from dataquarantine.errors import ConfigError, ContractError, LoadError
 from dataquarantine.kernel.results import ErrorCode
 from dataquarantine.load import LoadOptions, LoadRun, LoadSummary
+from dataquarantine.load import runner as load_runner
+from dataquarantine.load.checks import BatchCheck
 from dataquarantine.quarantine.envelope import QuarantineFilter, TableSource
 from dataquarantine.quarantine.service import Quarantine
 from dataquarantine.validation.contract import Contract
@@ -481,13 +483,15 @@ def test_a_staging_table_changed_between_the_passes_fails_the_batch(
     if filled:
         load()
         db.restage([(k, c, 2, d, s) for k, c, _, d, s in rows])
-    prepare = LoadRun._prepare
+    check_batch = load_runner.check_batch
 
-    def prepare_then_delete(self: LoadRun, check: Any, run_id: str) -> Any:
+    def check_then_delete(*args: Any, **kwargs: Any) -> BatchCheck:
+        # Between the check pass and the write pass of the batch.
+        check = check_batch(*args, **kwargs)
         db.execute("DELETE FROM staging_call_logs WHERE call_log_key = 'CL3'")
-        return prepare(self, check, run_id)
+        return check
 
-    monkeypatch.setattr(LoadRun, "_prepare", prepare_then_delete)
+    monkeypatch.setattr(load_runner, "check_batch", check_then_delete)
     with pytest.raises(LoadError, match="the staging table changed during the load"):
         load()
     # The batch rolled back: the target is as it was.

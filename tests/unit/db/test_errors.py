@@ -29,7 +29,7 @@ from dataquarantine.errors import (
     StoreIntegrityError,
     StoreUnavailableError,
 )
-from dataquarantine.load.runner import _translated
+from dataquarantine.load.connection import translated
 from dataquarantine.quarantine.sql.postgres import _translate as postgres_translate
 from dataquarantine.quarantine.sql.sqlite import _translate as sqlite_translate
 
@@ -199,7 +199,7 @@ def _kind(caller: Callable[[BaseException], DataQuarantineError], exc: BaseExcep
 
 def _load(exc: BaseException) -> DataQuarantineError:
     try:
-        with _translated("loading"):
+        with translated("loading"):
             raise exc
     except DataQuarantineError as error:
         return error
@@ -240,6 +240,6 @@ def test_translations_keep_the_message_and_pass_our_errors_through() -> None:
     assert str(error) == "db: flush: server closed"
     ours = StoreIntegrityError("already ours")
     assert translate(ours, "ignored") is ours
-    with pytest.raises(StoreIntegrityError) as raised, _translated("loading"):
+    with pytest.raises(StoreIntegrityError) as raised, translated("loading"):
         raise ours
     assert raised.value is ours

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from dataquarantine.load.checks import _ctid_order, _Latest, tid
+from dataquarantine.load.checks import LatestPerKey, ctid_order, tid
 
 
 def test_tid_literal_and_order() -> None:
     assert tid(12) == "(12,0)"
-    assert _ctid_order("(3,10)") < _ctid_order("(10,2)")
+    assert ctid_order("(3,10)") < ctid_order("(10,2)")
 
 
 def test_latest_row_per_key_across_chunks() -> None:
-    latest = _Latest()
+    latest = LatestPerKey()
     latest.add(["a", "b"], ["(0,1)", "(0,2)"])
     assert latest.superseded == []
     latest.add(["c", "a"], ["(1,1)", "(1,2)"])  # "a" again, later: (0,1) is superseded
