@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 
-from dataquarantine.quarantine.sql import MIGRATIONS
+from dataquarantine.db.migrations import MIGRATIONS
 
 # Changing either means a shipped migration changed: existing databases would refuse to open
 # (or silently miss a table). Append a new migration instead, then update both pins.

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from tests.unit.quarantine.test_store_behaviour import make_record
 
+from dataquarantine.db.migrations import MIGRATIONS
 from dataquarantine.errors import (
     StoreIntegrityError,
     StoreUnavailableError,
@@ -19,7 +20,6 @@ from dataquarantine.quarantine.envelope import (
 )
 from dataquarantine.quarantine.ports import QuarantineStore
 from dataquarantine.quarantine.sql import (
-    MIGRATIONS,
     SqliteQuarantineStore,
     SqlQuarantineStore,
     open_store,

@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tests.fixtures.postgres import drop_schema, with_schema
 
+from dataquarantine.db.migrations import MIGRATIONS
 from dataquarantine.errors import (
     ConfigError,
     StoreError,
@@ -32,7 +33,7 @@ from dataquarantine.quarantine.envelope import (
     TableSource,
 )
 from dataquarantine.quarantine.ports import QuarantineStore
-from dataquarantine.quarantine.sql import MIGRATIONS, SqlQuarantineStore, open_store
+from dataquarantine.quarantine.sql import SqlQuarantineStore, open_store
 from dataquarantine.testing import InMemoryQuarantineStore
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
