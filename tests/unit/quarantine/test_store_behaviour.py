@@ -1,6 +1,7 @@
 """The :class:`QuarantineStore` port: one behaviour suite run on the in-memory fake, SQLite and
-PostgreSQL (marked ``postgres``). SQLite and URL specifics are in test_sqlite_store.py,
-PostgreSQL-only behaviour (schemas, outages) in tests/integration/postgres."""
+PostgreSQL (marked ``postgres``). SQLite specifics are in test_sqlite_backend.py, store URLs
+in tests/unit/db/test_url.py, PostgreSQL-only behaviour (schemas, outages) in
+tests/integration/postgres/test_postgres_backend.py."""
 
 from __future__ import annotations
 

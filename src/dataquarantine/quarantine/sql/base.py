@@ -179,6 +179,11 @@ class SqlQuarantineStore(ReviewQueries, ABC):
 
     # -- reads ---------------------------------------------------------------------------------
 
+    def query(self, sql: str, params: Sequence[Any] = ()) -> builtins.list[Row]:
+        """All rows of one read-only statement, run as the store's own reads are (errors
+        translated): for diagnostics, not part of the store port."""
+        return self._fetch(sql, params)
+
     def get(self, record_id: uuid.UUID) -> QuarantineRecord | None:
         """The record with that id, or ``None``."""
         rows = self._fetch(f"{_SELECT} WHERE q.id = {self._P}", [self._encode_id(record_id)])

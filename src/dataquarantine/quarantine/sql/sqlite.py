@@ -201,6 +201,13 @@ class SqliteQuarantineStore(SqlQuarantineStore):
                 raise StoreUnavailableError(f"{self.url}: {where}: {exc}") from exc
 
     @contextmanager
+    def connection(self) -> Iterator[sqlite3.Connection]:
+        """The store's one connection (opened on demand) under its lock, errors translated:
+        for diagnostics and maintenance (PRAGMAs, limits, backups). Leave no transaction open."""
+        with self._session("connection") as conn:
+            yield conn
+
+    @contextmanager
     def _transaction(self, conn: sqlite3.Connection) -> Iterator[None]:
         # IMMEDIATE takes the write lock up front, so two writers queue instead of deadlocking.
         conn.execute("BEGIN IMMEDIATE")

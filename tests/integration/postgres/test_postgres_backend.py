@@ -65,7 +65,7 @@ def _tables(url: str, schema: str) -> set[str]:
 
 
 def _backend_pid(store: SqlQuarantineStore) -> int:
-    return int(store._fetch("SELECT pg_backend_pid()", ())[0][0])
+    return int(store.query("SELECT pg_backend_pid()")[0][0])
 
 
 def test_schema_is_created_and_isolates_stores(
