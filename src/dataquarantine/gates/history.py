@@ -1,6 +1,7 @@
 """History of gate runs in ``dq_gate_runs``, in the metadata store's database.
 
-The table is created by the store's migrations (version 2), so a history URL is any store
+The table is created by the metadata database's migrations (version 2,
+:mod:`dataquarantine.db.migrations.gates`), so a history URL is any store
 URL: ``sqlite:///...`` (default: the quarantine store) or ``postgresql://...[?schema=]``.
 Every value is a bind parameter.
 """
@@ -17,9 +18,9 @@ from typing import TYPE_CHECKING, Any
 from dataquarantine.db.codec import decode_ts, encode_ts, placeholder
 from dataquarantine.db.connect import connect, translate
 from dataquarantine.db.errors import driver_errors
+from dataquarantine.db.migrations import ensure_schema
 from dataquarantine.db.url import SqliteTarget, parse_store_url
 from dataquarantine.errors import ConfigError, StoreError
-from dataquarantine.quarantine.sql import open_store
 
 if TYPE_CHECKING:
     from dataquarantine.gates.runner import GateRun
@@ -82,11 +83,7 @@ class GateHistory:
         self._sqlite = isinstance(self._target, SqliteTarget)
         self._mark = placeholder(self._target)
         # Creates dq_gate_runs (and the store's other tables) when missing.
-        store = open_store(url)
-        try:
-            store.migrate()
-        finally:
-            store.close()
+        ensure_schema(self._target, application_name="dataquarantine-gates")
 
     @contextmanager
     def _connect(self, where: str) -> Iterator[Any]:

@@ -26,9 +26,9 @@ from typing import Any, Final
 
 from dataquarantine.db.codec import decode_ts, encode_ts, placeholder, to_utc
 from dataquarantine.db.connect import connect, translate
+from dataquarantine.db.migrations import ensure_schema
 from dataquarantine.db.url import SqliteTarget, parse_store_url
 from dataquarantine.errors import ConfigError
-from dataquarantine.quarantine.sql import open_store
 from dataquarantine.stream.stats import VALID, BatchStats
 
 __all__ = ["DEFAULT_FLUSH_INTERVAL", "MetricsRow", "ValidationMetricsWriter"]
@@ -226,11 +226,7 @@ class ValidationMetricsWriter:
 
     def _ensure_table(self) -> None:
         if not self._migrated:
-            store = open_store(self.store_url)
-            try:
-                store.migrate()
-            finally:
-                store.close()
+            ensure_schema(self._conn.target, application_name="dataquarantine-metrics")
             self._migrated = True
 
     def _write(self, rows: Mapping[_Key, _Tally]) -> None:

@@ -1,6 +1,7 @@
 """The :class:`QuarantineStore` port: one behaviour suite run on the in-memory fake, SQLite and
-PostgreSQL (marked ``postgres``). SQLite and URL specifics are in test_sqlite_store.py,
-PostgreSQL-only behaviour (schemas, outages) in tests/integration/postgres."""
+PostgreSQL (marked ``postgres``). SQLite specifics are in test_sqlite_backend.py, store URLs
+in tests/unit/db/test_url.py, PostgreSQL-only behaviour (schemas, outages) in
+tests/integration/postgres/test_postgres_backend.py."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tests.fixtures.postgres import drop_schema, with_schema
 
+from dataquarantine.db.migrations import MIGRATIONS
 from dataquarantine.errors import (
     ConfigError,
     StoreError,
@@ -32,7 +34,7 @@ from dataquarantine.quarantine.envelope import (
     TableSource,
 )
 from dataquarantine.quarantine.ports import QuarantineStore
-from dataquarantine.quarantine.sql import MIGRATIONS, SqlQuarantineStore, open_store
+from dataquarantine.quarantine.sql import SqlQuarantineStore, open_store
 from dataquarantine.testing import InMemoryQuarantineStore
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)

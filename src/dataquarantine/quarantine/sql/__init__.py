@@ -17,13 +17,10 @@ from dataquarantine.db.url import (
 )
 from dataquarantine.errors import ConfigError
 from dataquarantine.quarantine.sql.base import SqlQuarantineStore
-from dataquarantine.quarantine.sql.migrations import MIGRATIONS, Migration
 from dataquarantine.quarantine.sql.sqlite import SqliteQuarantineStore
 
 __all__ = [
     "DEFAULT_STORE_URL",
-    "MIGRATIONS",
-    "Migration",
     "SqlQuarantineStore",
     "SqliteQuarantineStore",
     "open_store",

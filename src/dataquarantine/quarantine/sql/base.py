@@ -1,4 +1,4 @@
-"""What both SQL backends share: row encoding, filter SQL, the read queries, migration planning."""
+"""What both SQL backends share: row encoding, filter SQL, the read queries."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 
 import orjson
 
+from dataquarantine.db.migrations.model import Dialect
 from dataquarantine.errors import ConfigError, StoreError, StoreIntegrityError
 from dataquarantine.kernel.lifecycle import Status
 from dataquarantine.kernel.results import Violation
@@ -25,7 +26,6 @@ from dataquarantine.quarantine.envelope import (
     source_from_dict,
 )
 from dataquarantine.quarantine.ports import Capability
-from dataquarantine.quarantine.sql.migrations import MIGRATIONS, Dialect, Migration
 from dataquarantine.quarantine.sql.review import ReviewQueries, clean_text
 
 __all__ = [
@@ -178,6 +178,11 @@ class SqlQuarantineStore(ReviewQueries, ABC):
     def close(self) -> None: ...
 
     # -- reads ---------------------------------------------------------------------------------
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> builtins.list[Row]:
+        """All rows of one read-only statement, run as the store's own reads are (errors
+        translated): for diagnostics, not part of the store port."""
+        return self._fetch(sql, params)
 
     def get(self, record_id: uuid.UUID) -> QuarantineRecord | None:
         """The record with that id, or ``None``."""
@@ -371,19 +376,3 @@ class SqlQuarantineStore(ReviewQueries, ABC):
     def _ensure_open(self) -> None:
         if self._closed:
             raise StoreError(f"{self!r} is closed")
-
-    def _pending(self, applied: Mapping[int, str]) -> builtins.list[Migration]:
-        """Migrations still to apply; refuses a database whose history disagrees with ours."""
-        for migration in MIGRATIONS:
-            name = applied.get(migration.version)
-            if name is not None and name != migration.name:
-                raise StoreIntegrityError(
-                    f"{self.url}: migration {migration.version} is recorded as {name!r}, "
-                    f"this version of DataQuarantine calls it {migration.name!r}"
-                )
-        newer = sorted(set(applied) - {m.version for m in MIGRATIONS})
-        if newer:
-            log.warning(
-                "%s has migrations %s unknown to this version of DataQuarantine", self.url, newer
-            )
-        return [m for m in MIGRATIONS if m.version not in applied]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import builtins
-import hashlib
 import threading
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -12,13 +11,14 @@ from typing import Any, ClassVar, TypeVar
 
 import orjson
 import psycopg
-from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.types.json import set_json_loads
 
 from dataquarantine.db.codec import to_utc
 from dataquarantine.db.connect import use_schema
 from dataquarantine.db.errors import is_transient
+from dataquarantine.db.migrations.model import Dialect
+from dataquarantine.db.migrations.runner import APPLIED_SQL, migrate
 from dataquarantine.db.url import PostgresTarget
 from dataquarantine.errors import (
     ConfigError,
@@ -36,7 +36,6 @@ from dataquarantine.quarantine.sql.base import (
     SqlQuarantineStore,
     log,
 )
-from dataquarantine.quarantine.sql.migrations import Dialect
 from dataquarantine.quarantine.sql.review import REVISION_COLUMNS, revision_row
 
 __all__ = ["PostgresQuarantineStore"]
@@ -138,25 +137,11 @@ _PAGE_JSON = (
     " ORDER BY p.quarantined_at DESC, p.id DESC), '[]')::text, count(*) FROM ({}) AS p"
 )
 
-_CREATE_MIGRATIONS = """
-    CREATE TABLE dq_schema_migrations (
-        version    integer PRIMARY KEY,
-        name       text NOT NULL,
-        applied_at timestamptz NOT NULL DEFAULT now()
-    )
-"""
-
 
 def _translate(exc: psycopg.Error, where: str) -> StoreError:
     if is_transient(exc):
         return StoreUnavailableError(f"{where}: {exc}")
     return StoreIntegrityError(f"{where}: {exc}")
-
-
-def _lock_key(schema: str | None) -> int:
-    """A stable signed 64-bit advisory-lock key for migrating ``schema``."""
-    digest = hashlib.sha256(f"dataquarantine.migrate:{schema or ''}".encode()).digest()
-    return int.from_bytes(digest[:8], "big", signed=True)
 
 
 class PostgresQuarantineStore(SqlQuarantineStore):
@@ -370,41 +355,12 @@ class PostgresQuarantineStore(SqlQuarantineStore):
         The lock serialises concurrent migrators of the same schema; the second one finds
         nothing left to do. The schema (when given) is created here if missing.
         """
-
-        def op(conn: Connection) -> None:
-            with conn.transaction():
-                conn.execute("SELECT pg_advisory_xact_lock(%s)", (_lock_key(self.schema),))
-                # Check before creating: CREATE ... IF NOT EXISTS still needs CREATE privilege.
-                if (
-                    self.schema
-                    and not conn.execute(
-                        "SELECT 1 FROM pg_namespace WHERE nspname = %s", (self.schema,)
-                    ).fetchone()
-                ):
-                    conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(self.schema)))
-                if self._migrations_table(conn) is None:
-                    conn.execute(_CREATE_MIGRATIONS)
-                rows = conn.execute("SELECT version, name FROM dq_schema_migrations").fetchall()
-                for migration in self._pending(dict(rows)):
-                    for statement in migration.statements(self.dialect):
-                        conn.execute(statement)
-                    conn.execute(
-                        "INSERT INTO dq_schema_migrations (version, name) VALUES (%s, %s)",
-                        (migration.version, migration.name),
-                    )
-                    log.info(
-                        "%s: applied migration %d %s", self.url, migration.version, migration.name
-                    )
-
-        self._run("migrate", op)
-
-    @staticmethod
-    def _migrations_table(conn: Connection) -> Any:
-        row = conn.execute("SELECT to_regclass('dq_schema_migrations')").fetchone()
-        return row[0] if row else None
+        self._run(
+            "migrate", lambda conn: migrate(conn, self.dialect, label=self.url, schema=self.schema)
+        )
 
     def applied_migrations(self) -> builtins.list[tuple[int, str]]:
-        rows = self._fetch("SELECT version, name FROM dq_schema_migrations ORDER BY version", ())
+        rows = self._fetch(APPLIED_SQL, ())
         return [(int(v), str(n)) for v, n in rows]
 
     def insert_many(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import builtins
 import functools
 import sqlite3
-import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -15,6 +14,9 @@ from typing import Any, ClassVar, TypeVar
 
 from dataquarantine.db.codec import from_epoch_micros, to_epoch_micros
 from dataquarantine.db.errors import is_transient
+from dataquarantine.db.migrations.model import Dialect
+from dataquarantine.db.migrations.runner import APPLIED_SQL, migrate
+from dataquarantine.db.sqlite import enter_wal
 from dataquarantine.errors import (
     ConfigError,
     StoreError,
@@ -28,9 +30,7 @@ from dataquarantine.quarantine.sql.base import (
     INSERT_COLUMNS,
     Row,
     SqlQuarantineStore,
-    log,
 )
-from dataquarantine.quarantine.sql.migrations import Dialect
 from dataquarantine.quarantine.sql.review import REVISION_COLUMNS, revision_row
 
 __all__ = ["SqliteQuarantineStore"]
@@ -103,14 +103,6 @@ _INSERT_REVISIONS = f"""
 """
 _BUCKET_MICROS = {"hour": 3_600_000_000, "day": 86_400_000_000}
 
-_CREATE_MIGRATIONS = """
-    CREATE TABLE IF NOT EXISTS dq_schema_migrations (
-        version    INTEGER PRIMARY KEY,
-        name       TEXT NOT NULL,
-        applied_at TEXT NOT NULL
-    )
-"""
-
 
 def _lower(value: str | None) -> str | None:
     # SQLite's own lower() only folds ASCII; this one folds all of Unicode.
@@ -176,7 +168,7 @@ class SqliteQuarantineStore(SqlQuarantineStore):
         )
         try:
             conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout * 1000)}")
-            self._enter_wal(conn)
+            enter_wal(conn, self._busy_timeout)
             conn.execute("PRAGMA synchronous = FULL")
             # Checkpoint the WAL every ~40 MB, not every 4 MB (the default): a batch of a few
             # thousand records fills 4 MB, so each commit also copied its pages back into the
@@ -194,22 +186,6 @@ class SqliteQuarantineStore(SqlQuarantineStore):
             raise
         return conn
 
-    def _enter_wal(self, conn: sqlite3.Connection) -> None:
-        # Switching to WAL needs an exclusive lock, and SQLite answers "database is locked"
-        # at once, without the busy handler, while another connection holds any lock: retry
-        # for as long as busy_timeout allows.
-        deadline = time.monotonic() + self._busy_timeout
-        delay = 0.001
-        while True:
-            try:
-                conn.execute("PRAGMA journal_mode = WAL")
-                return
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) or time.monotonic() >= deadline:
-                    raise
-            time.sleep(delay)
-            delay = min(delay * 2, 0.05)
-
     @contextmanager
     def _session(self, where: str) -> Iterator[sqlite3.Connection]:
         """The connection (opened on demand) under the lock, with errors translated."""
@@ -223,6 +199,13 @@ class SqliteQuarantineStore(SqlQuarantineStore):
                 raise _translate(exc, f"{self.url}: {where}") from exc
             except OSError as exc:  # creating the parent folder
                 raise StoreUnavailableError(f"{self.url}: {where}: {exc}") from exc
+
+    @contextmanager
+    def connection(self) -> Iterator[sqlite3.Connection]:
+        """The store's one connection (opened on demand) under its lock, errors translated:
+        for diagnostics and maintenance (PRAGMAs, limits, backups). Leave no transaction open."""
+        with self._session("connection") as conn:
+            yield conn
 
     @contextmanager
     def _transaction(self, conn: sqlite3.Connection) -> Iterator[None]:
@@ -266,20 +249,11 @@ class SqliteQuarantineStore(SqlQuarantineStore):
 
     def migrate(self) -> None:
         """Apply pending migrations in one write transaction (other processes wait)."""
-        with self._session("migrate") as conn, self._transaction(conn):
-            conn.execute(_CREATE_MIGRATIONS)
-            applied = dict(conn.execute("SELECT version, name FROM dq_schema_migrations"))
-            for migration in self._pending(applied):
-                for statement in migration.statements(self.dialect):
-                    conn.execute(statement)
-                conn.execute(
-                    "INSERT INTO dq_schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-                    (migration.version, migration.name, datetime.now(UTC).isoformat()),
-                )
-                log.info("%s: applied migration %d %s", self.url, migration.version, migration.name)
+        with self._session("migrate") as conn:
+            migrate(conn, self.dialect, label=self.url)
 
     def applied_migrations(self) -> builtins.list[tuple[int, str]]:
-        rows = self._fetch("SELECT version, name FROM dq_schema_migrations ORDER BY version", ())
+        rows = self._fetch(APPLIED_SQL, ())
         return [(int(v), str(n)) for v, n in rows]
 
     def insert_many(

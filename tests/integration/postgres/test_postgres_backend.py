@@ -15,6 +15,7 @@ import pytest
 from psycopg import sql
 from tests.fixtures.postgres import PrivatePostgres, drop_schema, with_schema
 
+from dataquarantine.db.migrations import MIGRATIONS
 from dataquarantine.errors import StoreIntegrityError, StoreUnavailableError
 from dataquarantine.kernel.results import ErrorCode, Violation
 from dataquarantine.quarantine.envelope import (
@@ -24,7 +25,7 @@ from dataquarantine.quarantine.envelope import (
     QuarantineFilter,
     QuarantineRecord,
 )
-from dataquarantine.quarantine.sql import MIGRATIONS, SqlQuarantineStore, open_store
+from dataquarantine.quarantine.sql import SqlQuarantineStore, open_store
 
 ALL = QuarantineFilter()
 
@@ -64,7 +65,7 @@ def _tables(url: str, schema: str) -> set[str]:
 
 
 def _backend_pid(store: SqlQuarantineStore) -> int:
-    return int(store._fetch("SELECT pg_backend_pid()", ())[0][0])
+    return int(store.query("SELECT pg_backend_pid()")[0][0])
 
 
 def test_schema_is_created_and_isolates_stores(

@@ -1,5 +1,5 @@
-"""SQLite specifics of the SQL metadata store, and store URLs. The behaviour every store shares
-is in test_store_behaviour.py."""
+"""SQLite specifics of the SQL metadata store (pragmas, statement limits, locking, files,
+migrations). The behaviour every store shares is in test_store_behaviour.py."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from tests.unit.quarantine.test_store_behaviour import make_record
 
+from dataquarantine.db.migrations import MIGRATIONS
 from dataquarantine.errors import (
     StoreIntegrityError,
     StoreUnavailableError,
@@ -19,7 +20,6 @@ from dataquarantine.quarantine.envelope import (
 )
 from dataquarantine.quarantine.ports import QuarantineStore
 from dataquarantine.quarantine.sql import (
-    MIGRATIONS,
     SqliteQuarantineStore,
     SqlQuarantineStore,
     open_store,
@@ -32,7 +32,7 @@ def test_sqlite_pragmas(tmp_path: Path) -> None:
     store = open_store(f"sqlite:///{tmp_path / 'q.db'}")
     store.migrate()
     assert isinstance(store, SqliteQuarantineStore)
-    with store._session("test") as conn:
+    with store.connection() as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
         assert conn.execute("PRAGMA synchronous").fetchone() == (2,)  # FULL
         assert conn.execute("PRAGMA foreign_keys").fetchone() == (1,)
@@ -45,13 +45,13 @@ def test_sqlite_multi_row_statements_within_an_old_parameter_limit(tmp_path: Pat
     # ones. New and existing rows mixed: only the new ones count (and get their code rows).
     store = SqliteQuarantineStore(tmp_path / "q.db")
     store.migrate()
-    with store._session("test") as conn:
+    with store.connection() as conn:
         conn.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 999)
     records = [make_record(i) for i in range(701)]
     assert store.insert_many(records[::2]) == 351
     assert store.insert_many(records) == 350
     assert store.count(QuarantineFilter()) == 701
-    with store._session("test") as conn:
+    with store.connection() as conn:
         codes = conn.execute("SELECT count(*) FROM dq_quarantine_codes").fetchone()
     assert codes == (701,)
     assert [r.id for r in store.iter(QuarantineFilter())] == [r.id for r in records]
