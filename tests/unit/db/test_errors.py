@@ -30,8 +30,7 @@ from dataquarantine.errors import (
     StoreUnavailableError,
 )
 from dataquarantine.load.connection import translated
-from dataquarantine.quarantine.sql.postgres import _translate as postgres_translate
-from dataquarantine.quarantine.sql.sqlite import _translate as sqlite_translate
+from dataquarantine.quarantine.sql.base import store_error
 
 
 def _sqlite(code: int | None, message: str, cls: type[sqlite3.Error]) -> sqlite3.Error:
@@ -216,10 +215,10 @@ def test_each_caller_classifies_by_the_one_table(
     assert isinstance(exc, driver_errors())
     if sqlite_store != "-":
         assert isinstance(exc, sqlite3.Error)
-        assert _kind(lambda e: sqlite_translate(e, "w"), exc) == sqlite_store == table
+        assert _kind(lambda e: store_error(e, "w"), exc) == sqlite_store == table
     if pg != "-":
         assert isinstance(exc, psycopg.Error)
-        assert _kind(lambda e: postgres_translate(e, "w"), exc) == pg == table
+        assert _kind(lambda e: store_error(e, "w"), exc) == pg == table
     assert _kind(lambda e: translate(e, "w"), exc) == conn == table
     if load != "-":
         error = _load(exc)

@@ -14,8 +14,14 @@ from typing import Any, ClassVar
 
 import orjson
 
+from dataquarantine.db.errors import is_transient
 from dataquarantine.db.migrations.model import Dialect
-from dataquarantine.errors import ConfigError, StoreError, StoreIntegrityError
+from dataquarantine.errors import (
+    ConfigError,
+    StoreError,
+    StoreIntegrityError,
+    StoreUnavailableError,
+)
 from dataquarantine.kernel.lifecycle import Status
 from dataquarantine.kernel.results import Violation
 from dataquarantine.kernel.revisions import Revision
@@ -67,6 +73,14 @@ _SELECT = (
     " q.payload_length, q.payload_sha256 FROM dq_quarantine AS q"
 )
 _TS_INDEX = 8
+
+
+def store_error(exc: BaseException, where: str) -> StoreError:
+    """A driver error of a SQL store as the store's error, transient or terminal by the one
+    table of :mod:`dataquarantine.db.errors`."""
+    if is_transient(exc):
+        return StoreUnavailableError(f"{where}: {exc}")
+    return StoreIntegrityError(f"{where}: {exc}")
 
 
 def _dumps(value: Any) -> str:

@@ -16,15 +16,11 @@ from psycopg.types.json import set_json_loads
 
 from dataquarantine.db.codec import to_utc
 from dataquarantine.db.connect import use_schema
-from dataquarantine.db.errors import is_transient
 from dataquarantine.db.migrations.model import Dialect
 from dataquarantine.db.migrations.runner import APPLIED_SQL, migrate
 from dataquarantine.db.url import PostgresTarget
 from dataquarantine.errors import (
     ConfigError,
-    StoreError,
-    StoreIntegrityError,
-    StoreUnavailableError,
 )
 from dataquarantine.kernel.revisions import Revision
 from dataquarantine.masking import mask_secrets
@@ -35,6 +31,7 @@ from dataquarantine.quarantine.sql.base import (
     Row,
     SqlQuarantineStore,
     log,
+    store_error,
 )
 from dataquarantine.quarantine.sql.review import REVISION_COLUMNS, revision_row
 
@@ -138,12 +135,6 @@ _PAGE_JSON = (
 )
 
 
-def _translate(exc: psycopg.Error, where: str) -> StoreError:
-    if is_transient(exc):
-        return StoreUnavailableError(f"{where}: {exc}")
-    return StoreIntegrityError(f"{where}: {exc}")
-
-
 class PostgresQuarantineStore(SqlQuarantineStore):
     """Quarantine metadata in PostgreSQL.
 
@@ -237,7 +228,7 @@ class PostgresQuarantineStore(SqlQuarantineStore):
                 try:
                     conn, reused = self._acquire()
                 except psycopg.Error as exc:
-                    raise _translate(exc, label) from exc
+                    raise store_error(exc, label) from exc
                 try:
                     return op(conn)
                 except psycopg.Error as exc:
@@ -245,7 +236,7 @@ class PostgresQuarantineStore(SqlQuarantineStore):
                     if lost:
                         self._discard()
                     if not (lost and reused and attempt == 1):
-                        raise _translate(exc, label) from exc
+                        raise store_error(exc, label) from exc
                     log.warning("%s: connection lost (%s); reconnecting", label, mask_secrets(exc))
             raise AssertionError("unreachable")  # pragma: no cover
 
@@ -262,7 +253,7 @@ class PostgresQuarantineStore(SqlQuarantineStore):
                 lost = conn.closed or conn.broken
                 self._give_reader(conn, lost=lost)
                 if not (lost and reused and attempt == 1):
-                    raise _translate(exc, label) from exc
+                    raise store_error(exc, label) from exc
                 log.warning("%s: connection lost (%s); reconnecting", label, mask_secrets(exc))
                 continue
             self._give_reader(conn, lost=False)
@@ -285,7 +276,7 @@ class PostgresQuarantineStore(SqlQuarantineStore):
         except psycopg.Error as exc:
             with self._readers_lock:
                 self._readers -= 1
-            raise _translate(exc, label) from exc
+            raise store_error(exc, label) from exc
 
     def _give_reader(self, conn: Connection, *, lost: bool) -> None:
         with self._readers_freed:

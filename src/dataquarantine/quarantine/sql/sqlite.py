@@ -13,14 +13,11 @@ from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 from dataquarantine.db.codec import from_epoch_micros, to_epoch_micros
-from dataquarantine.db.errors import is_transient
 from dataquarantine.db.migrations.model import Dialect
 from dataquarantine.db.migrations.runner import APPLIED_SQL, migrate
 from dataquarantine.db.sqlite import enter_wal
 from dataquarantine.errors import (
     ConfigError,
-    StoreError,
-    StoreIntegrityError,
     StoreUnavailableError,
 )
 from dataquarantine.kernel.revisions import Revision
@@ -30,6 +27,7 @@ from dataquarantine.quarantine.sql.base import (
     INSERT_COLUMNS,
     Row,
     SqlQuarantineStore,
+    store_error,
 )
 from dataquarantine.quarantine.sql.review import REVISION_COLUMNS, revision_row
 
@@ -107,13 +105,6 @@ _BUCKET_MICROS = {"hour": 3_600_000_000, "day": 86_400_000_000}
 def _lower(value: str | None) -> str | None:
     # SQLite's own lower() only folds ASCII; this one folds all of Unicode.
     return value.lower() if isinstance(value, str) else value
-
-
-def _translate(exc: sqlite3.Error, where: str) -> StoreError:
-    message = str(exc)
-    if is_transient(exc):
-        return StoreUnavailableError(f"{where}: {message}")
-    return StoreIntegrityError(f"{where}: {message}")
 
 
 class SqliteQuarantineStore(SqlQuarantineStore):
@@ -196,7 +187,7 @@ class SqliteQuarantineStore(SqlQuarantineStore):
                     self._conn = self._connect()
                 yield self._conn
             except sqlite3.Error as exc:
-                raise _translate(exc, f"{self.url}: {where}") from exc
+                raise store_error(exc, f"{self.url}: {where}") from exc
             except OSError as exc:  # creating the parent folder
                 raise StoreUnavailableError(f"{self.url}: {where}: {exc}") from exc
 
