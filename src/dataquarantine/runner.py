@@ -25,7 +25,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections import Counter
-from collections.abc import Callable, Container, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,7 +37,7 @@ from dataquarantine.kernel.ids import new_run_id
 from dataquarantine.kernel.results import BatchResult, ErrorCode, ValidationResult, Violation
 from dataquarantine.quarantine.envelope import FileSource, QuarantineItem
 from dataquarantine.quarantine.service import Quarantine
-from dataquarantine.remediation import Attempt, Remediation
+from dataquarantine.remediation import Attempt, Remediation, attempt_invalid
 from dataquarantine.validation.registry import Router
 
 __all__ = ["ContractCounts", "RunSummary", "ValidationRun"]
@@ -224,7 +224,12 @@ class ValidationRun:
         if oversize:
             self._unreadable_rows(oversize, result)
         # 1b. the double pass, for contracts with remediation rules
-        attempts = self._remediate(batch, result, skip=oversize) if result.invalid else {}
+        remediation = self.remediation
+        attempts = (
+            attempt_invalid(remediation, result, self.router.lookup)
+            if remediation is not None and result.invalid
+            else {}
+        )
         fixed = {i: a for i, a in attempts.items() if a.valid}
         if fixed:
             batch = self._patched(batch, result, fixed, attempts)
@@ -273,26 +278,6 @@ class ValidationRun:
             for i, raw in enumerate(raws)
             if len(raw) > limit
         }
-
-    def _remediate(
-        self, batch: RecordBatch, result: BatchResult, *, skip: Container[int] = ()
-    ) -> dict[int, Attempt]:
-        """The double pass for each invalid record whose contract has remediation rules."""
-        remediation = self.remediation
-        if remediation is None:
-            return {}
-        out: dict[int, Attempt] = {}
-        for i, res in result.invalid.items():
-            if i in skip:
-                continue
-            ref = res.contract
-            contract = self.router.lookup(str(ref)) if ref is not None else None
-            if contract is None or not remediation.applies(contract):
-                continue
-            attempt = remediation.attempt(contract, batch.raws[i], res.value)
-            if attempt is not None:
-                out[i] = attempt
-        return out
 
     def _patched(
         self,

@@ -129,9 +129,9 @@ def test_the_logging_filter_masks_messages_arguments_and_tracebacks() -> None:
 
 
 def test_serve_logs_through_masking_handlers() -> None:
-    from dataquarantine.cli.serve import _log_config
+    from dataquarantine.cli.serve import log_config
 
-    config = _log_config()
+    config = log_config()
     assert config["filters"]["mask"]["()"] == "dataquarantine.masking.MaskingFilter"
     assert all(h["filters"] == ["mask"] for h in config["handlers"].values())
     assert config["loggers"]["dataquarantine"]["handlers"] == ["default"]

@@ -15,7 +15,7 @@ import typer
 
 from dataquarantine.cli.common import ContractsOpt, PayloadsOpt, StoreOpt, exit_codes
 
-__all__ = ["serve_command"]
+__all__ = ["log_config", "serve_command"]
 
 
 def serve_command(
@@ -68,12 +68,12 @@ def serve_command(
             host=settings.host,
             port=settings.port,
             log_level="info",
-            log_config=_log_config(),
+            log_config=log_config(),
             access_log=settings.access_log,
         )
 
 
-def _log_config() -> dict[str, Any]:
+def log_config() -> dict[str, Any]:
     """uvicorn's logging, plus the application's loggers, every handler masking credentials."""
     from uvicorn.config import LOGGING_CONFIG
 

@@ -27,8 +27,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from dataquarantine.errors import ConfigError
+from dataquarantine.io.outputs import PublishOnSuccess
 from dataquarantine.io.records import InputFormat, RecordBatch
-from dataquarantine.io.sinks import PublishOnSuccess
 from dataquarantine.io.targets import open_target, write_error
 
 __all__ = ["ROW_GROUP_ROWS", "ParquetValidSink", "arrow_type"]

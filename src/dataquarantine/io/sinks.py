@@ -18,10 +18,10 @@ from __future__ import annotations
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from types import TracebackType
-from typing import IO, Any, Final, Protocol, Self
+from typing import IO, Any, Final
 
 from dataquarantine.errors import ConfigError
+from dataquarantine.io.outputs import PublishOnSuccess, ValidSink
 from dataquarantine.io.records import InputFormat, RecordBatch
 from dataquarantine.io.targets import AtomicTarget, OutputTarget, open_target, write_error
 
@@ -38,28 +38,6 @@ __all__ = [
 STDOUT: Final = "-"
 _JSONL_SUFFIXES: Final = frozenset({".jsonl", ".ndjson", ".json"})
 _PARQUET_SUFFIXES: Final = frozenset({".parquet", ".pq"})
-
-
-class ValidSink(Protocol):
-    """Receives the valid records of each batch, in order; commits the output on close."""
-
-    def write(
-        self, batch: RecordBatch, valid: Sequence[int], values: Sequence[Any] | None = None
-    ) -> None:
-        """Write the records at ``valid`` (ascending, distinct indices into ``batch``).
-
-        ``values``: the engine's decoded/coerced value of every record of the batch (same
-        indexing as the batch); used for CSV input, whose output columns are typed.
-        """
-        ...
-
-    def close(self) -> None:
-        """Flush and publish the output under its final name (idempotent)."""
-        ...
-
-    def abort(self) -> None:
-        """Drop the output: the temporary file is removed, the target is left untouched."""
-        ...
 
 
 def open_valid_sink(
@@ -95,31 +73,6 @@ def open_valid_sink(
     from dataquarantine.io.parquet_sink import ParquetValidSink  # lazy: imports pyarrow
 
     return ParquetValidSink(text, input_format, column_types=column_types)
-
-
-class PublishOnSuccess:
-    """Context-manager behaviour of the sinks: ``close()`` (publish) when the block succeeds,
-    ``abort()`` (discard) when it raises."""
-
-    def close(self) -> None:
-        raise NotImplementedError
-
-    def abort(self) -> None:
-        raise NotImplementedError
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
 
 
 class JsonlValidSink(PublishOnSuccess):

@@ -30,14 +30,21 @@ from dataquarantine.quarantine.envelope import (
 from dataquarantine.quarantine.payloads import open_payload_store
 from dataquarantine.quarantine.ports import PayloadStore, QuarantineStore
 
-__all__ = ["DEFAULT_MAX_CHUNK_BYTES", "Dependency", "Quarantine", "WriteReport"]
+__all__ = [
+    "DEFAULT_MAX_CHUNK_BYTES",
+    "MIN_BRIDGE_BYTES",
+    "Dependency",
+    "Quarantine",
+    "WriteReport",
+    "read_runs",
+]
 
 #: A store the quarantine depends on, as probes name it.
 Dependency = Literal["store", "payloads"]
 
 #: A gap between two payloads of one chunk is read through when no larger than this, or than
 #: the payload bytes already in the run.
-_MIN_BRIDGE = 64 << 10
+MIN_BRIDGE_BYTES = 64 << 10
 
 DEFAULT_MAX_CHUNK_BYTES = 8 << 20
 
@@ -220,7 +227,7 @@ class Quarantine:
             by_key.setdefault(record.payload.key, []).append(record.payload)
         spans: dict[str, list[tuple[int, bytes]]] = {}
         for key, refs in by_key.items():
-            for start, end in _runs(refs):
+            for start, end in read_runs(refs):
                 data = self.retry.call(self.payloads.get_range, key, start, end - start)
                 spans.setdefault(key, []).append((start, data))
         for record in records:
@@ -294,14 +301,15 @@ class Quarantine:
         self.close()
 
 
-def _runs(refs: list[PayloadRef]) -> list[tuple[int, int]]:
-    """Byte ranges ``(start, end)`` covering ``refs`` (one chunk), nearby payloads merged."""
+def read_runs(refs: list[PayloadRef]) -> list[tuple[int, int]]:
+    """The byte ranges ``(start, end)`` read to fetch the payloads ``refs`` of one chunk, in
+    order: nearby payloads share one read (see :data:`MIN_BRIDGE_BYTES`)."""
     runs: list[tuple[int, int, int]] = []  # start, end, payload bytes inside
     for ref in sorted(refs, key=lambda r: r.offset):
         ref_end = ref.offset + ref.length
         if runs:
             start, end, useful = runs[-1]
-            if ref.offset - end <= max(_MIN_BRIDGE, useful):
+            if ref.offset - end <= max(MIN_BRIDGE_BYTES, useful):
                 runs[-1] = (start, max(end, ref_end), useful + ref.length)
                 continue
         runs.append((ref.offset, ref_end, ref.length))

@@ -11,6 +11,7 @@ they are validated again (the double pass). Pure: no network, database or storag
 
 from __future__ import annotations
 
+from dataquarantine.remediation.batch import attempt_invalid
 from dataquarantine.remediation.double_pass import (
     AUTHOR,
     Attempt,
@@ -35,5 +36,6 @@ __all__ = [
     "RemediationObserver",
     "RemediationStats",
     "Remediator",
+    "attempt_invalid",
     "remediate",
 ]

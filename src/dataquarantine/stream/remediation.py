@@ -11,20 +11,17 @@ DLQ as usual and is quarantined with the attempt as revision 1.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 from confluent_kafka import Message
 
 from dataquarantine.infra.prometheus import RemediationMetrics
-from dataquarantine.kernel.results import BatchResult, ContractRef, ValidationResult
+from dataquarantine.kernel.results import BatchResult, ValidationResult
 from dataquarantine.quarantine.envelope import KafkaSource, QuarantineItem
-from dataquarantine.remediation import Attempt, Remediation
+from dataquarantine.remediation import Attempt, Remediation, attempt_invalid
 from dataquarantine.stream.dlq import Header
 from dataquarantine.stream.routing import TopicRouting, key_bytes
 from dataquarantine.stream.stats import BatchObserver
-
-if TYPE_CHECKING:
-    from dataquarantine.validation.contract import Contract
 
 __all__ = ["REMEDIATED_HEADER", "attempt_batch", "fixed_message", "remediation_for"]
 
@@ -44,29 +41,9 @@ def remediation_for(observers: Sequence[BatchObserver]) -> Remediation:
 def attempt_batch(
     result: BatchResult, routing: TopicRouting, remediation: Remediation
 ) -> dict[int, Attempt]:
-    """The double pass for every invalid record of ``result`` whose contract has rules."""
-    out: dict[int, Attempt] = {}
-    registry = routing.registry
-    # A batch's invalid records share a few contracts: each is looked up (its version parsed)
-    # once per batch.
-    found: dict[ContractRef, Contract | None] = {}
-    for i, res in result.invalid.items():
-        ref = res.contract
-        if ref is None or res.value is None:
-            continue
-        if ref in found:
-            contract = found[ref]
-        else:
-            contract = registry.find(str(ref))
-            if contract is not None and not remediation.applies(contract):
-                contract = None
-            found[ref] = contract
-        if contract is None:
-            continue
-        attempt = remediation.attempt(contract, b"", res.value)
-        if attempt is not None:
-            out[i] = attempt
-    return out
+    """The double pass for every invalid record of ``result`` whose contract has rules
+    (:func:`~dataquarantine.remediation.attempt_invalid`, contracts found in the registry)."""
+    return attempt_invalid(remediation, result, routing.registry.find)
 
 
 def fixed_message(

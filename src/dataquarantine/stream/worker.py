@@ -144,9 +144,9 @@ class StreamWorker:
             poll = self.settings.poll_timeout_ms / 1000
             self._consumer.subscribe(
                 self.settings.raw_topics,
-                on_assign=self._on_assign,
-                on_revoke=self._on_revoke,
-                on_lost=self._on_lost,
+                on_assign=self.on_assign,
+                on_revoke=self.on_revoke,
+                on_lost=self.on_lost,
             )
             self.status.running = True
             log.info(
@@ -413,12 +413,14 @@ class StreamWorker:
 
     # -- rebalance -----------------------------------------------------------------------
 
-    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+    def on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        """Rebalance callback (as :meth:`on_revoke` and :meth:`on_lost`, given to the
+        consumer's ``subscribe``): take the assigned partitions."""
         self._group.assign(partitions)
         if partitions:
             log.info("assigned %s", _names(partitions))
 
-    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+    def on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         """Commit what is done; drop what is not (its new owner consumes it again)."""
         revoked = {(tp.topic, tp.partition) for tp in partitions}
         if partitions:
@@ -435,7 +437,7 @@ class StreamWorker:
                 log.warning("could not commit before the rebalance (%s); dropping", exc)
         committer.drop(revoked)
 
-    def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+    def on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         """Partitions taken away without a clean revoke: committing would be refused."""
         log.warning("lost %s; their uncommitted messages go to the new owner", _names(partitions))
         if self.committer is not None:

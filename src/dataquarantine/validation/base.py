@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from dataquarantine.kernel.results import Violation, ViolationSink
-from dataquarantine.validation.schema_cost import MAX_FANOUT
+from dataquarantine.validation.limits import MAX_FANOUT
 
 __all__ = [
     "KINDS",

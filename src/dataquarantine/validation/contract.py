@@ -41,13 +41,12 @@ from dataquarantine.validation.base import (
     SchemaValidator,
 )
 from dataquarantine.validation.coercion import TextCoercer, column_types_of, text_coercer_for
-from dataquarantine.validation.parsing import MAX_DEPTH, nests_deeper_than
+from dataquarantine.validation.compiled import system_error
+from dataquarantine.validation.limits import MAX_FANOUT, TOO_DEEP
+from dataquarantine.validation.parsing import nests_deeper_than
 from dataquarantine.validation.rules import RuleSet
-from dataquarantine.validation.schema_cost import MAX_FANOUT
 
 __all__ = ["TOO_DEEP", "Contract", "kind_of", "system_error"]
-
-TOO_DEEP = f"the value nests deeper than {MAX_DEPTH} levels"
 
 # The kind modules register themselves in KINDS on import.
 _KIND_MODULES = (avro_kind, jsonschema_kind, model_kind)
@@ -59,11 +58,6 @@ def kind_of(spec: ContractSpec) -> str:
     if spec.model is not None:
         return "model"
     return "avro" if spec.format == "avro" else "json_schema"
-
-
-def system_error(exc: BaseException) -> Violation:
-    """The violation recorded when validating a record failed inside the engine itself."""
-    return Violation(ErrorCode.SYSTEM_ERROR, "", f"internal error while validating: {exc!r}")
 
 
 def _avro_column_types(schema: Any) -> dict[str, str]:

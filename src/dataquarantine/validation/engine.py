@@ -1,6 +1,6 @@
 """The batch hot loops. Valid records (the vast majority) take the shortest path:
 decode -> ``is_valid`` -> fast rules, with no per-record result object. Only a record that
-fails somewhere goes through :meth:`Contract.check`, which collects every violation.
+fails somewhere goes through the contract's ``check``, which collects every violation.
 """
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import Any, TypeVar
 
 from dataquarantine.kernel import pointers
 from dataquarantine.kernel.results import (
@@ -19,15 +19,14 @@ from dataquarantine.kernel.results import (
     Violation,
 )
 from dataquarantine.validation.base import DecodeFailure
+from dataquarantine.validation.compiled import CompiledContract, system_error
+from dataquarantine.validation.limits import TOO_DEEP
 from dataquarantine.validation.parsing import (
     DECODE_FAILURES,
     json_decode,
     nests_deeper_than,
     parse_json,
 )
-
-if TYPE_CHECKING:
-    from dataquarantine.validation.contract import Contract
 
 __all__ = ["Route", "gc_paused", "validate_forced", "validate_routed"]
 
@@ -59,7 +58,7 @@ def _parse_failure(failure: DecodeFailure) -> ValidationResult:
 
 
 def _finish(
-    contract: Contract,
+    contract: CompiledContract,
     value: Any,
     index: int,
     invalid: dict[int, ValidationResult],
@@ -73,15 +72,17 @@ def _finish(
 
 
 def validate_forced(
-    contract: Contract, items: Sequence[Any], *, text: bool = False, keep_values: bool = True
+    contract: CompiledContract,
+    items: Sequence[Any],
+    *,
+    text: bool = False,
+    keep_values: bool = True,
 ) -> BatchResult:
     """Validate ``items`` (raw ``bytes`` or decoded values) against one contract.
 
     With ``text=True`` decoded dict values are text rows (CSV) typed by the schema first.
     With ``keep_values=False`` the decoded values of valid records are not kept (``values``
     holds ``None`` for them), which saves the allocation of a whole batch of records."""
-    from dataquarantine.validation.contract import TOO_DEEP, system_error
-
     n = len(items)
     values: list[Any] = []
     append = values.append
@@ -89,7 +90,7 @@ def validate_forced(
     warnings: dict[int, tuple[Violation, ...]] = {}
     ref = contract.ref
     decode = contract.decode
-    is_valid = contract._is_valid
+    is_valid = contract.is_valid_fn
     rules_eval = contract.rules_check
     coerce = contract.text_coercer() if text else None
     with gc_paused():
@@ -124,14 +125,16 @@ def validate_forced(
     return BatchResult(n, values, [ref] * n, invalid, warnings)
 
 
+C = TypeVar("C", bound=CompiledContract)
+
 #: What the router keeps per contract reference: (contract, is_valid, rules_check, ref).
-Route = tuple["Contract", Callable[[Any], bool], Callable[[Any], Any] | None, ContractRef]
+Route = tuple[C, Callable[[Any], bool], Callable[[Any], Any] | None, ContractRef]
 
 
 def validate_routed(
     items: Sequence[Any],
-    routes: dict[str, Route],
-    resolve: Callable[[str], Route | None],
+    routes: dict[str, Route[C]],
+    resolve: Callable[[str], Route[C] | None],
     *,
     field: str = "_schema",
     text: bool = False,
@@ -141,8 +144,6 @@ def validate_routed(
     named by its ``field`` (``name`` or ``name@version``). ``routes`` caches resolved names;
     ``resolve`` is asked (and fills the cache) on a miss. ``keep_values`` as in
     :func:`validate_forced`."""
-    from dataquarantine.validation.contract import TOO_DEEP, system_error
-
     n = len(items)
     values: list[Any] = []
     append = values.append

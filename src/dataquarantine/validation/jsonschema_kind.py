@@ -346,7 +346,7 @@ class JsonSchemaValidator:
     """A compiled JSON Schema. ``is_valid`` is jsonschema-rs's own bound method (the hot path).
 
     ``is_valid`` expects a JSON value as :meth:`decode` returns it (at most
-    :data:`~dataquarantine.validation.parsing.MAX_DEPTH` levels deep); :meth:`violations`
+    :data:`~dataquarantine.validation.limits.MAX_DEPTH` levels deep); :meth:`violations`
     also copes with deeper or non-JSON values.
     """
 

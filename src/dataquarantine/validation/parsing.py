@@ -14,6 +14,7 @@ import msgspec
 import orjson
 
 from dataquarantine.validation.base import DecodeFailure
+from dataquarantine.validation.limits import MAX_DEPTH
 
 __all__ = [
     "DECODE_FAILURES",
@@ -23,9 +24,6 @@ __all__ = [
     "nests_deeper_than",
     "parse_json",
 ]
-
-#: Deepest nesting accepted for in-memory values (decoded bytes are bounded by the decoder).
-MAX_DEPTH = 1024
 
 _DIGITS_TO_ZERO = bytes.maketrans(b"123456789", b"000000000")
 

@@ -162,7 +162,7 @@ class Router:
     ) -> None:
         self.registry = registry
         self.field = field
-        self._routes: dict[str, Route] = {}
+        self._routes: dict[str, Route[Contract]] = {}
         self._unknown: set[str] = set()
         self._generation = registry.generation
         self.forced: Contract | None = None
@@ -182,7 +182,7 @@ class Router:
         route = self._routes.get(ref) or self._resolve(ref)
         return route[0] if route is not None else None
 
-    def _resolve(self, ref: str) -> Route | None:
+    def _resolve(self, ref: str) -> Route[Contract] | None:
         if ref in self._unknown:
             return None
         found = self.registry.find(ref)
@@ -191,7 +191,7 @@ class Router:
                 self._unknown.clear()
             self._unknown.add(ref)
             return None
-        route: Route = (found, found.is_valid_fn, found.rules_check, found.ref)
+        route: Route[Contract] = (found, found.is_valid_fn, found.rules_check, found.ref)
         self._routes[ref] = route
         return route
 

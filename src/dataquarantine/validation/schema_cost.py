@@ -8,7 +8,7 @@ when the value is wrong.
 
 :func:`fanout` computes, without looking at any record, the most subschema applications that
 can land on one value of a record at any depth (up to
-:data:`~dataquarantine.validation.parsing.MAX_DEPTH`): the evaluation (and error) cost of a
+:data:`~dataquarantine.validation.limits.MAX_DEPTH`): the evaluation (and error) cost of a
 record is at most that number times the record's number of values. The bound is conservative
 (every ``patternProperties`` entry is assumed to match, every ``anyOf`` branch to be tried).
 A ``$ref`` cycle that never moves into a member of the value (``{"$ref": "#"}`` at the root)
@@ -23,11 +23,10 @@ from typing import Any, Final
 from urllib.parse import unquote, urldefrag, urljoin
 
 from dataquarantine.kernel import pointers
+from dataquarantine.validation.limits import MAX_DEPTH, MAX_FANOUT
 
 __all__ = ["MAX_FANOUT", "UNBOUNDED", "fanout"]
 
-#: Most subschema applications a schema may make on one value of a record (at any depth).
-MAX_FANOUT: Final = 1000
 #: What :func:`fanout` answers for a schema whose cost has no useful bound.
 UNBOUNDED: Final = 2**62
 
@@ -260,10 +259,8 @@ def fanout(
     """Most subschema applications ``schema`` can make on one value of a record nested at
     most ``depth`` levels (:data:`UNBOUNDED` when there is no useful bound). ``load`` is asked
     for referenced documents that are not part of ``schema`` (absolute URIs); ``depth``
-    defaults to :data:`~dataquarantine.validation.parsing.MAX_DEPTH`."""
+    defaults to :data:`~dataquarantine.validation.limits.MAX_DEPTH`."""
     if depth is None:
-        from dataquarantine.validation.parsing import MAX_DEPTH  # parsing imports base
-
         depth = MAX_DEPTH
     graph = _Graph(schema, base_uri, load)
     nodes = graph.nodes

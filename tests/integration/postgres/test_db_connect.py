@@ -11,6 +11,7 @@ import psycopg
 import pytest
 from psycopg import sql
 from tests.fixtures.postgres import _free_port, drop_schema, with_schema
+from tests.integration.postgres.load_db import contract_dict
 
 from dataquarantine.db.connect import connect, translate, use_schema
 from dataquarantine.db.errors import is_transient
@@ -20,10 +21,12 @@ from dataquarantine.errors import (
     StoreUnavailableError,
     UnsafeIdentifierError,
 )
+from dataquarantine.gates.model import gates_from_dict
 from dataquarantine.gates.runner import GateRunner
-from dataquarantine.load.connection import connect as load_connect
+from dataquarantine.load.runner import LoadRun
 from dataquarantine.quarantine.envelope import QuarantineFilter
 from dataquarantine.quarantine.sql import open_store
+from dataquarantine.validation.contract import Contract
 
 
 def _target(url: str) -> PostgresTarget:
@@ -84,9 +87,13 @@ def test_store_and_gates_use_the_same_schema(pg_url: str, mixed_case_schema: str
             (mixed_case_schema,),
         ).fetchone()
     assert tables == (1,)
+    gate = gates_from_dict(
+        {"gates": [{"name": "path", "kind": "sql", "sql": "SELECT current_setting('search_path')"}]}
+    ).gates[0]
     with GateRunner(url, allow_unrestricted_role=True) as runner:
-        assert runner._conn is not None
-        assert runner._conn.execute("SHOW search_path").fetchone() == (f'"{mixed_case_schema}"',)
+        result = runner.run_gate(gate)
+    assert result.error is None, result.error
+    assert result.samples.rows == ((f'"{mixed_case_schema}"',),)
 
 
 def test_use_schema_refuses_an_unsafe_name(pg_url: str) -> None:
@@ -109,7 +116,7 @@ def test_a_down_server_is_transient_for_every_caller() -> None:
         store.count(QuarantineFilter())
     store.close()
     with pytest.raises(DatabaseUnavailableError):
-        load_connect(target, autocommit=False)
+        LoadRun(Contract.from_dict(contract_dict()), url).run(None)
     with pytest.raises(DatabaseUnavailableError), GateRunner(url, connect_timeout=2):
         pass  # pragma: no cover
 
@@ -129,6 +136,6 @@ def test_refused_credentials_are_classified_as_unavailable(pg_url: str) -> None:
         store.count(QuarantineFilter())
     store.close()
     with pytest.raises(DatabaseUnavailableError):
-        load_connect(target, autocommit=False)
+        LoadRun(Contract.from_dict(contract_dict()), url).run(None)
     with pytest.raises(DatabaseUnavailableError), GateRunner(url):
         pass  # pragma: no cover

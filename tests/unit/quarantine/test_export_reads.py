@@ -9,7 +9,7 @@ import pytest
 from dataquarantine.errors import PayloadStoreError
 from dataquarantine.quarantine.envelope import PayloadRef
 from dataquarantine.quarantine.payloads import LocalPayloadStore
-from dataquarantine.quarantine.service import Quarantine, _runs
+from dataquarantine.quarantine.service import Quarantine, read_runs
 from dataquarantine.quarantine.sql import open_store
 from dataquarantine.testing import make_item
 
@@ -32,13 +32,13 @@ def ref(offset: int, length: int) -> PayloadRef:
 
 
 def test_runs_bridge_small_gaps_only() -> None:
-    assert _runs([]) == []
-    assert _runs([ref(10, 5), ref(0, 10)]) == [(0, 15)]
-    assert _runs([ref(0, 10), ref(100, 10)]) == [(0, 110)]  # a gap under 64 KiB is bridged
+    assert read_runs([]) == []
+    assert read_runs([ref(10, 5), ref(0, 10)]) == [(0, 15)]
+    assert read_runs([ref(0, 10), ref(100, 10)]) == [(0, 110)]  # a gap under 64 KiB is bridged
     far = 10 << 20
-    assert _runs([ref(0, 10), ref(far, 10)]) == [(0, 10), (far, far + 10)]
+    assert read_runs([ref(0, 10), ref(far, 10)]) == [(0, 10), (far, far + 10)]
     # a gap as large as the bytes already in the run is bridged, not a larger one
     big = 1 << 20
-    assert _runs([ref(0, big), ref(2 * big, 1)]) == [(0, 2 * big + 1)]
-    assert _runs([ref(0, big), ref(2 * big + 1, 1)]) == [(0, big), (2 * big + 1, 2 * big + 2)]
-    assert _runs([ref(5, 0), ref(5, 0)]) == [(5, 5)]
+    assert read_runs([ref(0, big), ref(2 * big, 1)]) == [(0, 2 * big + 1)]
+    assert read_runs([ref(0, big), ref(2 * big + 1, 1)]) == [(0, big), (2 * big + 1, 2 * big + 2)]
+    assert read_runs([ref(5, 0), ref(5, 0)]) == [(5, 5)]

@@ -26,7 +26,7 @@ from dataquarantine.errors import (
     PayloadStoreUnavailableError,
 )
 from dataquarantine.quarantine.payloads import open_payload_store
-from dataquarantine.quarantine.payloads.s3 import S3PayloadStore, _translate
+from dataquarantine.quarantine.payloads.s3 import S3PayloadStore, translate_error
 
 
 def client_error(code: str, status: int) -> ClientError:
@@ -59,7 +59,7 @@ def client_error(code: str, status: int) -> ClientError:
     ),
 )
 def test_transient_failures(exc: Exception) -> None:
-    assert isinstance(_translate(exc, "op"), PayloadStoreUnavailableError)
+    assert isinstance(translate_error(exc, "op"), PayloadStoreUnavailableError)
 
 
 @pytest.mark.parametrize(
@@ -71,7 +71,7 @@ def test_transient_failures(exc: Exception) -> None:
     ],
 )
 def test_missing_objects_and_ranges(exc: Exception) -> None:
-    assert type(_translate(exc, "op", reading=True)) is PayloadNotFoundError
+    assert type(translate_error(exc, "op", reading=True)) is PayloadNotFoundError
 
 
 @pytest.mark.parametrize(
@@ -88,7 +88,7 @@ def test_missing_objects_and_ranges(exc: Exception) -> None:
     ],
 )
 def test_terminal_failures(exc: Exception, reading: bool) -> None:
-    assert type(_translate(exc, "op", reading=reading)) is PayloadStoreError
+    assert type(translate_error(exc, "op", reading=reading)) is PayloadStoreError
 
 
 def test_s3_url(monkeypatch: pytest.MonkeyPatch) -> None:

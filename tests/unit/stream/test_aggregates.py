@@ -8,10 +8,13 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from dataquarantine.db.connect import connect
 from dataquarantine.quarantine.sql import open_store
+from dataquarantine.stream import aggregates
 from dataquarantine.stream.aggregates import MetricsRow, ValidationMetricsWriter
 from dataquarantine.stream.stats import VALID, BatchObserver, BatchStats
 
@@ -103,14 +106,22 @@ def test_later_flushes_and_other_writers_add_to_the_row(
     assert row.avg_duration_ms == pytest.approx(160 / 40)
 
 
-def test_one_statement_per_flush(store_url: str, make_stats: StatsFactory) -> None:
+def test_one_statement_per_flush(
+    store_url: str, make_stats: StatsFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    statements: list[str] = []
+
+    def traced(*args: Any, **kwargs: Any) -> Any:
+        conn = connect(*args, **kwargs)
+        conn.set_trace_callback(statements.append)
+        return conn
+
+    monkeypatch.setattr(aggregates, "connect", traced)
     writer = ValidationMetricsWriter(store_url, flush_interval=None)
     writer.observe_batch(make_stats({("raw", "warmup", VALID): 1}))
     writer.flush()  # migrates and connects
-    statements: list[str] = []
-    conn = writer._conn._conn
-    assert conn is not None
-    conn.set_trace_callback(statements.append)
+    assert statements  # the writer's connection is traced
+    statements.clear()
     for minute in range(30):
         at = PAST + timedelta(minutes=minute)
         writer.observe_batch(make_stats({("raw", f"s{i}", VALID): 3 for i in range(10)}, at=at))

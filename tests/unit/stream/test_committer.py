@@ -352,7 +352,7 @@ def test_k_on_revoke_inside_a_checkpoint_does_not_nest(h: Harness) -> None:
 
     def revoke() -> None:  # a rebalance served while the retry polls
         seen.append(h.committer.in_checkpoint)
-        worker._on_revoke(None, [TopicPartition("raw", 1)])  # type: ignore[arg-type]
+        worker.on_revoke(None, [TopicPartition("raw", 1)])  # type: ignore[arg-type]
 
     h.clock.during_wait = revoke
     assert h.committer.finish(blocking=True)

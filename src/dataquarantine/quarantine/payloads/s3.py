@@ -1,4 +1,12 @@
-"""Payload chunks as objects in an S3-compatible bucket (AWS S3, MinIO, Ceph, moto, ...)."""
+"""Payload chunks as objects in an S3-compatible bucket (AWS S3, MinIO, Ceph, moto, ...).
+
+Every botocore failure is translated once, by :func:`translate_error`, onto the payload-store
+error tree: :class:`~dataquarantine.errors.PayloadStoreUnavailableError` (transient: throttling,
+5xx, 429, a lost connection or a damaged upload, see :data:`TRANSIENT_CODES`),
+:class:`~dataquarantine.errors.PayloadNotFoundError` (a read of a missing object or range, see
+:data:`MISSING_OBJECT_CODES`) and :class:`~dataquarantine.errors.PayloadStoreError` (terminal:
+no such bucket, access denied, bad credentials or certificate).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +14,7 @@ import base64
 import contextlib
 import hashlib
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import boto3
 from botocore.config import Config
@@ -35,13 +43,20 @@ from dataquarantine.quarantine.payloads.keys import (
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-__all__ = ["DEFAULT_REGION", "S3PayloadStore"]
+__all__ = [
+    "DEFAULT_REGION",
+    "MISSING_OBJECT_CODES",
+    "TRANSIENT_CODES",
+    "S3PayloadStore",
+    "translate_error",
+]
 
 DEFAULT_REGION = "us-east-1"
 
 # Lenient on purpose: legacy and S3-compatible buckets allow upper case and underscores.
 _BUCKET = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{1,254}")
-_THROTTLED = frozenset(
+#: S3 error codes that mean "not now": sending the request again can succeed.
+TRANSIENT_CODES: Final = frozenset(
     {
         "SlowDown",
         "Throttling",
@@ -58,11 +73,13 @@ _THROTTLED = frozenset(
         "XAmzContentSHA256Mismatch",
     }
 )
-_MISSING_OBJECT = frozenset({"NoSuchKey", "InvalidRange", "NotFound", "404"})
+#: S3 error codes that, answering a read, mean the object or the range is not there.
+MISSING_OBJECT_CODES: Final = frozenset({"NoSuchKey", "InvalidRange", "NotFound", "404"})
 
 
-def _translate(exc: Exception, what: str, *, reading: bool = False) -> PayloadStoreError:
-    """Map a botocore exception onto the payload-store error tree (transient vs terminal).
+def translate_error(exc: Exception, what: str, *, reading: bool = False) -> PayloadStoreError:
+    """Map a botocore exception onto the payload-store error tree (transient vs terminal);
+    ``what`` names the failed operation in the message, ``reading`` is true for object reads.
 
     Only a read of an object can be "not found"; a 404 answering a write or a bucket probe
     means the bucket (or the endpoint path) is wrong, a terminal configuration problem.
@@ -72,11 +89,11 @@ def _translate(exc: Exception, what: str, *, reading: bool = False) -> PayloadSt
         code = str(error.get("Code", ""))
         status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
         detail = f"{what}: {code or status} {error.get('Message', '')}".rstrip()
-        if code in _THROTTLED or status >= 500 or status == 429:
+        if code in TRANSIENT_CODES or status >= 500 or status == 429:
             return PayloadStoreUnavailableError(detail)
         if code == "NoSuchBucket" or (not reading and status == 404):
             return PayloadStoreError(f"{detail} (no such bucket at this endpoint)")
-        if reading and (code in _MISSING_OBJECT or status in (404, 416)):
+        if reading and (code in MISSING_OBJECT_CODES or status in (404, 416)):
             return PayloadNotFoundError(detail)
         return PayloadStoreError(detail)  # AccessDenied, InvalidAccessKeyId, ...
     if isinstance(exc, SSLError):
@@ -172,7 +189,7 @@ class S3PayloadStore:
                 ContentType="application/octet-stream",
             )
         except (ClientError, BotoCoreError) as exc:
-            raise _translate(exc, f"cannot put payload chunk {key}") from exc
+            raise translate_error(exc, f"cannot put payload chunk {key}") from exc
         return key
 
     def get_range(self, key: str, offset: int, length: int) -> bytes:
@@ -195,7 +212,7 @@ class S3PayloadStore:
             with contextlib.closing(response["Body"]) as body:
                 data = body.read()
         except (ClientError, BotoCoreError) as exc:
-            raise _translate(exc, what, reading=True) from exc
+            raise translate_error(exc, what, reading=True) from exc
         if len(data) != length:
             # S3 truncates a range that runs past the end of the object.
             raise PayloadNotFoundError(f"{what}: object too short ({len(data)} bytes read)")
@@ -206,7 +223,7 @@ class S3PayloadStore:
         try:
             self._client.head_bucket(Bucket=self.bucket)
         except (ClientError, BotoCoreError) as exc:
-            raise _translate(exc, f"S3 bucket {self.bucket!r}") from exc
+            raise translate_error(exc, f"S3 bucket {self.bucket!r}") from exc
 
     def close(self) -> None:
         self._client.close()

@@ -1,4 +1,8 @@
-"""Timestamps and durations: RFC 3339 and duration strings, time zones, field getters."""
+"""Timestamps and durations: RFC 3339 and duration strings, time zones, field getters.
+
+The two formatters live in :mod:`~dataquarantine.validation.rules.values` (the values' ``repr``
+uses them) and are re-exported here.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,14 @@ import zoneinfo
 from functools import lru_cache
 from typing import Final
 
-from dataquarantine.validation.rules.values import NANOS, CelError, Duration, Timestamp
+from dataquarantine.validation.rules.values import (
+    NANOS,
+    CelError,
+    Duration,
+    Timestamp,
+    format_duration,
+    format_timestamp,
+)
 
 __all__ = [
     "duration_field",
@@ -60,25 +71,6 @@ def parse_timestamp(text: str) -> Timestamp:
     return Timestamp.checked(seconds * NANOS + nanos)
 
 
-def format_timestamp(ts: Timestamp) -> str:
-    """RFC 3339 in UTC, with as many fraction digits as needed (0, 3, 6 or 9)."""
-    moment = _EPOCH + dt.timedelta(seconds=ts.seconds)
-    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
-    if moment.year < 1000:
-        text = f"{moment.year:04d}" + text[text.index("-") :]
-    return text + _fraction(ts.nanos) + "Z"
-
-
-def _fraction(nanos: int) -> str:
-    if nanos == 0:
-        return ""
-    if nanos % 1_000_000 == 0:
-        return f".{nanos // 1_000_000:03d}"
-    if nanos % 1000 == 0:
-        return f".{nanos // 1000:06d}"
-    return f".{nanos:09d}"
-
-
 def parse_duration(text: str) -> Duration:
     """A duration string: an optional sign, then decimal numbers with units
     (``h``, ``m``, ``s``, ``ms``, ``us``, ``ns``), e.g. ``-1h30m``, ``1.5s``."""
@@ -105,13 +97,6 @@ def parse_duration(text: str) -> Duration:
             total += int(frac) * scale // 10 ** len(frac)
         pos = m.end()
     return Duration.checked(sign * total)
-
-
-def format_duration(d: Duration) -> str:
-    """Seconds with a fraction as needed and an ``s`` (``1.5s``, ``-0.000000001s``)."""
-    sign = "-" if d.nanos < 0 else ""
-    seconds, nanos = divmod(abs(d.nanos), NANOS)
-    return f"{sign}{seconds}{_fraction(nanos)}s"
 
 
 @lru_cache(maxsize=64)

@@ -25,6 +25,8 @@ __all__ = [
     "Duration",
     "Timestamp",
     "UInt",
+    "format_duration",
+    "format_timestamp",
     "from_record",
     "map_key",
     "to_python_key",
@@ -38,6 +40,7 @@ UINT64_MAX: Final = 2**64 - 1
 TS_MIN_SECONDS: Final = -62135596800
 TS_MAX_SECONDS: Final = 253402300799
 NANOS: Final = 1_000_000_000
+_EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 class CelError(Exception):
@@ -92,8 +95,6 @@ class Timestamp:
         return moment.astimezone(tz)
 
     def __repr__(self) -> str:
-        from dataquarantine.validation.rules.timefmt import format_timestamp
-
         return f"timestamp({format_timestamp(self)!r})"
 
 
@@ -110,9 +111,33 @@ class Duration:
         return Duration(nanos)
 
     def __repr__(self) -> str:
-        from dataquarantine.validation.rules.timefmt import format_duration
-
         return f"duration({format_duration(self)!r})"
+
+
+def format_timestamp(ts: Timestamp) -> str:
+    """RFC 3339 in UTC, with as many fraction digits as needed (0, 3, 6 or 9)."""
+    moment = _EPOCH + dt.timedelta(seconds=ts.seconds)
+    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
+    if moment.year < 1000:
+        text = f"{moment.year:04d}" + text[text.index("-") :]
+    return text + _fraction(ts.nanos) + "Z"
+
+
+def format_duration(d: Duration) -> str:
+    """Seconds with a fraction as needed and an ``s`` (``1.5s``, ``-0.000000001s``)."""
+    sign = "-" if d.nanos < 0 else ""
+    seconds, nanos = divmod(abs(d.nanos), NANOS)
+    return f"{sign}{seconds}{_fraction(nanos)}s"
+
+
+def _fraction(nanos: int) -> str:
+    if nanos == 0:
+        return ""
+    if nanos % 1_000_000 == 0:
+        return f".{nanos // 1_000_000:03d}"
+    if nanos % 1000 == 0:
+        return f".{nanos // 1000:06d}"
+    return f".{nanos:09d}"
 
 
 @dataclass(frozen=True, slots=True)
