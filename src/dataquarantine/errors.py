@@ -38,6 +38,8 @@ the adapter boundary and chained with ``raise ... from``.
     ├── StatusConflictError               terminal  the record's status forbids the action
     ├── JobNotFoundError                  terminal  no background job with that id
     ├── LoadError                         terminal  a batch load statement failed (rolled back)
+    ├── RegistryError                     terminal  a contract registry refused a request
+    │   └── RegistryUnavailableError      transient the contract registry cannot be reached
     └── DatabaseUnavailableError          transient a database under inspection cannot be reached
 """
 
@@ -70,6 +72,8 @@ __all__ = [
     "PayloadStoreError",
     "PayloadStoreUnavailableError",
     "RecordNotFoundError",
+    "RegistryError",
+    "RegistryUnavailableError",
     "RuleCompileError",
     "RuleEvaluationError",
     "SchemaCompileError",
@@ -261,6 +265,17 @@ class JobNotFoundError(DataQuarantineError):
 
 class DatabaseUnavailableError(DataQuarantineError):
     """A database that a command inspects (e.g. with quality gates) cannot be reached."""
+
+    transient = True
+
+
+class RegistryError(DataQuarantineError):
+    """A contract registry (PostgreSQL, S3) refused a request: access denied, a bad bucket,
+    a corrupt entry."""
+
+
+class RegistryUnavailableError(RegistryError):
+    """The contract registry cannot be reached now (database down, endpoint unreachable)."""
 
     transient = True
 

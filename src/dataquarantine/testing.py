@@ -8,6 +8,8 @@ semantics as the real backends (filters, dedup, ordering, content-addressed keys
 validation). They count calls and can be told to fail the next N calls of an operation, so unit
 tests can exercise retries and outages without a database or an object store. They are meant
 for tests (of this project and of code built on it), not for production use.
+:class:`InMemoryContractSource` is the contract registry's source in memory, with change
+notifications and an outage switch.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from dataquarantine.contracts.source import StoredContract, same_version
 from dataquarantine.errors import (
     ConfigError,
     DataQuarantineError,
@@ -28,6 +31,7 @@ from dataquarantine.errors import (
     PayloadStoreError,
     PayloadStoreUnavailableError,
     RecordNotFoundError,
+    RegistryUnavailableError,
     StoreError,
     StoreUnavailableError,
 )
@@ -56,6 +60,7 @@ from dataquarantine.quarantine.ports import Capability
 
 __all__ = [
     "DEFAULT_CONTRACT",
+    "InMemoryContractSource",
     "InMemoryPayloadStore",
     "InMemoryQuarantineStore",
     "InMemoryReviewLog",
@@ -437,6 +442,53 @@ class InMemoryPayloadStore:
 
     def close(self) -> None:
         self.closed = True
+
+
+class InMemoryContractSource:
+    """A :class:`~dataquarantine.contracts.source.ContractSource` in a dict, with change
+    notifications (like PostgreSQL's). ``down = True`` makes every call raise the transient
+    :class:`~dataquarantine.errors.RegistryUnavailableError`, as an outage does."""
+
+    def __init__(self) -> None:
+        self.versions: dict[str, StoredContract] = {}
+        self.down = False
+        self.calls: Counter[str] = Counter()
+        self._watchers: list[Callable[[], None]] = []
+        self._lock = threading.Lock()
+
+    @property
+    def location(self) -> str:
+        return "memory://contracts"
+
+    def _enter(self, operation: str) -> None:
+        self.calls[operation] += 1
+        if self.down:
+            raise RegistryUnavailableError(f"{self.location}: {operation}: registry down")
+
+    def revision(self) -> str:
+        self._enter("revision")
+        return str(len(self.versions))
+
+    def entries(self) -> list[StoredContract]:
+        self._enter("entries")
+        return list(self.versions.values())
+
+    def add(self, entry: StoredContract) -> bool:
+        self._enter("add")
+        with self._lock:
+            if same_version(self.versions.get(entry.ref), entry):
+                return False
+            self.versions[entry.ref] = entry
+        for notify in list(self._watchers):
+            notify()
+        return True
+
+    def watch(self, on_change: Callable[[], None]) -> Callable[[], None] | None:
+        self._watchers.append(on_change)
+        return lambda: self._watchers.remove(on_change)
+
+    def close(self) -> None:
+        pass
 
 
 #: The contract that :func:`make_item` and :func:`make_record` use unless told otherwise.

@@ -358,6 +358,10 @@ class SchemaVersionOut(_Out):
     version: str
     kind: str
     source: str | None
+    registered_by: str | None = None
+    registered_at: datetime | None = None
+    verdict: str = "unchecked"
+    fingerprint: str | None = None
 
 
 class SchemaOut(_Out):
@@ -371,7 +375,15 @@ class SchemaOut(_Out):
             name=s.name,
             latest=s.latest,
             versions=[
-                SchemaVersionOut(version=v.version, kind=v.kind, source=v.source)
+                SchemaVersionOut(
+                    version=v.version,
+                    kind=v.kind,
+                    source=v.source,
+                    registered_by=v.registered_by,
+                    registered_at=v.registered_at,
+                    verdict=v.verdict,
+                    fingerprint=v.fingerprint,
+                )
                 for v in s.versions
             ],
         )

@@ -307,5 +307,7 @@ def list_schemas(svc: Service) -> list[SchemaOut]:
     responses=_errors(400, 401, 409),
     summary="Register a new contract version (backward compatibility checked)",
 )
-def register_schema(svc: Service, body: RegisterSchemaBody) -> SchemaOut:
-    return SchemaOut.of(svc.register_schema(body.contract, compatibility=body.compatibility))
+def register_schema(svc: Service, actor: Actor, body: RegisterSchemaBody) -> SchemaOut:
+    return SchemaOut.of(
+        svc.register_schema(body.contract, compatibility=body.compatibility, actor=actor)
+    )

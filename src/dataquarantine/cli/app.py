@@ -17,26 +17,28 @@ import typer
 
 from dataquarantine.cli.common import (
     ContractsOpt,
+    ContractsUrlOpt,
     JsonOpt,
     PayloadsOpt,
     StoreOpt,
     exit_codes,
+    open_contracts,
     open_quarantine,
     settings_from,
 )
+from dataquarantine.cli.contracts import contracts_app
 from dataquarantine.cli.gates import gates_app
 from dataquarantine.errors import ConfigError
 
 HELP = """DataQuarantine: validate records against data contracts; quarantine the bad ones.
 
 Exit codes: 0 completed (even with quarantined records), 1 runtime failure, 2 usage or
-contract error. Settings come from options, else DQ_CONTRACTS_DIR, DQ_STORE_URL,
-DQ_PAYLOADS_URL (defaults: ./contracts, sqlite:///.dataquarantine/quarantine.db,
+contract error. Settings come from options, else DQ_CONTRACTS_URL (or DQ_CONTRACTS_DIR),
+DQ_STORE_URL, DQ_PAYLOADS_URL (defaults: ./contracts, sqlite:///.dataquarantine/quarantine.db,
 file://.dataquarantine/payloads)."""
 
 app = typer.Typer(help=HELP, no_args_is_help=True, add_completion=False, rich_markup_mode=None)
 quarantine_app = typer.Typer(help="Browse and export quarantined records.", no_args_is_help=True)
-contracts_app = typer.Typer(help="Inspect and check data contracts.", no_args_is_help=True)
 app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(contracts_app, name="contracts")
 app.add_typer(gates_app, name="gates")
@@ -59,6 +61,7 @@ def validate(
         str | None, typer.Option("--contract", help="Force NAME[@VERSION] for every record.")
     ] = None,
     contracts: ContractsOpt = None,
+    contracts_url: ContractsUrlOpt = None,
     fmt: Annotated[
         InputFormatOpt | None,
         typer.Option("--format", help="Input format (default: by extension)."),
@@ -85,17 +88,21 @@ def validate(
     """Validate files; quarantine invalid records and optionally write the valid ones."""
     from dataquarantine.cli import render
     from dataquarantine.runner import ValidationRun
-    from dataquarantine.validation.registry import ContractRegistry, Router
+    from dataquarantine.validation.registry import Router
 
     with exit_codes():
-        settings = settings_from(contracts, store, payloads)
+        settings = settings_from(contracts, store, payloads, contracts_url=contracts_url)
         from dataquarantine.io.readers import check_input, detect_format
 
         for path in inputs:
             check_input(path, detect_format(path, fmt.value if fmt else None))
-        registry = ContractRegistry.from_directory(settings.contracts_dir)
-        router = Router(registry, contract=contract)
-        quarantine = open_quarantine(settings)
+        live = open_contracts(settings)
+        try:
+            router = Router(live.registry, contract=contract)
+            quarantine = open_quarantine(settings)
+        except BaseException:
+            live.close()
+            raise
         try:
             run = ValidationRun(
                 router,
@@ -125,6 +132,7 @@ def validate(
                 summary = run.run(inputs, fmt=fmt.value if fmt else None)
         finally:
             quarantine.close()
+            live.close()
         if as_json:
             render.print_json(summary.to_dict())
         else:
@@ -303,52 +311,6 @@ def quarantine_export(
                 with contextlib.suppress(OSError):
                     out.close()
                 target.discard()
-
-
-@contracts_app.command("list")
-def contracts_list(contracts: ContractsOpt = None, as_json: JsonOpt = False) -> None:
-    """List the contracts and versions of the contracts folder."""
-    from dataquarantine.cli import render
-    from dataquarantine.validation.registry import ContractRegistry
-
-    with exit_codes():
-        folder = settings_from(contracts, None, None).contracts_dir
-        registry = ContractRegistry.from_directory(folder)
-        rows = [
-            {
-                "name": c.name,
-                "version": c.version,
-                "latest": registry.find(c.name) is c,
-                "kind": c.kind,
-                "rules": len(c.spec.rules),
-                "file": str(c.spec.source_path),
-            }
-            for c in registry
-        ]
-        if as_json:
-            render.print_json(rows)
-            return
-        from rich.table import Table
-
-        table = Table(title="Contracts", title_justify="left")
-        for col in ("name", "version", "kind", "rules", "file"):
-            table.add_column(col, overflow="fold")
-        for r in rows:
-            version = f"{r['version']} (latest)" if r["latest"] else str(r["version"])
-            table.add_row(str(r["name"]), version, str(r["kind"]), str(r["rules"]), str(r["file"]))
-        render.console.print(table)
-
-
-@contracts_app.command("check")
-def contracts_check(contracts: ContractsOpt = None) -> None:
-    """Compile every contract; exit 2 naming the first bad file."""
-    from dataquarantine.cli import render
-    from dataquarantine.validation.registry import ContractRegistry
-
-    with exit_codes():
-        folder = settings_from(contracts, None, None).contracts_dir
-        registry = ContractRegistry.from_directory(folder)
-        render.console.print(f"[green]ok[/green]: {len(registry)} contract version(s) compile")
 
 
 @app.command()

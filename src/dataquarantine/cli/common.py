@@ -24,16 +24,19 @@ from dataquarantine.settings import Settings
 
 if TYPE_CHECKING:
     from dataquarantine.quarantine.service import Quarantine
+    from dataquarantine.registry import LiveRegistry
 
 __all__ = [
     "EXIT_OK",
     "EXIT_RUNTIME",
     "EXIT_USAGE",
     "ContractsOpt",
+    "ContractsUrlOpt",
     "JsonOpt",
     "PayloadsOpt",
     "StoreOpt",
     "exit_codes",
+    "open_contracts",
     "open_quarantine",
     "settings_from",
 ]
@@ -42,6 +45,14 @@ EXIT_OK, EXIT_RUNTIME, EXIT_USAGE = 0, 1, 2
 
 ContractsOpt = Annotated[
     Path | None, typer.Option("--contracts", help="Contracts folder [DQ_CONTRACTS_DIR].")
+]
+ContractsUrlOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--contracts-url",
+        help="Contract registry: file://DIR, postgresql://..., s3://bucket/prefix "
+        "[DQ_CONTRACTS_URL]; wins over --contracts.",
+    ),
 ]
 StoreOpt = Annotated[str | None, typer.Option("--store", help="Metadata store URL [DQ_STORE_URL].")]
 PayloadsOpt = Annotated[
@@ -75,7 +86,13 @@ def exit_codes() -> Iterator[None]:
         raise typer.Exit(EXIT_RUNTIME) from None
 
 
-def settings_from(contracts: Path | None, store: str | None, payloads: str | None) -> Settings:
+def settings_from(
+    contracts: Path | None,
+    store: str | None,
+    payloads: str | None,
+    *,
+    contracts_url: str | None = None,
+) -> Settings:
     """The environment's settings (``DQ_*``), overridden by the options that were given."""
     from pydantic import ValidationError
 
@@ -89,6 +106,9 @@ def settings_from(contracts: Path | None, store: str | None, payloads: str | Non
     updates: dict[str, Any] = {}
     if contracts is not None:
         updates["contracts_dir"] = contracts
+        updates["contracts_url"] = None  # --contracts names the folder to use
+    if contracts_url is not None:
+        updates["contracts_url"] = contracts_url
     if store is not None:
         updates["store_url"] = store
     if payloads is not None:
@@ -103,3 +123,14 @@ def open_quarantine(settings: Settings) -> Quarantine:
 
     retry = RetryPolicy.for_window(settings.retry_seconds)
     return Quarantine.open(settings.store_url, settings.payloads_url, retry=retry)
+
+
+def open_contracts(settings: Settings) -> LiveRegistry:
+    """The contract registry of ``settings`` (``DQ_CONTRACTS_URL``, else the folder), loaded."""
+    from dataquarantine.registry import open_registry
+
+    return open_registry(
+        settings.contracts,
+        poll_seconds=settings.contracts_poll_seconds,
+        cache=settings.contracts_cache,
+    )

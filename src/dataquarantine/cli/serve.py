@@ -13,7 +13,13 @@ from typing import Annotated, Any
 
 import typer
 
-from dataquarantine.cli.common import ContractsOpt, PayloadsOpt, StoreOpt, exit_codes
+from dataquarantine.cli.common import (
+    ContractsOpt,
+    ContractsUrlOpt,
+    PayloadsOpt,
+    StoreOpt,
+    exit_codes,
+)
 
 __all__ = ["log_config", "serve_command"]
 
@@ -22,6 +28,7 @@ def serve_command(
     store: StoreOpt = None,
     payloads: PayloadsOpt = None,
     contracts: ContractsOpt = None,
+    contracts_url: ContractsUrlOpt = None,
     host: Annotated[str | None, typer.Option("--host", help="Bind address [DQ_HOST].")] = None,
     port: Annotated[
         int | None, typer.Option("--port", min=0, max=65535, help="Port [DQ_PORT].")
@@ -46,6 +53,8 @@ def serve_command(
                 "store_url": store,
                 "payloads_url": payloads,
                 "contracts_dir": contracts,
+                # --contracts names the folder to use, over DQ_CONTRACTS_URL.
+                "contracts_url": contracts_url or (f"file://{contracts}" if contracts else None),
                 "host": host,
                 "port": port,
             }.items()

@@ -19,7 +19,13 @@ from typing import Annotated, Any, Protocol
 
 import typer
 
-from dataquarantine.cli.common import ContractsOpt, PayloadsOpt, StoreOpt, exit_codes
+from dataquarantine.cli.common import (
+    ContractsOpt,
+    ContractsUrlOpt,
+    PayloadsOpt,
+    StoreOpt,
+    exit_codes,
+)
 from dataquarantine.stream.settings import StreamSettings
 from dataquarantine.stream.stats import BatchObserver
 
@@ -107,6 +113,7 @@ def stream_command(
     valid_topic: Annotated[str | None, typer.Option("--valid-topic")] = None,
     dlq_topic: Annotated[str | None, typer.Option("--dlq-topic")] = None,
     contracts: ContractsOpt = None,
+    contracts_url: ContractsUrlOpt = None,
     store: StoreOpt = None,
     payloads: PayloadsOpt = None,
     prometheus_port: Annotated[
@@ -135,6 +142,8 @@ def stream_command(
             "kafka_valid_topic": valid_topic,
             "kafka_dlq_topic": dlq_topic,
             "contracts_dir": contracts,
+            # --contracts names the folder to use, over DQ_CONTRACTS_URL.
+            "contracts_url": contracts_url or (f"file://{contracts}" if contracts else None),
             "store_url": store,
             "payloads_url": payloads,
             "prometheus_port": prometheus_port,

@@ -128,6 +128,12 @@ class SchemaVersion:
     version: str
     kind: str
     source: str | None = None
+    #: Who registered the version and when (``None`` for a file written by hand).
+    registered_by: str | None = None
+    registered_at: datetime | None = None
+    #: The compatibility verdict against the previous version when it was registered.
+    verdict: str = "unchecked"
+    fingerprint: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

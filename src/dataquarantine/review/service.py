@@ -23,11 +23,11 @@ import contextlib
 import uuid
 from collections.abc import Mapping
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import orjson
 
+from dataquarantine.contracts.source import parse_contracts_url
 from dataquarantine.errors import (
     ConfigError,
     ContractNotFoundError,
@@ -54,6 +54,7 @@ from dataquarantine.quarantine.history import (
 )
 from dataquarantine.quarantine.ports import json_pages, review_log
 from dataquarantine.quarantine.service import Quarantine
+from dataquarantine.registry import LiveRegistry, open_registry
 from dataquarantine.remediation import Remediation
 from dataquarantine.review.counts import CountCache
 from dataquarantine.review.diff import diff_json
@@ -95,12 +96,16 @@ class ReviewService:
         max_jobs: int = 100,
         count_ttl: float = 0.0,
         remediation: Remediation | None = None,
+        live: LiveRegistry | None = None,
     ) -> None:
         if max_attempts < 1:
             raise ConfigError(f"max_attempts must be >= 1, not {max_attempts}")
         self.quarantine = quarantine
         self.store = quarantine.store
         self.registry = registry
+        #: Keeps ``registry`` in step with its source, riding out outages (see
+        #: :class:`~dataquarantine.registry.LiveRegistry`); ``None``: refreshed directly.
+        self.live = live
         self.sink = sink
         self.max_attempts = max_attempts
         self.jobs = JobRunner(max_jobs=max_jobs)
@@ -117,19 +122,28 @@ class ReviewService:
         """Open the stores (migrating them), the contracts folder and the valid sink."""
         settings = settings if settings is not None else ReviewSettings()
         quarantine = Quarantine.open(settings.store_url, settings.payloads_url, retry=REQUEST_RETRY)
+        live = None
         try:
-            directory = Path(settings.contracts_dir)
-            directory.mkdir(parents=True, exist_ok=True)
-            registry = ContractRegistry.from_directory(directory)
+            url = parse_contracts_url(settings.contracts)
+            if url.directory is not None:
+                url.directory.mkdir(parents=True, exist_ok=True)
+            live = open_registry(
+                url.url,
+                poll_seconds=1.0 if url.kind == "file" else settings.contracts_poll_seconds,
+                cache=settings.contracts_cache,
+            )
             sink = open_reprocess_sink(settings.reprocess_sink, quarantine.store)
         except BaseException:
             with contextlib.suppress(Exception):
                 quarantine.close()
+                if live is not None:
+                    live.close()
             raise
         return cls(
             quarantine,
-            registry,
+            live.registry,
             sink,
+            live=live,
             max_attempts=settings.max_attempts,
             max_jobs=settings.max_jobs,
             count_ttl=settings.count_cache_seconds,
@@ -389,19 +403,32 @@ class ReviewService:
 
     def schemas(self) -> builtins.list[SchemaInfo]:
         """Every contract with its versions (see :mod:`~dataquarantine.review.schemas`)."""
+        self.follow_contracts()
         return list_schemas(self.registry)
 
     def register_schema(
-        self, document: Mapping[str, Any], *, compatibility: Compatibility = "backward"
+        self,
+        document: Mapping[str, Any],
+        *,
+        compatibility: Compatibility = "backward",
+        actor: str | None = None,
     ) -> SchemaInfo:
-        """Add a contract version to the contracts folder
+        """Add a contract version to the configured registry, recorded with ``actor``
         (:func:`~dataquarantine.review.schemas.register_schema`)."""
-        return register_schema(self.registry, document, compatibility=compatibility)
+        return register_schema(self.registry, document, compatibility=compatibility, actor=actor)
+
+    def follow_contracts(self) -> None:
+        """Pick up newly registered versions (at most once a second for a folder, at once
+        after a PostgreSQL notification); an unreachable registry keeps the contracts."""
+        if self.live is not None:
+            self.live.refresh()
+        else:
+            self.registry.refresh(min_interval=1.0)
 
     def _contract(self, record: QuarantineRecord, version: str | None) -> Contract:
         if record.contract is None:
             raise ContractNotFoundError("(none)", version)
-        self.registry.refresh(min_interval=1.0)
+        self.follow_contracts()
         return self.registry.get(record.contract, version)
 
     def _contract_or_none(self, record: QuarantineRecord) -> Contract | None:
@@ -421,7 +448,11 @@ class ReviewService:
         try:
             self.sink.close()
         finally:
-            self.quarantine.close()
+            try:
+                self.quarantine.close()
+            finally:
+                if self.live is not None:
+                    self.live.close()
 
 
 def _check_page(page: int, page_size: int) -> None:

@@ -19,6 +19,9 @@ Series (the seed design's names, plus lag and commit latency):
     (produce, flush, delivery reports, quarantine writes, commit).
 ``dataquarantine_consumer_lag{topic, partition}``
     messages behind the end of each assigned partition, as last reported by the worker.
+``dataquarantine_contract_registry_up`` and ``dataquarantine_contract_registry_errors_total``
+    whether the contract registry answered the last attempt, and the failed attempts (the
+    worker keeps its contracts meanwhile).
 
 ``schema`` is the contract name, or ``unknown`` when a record names none that exists, so a
 stream of junk ``_schema`` values cannot explode the number of series.
@@ -93,6 +96,16 @@ class StreamMetrics:
             ("topic", "partition"),
             registry=r,
         )
+        self.registry_up = Gauge(
+            "dataquarantine_contract_registry_up",
+            "1 while the contract registry answered the last attempt, 0 during an outage.",
+            registry=r,
+        )
+        self.registry_errors = Counter(
+            "dataquarantine_contract_registry_errors",
+            "Failed attempts to reach the contract registry (the contracts in use stay).",
+            registry=r,
+        )
         self._children: dict[tuple[str, str, str], _Children] = {}
 
     def _counters(self, key: tuple[str, str, str]) -> _Children:
@@ -112,6 +125,12 @@ class StreamMetrics:
                 outcome.inc(n)
         self.validation_duration.observe(stats.validation_seconds)
         self.commit_duration.observe(stats.commit_seconds)
+
+    def registry_checked(self, up: bool) -> None:
+        """A :class:`~dataquarantine.registry.RegistryObserver`: the registry's state."""
+        self.registry_up.set(1 if up else 0)
+        if not up:
+            self.registry_errors.inc()
 
     def set_lag(self, topic: str, partition: int, lag: int) -> None:
         self.lag.labels(topic, str(partition)).set(max(lag, 0))

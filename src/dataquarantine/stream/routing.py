@@ -98,14 +98,21 @@ class TopicRouting:
         except (ContractError, ContractNotFoundError, OSError) as exc:
             log.error("contracts not reloaded, the previous ones stay in use: %s", exc)
             return False
-        if changed or self._generation != self.registry.generation:
-            try:
-                self._sync()
-            except ContractNotFoundError as exc:
-                log.error("topic_contracts no longer resolves (%s); keeping the old routes", exc)
-                return False
-            log.info("contracts reloaded: %d contract version(s)", len(self.registry))
-        return changed
+        return self.follow() or changed
+
+    def follow(self) -> bool:
+        """Rebuild the routes when the registry was reloaded since (called between two
+        batches, so a batch is judged by one set of contracts); True when they were."""
+        if self._generation == self.registry.generation:
+            return False
+        try:
+            self._sync()
+        except ContractNotFoundError as exc:
+            log.error("topic_contracts no longer resolves (%s); keeping the old routes", exc)
+            self._generation = self.registry.generation  # reported once per reload
+            return False
+        log.info("contracts reloaded: %d contract version(s)", len(self.registry))
+        return True
 
     def key_path(self, ref: ContractRef | None) -> KeyPath | None:
         return self._keys.get(ref) if ref is not None else None

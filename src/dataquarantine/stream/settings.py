@@ -29,7 +29,13 @@ from pydantic_settings import (
 from dataquarantine.errors import ConfigError
 from dataquarantine.infra.kafka_config import KafkaClientConfig, normalize_properties
 from dataquarantine.masking import SECRET_KEY_MARKERS, mask_secrets
-from dataquarantine.settings import DEFAULT_PAYLOADS_URL, DEFAULT_STORE_URL
+from dataquarantine.settings import (
+    DEFAULT_CONTRACTS_CACHE,
+    DEFAULT_PAYLOADS_URL,
+    DEFAULT_POLL_SECONDS,
+    DEFAULT_STORE_URL,
+    contracts_location,
+)
 
 __all__ = ["SECRET_KEY_MARKERS", "StreamSettings"]
 
@@ -76,6 +82,13 @@ class StreamSettings(BaseSettings):
     kafka_producer_extra: dict[str, str | SecretStr] = Field(default_factory=dict)
 
     contracts_dir: Path = Path("contracts")
+    #: The contract registry (``file://DIR``, ``postgresql://...``, ``s3://bucket/prefix``);
+    #: unset, the folder ``contracts_dir``.
+    contracts_url: str | None = None
+    #: How often a remote registry is asked for changes (PostgreSQL pushes them too).
+    contracts_poll_seconds: float = Field(default=DEFAULT_POLL_SECONDS, gt=0, le=3600)
+    #: The local cache of a remote registry's contracts; empty turns it off.
+    contracts_cache: str = DEFAULT_CONTRACTS_CACHE
     store_url: str = DEFAULT_STORE_URL
     payloads_url: str = DEFAULT_PAYLOADS_URL
     #: ``/metrics``, ``/health`` and ``/ready``; 0 turns the HTTP endpoint off.
@@ -165,6 +178,11 @@ class StreamSettings(BaseSettings):
         return cls.load(path, **overrides)
 
     # -- use -----------------------------------------------------------------------------
+
+    @property
+    def contracts(self) -> str:
+        """The contract registry's URL (``contracts_url``, else ``file://`` the folder)."""
+        return contracts_location(self.contracts_url, self.contracts_dir)
 
     @property
     def raw_topics(self) -> list[str]:

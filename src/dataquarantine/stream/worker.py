@@ -30,12 +30,14 @@ from typing import Any, TypeVar
 
 from confluent_kafka import Consumer, KafkaException, Message, Producer, TopicPartition
 
+from dataquarantine.contracts.source import parse_contracts_url
 from dataquarantine.errors import DataQuarantineError, is_transient
 from dataquarantine.infra import kafka
 from dataquarantine.infra.retry import RetryPolicy
 from dataquarantine.kernel.results import BatchResult, ValidationResult
 from dataquarantine.kernel.revisions import Revision
 from dataquarantine.quarantine.service import Quarantine
+from dataquarantine.registry import LiveRegistry, RegistryObserver, open_registry
 from dataquarantine.remediation import Attempt, Remediation
 from dataquarantine.stream.checkpoint import Checkpoint, Committer, RateLimit
 from dataquarantine.stream.consumer import GroupConsumer
@@ -76,6 +78,7 @@ class StreamWorker:
         settings: StreamSettings,
         *,
         registry: ContractRegistry | None = None,
+        live: LiveRegistry | None = None,
         quarantine: Quarantine | None = None,
         observers: Sequence[BatchObserver] = (),
         run_id: str | None = None,
@@ -86,7 +89,11 @@ class StreamWorker:
         #: The double pass for invalid messages (see :mod:`dataquarantine.stream.remediation`).
         self.remediation = remediation or remediation_for(self.observers)
         self.run_id = run_id or f"stream-{settings.kafka_consumer_group_id}"
-        self._registry = registry
+        self._registry = live.registry if live is not None else registry
+        #: Keeps the contracts in step with the registry (opened from the settings unless a
+        #: registry or a live registry is given).
+        self.live = live
+        self._owns_live = False
         self._quarantine = quarantine
         self._owns_quarantine = quarantine is None
         self._routing: TopicRouting | None = None
@@ -180,7 +187,9 @@ class StreamWorker:
     def _open(self) -> None:
         s = self.settings
         if self._registry is None:
-            self._registry = ContractRegistry.from_directory(s.contracts_dir)
+            self.live = self._open_registry()
+            self._owns_live = True
+            self._registry = self.live.registry
         self._routing = TopicRouting(
             self._registry, topic_contracts=s.topic_contracts, schema_field=s.schema_field
         )
@@ -218,6 +227,17 @@ class StreamWorker:
             flush_max_records=s.flush_max_records,
             flush_interval=s.flush_interval_ms / 1000,
             callback_wait=_CALLBACK_WAIT,
+        )
+
+    def _open_registry(self) -> LiveRegistry:
+        """The registry of the settings; a remote one that is down fails the start, unless
+        its local cache exists."""
+        s = self.settings
+        url = parse_contracts_url(s.contracts)
+        poll = s.contracts_refresh_seconds if url.kind == "file" else s.contracts_poll_seconds
+        observers = [o for o in self.observers if isinstance(o, RegistryObserver)]
+        return open_registry(
+            url.url, poll_seconds=poll, cache=s.contracts_cache, observers=observers
         )
 
     def _backoff(self) -> RetryPolicy:
@@ -264,6 +284,9 @@ class StreamWorker:
             if self._owns_quarantine and self._quarantine is not None:
                 self._quarantine.close()
                 self._quarantine = None
+            if self._owns_live and self.live is not None:
+                self.live.close()
+                self.live = None
 
     # -- consuming and processing --------------------------------------------------------
 
@@ -451,8 +474,14 @@ class StreamWorker:
         assert self.committer is not None
         if not self.committer.pending():
             self.status.probe(self._consumer, self._quarantine, self.settings.raw_topics[0])
-        if self.settings.contracts_refresh_seconds and self._routing is not None:
-            self._routing.refresh(self.settings.contracts_refresh_seconds)
+        if self._routing is not None:
+            if self.live is not None:
+                # Between two batches: the next batch is judged by the new contracts.
+                if self.live.poll_seconds:
+                    self.live.refresh()
+                self._routing.follow()
+            elif self.settings.contracts_refresh_seconds:
+                self._routing.refresh(self.settings.contracts_refresh_seconds)
         now = time.monotonic()
         if self.observers and now - self._lag_at >= _LAG_INTERVAL:
             self._lag_at = now

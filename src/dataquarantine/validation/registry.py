@@ -1,9 +1,12 @@
-"""The contract registry (a folder of contracts, several versions each) and the router that
-sends each record to its contract.
+"""The contract registry (the versions of a
+:class:`~dataquarantine.contracts.source.ContractSource`, compiled) and the router that sends
+each record to its contract.
 
 ``latest`` is the highest semantic version that is not a pre-release (a pre-release is
 ``latest`` only when a contract has nothing else). Contracts are compiled once, when loaded;
-:meth:`ContractRegistry.refresh` reloads the folder when a file was added, changed or removed.
+:meth:`ContractRegistry.refresh` reloads them when the source's revision changed (a file
+added, changed or removed; a version registered), in the caller's thread, so a stream worker
+switches between two batches.
 """
 
 from __future__ import annotations
@@ -13,17 +16,16 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from dataquarantine.contracts.loader import discover_contract_files
+from dataquarantine.contracts.folder import FolderSource
+from dataquarantine.contracts.source import ContractSource, StoredContract
 from dataquarantine.contracts.version import Version
-from dataquarantine.errors import ConfigError, ContractNotFoundError, DuplicateContractError
+from dataquarantine.errors import ContractNotFoundError, DuplicateContractError
 from dataquarantine.kernel.results import BatchResult
 from dataquarantine.validation.base import Retriever
 from dataquarantine.validation.contract import Contract
 from dataquarantine.validation.engine import Route, validate_forced, validate_routed
 
 __all__ = ["ContractRegistry", "Router", "split_ref"]
-
-_Snapshot = tuple[tuple[str, int, int], ...]
 
 
 def split_ref(ref: str) -> tuple[str, str | None]:
@@ -32,28 +34,22 @@ def split_ref(ref: str) -> tuple[str, str | None]:
     return name, (version or None) if version != "latest" else None
 
 
-def _snapshot(directory: Path) -> _Snapshot:
-    out = []
-    for path in discover_contract_files(directory):
-        st = path.stat()
-        out.append((str(path), st.st_mtime_ns, st.st_size))
-    return tuple(out)
-
-
 class ContractRegistry:
-    """Compiled contracts by name and version."""
+    """Compiled contracts by name and version, optionally kept in step with a source."""
 
     def __init__(
         self,
         contracts: Iterable[Contract] = (),
         *,
-        directory: Path | None = None,
+        source: ContractSource | None = None,
         retriever: Retriever | None = None,
     ) -> None:
         self._by_name: dict[str, dict[Version, Contract]] = {}
-        self.directory = directory
+        self._stored: dict[str, StoredContract] = {}
+        self.source = source
         self._retriever = retriever
-        self._snapshot: _Snapshot = ()
+        self._revision: str | None = None
+        self._stale = False
         self._checked_at = 0.0
         #: Incremented on every reload, so routers know their caches are stale.
         self.generation = 0
@@ -66,37 +62,71 @@ class ContractRegistry:
     ) -> ContractRegistry:
         """Load and compile every contract below ``directory``; the first bad file raises
         :class:`~dataquarantine.errors.ContractError` naming it."""
-        path = Path(directory)
-        if not path.is_dir():
-            raise ConfigError(f"contracts folder {str(path)!r} does not exist")
-        reg = cls(directory=path, retriever=retriever)
-        reg._load()
+        return cls.from_source(FolderSource(directory), retriever=retriever)
+
+    @classmethod
+    def from_source(
+        cls, source: ContractSource, *, retriever: Retriever | None = None
+    ) -> ContractRegistry:
+        """Load and compile every version of ``source`` (its errors propagate)."""
+        reg = cls(source=source, retriever=retriever)
+        reg.reload()
         return reg
 
-    def _load(self) -> None:
-        assert self.directory is not None
-        snap = _snapshot(self.directory)
+    @property
+    def directory(self) -> Path | None:
+        """The folder of a ``file://`` source, else ``None``."""
+        return self.source.directory if isinstance(self.source, FolderSource) else None
+
+    @property
+    def revision(self) -> str | None:
+        """The source revision the compiled contracts come from (``None``: not loaded from
+        the source, e.g. from a local cache)."""
+        return self._revision
+
+    def reload(self) -> None:
+        """Load every version of the source now. On any error the contracts in use stay."""
+        assert self.source is not None
+        revision = self.source.revision()
+        self.install(self.source.entries(), revision=revision)
+
+    def install(self, entries: Iterable[StoredContract], *, revision: str | None) -> None:
+        """Compile ``entries`` and make them the registry's contracts, all or nothing."""
         fresh = ContractRegistry(retriever=self._retriever)
-        for path_str, _, _ in snap:
-            fresh.add(Contract.from_file(path_str, retriever=self._retriever))
-        self._by_name = fresh._by_name
-        self._snapshot = snap
+        for entry in entries:
+            fresh.add(Contract(entry.spec, retriever=self._retriever))
+            fresh._stored[entry.ref] = entry
+        self._by_name, self._stored = fresh._by_name, fresh._stored
+        self._revision = revision
+        self._stale = False
         self._checked_at = time.monotonic()
         self.generation += 1
 
+    def mark_stale(self) -> None:
+        """Make the next :meth:`refresh` ask the source, whatever its interval (called by a
+        source's change notification, from any thread)."""
+        self._stale = True
+
     def refresh(self, *, min_interval: float = 0.0) -> bool:
-        """Reload when the folder changed; returns True if it did. At most once per
-        ``min_interval`` seconds. A bad file raises and the previous contracts stay in use."""
-        if self.directory is None:
+        """Reload when the source changed; returns True if it did. The source is asked at
+        most once per ``min_interval`` seconds, unless :meth:`mark_stale` was called. A bad
+        version or an unreachable source raises, and the previous contracts stay in use."""
+        if self.source is None:
             return False
         now = time.monotonic()
-        if now - self._checked_at < min_interval:
+        if not self._stale and now - self._checked_at < min_interval:
             return False
         self._checked_at = now
-        if _snapshot(self.directory) == self._snapshot:
+        self._stale = False
+        if self.source.revision() == self._revision:
             return False
-        self._load()
+        self.reload()
         return True
+
+    def stored(self, ref: str) -> StoredContract | None:
+        """The registration of ``name@version`` (``None`` for contracts added in Python)."""
+        found = self.find(ref)
+        return self._stored.get(f"{found.name}@{found.version}") if found else None
 
     def add(self, contract: Contract) -> None:
         versions = self._by_name.setdefault(contract.name, {})

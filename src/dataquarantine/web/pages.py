@@ -136,6 +136,17 @@ def job_page(request: Request, job_id: str, web: Web) -> Response:
     )
 
 
+@router.get("/contracts")
+def contracts_page(request: Request, web: Web) -> Response:
+    if (denied := web.guard.read(request)) is not None:
+        return denied
+    try:
+        schemas = web.service().schemas()
+    except DataQuarantineError as exc:
+        return web.failure(request, exc)
+    return web.page(request, "contracts.html", nav="contracts", schemas=schemas)
+
+
 @router.get("/login")
 def login_page(request: Request, web: Web) -> Response:
     nxt = safe_next(request.query_params.get("next"))

@@ -241,15 +241,14 @@ def test_stats(client: TestClient, quarantine_items: Put) -> None:
 
 def test_schemas_register_with_compatibility(client: TestClient) -> None:
     listed = client.get("/api/v1/schemas", headers=AUTH).json()
-    assert listed == [
-        {
-            "name": "orders",
-            "latest": "1.0.0",
-            "versions": [
-                {"version": "1.0.0", "kind": "json_schema", "source": "orders-1.0.0.yaml"}
-            ],
-        }
-    ]
+    assert [(s["name"], s["latest"]) for s in listed] == [("orders", "1.0.0")]
+    (v1,) = listed[0]["versions"]
+    assert (v1["version"], v1["kind"], v1["source"]) == (
+        "1.0.0",
+        "json_schema",
+        "orders-1.0.0.yaml",
+    )
+    assert (v1["registered_by"], v1["verdict"]) == (None, "unchecked")  # written by hand
     breaking = {
         **ORDERS,
         "version": "1.1.0",
@@ -266,7 +265,13 @@ def test_schemas_register_with_compatibility(client: TestClient) -> None:
     created = client.post("/api/v1/schemas", json={"contract": compatible}, headers=AUTH)
     assert created.status_code == 201, created.text
     assert created.json()["latest"] == "1.1.0"
-    dup = client.post("/api/v1/schemas", json={"contract": compatible}, headers=AUTH)
+    v11 = created.json()["versions"][-1]
+    assert v11["registered_by"] and v11["verdict"] == "compatible" and v11["registered_at"]
+    again = client.post("/api/v1/schemas", json={"contract": compatible}, headers=AUTH)
+    assert again.status_code == 201  # the same body again: a no-op
+    assert again.json()["versions"][-1] == v11
+    other = {**compatible, "description": "another body"}
+    dup = client.post("/api/v1/schemas", json={"contract": other}, headers=AUTH)
     assert dup.status_code == 409
     bad = client.post("/api/v1/schemas", json={"contract": {"name": "x"}}, headers=AUTH)
     assert bad.status_code == 400

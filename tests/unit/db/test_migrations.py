@@ -24,8 +24,9 @@ PINNED_VERSIONS = [
     (2, "quality gate run history"),
     (3, "per-minute validation metrics"),
     (4, "review revisions, events and reprocessed records"),
+    (5, "shared contract registry"),
 ]
-PINNED_SHA256 = "8ba7e5672c0ee9d14e5bbb010eedf75bb920bc5f7292e437ca2cbfab814cf599"
+PINNED_SHA256 = "0744ed9c1631b0ef76eb57ca145590731a2086c4b3cc3063dbddc758ad54e3f9"
 
 
 def _canonical() -> bytes:

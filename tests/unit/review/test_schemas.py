@@ -49,8 +49,9 @@ def test_register_writes_a_yaml_file_the_registry_finds(
 
 
 def test_register_checks_order_and_compatibility(registry: ContractRegistry) -> None:
-    with pytest.raises(DuplicateContractError):
-        register_schema(registry, _contract("1.0.0", ["id"]))
+    register_schema(registry, _contract("1.0.0", ["id"]))  # the same body: a no-op
+    with pytest.raises(DuplicateContractError, match="immutable"):
+        register_schema(registry, _contract("1.0.0", ["id", "note"]))
     with pytest.raises(IncompatibleContractError) as caught:
         register_schema(registry, _contract("2.0.0", ["id", "note"]))
     assert caught.value.reasons

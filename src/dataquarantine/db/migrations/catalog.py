@@ -11,10 +11,17 @@ from __future__ import annotations
 from dataquarantine.db.migrations.gates import GATE_RUNS
 from dataquarantine.db.migrations.model import Migration
 from dataquarantine.db.migrations.quarantine import RECORDS
+from dataquarantine.db.migrations.registry import CONTRACT_VERSIONS
 from dataquarantine.db.migrations.review import REVIEW
 from dataquarantine.db.migrations.stream import VALIDATION_METRICS
 
 __all__ = ["MIGRATIONS"]
 
 #: Every migration, in order. Append only.
-MIGRATIONS: tuple[Migration, ...] = (RECORDS, GATE_RUNS, VALIDATION_METRICS, REVIEW)
+MIGRATIONS: tuple[Migration, ...] = (
+    RECORDS,
+    GATE_RUNS,
+    VALIDATION_METRICS,
+    REVIEW,
+    CONTRACT_VERSIONS,
+)
