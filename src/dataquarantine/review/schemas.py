@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from dataquarantine.contracts.loader import resolve_schema, spec_from_dict
 from dataquarantine.contracts.model import ContractSpec
-from dataquarantine.contracts.source import StoredContract, Verdict, same_version
+from dataquarantine.contracts.source import StoredContract, Verdict, definition_of, same_version
 from dataquarantine.contracts.version import Version
 from dataquarantine.errors import ConfigError, DuplicateContractError, IncompatibleContractError
 from dataquarantine.review.compat import backward_incompatibilities
@@ -76,9 +76,8 @@ def inline_spec(spec: ContractSpec) -> ContractSpec:
     self-contained document per version); other specs unchanged."""
     if spec.schema_file is None:
         return spec
-    data = {**spec.model_dump(by_alias=True, exclude_none=True), "schema": resolve_schema(spec)}
+    data = {**definition_of(spec), "schema": resolve_schema(spec)}
     data.pop("schema_file", None)
-    data.pop("source_path", None)
     return spec_from_dict(data)
 
 
