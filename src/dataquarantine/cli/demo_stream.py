@@ -105,6 +105,7 @@ def run_stream_demo(*, records: int, workdir: Path, seed: int) -> StreamDemoResu
             kafka_dlq_topic=DLQ,
             kafka_consumer_extra=DEMO_CONSUMER,
             contracts_dir=DEMO_CONTRACTS_DIR,
+            contracts_url=f"file://{DEMO_CONTRACTS_DIR}",  # the demo's folder, whatever the env
             store_url=store_url,
             payloads_url=payloads_url,
             prometheus_port=0,

@@ -8,18 +8,24 @@ Exit codes, as for ``validate``: 0 the load completed (quarantined rows are a no
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from dataquarantine.cli.common import (
+    ContractsUrlOpt,
     JsonOpt,
     PayloadsOpt,
     StoreOpt,
     exit_codes,
+    open_contracts,
     open_quarantine,
     settings_from,
 )
+
+if TYPE_CHECKING:
+    from dataquarantine.settings import Settings
+    from dataquarantine.validation.contract import Contract
 
 __all__ = ["load_command"]
 
@@ -34,7 +40,12 @@ def load_command(
         ),
     ],
     contract: Annotated[
-        Path, typer.Option("--contract", help="The contract YAML file, with a 'load:' section.")
+        str,
+        typer.Option(
+            "--contract",
+            help="The contract YAML file, with a 'load:' section; or NAME[@VERSION] of the "
+            "contract registry (--contracts-url / DQ_CONTRACTS_URL; default: latest).",
+        ),
     ],
     staging: Annotated[
         str | None,
@@ -51,21 +62,22 @@ def load_command(
     run_id: Annotated[str | None, typer.Option("--run-id", help="Name this run.")] = None,
     store: StoreOpt = None,
     payloads: PayloadsOpt = None,
+    contracts_url: ContractsUrlOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Quarantine orphans and invalid rows, upsert the rest, track changes, in batches."""
     from dataquarantine.cli import render
     from dataquarantine.extras import require_extra
-    from dataquarantine.validation.contract import Contract
 
     with exit_codes():
         require_extra("postgres", "dataquarantine load")
         from dataquarantine.load import LoadOptions, LoadRun
 
-        compiled = Contract.from_file(contract)
+        settings = settings_from(None, store, payloads, contracts_url=contracts_url)
+        compiled = _contract(contract, settings)
         options = LoadOptions(staging=staging, batch_size=batch_size, resume=resume, run_id=run_id)
         run = LoadRun(compiled, db, options)
-        quarantine = open_quarantine(settings_from(None, store, payloads))
+        quarantine = open_quarantine(settings)
         try:
             summary = run.run(quarantine)
         finally:
@@ -75,3 +87,19 @@ def load_command(
         else:
             for line in summary.lines():
                 render.console.print(line, markup=False)
+
+
+def _contract(ref: str, settings: Settings) -> Contract:
+    """The contract file ``ref``, else ``NAME[@VERSION]`` as the registry has it now (a load
+    uses one version from start to end)."""
+    from dataquarantine.validation.contract import Contract
+    from dataquarantine.validation.registry import split_ref
+
+    if Path(ref).is_file():
+        return Contract.from_file(ref)
+    live = open_contracts(settings)
+    try:
+        name, version = split_ref(ref)
+        return live.registry.get(name, version)
+    finally:
+        live.close()
