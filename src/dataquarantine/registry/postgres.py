@@ -68,7 +68,7 @@ def _entry(row: tuple[Any, ...]) -> StoredContract:
 class PostgresSource:
     """Contract versions in a PostgreSQL schema (the tables are migrated on open)."""
 
-    def __init__(self, url: str, *, timeout: float = 5.0) -> None:
+    def __init__(self, url: str, *, timeout: float = 3.0) -> None:
         target = parse_store_url(url)
         if not isinstance(target, PostgresTarget):
             raise ConfigError(f"not a PostgreSQL URL: {url!r}")

@@ -254,6 +254,8 @@ def test_schemas_register_with_compatibility(client: TestClient) -> None:
         "version": "1.1.0",
         "schema": {**ORDERS["schema"], "required": ["order_id", "amount", "currency"]},
     }
+    anonymous = client.post("/api/v1/schemas", json={"contract": breaking})
+    assert anonymous.status_code == 401  # registration needs the API token
     refused = client.post("/api/v1/schemas", json={"contract": breaking}, headers=AUTH)
     assert refused.status_code == 409
     assert any("currency" in r for r in refused.json()["reasons"])

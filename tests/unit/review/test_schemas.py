@@ -8,7 +8,12 @@ from typing import Any
 import pytest
 import yaml
 
-from dataquarantine.errors import ConfigError, DuplicateContractError, IncompatibleContractError
+from dataquarantine.errors import (
+    ConfigError,
+    DuplicateContractError,
+    IncompatibleContractError,
+    SchemaCompileError,
+)
 from dataquarantine.review.schemas import list_schemas, register_schema
 from dataquarantine.validation.registry import ContractRegistry
 
@@ -63,3 +68,20 @@ def test_register_checks_order_and_compatibility(registry: ContractRegistry) -> 
 def test_a_registry_without_a_folder_cannot_register() -> None:
     with pytest.raises(ConfigError):
         register_schema(ContractRegistry([]), _contract("1.0.0", ["id"]))
+
+
+def test_a_version_over_the_size_limit_is_refused(registry: ContractRegistry) -> None:
+    big = {**_contract("1.1.0", ["id"]), "description": "x" * (4 * 1024 * 1024)}
+    with pytest.raises(ConfigError, match="at most"):
+        register_schema(registry, big)
+    assert registry.versions("orders") == ["1.0.0"]
+
+
+def test_a_too_costly_schema_is_refused(registry: ContractRegistry) -> None:
+    defs = {"d0": {"type": "string"}}
+    for i in range(1, 30):
+        defs[f"d{i}"] = {"allOf": [{"$ref": f"#/$defs/d{i - 1}"}, {"$ref": f"#/$defs/d{i - 1}"}]}
+    costly = {**_contract("1.1.0", ["id"]), "schema": {"$defs": defs, "$ref": "#/$defs/d29"}}
+    with pytest.raises(SchemaCompileError, match="too costly"):
+        register_schema(registry, costly)
+    assert registry.versions("orders") == ["1.0.0"]

@@ -208,6 +208,23 @@ def test_dashboard_renders(client: TestClient) -> None:
         assert "<svg" in page.text
 
 
+def test_the_contracts_page_shows_each_version_and_its_registration(
+    client: TestClient, service: ReviewService
+) -> None:
+    assert client.get("/contracts").status_code == 303  # reads need a session
+    v2 = {
+        "name": "orders",
+        "version": "1.1.0",
+        "schema": {"type": "object", "required": ["id"], "properties": {"id": {"type": "string"}}},
+    }
+    service.register_schema(v2, actor="<b>ann</b>")
+    _login(client)
+    page = client.get("/contracts")
+    assert page.status_code == 200
+    assert "1.1.0" in page.text and "compatible" in page.text
+    assert "&lt;b&gt;ann&lt;/b&gt;" in page.text and "<b>ann</b>" not in page.text
+
+
 def test_bulk_discard_needs_a_reason_and_closes_the_filtered_set(
     client: TestClient, service: ReviewService
 ) -> None:
