@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from tests.integration.postgres.load_db import (
     LoadDb,
     contract_dict,
@@ -374,6 +375,23 @@ def test_cli_json_summary(db: LoadDb, tmp_path: Path) -> None:
         app, [*args[:2], "postgresql://postgres@127.0.0.1:1/none", *args[3:]]
     )
     assert unreachable.exit_code == 1
+
+
+def test_the_contract_can_come_from_the_registry(db: LoadDb, tmp_path: Path) -> None:
+    db.stage([*GOOD, NO_BOTH])
+    path = write_contract(tmp_path)
+    registry = f"file://{tmp_path / 'registry'}"
+    (tmp_path / "registry").mkdir()
+    pushed = CliRunner().invoke(app, ["contracts", "push", str(path), "--contracts-url", registry])
+    assert pushed.exit_code == 0, pushed.output
+    name = yaml.safe_load(path.read_text())["name"]
+    store = ["--store", f"sqlite:///{tmp_path / 'q.db'}", "--payloads", f"file://{tmp_path / 'p'}"]
+    args = ["load", "--db", db.url, "--contract", name, "--contracts-url", registry, "--json"]
+    result = CliRunner().invoke(app, [*args, *store])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["loaded"]["inserted"] == 3
+    unknown = CliRunner().invoke(app, [*args[:4], "no_such_contract", *args[5:], *store])
+    assert unknown.exit_code == 2
 
 
 @pytest.mark.parametrize("pushed_down", [True, False])
