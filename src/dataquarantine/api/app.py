@@ -20,6 +20,7 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
 )
@@ -75,9 +76,26 @@ class ApiMetrics:
             registry=registry,
         )
 
+        self.registry_up = Gauge(
+            "dataquarantine_contract_registry_up",
+            "1 while the contract registry answered the last attempt, 0 during an outage.",
+            registry=registry,
+        )
+        self.registry_errors = Counter(
+            "dataquarantine_contract_registry_errors",
+            "Failed attempts to reach the contract registry (the contracts in use stay).",
+            registry=registry,
+        )
+
     def observe(self, method: str, route: str, code: int, seconds: float) -> None:
         self.requests.labels(method, route, str(code)).inc()
         self.duration.labels(method, route).observe(seconds)
+
+    def registry_checked(self, up: bool) -> None:
+        """A :class:`~dataquarantine.registry.RegistryObserver`: the registry's state."""
+        self.registry_up.set(1 if up else 0)
+        if not up:
+            self.registry_errors.inc()
 
 
 class _Observe:
@@ -186,6 +204,9 @@ def create_app(
     registry = new_registry()
     metrics = ApiMetrics(registry)
     app.state.metrics = metrics
+    if review.live is not None:
+        review.live.observers.append(metrics)
+        metrics.registry_checked(review.live.up)
     # Reprocess's double pass counts its actions in this app's /metrics.
     review.remediation = Remediation(observers=[RemediationMetrics(registry)])
 

@@ -122,7 +122,7 @@ class LiveRegistry:
                 exc,
                 len(registry),
             )
-            self._failed(exc)
+            self._count_failure()
             return registry
         self._save(registry)
         self._tell(up=True)
@@ -138,18 +138,23 @@ class LiveRegistry:
         for observer in self.observers:
             observer.registry_checked(up)
 
-    def _failed(self, exc: Exception) -> None:
+    def _count_failure(self) -> float:
+        """Count a failed attempt and schedule the next one; returns the pause."""
         self.failures += 1
         self.errors_total += 1
         pause = self.backoff.backoff(self.failures)
         self._retry_at = self._clock() + pause
         self._tell(up=False)
+        return pause
+
+    def _failed(self, exc: Exception) -> None:
+        pause = self._count_failure()
         log.warning(
             "contract registry %s unreachable (%s): keeping the %d contract version(s) in "
             "use; retry %d in %.1fs",
             self.source.location,
             exc,
-            len(self.registry) if hasattr(self, "registry") else 0,
+            len(self.registry),
             self.failures,
             pause,
         )

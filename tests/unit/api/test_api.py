@@ -47,7 +47,9 @@ def _wait(client: TestClient, job_id: str) -> dict[str, Any]:
 def test_probes(client: TestClient) -> None:
     assert client.get("/health").json() == {"status": "ok"}
     assert client.get("/ready").json() == {"status": "ready", "failed": []}
-    assert "dataquarantine_api_requests_total" in client.get("/metrics").text
+    metrics = client.get("/metrics").text
+    assert "dataquarantine_api_requests_total" in metrics
+    assert "dataquarantine_contract_registry_up 1.0" in metrics
     assert client.get("/openapi.json").json()["info"]["title"].startswith("DataQuarantine")
     assert client.get("/docs").status_code == 200
 
