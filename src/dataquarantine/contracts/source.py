@@ -16,10 +16,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from dataquarantine.contracts.loader import spec_from_dict
 from dataquarantine.contracts.model import ContractSpec
 from dataquarantine.errors import ConfigError, DuplicateContractError
-from dataquarantine.masking import mask_secrets
 
 __all__ = [
     "ContractSource",
@@ -83,11 +81,6 @@ class StoredContract:
             tuple(reasons),
         )
 
-    @classmethod
-    def from_definition(cls, definition: Mapping[str, Any], **meta: Any) -> StoredContract:
-        """Rebuild a stored version from its definition (a registry's row or object)."""
-        return cls.of(spec_from_dict(definition), **meta)
-
     @property
     def ref(self) -> str:
         return f"{self.spec.name}@{self.spec.version}"
@@ -148,10 +141,6 @@ class ContractsUrl:
     kind: RegistryKind
     url: str
     directory: Path | None = None
-
-    @property
-    def display(self) -> str:
-        return mask_secrets(self.url)
 
 
 def parse_contracts_url(url: str) -> ContractsUrl:

@@ -1,10 +1,11 @@
 """The ``s3://bucket/prefix`` contract source: one object per version plus an index.
 
 ``PREFIX/versions/NAME/VERSION.json`` holds a version (its definition and registration) and is
-never rewritten. ``PREFIX/index.json`` lists every version object with its ETag; it is rebuilt
-from a listing after each registration (so one by another process is kept), and its own ETag
-is the registry's revision: a process polls with one HEAD request per interval. Versions
-already read are kept by ETag, so a reload reads only the new objects.
+never rewritten (it is created with ``If-None-Match: *``, so two processes registering the same
+version at once cannot both win). ``PREFIX/index.json`` lists every version object with its
+ETag; it is rebuilt from a listing after each registration (so one by another process is kept),
+and its own ETag is the registry's revision: a process polls with one HEAD request per interval.
+Versions already read are kept by ETag, so a reload reads only the new objects.
 """
 
 from __future__ import annotations
@@ -40,6 +41,10 @@ INDEX = "index.json"
 
 class _Missing(Exception):
     """The object is not there (an empty registry has no index)."""
+
+
+class _Taken(Exception):
+    """A create-only write found the object there (another process registered it first)."""
 
 
 def _translate(exc: Exception, what: str, *, reading: bool = False) -> Exception:
@@ -104,12 +109,18 @@ class S3Source:
             what = f"contract registry {self.location}: read {key}"
             raise _translate(exc, what, reading=True) from exc
 
-    def _put(self, key: str, data: bytes) -> None:
+    def _put(self, key: str, data: bytes, *, create: bool = False) -> None:
+        """Write an object; ``create``: only if it does not exist (``If-None-Match: *``)."""
+        extra: dict[str, Any] = {"IfNoneMatch": "*"} if create else {}
         try:
             self._client.put_object(
-                Bucket=self.bucket, Key=key, Body=data, ContentType="application/json"
+                Bucket=self.bucket, Key=key, Body=data, ContentType="application/json", **extra
             )
-        except (ClientError, BotoCoreError) as exc:
+        except ClientError as exc:
+            if create and exc.response.get("Error", {}).get("Code") == "PreconditionFailed":
+                raise _Taken(key) from exc
+            raise _translate(exc, f"contract registry {self.location}: write {key}") from exc
+        except BotoCoreError as exc:
             raise _translate(exc, f"contract registry {self.location}: write {key}") from exc
 
     def revision(self) -> str:
@@ -193,7 +204,11 @@ class S3Source:
                 "verdict": entry.verdict,
                 "reasons": list(entry.reasons),
             }
-            self._put(self._version_key(name, version), json.dumps(doc).encode())
+            try:
+                self._put(self._version_key(name, version), json.dumps(doc).encode(), create=True)
+            except _Taken:  # registered meanwhile by another process
+                if same_version(self._entry(name, version), entry):
+                    return False
             # Rebuilt from a listing, so a registration by another process is not lost.
             rows = self._listing()
             self._put(self._key(INDEX), json.dumps({"versions": rows}).encode())
