@@ -135,7 +135,7 @@ def test_a_version_registered_in_postgresql_reaches_a_running_worker_within_2_s(
         produce(topics.bootstrap, topics.raw, after)
         produce(topics.bootstrap, pinned, kept)
         assert wait_for(lambda: worker.committed_records >= 450, timeout=30)
-    registry.source.close()  # type: ignore[union-attr]
+    registry.source.close()
     check_outcome(topics, settings, sent_ids(before) | sent_ids(kept), sent_ids(after))
 
 
