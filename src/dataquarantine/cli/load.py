@@ -7,19 +7,29 @@ Exit codes, as for ``validate``: 0 the load completed (quarantined rows are a no
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from dataquarantine.cli.common import (
     JsonOpt,
+    MetricsFileOpt,
+    MetricsJobOpt,
+    MetricsPushOpt,
+    MetricsTarget,
     PayloadsOpt,
     StoreOpt,
+    current_run_id,
     exit_codes,
     open_quarantine,
     settings_from,
 )
+
+if TYPE_CHECKING:
+    from dataquarantine.load.report import LoadSummary
 
 __all__ = ["load_command"]
 
@@ -52,13 +62,17 @@ def load_command(
     store: StoreOpt = None,
     payloads: PayloadsOpt = None,
     as_json: JsonOpt = False,
+    metrics_push: MetricsPushOpt = None,
+    metrics_file: MetricsFileOpt = None,
+    metrics_job: MetricsJobOpt = None,
 ) -> None:
     """Quarantine orphans and invalid rows, upsert the rest, track changes, in batches."""
     from dataquarantine.cli import render
     from dataquarantine.extras import require_extra
     from dataquarantine.validation.contract import Contract
 
-    with exit_codes():
+    target = MetricsTarget(metrics_push, metrics_file, metrics_job)
+    with exit_codes(), _exported(target, run_id or current_run_id() or "") as record:
         require_extra("postgres", "dataquarantine load")
         from dataquarantine.load import LoadOptions, LoadRun
 
@@ -70,8 +84,24 @@ def load_command(
             summary = run.run(quarantine)
         finally:
             quarantine.close()
+        record(summary)
         if as_json:
             render.print_json(summary.to_dict())
         else:
             for line in summary.lines():
                 render.console.print(line, markup=False)
+
+
+@contextlib.contextmanager
+def _exported(target: MetricsTarget, run_id: str) -> Iterator[Callable[[LoadSummary], None]]:
+    """Export the run's metrics when asked (the metrics extra: prometheus-client)."""
+    if not target.wanted:
+        yield lambda summary: None
+        return
+    from dataquarantine.extras import require_extra
+
+    require_extra("metrics", "--metrics-push / --metrics-file")
+    from dataquarantine.cli.run_metrics import exporting, report_of_load
+
+    with exporting(target, "load", run_id, report_of_load) as record:
+        yield record

@@ -21,7 +21,7 @@ from __future__ import annotations
 import builtins
 import contextlib
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -111,6 +111,9 @@ class ReviewService:
         self._json_pages = json_pages(self.store)
         #: The double pass of reprocess; give it observers (Prometheus) to count its actions.
         self.remediation = remediation if remediation is not None else Remediation()
+        #: Called with (contract name, outcome) after each reprocess attempt; ``outcome`` is
+        #: ``reprocessed``, ``still_invalid`` or ``dead`` (Prometheus counts them).
+        self.reprocess_observers: list[Callable[[str, str], None]] = []
 
     @classmethod
     def open(cls, settings: ReviewSettings | None = None) -> ReviewService:
@@ -311,6 +314,9 @@ class ReviewService:
         self.counts.clear()
         if updated is None:
             raise StatusConflictError(f"record {record_id} changed meanwhile; try again")
+        outcome = to.value if to in (Status.REPROCESSED, Status.DEAD) else "still_invalid"
+        for observe in self.reprocess_observers:
+            observe(contract.ref.name, outcome)
         return ReprocessOutcome(updated.id, updated.status, tuple(errors), updated.attempts)
 
     def start_bulk_reprocess(
