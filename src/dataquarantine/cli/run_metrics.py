@@ -6,7 +6,7 @@ with ``schema`` and ``error_type``; batch runs have no ``topic``), plus the run'
 ``dataquarantine_run_success``
     1 when the run succeeded (for ``gates run``: every required gate passed), else 0.
 ``dataquarantine_run_duration_seconds``
-    the run's wall time.
+    the run's wall time; ``dataquarantine_run_finished_timestamp_seconds`` when it ended.
 ``dataquarantine_run_last_success_timestamp_seconds``
     when the job last succeeded (Unix time); carried over from the previous textfile when
     this run failed, so the "not succeeded within its interval" alert sees the old value.
@@ -135,6 +135,7 @@ class _ReportCollector(Collector):
         self.names = tuple(labels)
         self.values = tuple(labels.values())
         self.previous_success = previous_success
+        self.finished = time.time()
 
     def _family(self, kind: type[F], name: str, text: str, extra: tuple[str, ...]) -> F:
         return kind(name, text, labels=(*self.names, *extra))
@@ -143,11 +144,13 @@ class _ReportCollector(Collector):
         report, values = self.report, self.values
         yield from self._records()
         cmd = (*values, report.command)
-        last = time.time() if report.succeeded else self.previous_success
+        last = self.finished if report.succeeded else self.previous_success
         outcome = (
             ("dataquarantine_run_success", "1 when the run succeeded, else 0.",
              1.0 if report.succeeded else 0.0),
             ("dataquarantine_run_duration_seconds", "Wall time of the run.", report.seconds),
+            ("dataquarantine_run_finished_timestamp_seconds",
+             "When the run ended (Unix time).", self.finished),
             ("dataquarantine_run_last_success_timestamp_seconds",
              "When this job last succeeded (Unix time).", last),
         )  # fmt: skip
