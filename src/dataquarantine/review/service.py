@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import logging
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import replace
@@ -74,6 +75,8 @@ from dataquarantine.validation.contract import Contract
 from dataquarantine.validation.registry import ContractRegistry
 
 __all__ = ["MAX_PAGE_SIZE", "Compatibility", "ReviewService"]
+
+log = logging.getLogger("dataquarantine.review")
 
 MAX_PAGE_SIZE = 1000
 
@@ -315,6 +318,13 @@ class ReviewService:
         if updated is None:
             raise StatusConflictError(f"record {record_id} changed meanwhile; try again")
         outcome = to.value if to in (Status.REPROCESSED, Status.DEAD) else "still_invalid"
+        if to is Status.DEAD:
+            log.warning(
+                "record %s is dead after %d reprocess attempt(s)",
+                record_id,
+                attempts,
+                extra={"quarantine_id": str(record_id), "contract": contract.ref.name},
+            )
         for observe in self.reprocess_observers:
             observe(contract.ref.name, outcome)
         return ReprocessOutcome(updated.id, updated.status, tuple(errors), updated.attempts)
