@@ -132,6 +132,10 @@ class Observer:
         self.fail = fail
         self.batches: list[BatchStats] = []
         self.cleared: list[Partition] = []
+        self.retried: list[str] = []
+
+    def observe_retry(self, step: str) -> None:
+        self.retried.append(step)
 
     def observe_batch(self, stats: BatchStats) -> None:
         self.batches.append(stats)
@@ -226,6 +230,7 @@ def test_b_transient_write_failures_pause_back_off_and_rewrite_the_rest(h: Harne
     assert h.group.pauses == 3 and not h.group.paused  # resumed after the commit
     assert h.group.commits == [{P0: 4}] and h.stored() == 2
     assert h.status.store_ok
+    assert h.observer.retried == ["quarantine write"] * 3  # dataquarantine_stream_retries_total
 
 
 def test_c_terminal_write_failure_raises_and_keeps_the_checkpoint(h: Harness) -> None:
