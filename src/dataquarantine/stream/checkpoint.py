@@ -410,7 +410,11 @@ class Committer:
             notify_retry(self._observers, what)
             if attempt == 1 or self._limit(what):
                 log.warning(
-                    "%s failed (%s); consumption paused, retrying (attempt %d)", what, exc, attempt
+                    "%s failed (%s); consumption paused, retrying (attempt %d)",
+                    what,
+                    exc,
+                    attempt,
+                    extra={"batch": self.checkpoints + 1},  # the checkpoint being committed
                 )
             self._group.pause()
 

@@ -219,12 +219,17 @@ def test_a_no_invalid_items_means_no_write_but_flush_and_commit(h: Harness) -> N
     assert h.committer.sealed is None and len(h.observer.batches) == 1
 
 
-def test_b_transient_write_failures_pause_back_off_and_rewrite_the_rest(h: Harness) -> None:
+def test_b_transient_write_failures_pause_back_off_and_rewrite_the_rest(
+    h: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
     h.consume(P0, range(0, 4), invalid=3)
     h.committer.open.durable = 1  # the first item is durable already
     h.store.fail_next(3)
     h.committer.seal()
-    assert h.committer.finish(blocking=True)
+    with caplog.at_level(logging.WARNING, "dataquarantine.stream"):
+        assert h.committer.finish(blocking=True)
+    warned = [r for r in caplog.records if "retrying" in r.getMessage()]
+    assert warned and all(r.batch == 1 for r in warned)  # the log line's batch
     assert h.clock.waits == [POLICY.backoff(n) for n in (1, 2, 3)] == [0.1, 0.2, 0.4]
     assert h.writer.calls == [2, 2, 2, 2]  # only items[durable:], each time
     assert h.group.pauses == 3 and not h.group.paused  # resumed after the commit
