@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # PostgreSQL of the examples (schemas crm_example and telecom_example) and of bench-gates.
 DQ_EXAMPLE_PG_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
-.PHONY: install check-core demo demo-stream test lint format bench bench-stream bench-remediation bench-gates bench-load bench-api example-gates example-telecom clean
+.PHONY: install check-core demo demo-stream prometheus-tools check-alerts test lint format bench bench-stream bench-remediation bench-gates bench-load bench-api example-gates example-telecom clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,8 +44,24 @@ demo: install
 	$(VENV)/bin/dataquarantine demo
 
 ## The Kafka path: embedded broker, stream worker, valid topic + DLQ + quarantine store.
+## The worker's log lines go to stderr: text on a terminal; `DQ_LOG_FORMAT=json make demo-stream`
+## prints the JSON form operators ship to their log pipeline.
 demo-stream: install
 	$(VENV)/bin/dataquarantine demo --stream
+
+## Debian's promtool, prometheus and prometheus-pushgateway, which the operator's kit tests use
+## (the tests start their own servers; the packages' services are not needed).
+prometheus-tools:
+	@command -v promtool >/dev/null && command -v prometheus >/dev/null && \
+		command -v prometheus-pushgateway >/dev/null || { \
+		SUDO=; [ "$$(id -u)" -eq 0 ] || SUDO=sudo; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO \
+			apt-get install -y -qq --no-install-recommends prometheus prometheus-pushgateway; }
+
+## The alert rules: promtool check rules, then the promtool unit tests of every alert.
+check-alerts: prometheus-tools
+	promtool check rules deploy/prometheus/alerts.yml
+	cd deploy/prometheus && promtool test rules alerts_test.yml
 
 ## The whole test suite (unit, conformance, integration against real PostgreSQL and S3).
 test: install

@@ -43,6 +43,8 @@ from dataquarantine.validation.registry import Router
 __all__ = ["ContractCounts", "RunSummary", "ValidationRun"]
 
 NO_CONTRACT = "(none)"
+#: The labels of :attr:`RunSummary.by_schema`, as the stream worker's metrics name them.
+UNKNOWN_SCHEMA, VALID_LABEL = "unknown", "valid"
 
 
 @dataclass
@@ -72,6 +74,8 @@ class RunSummary:
     remediated: int = 0
     #: The double pass's counters (records by outcome, rule applications by action).
     remediation: dict[str, Any] = field(default_factory=dict)
+    #: Records by (contract name, ``valid`` or headline code): the stream worker's labels.
+    by_schema: Counter[tuple[str, str]] = field(default_factory=Counter)
 
     @property
     def reconciles(self) -> bool:
@@ -90,16 +94,23 @@ class RunSummary:
         by_id = Counter(map(id, batch.contracts))
         ref_of = dict(zip(map(id, batch.contracts), batch.contracts, strict=True))
         per: Counter[str] = Counter()
+        schema_of: dict[str, str] = {}
         for key, count in by_id.items():
             ref = ref_of[key]
-            per[str(ref) if ref else NO_CONTRACT] += count
+            name = str(ref) if ref else NO_CONTRACT
+            per[name] += count
+            schema_of[name] = ref.name if ref else UNKNOWN_SCHEMA
         bad: Counter[str] = Counter()
         for res in batch.invalid.values():
             bad[str(res.contract) if res.contract else NO_CONTRACT] += 1
+            schema = res.contract.name if res.contract else UNKNOWN_SCHEMA
+            self.by_schema[(schema, res.errors[0].code.value)] += 1
             self.by_code[res.errors[0].code.value] += 1
             for v in res.errors:
                 self.violations_by_code[v.code.value] += 1
         for name, count in per.items():
+            if count > bad[name]:
+                self.by_schema[(schema_of[name], VALID_LABEL)] += count - bad[name]
             c = self.by_contract.setdefault(name, ContractCounts())
             c.total += count
             c.quarantined += bad[name]

@@ -128,13 +128,21 @@ def test_the_logging_filter_masks_messages_arguments_and_tracebacks() -> None:
     assert "postgresql://u:***@h/db" in text
 
 
-def test_serve_logs_through_masking_handlers() -> None:
-    from dataquarantine.cli.serve import log_config
+def test_the_commands_log_setup_masks_every_logger(capsys: pytest.CaptureFixture[str]) -> None:
+    """serve hands uvicorn's loggers to the one setup of every command (infra/logs.py)."""
+    from dataquarantine.infra.logs import CONTEXT_FIELDS, LogFormat, bind, configure
 
-    config = log_config()
-    assert config["filters"]["mask"]["()"] == "dataquarantine.masking.MaskingFilter"
-    assert all(h["filters"] == ["mask"] for h in config["handlers"].values())
-    assert config["loggers"]["dataquarantine"]["handlers"] == ["default"]
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        configure(LogFormat.TEXT, "info", command="serve")
+        logging.getLogger("uvicorn.error").warning("db at %s", "postgresql://u:PW9@h/db")
+        err = capsys.readouterr().err
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+        bind(**dict.fromkeys(CONTEXT_FIELDS))
+    assert "PW9" not in err and "uvicorn.error: db at postgresql://u:***@h/db" in err
 
 
 def test_mask_logging_adds_the_filter_once() -> None:

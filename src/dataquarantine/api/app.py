@@ -56,9 +56,12 @@ _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0
 
 
 class ApiMetrics:
-    """``dataquarantine_api_requests_total{method, route, status}`` and
+    """``dataquarantine_api_requests_total{method, route, status}``,
     ``dataquarantine_api_request_duration_seconds{method, route}`` (route = the path template,
-    so ids never become labels)."""
+    so ids never become labels) and ``dataquarantine_reprocess_total{contract, outcome}``
+    (``reprocessed``, ``still_invalid`` or ``dead``: a record that failed its last attempt);
+    ``dataquarantine_contract_registry_up`` and ``dataquarantine_contract_registry_errors_total``
+    (the contract registry's state, from :class:`~dataquarantine.registry.LiveRegistry`)."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.registry = registry
@@ -75,7 +78,6 @@ class ApiMetrics:
             buckets=_LATENCY_BUCKETS,
             registry=registry,
         )
-
         self.registry_up = Gauge(
             "dataquarantine_contract_registry_up",
             "1 while the contract registry answered the last attempt, 0 during an outage.",
@@ -86,6 +88,15 @@ class ApiMetrics:
             "Failed attempts to reach the contract registry (the contracts in use stay).",
             registry=registry,
         )
+        self.reprocess = Counter(
+            "dataquarantine_reprocess",
+            "Reprocess attempts by contract and outcome (reprocessed/still_invalid/dead).",
+            ("contract", "outcome"),
+            registry=registry,
+        )
+
+    def observe_reprocess(self, contract: str, outcome: str) -> None:
+        self.reprocess.labels(contract, outcome).inc()
 
     def observe(self, method: str, route: str, code: int, seconds: float) -> None:
         self.requests.labels(method, route, str(code)).inc()
@@ -209,6 +220,7 @@ def create_app(
         metrics.registry_checked(review.live.up)
     # Reprocess's double pass counts its actions in this app's /metrics.
     review.remediation = Remediation(observers=[RemediationMetrics(registry)])
+    review.reprocess_observers.append(metrics.observe_reprocess)
 
     app.add_exception_handler(DataQuarantineError, _on_error)
     app.include_router(router)

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import sys
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -19,16 +20,28 @@ from dataquarantine.cli.common import (
     ContractsOpt,
     ContractsUrlOpt,
     JsonOpt,
+    LogFormatOpt,
+    LogLevelOpt,
+    MetricsFileOpt,
+    MetricsJobOpt,
+    MetricsPushOpt,
+    MetricsTarget,
     PayloadsOpt,
     StoreOpt,
+    current_run_id,
     exit_codes,
     open_contracts,
     open_quarantine,
     settings_from,
+    setup_logging,
+    sub_command,
 )
 from dataquarantine.cli.contracts import contracts_app
 from dataquarantine.cli.gates import gates_app
 from dataquarantine.errors import ConfigError
+
+if TYPE_CHECKING:
+    from dataquarantine.runner import RunSummary
 
 HELP = """DataQuarantine: validate records against data contracts; quarantine the bad ones.
 
@@ -39,9 +52,18 @@ file://.dataquarantine/payloads)."""
 
 app = typer.Typer(help=HELP, no_args_is_help=True, add_completion=False, rich_markup_mode=None)
 quarantine_app = typer.Typer(help="Browse and export quarantined records.", no_args_is_help=True)
+quarantine_app.callback()(sub_command)
 app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(contracts_app, name="contracts")
 app.add_typer(gates_app, name="gates")
+
+
+@app.callback()
+def main_options(
+    ctx: typer.Context, log_format: LogFormatOpt = None, log_level: LogLevelOpt = None
+) -> None:
+    """Options of every command: how it logs (see docs/operating.md, "Logs")."""
+    setup_logging(ctx.invoked_subcommand, log_format, log_level)
 
 
 class InputFormatOpt(StrEnum):
@@ -84,13 +106,18 @@ def validate(
             help="Apply the contracts' remediation rules to invalid records (double pass).",
         ),
     ] = True,
+    metrics_push: MetricsPushOpt = None,
+    metrics_file: MetricsFileOpt = None,
+    metrics_job: MetricsJobOpt = None,
 ) -> None:
     """Validate files; quarantine invalid records and optionally write the valid ones."""
     from dataquarantine.cli import render
     from dataquarantine.runner import ValidationRun
     from dataquarantine.validation.registry import Router
 
-    with exit_codes():
+    target = MetricsTarget(metrics_push, metrics_file, metrics_job)
+    run_id = current_run_id()
+    with exit_codes(), _exported(target, run_id) as record:
         settings = settings_from(contracts, store, payloads, contracts_url=contracts_url)
         from dataquarantine.io.readers import check_input, detect_format
 
@@ -109,6 +136,7 @@ def validate(
                 quarantine,
                 valid_out=valid_out,
                 batch_size=batch_size or settings.batch_size,
+                run_id=run_id,
                 remediate=remediate,
                 max_record_bytes=settings.max_record_bytes or None,
             )
@@ -133,10 +161,26 @@ def validate(
         finally:
             quarantine.close()
             live.close()
+        record(summary)
         if as_json:
             render.print_json(summary.to_dict())
         else:
             render.summary(summary)
+
+
+@contextlib.contextmanager
+def _exported(target: MetricsTarget, run_id: str | None) -> Iterator[Callable[[RunSummary], None]]:
+    """Export the run's metrics when asked (the metrics extra: prometheus-client)."""
+    if not target.wanted:
+        yield lambda summary: None
+        return
+    from dataquarantine.extras import require_extra
+
+    require_extra("metrics", "--metrics-push / --metrics-file")
+    from dataquarantine.cli.run_metrics import exporting, report_of_validation
+
+    with exporting(target, "validate", run_id or "", report_of_validation) as record:
+        yield record
 
 
 def _parse_since(text: str | None) -> datetime | None:

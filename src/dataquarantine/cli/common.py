@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -20,6 +21,7 @@ from dataquarantine.errors import (
     ContractNotFoundError,
     DataQuarantineError,
 )
+from dataquarantine.infra.logs import LogFormat, LogLevel
 from dataquarantine.settings import Settings
 
 if TYPE_CHECKING:
@@ -33,15 +35,27 @@ __all__ = [
     "ContractsOpt",
     "ContractsUrlOpt",
     "JsonOpt",
+    "LogFormatOpt",
+    "LogLevelOpt",
+    "MetricsFileOpt",
+    "MetricsJobOpt",
+    "MetricsPushOpt",
+    "MetricsTarget",
     "PayloadsOpt",
     "StoreOpt",
+    "current_run_id",
     "exit_codes",
     "open_contracts",
     "open_quarantine",
     "settings_from",
+    "setup_logging",
+    "sub_command",
 ]
 
 EXIT_OK, EXIT_RUNTIME, EXIT_USAGE = 0, 1, 2
+#: Commands that log at ``info`` by default: they run until stopped, and their log is their
+#: only account of what they do.
+LONG_RUNNING = frozenset({"stream", "serve", "demo"})
 
 ContractsOpt = Annotated[
     Path | None, typer.Option("--contracts", help="Contracts folder [DQ_CONTRACTS_DIR].")
@@ -59,6 +73,98 @@ PayloadsOpt = Annotated[
     str | None, typer.Option("--payloads", help="Payload store URL [DQ_PAYLOADS_URL].")
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
+LogFormatOpt = Annotated[
+    LogFormat | None,
+    typer.Option(
+        "--log-format",
+        envvar="DQ_LOG_FORMAT",
+        case_sensitive=False,
+        help="Log lines as json or text [default: text on a terminal, else json].",
+    ),
+]
+LogLevelOpt = Annotated[
+    LogLevel | None,
+    typer.Option(
+        "--log-level", envvar="DQ_LOG_LEVEL", case_sensitive=False, help="[default: info]"
+    ),
+]
+
+
+MetricsPushOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--metrics-push",
+        metavar="URL",
+        envvar="DQ_METRICS_PUSH",
+        help="Push the run's metrics to this Prometheus Pushgateway (group: job and run).",
+    ),
+]
+MetricsFileOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--metrics-file",
+        metavar="PATH",
+        envvar="DQ_METRICS_FILE",
+        help="Write the run's metrics to this node-exporter textfile (*.prom), atomically.",
+    ),
+]
+MetricsJobOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--metrics-job",
+        metavar="NAME",
+        envvar="DQ_METRICS_JOB",
+        help="The job label of the exported metrics [default: dataquarantine_COMMAND].",
+    ),
+]
+
+
+@dataclass(frozen=True, slots=True)
+class MetricsTarget:
+    """Where a run's metrics go (nowhere when neither is set)."""
+
+    push_url: str | None = None
+    file: Path | None = None
+    job: str | None = None
+
+    @property
+    def wanted(self) -> bool:
+        return bool(self.push_url or self.file)
+
+    def job_of(self, command: str) -> str:
+        return self.job or f"dataquarantine_{command.split(maxsplit=1)[0]}"
+
+
+def setup_logging(
+    command: str | None, log_format: LogFormat | None, log_level: LogLevel | None
+) -> str:
+    """The one logging setup of every command (see :mod:`dataquarantine.infra.logs`): it
+    names the command and a fresh run id on every line, and returns the run id. The
+    long-running commands log at ``info`` by default, the others at ``warning`` (their
+    summary is their output)."""
+    from dataquarantine.infra import logs
+    from dataquarantine.kernel.ids import new_run_id
+
+    run_id = new_run_id()
+    default = LogLevel.INFO if command in LONG_RUNNING else LogLevel.WARNING
+    logs.configure(log_format, log_level, default_level=default, command=command, run_id=run_id)
+    return run_id
+
+
+def sub_command(ctx: typer.Context) -> None:
+    """Name ``group sub`` (``gates run``) as the command of the log lines."""
+    from dataquarantine.infra.logs import bind
+
+    if ctx.invoked_subcommand and ctx.info_name:
+        bind(command=f"{ctx.info_name} {ctx.invoked_subcommand}")
+
+
+def current_run_id() -> str | None:
+    """The run id :func:`setup_logging` bound (``None`` outside a command)."""
+    from dataquarantine.infra.logs import bound
+
+    value = bound("run_id")
+    return value if isinstance(value, str) else None
 
 
 def _shown(exc: BaseException) -> str:

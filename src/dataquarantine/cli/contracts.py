@@ -24,6 +24,7 @@ from dataquarantine.cli.common import (
     exit_codes,
     open_contracts,
     settings_from,
+    sub_command,
 )
 from dataquarantine.errors import ConfigError
 
@@ -36,6 +37,7 @@ __all__ = ["contracts_app"]
 contracts_app = typer.Typer(
     help="Inspect, check, push and pull data contracts.", no_args_is_help=True
 )
+contracts_app.callback()(sub_command)
 
 
 class CompatibilityOpt(StrEnum):

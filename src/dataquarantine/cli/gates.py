@@ -7,7 +7,7 @@ errored, 2 a bad gates file, option or URL, or a database that cannot be reached
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
@@ -15,10 +15,19 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from dataquarantine.cli.common import (
+    MetricsFileOpt,
+    MetricsJobOpt,
+    MetricsPushOpt,
+    MetricsTarget,
+    current_run_id,
+    sub_command,
+)
 from dataquarantine.errors import ConfigError, DataQuarantineError
 
 if TYPE_CHECKING:
     from dataquarantine.gates.history import HistoryEntry
+    from dataquarantine.gates.runner import GateRun
 
 __all__ = ["gates_app"]
 
@@ -32,6 +41,7 @@ gates_app = typer.Typer(
     ),
     no_args_is_help=True,
 )
+gates_app.callback()(sub_command)
 
 
 class GateFormat(StrEnum):
@@ -77,6 +87,21 @@ def _exit_on_errors() -> Iterator[None]:
         # Escaped: a message's brackets (a pip extra, a SQL array) are text, not Rich markup.
         err_console.print(f"[red]error:[/red] {escape(str(exc))}", markup=True, highlight=False)
         raise typer.Exit(EXIT_ERROR) from None
+
+
+@contextmanager
+def _exported(target: MetricsTarget, run_id: str) -> Iterator[Callable[[GateRun], None]]:
+    """Export the run's metrics when asked (the metrics extra: prometheus-client)."""
+    if not target.wanted:
+        yield lambda run: None
+        return
+    from dataquarantine.extras import require_extra
+
+    require_extra("metrics", "--metrics-push / --metrics-file")
+    from dataquarantine.cli.run_metrics import exporting, report_of_gates
+
+    with exporting(target, "gates run", run_id, report_of_gates) as record:
+        yield record
 
 
 def _require_postgres(command: str) -> None:
@@ -144,6 +169,9 @@ def gates_run(
             "then protects the database; a warning says so).",
         ),
     ] = False,
+    metrics_push: MetricsPushOpt = None,
+    metrics_file: MetricsFileOpt = None,
+    metrics_job: MetricsJobOpt = None,
 ) -> None:
     """Run the gates of FILE on --db: PASS, FAIL or INFO per gate, with samples.
 
@@ -165,7 +193,8 @@ def gates_run(
     )
     from dataquarantine.gates.runner import refuse_unsafe_gates, run_gates
 
-    with _exit_on_errors():
+    target = MetricsTarget(metrics_push, metrics_file, metrics_job)
+    with _exit_on_errors(), _exported(target, current_run_id() or "") as report:
         suite = load_gates(file)
         names = [n.strip() for item in only or [] for n in item.split(",") if n.strip()]
         # Unknown names and SQL the statement check refuses exit 2 before connecting: a file
@@ -200,6 +229,7 @@ def gates_run(
             if text_to_stdout
             else None,
         )
+        report(run)
         if text_to_stdout:
             print_summary(run, console)
         if fmt is GateFormat.text:

@@ -7,6 +7,8 @@ Exit codes, as for ``validate``: 0 the load completed (quarantined rows are a no
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -15,8 +17,13 @@ import typer
 from dataquarantine.cli.common import (
     ContractsUrlOpt,
     JsonOpt,
+    MetricsFileOpt,
+    MetricsJobOpt,
+    MetricsPushOpt,
+    MetricsTarget,
     PayloadsOpt,
     StoreOpt,
+    current_run_id,
     exit_codes,
     open_contracts,
     open_quarantine,
@@ -24,6 +31,7 @@ from dataquarantine.cli.common import (
 )
 
 if TYPE_CHECKING:
+    from dataquarantine.load.report import LoadSummary
     from dataquarantine.settings import Settings
     from dataquarantine.validation.contract import Contract
 
@@ -64,12 +72,16 @@ def load_command(
     payloads: PayloadsOpt = None,
     contracts_url: ContractsUrlOpt = None,
     as_json: JsonOpt = False,
+    metrics_push: MetricsPushOpt = None,
+    metrics_file: MetricsFileOpt = None,
+    metrics_job: MetricsJobOpt = None,
 ) -> None:
     """Quarantine orphans and invalid rows, upsert the rest, track changes, in batches."""
     from dataquarantine.cli import render
     from dataquarantine.extras import require_extra
 
-    with exit_codes():
+    target = MetricsTarget(metrics_push, metrics_file, metrics_job)
+    with exit_codes(), _exported(target, run_id or current_run_id() or "") as record:
         require_extra("postgres", "dataquarantine load")
         from dataquarantine.load import LoadOptions, LoadRun
 
@@ -82,6 +94,7 @@ def load_command(
             summary = run.run(quarantine)
         finally:
             quarantine.close()
+        record(summary)
         if as_json:
             render.print_json(summary.to_dict())
         else:
@@ -103,3 +116,18 @@ def _contract(ref: str, settings: Settings) -> Contract:
         return live.registry.get(name, version)
     finally:
         live.close()
+
+
+@contextlib.contextmanager
+def _exported(target: MetricsTarget, run_id: str) -> Iterator[Callable[[LoadSummary], None]]:
+    """Export the run's metrics when asked (the metrics extra: prometheus-client)."""
+    if not target.wanted:
+        yield lambda summary: None
+        return
+    from dataquarantine.extras import require_extra
+
+    require_extra("metrics", "--metrics-push / --metrics-file")
+    from dataquarantine.cli.run_metrics import exporting, report_of_load
+
+    with exporting(target, "load", run_id, report_of_load) as record:
+        yield record

@@ -6,10 +6,9 @@ Exit codes: 0 after a graceful shutdown (SIGINT/SIGTERM), 1 when a store cannot 
 
 from __future__ import annotations
 
-import copy
 import gc
 import sys
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -21,7 +20,7 @@ from dataquarantine.cli.common import (
     exit_codes,
 )
 
-__all__ = ["log_config", "serve_command"]
+__all__ = ["serve_command"]
 
 
 def serve_command(
@@ -77,22 +76,8 @@ def serve_command(
             host=settings.host,
             port=settings.port,
             log_level="info",
-            log_config=log_config(),
+            # None: uvicorn's loggers propagate to the root handler of the command's one
+            # setup (JSON or text, credentials masked).
+            log_config=None,
             access_log=settings.access_log,
         )
-
-
-def log_config() -> dict[str, Any]:
-    """uvicorn's logging, plus the application's loggers, every handler masking credentials."""
-    from uvicorn.config import LOGGING_CONFIG
-
-    config = copy.deepcopy(LOGGING_CONFIG)
-    config["filters"] = {"mask": {"()": "dataquarantine.masking.MaskingFilter"}}
-    for handler in config["handlers"].values():
-        handler["filters"] = ["mask"]
-    config["loggers"]["dataquarantine"] = {
-        "handlers": ["default"],
-        "level": "INFO",
-        "propagate": False,
-    }
-    return config

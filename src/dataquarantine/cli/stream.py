@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
@@ -22,10 +21,12 @@ import typer
 from dataquarantine.cli.common import (
     ContractsOpt,
     ContractsUrlOpt,
+    LogLevelOpt,
     PayloadsOpt,
     StoreOpt,
     exit_codes,
 )
+from dataquarantine.infra.logs import set_level
 from dataquarantine.stream.settings import StreamSettings
 from dataquarantine.stream.stats import BatchObserver
 
@@ -58,7 +59,10 @@ def serve_health(
 
     if not settings.prometheus_port:
         return None
-    registry = next((o.registry for o in observers if isinstance(o, StreamMetrics)), None)
+    metrics = next((o for o in observers if isinstance(o, StreamMetrics)), None)
+    if metrics is not None:
+        metrics.track_ready(ready)
+    registry = metrics.registry if metrics is not None else None
     return serve(settings.prometheus_port, ready, registry, host=settings.prometheus_host)
 
 
@@ -85,17 +89,6 @@ def _install_signals(stop: Callable[[], None], stopping: Callable[[], bool]) -> 
     return restore
 
 
-def _configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    from dataquarantine.masking import mask_logging
-
-    mask_logging()
-
-
 def stream_command(
     config: Annotated[
         Path | None, typer.Option("--config", "-c", help="YAML settings file (stream.yaml).")
@@ -119,22 +112,18 @@ def stream_command(
     prometheus_port: Annotated[
         int | None, typer.Option("--prometheus-port", help="Metrics/health port (0: off).")
     ] = None,
-    log_level: Annotated[
-        str, typer.Option("--log-level", help="debug, info, warning or error.")
-    ] = "info",
+    log_level: LogLevelOpt = None,
 ) -> None:
     """Validate a Kafka topic continuously: valid messages to the valid topic, invalid ones to
     the DLQ topic and the quarantine store. Stops gracefully on SIGTERM / SIGINT."""
-    from dataquarantine.errors import ConfigError
     from dataquarantine.extras import require_extra
 
     with exit_codes():
         require_extra("kafka", "dataquarantine stream")
         from dataquarantine.stream.worker import StreamWorker
 
-        if log_level.lower() not in {"debug", "info", "warning", "error"}:
-            raise ConfigError(f"--log-level {log_level!r}: use debug, info, warning or error")
-        _configure_logging(log_level)
+        if log_level is not None:  # also accepted after the command, as it always was
+            set_level(log_level)
         options: dict[str, Any] = {
             "kafka_bootstrap_servers": bootstrap_servers,
             "kafka_consumer_group_id": group_id,

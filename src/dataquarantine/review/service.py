@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -76,6 +77,8 @@ from dataquarantine.validation.registry import ContractRegistry
 
 __all__ = ["MAX_PAGE_SIZE", "Compatibility", "ReviewService"]
 
+log = logging.getLogger("dataquarantine.review")
+
 MAX_PAGE_SIZE = 1000
 
 #: A request retries a store briefly (about 1.5 s): a longer outage is answered at once with
@@ -116,6 +119,9 @@ class ReviewService:
         self._json_pages = json_pages(self.store)
         #: The double pass of reprocess; give it observers (Prometheus) to count its actions.
         self.remediation = remediation if remediation is not None else Remediation()
+        #: Called with (contract name, outcome) after each reprocess attempt; ``outcome`` is
+        #: ``reprocessed``, ``still_invalid`` or ``dead`` (Prometheus counts them).
+        self.reprocess_observers: list[Callable[[str, str], None]] = []
 
     @classmethod
     def open(cls, settings: ReviewSettings | None = None) -> ReviewService:
@@ -325,6 +331,16 @@ class ReviewService:
         self.counts.clear()
         if updated is None:
             raise StatusConflictError(f"record {record_id} changed meanwhile; try again")
+        outcome = to.value if to in (Status.REPROCESSED, Status.DEAD) else "still_invalid"
+        if to is Status.DEAD:
+            log.warning(
+                "record %s is dead after %d reprocess attempt(s)",
+                record_id,
+                attempts,
+                extra={"quarantine_id": str(record_id), "contract": contract.ref.name},
+            )
+        for observe in self.reprocess_observers:
+            observe(contract.ref.name, outcome)
         return ReprocessOutcome(updated.id, updated.status, tuple(errors), updated.attempts)
 
     def start_bulk_reprocess(

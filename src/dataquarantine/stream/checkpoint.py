@@ -49,6 +49,7 @@ __all__ = [
     "clear_lag",
     "headline_code",
     "notify_batch",
+    "notify_retry",
 ]
 
 log = logging.getLogger("dataquarantine.stream")
@@ -170,6 +171,15 @@ def notify_batch(observers: Sequence[BatchObserver], stats: BatchStats, limit: R
         except Exception:
             if limit(f"observer {type(observer).__name__}"):
                 log.exception("observer %s failed", type(observer).__name__)
+
+
+def notify_retry(observers: Sequence[BatchObserver], step: str) -> None:
+    """Tell ``observers`` that ``step`` failed and is retried. Optional on observers:
+    ``observe_retry(step)``."""
+    for observer in observers:
+        observe = getattr(observer, "observe_retry", None)
+        if callable(observe):
+            observe(step)
 
 
 def clear_lag(observers: Sequence[BatchObserver], partitions: Collection[Partition]) -> None:
@@ -397,9 +407,14 @@ class Committer:
             failures = attempt
             assert isinstance(exc, DataQuarantineError)  # only transient ones are retried
             self._status.failed(exc)
+            notify_retry(self._observers, what)
             if attempt == 1 or self._limit(what):
                 log.warning(
-                    "%s failed (%s); consumption paused, retrying (attempt %d)", what, exc, attempt
+                    "%s failed (%s); consumption paused, retrying (attempt %d)",
+                    what,
+                    exc,
+                    attempt,
+                    extra={"batch": self.checkpoints + 1},  # the checkpoint being committed
                 )
             self._group.pause()
 

@@ -103,7 +103,8 @@ class GroupConsumer:
             try:
                 self.consumer.pause([TopicPartition(topic, partition)])
             except KafkaException as exc:
-                log.warning("pause %s[%d]: %s", topic, partition, exc)
+                where = {"topic": topic, "partition": partition}
+                log.warning("pause %s[%d]: %s", topic, partition, exc, extra=where)
 
     def seek(self, offsets: Mapping[Partition, int]) -> None:
         """Consume each partition again from the given offset."""
@@ -111,7 +112,8 @@ class GroupConsumer:
             try:
                 self.consumer.seek(TopicPartition(topic, partition, offset))
             except KafkaException as exc:  # no longer assigned: its new owner redoes it
-                log.warning("seek %s[%d]: %s", topic, partition, exc)
+                where = {"topic": topic, "partition": partition, "offset": offset}
+                log.warning("seek %s[%d]: %s", topic, partition, exc, extra=where)
 
     def commit(self, offsets: list[TopicPartition]) -> None:
         """Commit ``offsets`` synchronously. A commit refused because the partitions moved to
@@ -131,7 +133,14 @@ class GroupConsumer:
         for tp in done or ():
             if tp.error is not None:
                 if kafka.is_lost_ownership(tp.error):
-                    log.warning("commit of %s[%d] refused: %s", tp.topic, tp.partition, tp.error)
+                    where = {"topic": tp.topic, "partition": tp.partition, "offset": tp.offset}
+                    log.warning(
+                        "commit of %s[%d] refused: %s",
+                        tp.topic,
+                        tp.partition,
+                        tp.error,
+                        extra=where,
+                    )
                     continue
                 raise kafka.translate(tp.error, f"offset commit of {tp.topic}[{tp.partition}]")
         self.status.broker_up()

@@ -19,6 +19,11 @@ Series (the seed design's names, plus lag and commit latency):
     (produce, flush, delivery reports, quarantine writes, commit).
 ``dataquarantine_consumer_lag{topic, partition}``
     messages behind the end of each assigned partition, as last reported by the worker.
+``dataquarantine_worker_ready``
+    1 while the worker is ready (``/ready`` answers 200), else 0; read at scrape time.
+``dataquarantine_stream_retries_total{step}``
+    failed attempts of a checkpoint step that the worker retried (``quarantine_write``,
+    ``producer_flush``, ``offset_commit``): the store or the broker is struggling.
 ``dataquarantine_contract_registry_up`` and ``dataquarantine_contract_registry_errors_total``
     whether the contract registry answered the last attempt, and the failed attempts (the
     worker keeps its contracts meanwhile).
@@ -30,6 +35,7 @@ stream of junk ``_schema`` values cannot explode the number of series.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -106,7 +112,26 @@ class StreamMetrics:
             "Failed attempts to reach the contract registry (the contracts in use stay).",
             registry=r,
         )
+        self.ready = Gauge(
+            "dataquarantine_worker_ready",
+            "1 while the worker is ready (broker and store reachable, running), else 0.",
+            registry=r,
+        )
+        self.retries = Counter(
+            "dataquarantine_stream_retries",
+            "Failed attempts of a checkpoint step that were retried, by step.",
+            ("step",),
+            registry=r,
+        )
         self._children: dict[tuple[str, str, str], _Children] = {}
+
+    def track_ready(self, ready: Callable[[], bool]) -> None:
+        """Answer ``dataquarantine_worker_ready`` from ``ready()`` at each scrape."""
+        self.ready.set_function(lambda: 1.0 if ready() else 0.0)
+
+    def observe_retry(self, step: str) -> None:
+        """A checkpoint step (``"quarantine write"``, ...) failed and is retried."""
+        self.retries.labels(step.replace(" ", "_")).inc()
 
     def _counters(self, key: tuple[str, str, str]) -> _Children:
         children = self._children.get(key)

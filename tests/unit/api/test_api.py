@@ -348,6 +348,7 @@ def test_reprocess_remediates_and_counts_its_actions_in_metrics(tmp_path: Path) 
         'dataquarantine_remediations_total{action="coerce_float",contract="orders",'
         'outcome="applied"} 1.0' in metrics
     )
+    assert 'dataquarantine_reprocess_total{contract="orders",outcome="reprocessed"} 1.0' in metrics
 
 
 @pytest.mark.parametrize("name", ["..", "../x", "a/b", "a\\b", "a\x00b", "x" * 200, "\u043erders"])

@@ -3,6 +3,7 @@ remediation), resolve/discard, bulk jobs, schema registration."""
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -116,10 +117,20 @@ def test_reprocess_valid_publishes_once(service: ReviewService, tmp_path: Path) 
     assert published[0]["record"] == {"order_id": "o", "amount": 3}
 
 
-def test_reprocess_invalid_counts_attempts_then_dead(service: ReviewService) -> None:
+def test_reprocess_invalid_counts_attempts_then_dead(
+    service: ReviewService, caplog: pytest.LogCaptureFixture
+) -> None:
     (rid,) = _put(service, b'{"order_id": "o", "amount": -1}')
-    statuses = [service.reprocess(rid, actor="x").status for _ in range(3)]
+    outcomes: list[tuple[str, str]] = []
+    service.reprocess_observers.append(
+        lambda contract, outcome: outcomes.append((contract, outcome))
+    )
+    with caplog.at_level(logging.WARNING, "dataquarantine.review"):
+        statuses = [service.reprocess(rid, actor="x").status for _ in range(3)]
     assert statuses == [Status.QUARANTINED, Status.QUARANTINED, Status.DEAD]
+    assert [o for _, o in outcomes] == ["still_invalid", "still_invalid", "dead"]
+    (dead,) = caplog.records
+    assert dead.quarantine_id == str(rid) and "dead" in dead.getMessage()
     record = service.record(rid)
     assert (record.status, record.attempts) == (Status.DEAD, 3)
     assert record.errors[0].path == "/amount"

@@ -132,6 +132,10 @@ class Observer:
         self.fail = fail
         self.batches: list[BatchStats] = []
         self.cleared: list[Partition] = []
+        self.retried: list[str] = []
+
+    def observe_retry(self, step: str) -> None:
+        self.retried.append(step)
 
     def observe_batch(self, stats: BatchStats) -> None:
         self.batches.append(stats)
@@ -215,17 +219,23 @@ def test_a_no_invalid_items_means_no_write_but_flush_and_commit(h: Harness) -> N
     assert h.committer.sealed is None and len(h.observer.batches) == 1
 
 
-def test_b_transient_write_failures_pause_back_off_and_rewrite_the_rest(h: Harness) -> None:
+def test_b_transient_write_failures_pause_back_off_and_rewrite_the_rest(
+    h: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
     h.consume(P0, range(0, 4), invalid=3)
     h.committer.open.durable = 1  # the first item is durable already
     h.store.fail_next(3)
     h.committer.seal()
-    assert h.committer.finish(blocking=True)
+    with caplog.at_level(logging.WARNING, "dataquarantine.stream"):
+        assert h.committer.finish(blocking=True)
+    warned = [r for r in caplog.records if "retrying" in r.getMessage()]
+    assert warned and all(r.batch == 1 for r in warned)  # the log line's batch
     assert h.clock.waits == [POLICY.backoff(n) for n in (1, 2, 3)] == [0.1, 0.2, 0.4]
     assert h.writer.calls == [2, 2, 2, 2]  # only items[durable:], each time
     assert h.group.pauses == 3 and not h.group.paused  # resumed after the commit
     assert h.group.commits == [{P0: 4}] and h.stored() == 2
     assert h.status.store_ok
+    assert h.observer.retried == ["quarantine write"] * 3  # dataquarantine_stream_retries_total
 
 
 def test_c_terminal_write_failure_raises_and_keeps_the_checkpoint(h: Harness) -> None:

@@ -183,3 +183,16 @@ def test_revoked_partitions_lose_their_lag_series() -> None:
     clear_lag([metrics], {("raw", 0)})  # what Committer.drop does for revoked partitions
     families = {s.labels["partition"] for s in metrics.lag.collect()[0].samples}
     assert families == {"1"}
+
+
+def test_readiness_is_read_at_scrape_time_and_retries_are_counted_by_step() -> None:
+    metrics = StreamMetrics(CollectorRegistry())
+    ready = [False]
+    metrics.track_ready(lambda: ready[0])
+    assert b"dataquarantine_worker_ready 0.0" in generate_latest(metrics.registry)
+    ready[0] = True
+    assert b"dataquarantine_worker_ready 1.0" in generate_latest(metrics.registry)
+    metrics.observe_retry("quarantine write")
+    metrics.observe_retry("quarantine write")
+    text = generate_latest(metrics.registry).decode()
+    assert 'dataquarantine_stream_retries_total{step="quarantine_write"} 2.0' in text
