@@ -232,11 +232,13 @@ def open_quarantine(settings: Settings) -> Quarantine:
 
 
 def open_contracts(settings: Settings) -> LiveRegistry:
-    """The contract registry of ``settings`` (``DQ_CONTRACTS_URL``, else the folder), loaded."""
+    """The contract registry of ``settings`` (``DQ_CONTRACTS_URL``, else the folder), loaded
+    for a one-shot command (no change notifications)."""
     from dataquarantine.registry import open_registry
 
     return open_registry(
         settings.contracts,
         poll_seconds=settings.contracts_poll_seconds,
         cache=settings.contracts_cache,
+        follow=False,
     )

@@ -49,9 +49,11 @@ def open_registry(
     poll_seconds: float,
     cache: str = "",
     observers: Sequence[RegistryObserver] = (),
+    follow: bool = True,
 ) -> LiveRegistry:
     """Open the registry at ``url`` and load it (see :class:`LiveRegistry` for a source that
-    is down at start). ``cache`` is the local cache folder of a remote registry ("": none)."""
+    is down at start). ``cache`` is the local cache folder of a remote registry ("": none);
+    ``follow=False`` for a one-shot command (no change notifications)."""
     source = open_source(url)
     try:
         return LiveRegistry(
@@ -59,6 +61,7 @@ def open_registry(
             poll_seconds=poll_seconds,
             cache_dir=Path(cache) if cache else None,
             observers=observers,
+            follow=follow,
         )
     except BaseException:
         source.close()

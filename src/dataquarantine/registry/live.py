@@ -73,7 +73,9 @@ def _write_cache(folder: Path, entries: list[StoredContract]) -> None:
 
 
 class LiveRegistry:
-    """A :class:`ContractRegistry` over a source, reloaded when the source changes."""
+    """A :class:`ContractRegistry` over a source, reloaded when the source changes.
+
+    ``follow=False`` (one-shot commands) loads it without listening for notifications."""
 
     def __init__(
         self,
@@ -84,6 +86,7 @@ class LiveRegistry:
         backoff: RetryPolicy = DEFAULT_BACKOFF,
         observers: Sequence[RegistryObserver] = (),
         clock: Callable[[], float] = time.monotonic,
+        follow: bool = True,
     ) -> None:
         self.source = source
         self.poll_seconds = poll_seconds
@@ -98,7 +101,8 @@ class LiveRegistry:
         self.errors_total = 0
         self._retry_at = 0.0
         self.registry = self._start()
-        self._unwatch = source.watch(self.registry.mark_stale)
+        #: Change notifications (PostgreSQL); a one-shot command does not follow changes.
+        self._unwatch = source.watch(self.registry.mark_stale) if follow else None
 
     def _start(self) -> ContractRegistry:
         try:
