@@ -5,7 +5,8 @@ The table is created by the migrations (:mod:`dataquarantine.db.migrations.regis
 URL's ``?schema=``. A registration inserts one row and, in the same transaction, notifies the
 ``dq_contracts`` channel with the schema as payload; every listening process marks its registry
 stale and reloads it at its next batch boundary. A lost listening connection is reopened with
-backoff, and a reopened one counts as a change (a notification may have been missed).
+backoff; every LISTEN that starts counts as a change (a notification may have been missed
+before it).
 """
 
 from __future__ import annotations
@@ -190,8 +191,8 @@ class PostgresSource:
                 conn.execute(f"LISTEN {CHANNEL}")
                 if failures:
                     log.info("registry notifications back after %d attempt(s)", failures)
-                    on_change()  # a registration may have happened meanwhile
                 failures = 0
+                on_change()  # a registration may have happened before this LISTEN
                 while not stop.is_set():
                     for note in conn.notifies(timeout=0.5):
                         if note.payload == schema:

@@ -98,7 +98,6 @@ class ContractRegistry:
             fresh._stored[entry.ref] = entry
         self._by_name, self._stored = fresh._by_name, fresh._stored
         self._revision = revision
-        self._stale = False
         self._checked_at = time.monotonic()
         self.generation += 1
 
@@ -117,7 +116,7 @@ class ContractRegistry:
         if not self._stale and now - self._checked_at < min_interval:
             return False
         self._checked_at = now
-        self._stale = False
+        self._stale = False  # a notification from now on asks again
         if self.source.revision() == self._revision:
             return False
         self.reload()
