@@ -180,6 +180,9 @@ def resolve_format(fmt: LogFormat | str | None, stream: TextIO | None = None) ->
     return LogFormat.TEXT if out.isatty() else LogFormat.JSON
 
 
+_OWN_HANDLER_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
+
+
 def configure(
     fmt: LogFormat | str | None = None,
     level: LogLevel | str | None = None,
@@ -199,6 +202,12 @@ def configure(
     handler.setFormatter(formatter(chosen))
     handler.addFilter(MaskingFilter())
     root.addHandler(handler)
+    # uvicorn's own default config gives its loggers unmasked handlers and stops propagation;
+    # whoever applied it before us (an embedding app, a test), they go through ours instead.
+    for name in _OWN_HANDLER_LOGGERS:
+        own = logging.getLogger(name)
+        own.handlers.clear()
+        own.propagate = True
     set_level(level or os.environ.get(LEVEL_ENV) or default_level)
     bind(**fields)
     return chosen
