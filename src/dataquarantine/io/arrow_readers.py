@@ -37,7 +37,7 @@ from dataquarantine.io.arrow_convert import column_to_python
 from dataquarantine.io.csv_lines import CsvRecordLines
 from dataquarantine.io.records import InputFormat, RecordBatch
 
-__all__ = ["read_csv_batches", "read_parquet_batches"]
+__all__ = ["arrow_rows", "read_csv_batches", "read_parquet_batches"]
 
 _HEADER_CHUNK: Final = 1 << 16
 _NEWLINE: Final = re.compile(rb"[\r\n]")
@@ -202,7 +202,9 @@ def _csv_batch(
     return RecordBatch(uri, "csv", raws, lines, values, None, table, errors or None)
 
 
-def _parquet_batch(uri: str, chunk: pa.RecordBatch, row: int) -> RecordBatch:
+def arrow_rows(chunk: pa.RecordBatch) -> tuple[list[Any], list[bytes]]:
+    """The rows of an Arrow batch as the engine sees Parquet rows: JSON-compatible dicts
+    (null columns left out) and their JSON bytes (the quarantined payloads)."""
     names = chunk.schema.names
     columns = [column_to_python(arr) for arr in chunk.columns]
     rows = _rows(names, columns, chunk.num_rows)
@@ -210,7 +212,11 @@ def _parquet_batch(uri: str, chunk: pa.RecordBatch, row: int) -> RecordBatch:
         if arr.null_count:
             for i in pc.indices_nonzero(arr.is_null()).to_pylist():
                 rows[i].pop(name, None)
-    raws = [_dumps(r) for r in rows]
+    return rows, [_dumps(r) for r in rows]
+
+
+def _parquet_batch(uri: str, chunk: pa.RecordBatch, row: int) -> RecordBatch:
+    rows, raws = arrow_rows(chunk)
     lines = list(range(row + 1, row + 1 + chunk.num_rows))
     return RecordBatch(uri, _PARQUET, raws, lines, rows, None, chunk)
 
