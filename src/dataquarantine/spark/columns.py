@@ -9,6 +9,8 @@ from __future__ import annotations
 from typing import Any, Final
 
 import pyarrow as pa
+from pyspark.sql import Column
+from pyspark.sql import functions as F
 from pyspark.sql.types import (
     ArrayType,
     BinaryType,
@@ -36,6 +38,7 @@ __all__ = [
     "VIOLATION_FIELDS",
     "WARNINGS",
     "engine_fields",
+    "ref",
     "violations_arrow_type",
 ]
 
@@ -95,3 +98,8 @@ def engine_fields() -> list[StructField]:
         StructField(PAYLOAD, BinaryType(), nullable=True),
         StructField(ID, StringType(), nullable=True),
     ]
+
+
+def ref(name: str) -> Column:
+    """A top-level column by its exact name (dots and backticks are not paths)."""
+    return F.col("`" + name.replace("`", "``") + "`")

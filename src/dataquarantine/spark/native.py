@@ -45,6 +45,7 @@ from pyspark.sql.types import (
     StructType,
 )
 
+from dataquarantine.spark.columns import ref
 from dataquarantine.validation.contract import Contract
 
 __all__ = ["surely_valid"]
@@ -75,10 +76,6 @@ def _json_type(t: DataType) -> str | None:
     if isinstance(t, (FloatType, DoubleType)):
         return "number"
     return None
-
-
-def _col(name: str) -> Column:
-    return F.col("`" + name.replace("`", "``") + "`")
 
 
 def _and(parts: list[Column]) -> Column:
@@ -120,7 +117,7 @@ def _root(schema: Any, columns: dict[str, DataType]) -> Column | None:
             raise _Unsupported(f"keyword {key!r} at the root")
     parts: list[Column] = []
     for name, typ in columns.items():
-        col = _col(name)
+        col = ref(name)
         present = _value(props[name], col, typ) if name in props else _extra(extra_allowed, typ)
         if name in required:
             if present is None:

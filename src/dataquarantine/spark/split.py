@@ -33,6 +33,7 @@ from dataquarantine.spark.columns import (
     VALID,
     WARNINGS,
     engine_fields,
+    ref,
 )
 from dataquarantine.spark.engine import EngineTask, InputKind, ShippedContract, run_engine
 from dataquarantine.spark.native import surely_valid
@@ -90,12 +91,28 @@ def check(
     out_schema = StructType([*located.schema.fields, *engine_fields()])
     native = surely_valid(contract, df.schema) if kind == "rows" else None
     suspects = located if native is None else located.where(~native)
-    checked = suspects.mapInArrow(functools.partial(run_engine, task), out_schema)
+    checked = _map_in_arrow(suspects, task, out_schema)
     if native is not None:
         cleared = located.where(native).select("*", *(_constant(f) for f in engine_fields()))
         checked = cleared.unionByName(checked)
     source = [FILE, ROW] if kind == "rows" else []
-    return checked.select(*columns, *source, VALID, ERRORS, WARNINGS, PAYLOAD, ID)
+    return checked.select(*map(ref, columns), *source, VALID, ERRORS, WARNINGS, PAYLOAD, ID)
+
+
+def _map_in_arrow(df: DataFrame, task: EngineTask, schema: StructType) -> DataFrame:
+    """``df`` through the engine. pyspark's ``mapInArrow`` looks columns up by name, which
+    fails for names holding a backtick: the input's columns cross it by position (renamed
+    ``_dq_c<i>``, the engine knows their names), and get their names back after it."""
+    names = df.columns
+    if task.kind == "rows":
+        n = len(task.columns)
+        renamed = [f"{RESERVED_PREFIX}c{i}" for i in range(n)]
+        df = df.toDF(*renamed, *names[n:])
+        head = zip(renamed, schema.fields[:n], strict=True)
+        fields = [StructField(r, f.dataType, f.nullable) for r, f in head]
+        schema = StructType(fields + schema.fields[n:])
+    checked = df.mapInArrow(functools.partial(run_engine, task), schema)
+    return checked.toDF(*names, *(f.name for f in engine_fields()))
 
 
 def _constant(field: StructField) -> Any:
@@ -124,9 +141,9 @@ def split(
     checked = check(df, contract, max_record_bytes=max_record_bytes)
     columns = list(df.columns)
     source = [FILE, ROW] if FILE in checked.columns else []
-    valid = checked.where(F.col(VALID)).select(*columns)
+    valid = checked.where(F.col(VALID)).select(*map(ref, columns))
     quarantine = checked.where(~F.col(VALID)).select(
-        *columns,
+        *map(ref, columns),
         *source,
         ID,
         F.lit(contract.name).alias(CONTRACT),

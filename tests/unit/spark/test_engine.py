@@ -130,3 +130,26 @@ def test_a_cell_the_engine_cannot_read_is_a_system_error_of_its_row_only(
     assert [row["_dq_valid"] for row in rows] == [True, False, True]
     error = rows[1]["_dq_errors"][0]
     assert (error["code"], error["path"]) == ("system_error", "")
+
+
+def test_column_names_with_dots_and_backticks_are_plain_names(spark: Any, tmp_path: Path) -> None:
+    contract = Contract.from_dict(
+        {
+            "name": "odd",
+            "version": "1.0.0",
+            "schema": {
+                "type": "object",
+                "required": ["a.b"],
+                "properties": {"a.b": {"type": "integer", "maximum": 5}, "c`d e": {}},
+            },
+        }
+    )
+    table = pa.table({"a.b": pa.array([1, 9, None], pa.int64()), "c`d e": ["x", "y", "z"]})
+    path = tmp_path / "odd.parquet"
+    pq.write_table(table, path)
+    got = spark_parquet_verdicts(spark.read.parquet(str(path)), contract)
+    expected = parquet_rows(path)
+    assert [got[line][0] for line, _, _ in expected] == [
+        engine_verdict(contract.validate(row)) for _, row, _ in expected
+    ]
+    assert [got[line][0][0] for line, _, _ in expected] == [True, False, False]

@@ -174,7 +174,10 @@ def test_split_on_parquet_gives_the_default_engines_verdicts_and_ids(
 def test_rows_through_both_tiers_reconcile(spark: Any, tmp_path: Path, native: Contract) -> None:
     path = _write(tmp_path / "rows.parquet", FIXED_ROWS * 3)
     df = spark.read.parquet(str(path))
+    tracker = spark.sparkContext.statusTracker()
+    before = set(tracker.getJobIdsForGroup())
     valid, quarantine = split(df, native, run_id="r")
+    assert set(tracker.getJobIdsForGroup()) == before, "split ran a Spark job"
     assert valid.columns == df.columns
     assert quarantine.columns[: len(df.columns) + 3] == [
         *df.columns,
