@@ -3,11 +3,14 @@ engine (differential), record ids, reconciliation, and laziness (no Spark job)."
 
 from __future__ import annotations
 
+import json
 import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from tests.fixtures.spark import require_spark
 
 require_spark()
@@ -125,6 +128,53 @@ def test_payloads_are_the_default_readers_records(
     assert bad and all(got == want for got, want in bad)
     assert [row["offset"] for row in rows][:2] == [0, 3 + len(TRAP_LINES[0]) + 1]
     assert rows[0]["path"] == path.resolve().as_uri()
+
+
+_JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=12),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+_RECORD = st.fixed_dictionaries(
+    {},
+    optional={
+        "id": st.integers(-3, 2**64) | st.floats(allow_nan=False) | st.text(max_size=3),
+        "user_id": st.sampled_from(["USER123456", "USER123456\n", "user1", "USER12345é"]),
+        "at": st.sampled_from(["2024-02-29T10:00:00Z", "2023-02-29T10:00:00Z", "2024-01-01"]),
+        "amount": st.integers(-2, 2) | st.floats(allow_nan=False, allow_infinity=False),
+        "kind": st.sampled_from(["signup", "login"]),
+        "email": st.text(max_size=5),
+        "tree": _JSON,
+        "extra": _JSON,
+    },
+)
+_LINE = st.one_of(
+    _RECORD.map(lambda r: json.dumps(r, ensure_ascii=False).encode()),
+    _JSON.map(lambda v: json.dumps(v).encode()),
+    st.binary(max_size=20).filter(lambda b: b"\n" not in b),
+)
+
+
+@settings(
+    max_examples=10,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(lines=st.lists(_LINE, min_size=1, max_size=60))
+def test_generated_lines_get_the_engines_verdicts(
+    spark: Any, tmp_path_factory: pytest.TempPathFactory, traps: Contract, lines: list[bytes]
+) -> None:
+    path = tmp_path_factory.mktemp("lines") / "generated.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    expected = [engine_verdict(traps.validate(raw)) for raw in jsonl_records(path)]
+    got = spark_jsonl_verdicts(read_jsonl(spark, str(path), split_bytes=512), traps)
+    assert [v for _, v in got] == expected
 
 
 def test_oversize_lines_are_parse_errors_without_parsing(
