@@ -42,8 +42,9 @@ _ARROW_SCHEMA: Final = pa.schema(
 
 
 def list_files(paths: Sequence[str]) -> list[str]:
-    """The files named by ``paths``: files, globs, and folders (their files, not recursively,
-    without hidden ones: names starting with ``.`` or ``_``, as Spark skips them)."""
+    """The absolute paths of the files named by ``paths``: files, globs, and folders (their
+    files, not recursively, without hidden ones: names starting with ``.`` or ``_``, as Spark
+    skips them)."""
     found: list[str] = []
     for given in paths:
         matches = sorted(glob.glob(given)) if glob.has_magic(given) else [given]
@@ -52,12 +53,12 @@ def list_files(paths: Sequence[str]) -> list[str]:
         for match in matches:
             if os.path.isdir(match):
                 found.extend(
-                    str(p)
+                    os.path.abspath(p)
                     for p in sorted(Path(match).iterdir())
                     if p.is_file() and not p.name.startswith((".", "_"))
                 )
             elif os.path.isfile(match):
-                found.append(match)
+                found.append(os.path.abspath(match))
             else:
                 raise ConfigError(f"input {match!r} does not exist")
     return found
