@@ -24,9 +24,9 @@ from dataquarantine.spark.columns import (
     VALID,
     WARNINGS,
 )
+from dataquarantine.spark.frames import check, split
 from dataquarantine.spark.jsonl import read_jsonl
 from dataquarantine.spark.native import surely_valid
-from dataquarantine.spark.split import check, split
 
 __all__ = [
     "CONTRACT",

@@ -1,7 +1,7 @@
 """The columns ``split`` adds, with their Spark and Arrow types.
 
 The quarantine frame carries the input's columns plus these; the checked frame of
-:func:`~dataquarantine.spark.split.check` also carries :data:`VALID` and :data:`WARNINGS`.
+:func:`~dataquarantine.spark.frames.check` also carries :data:`VALID` and :data:`WARNINGS`.
 """
 
 from __future__ import annotations

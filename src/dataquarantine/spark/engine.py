@@ -111,7 +111,7 @@ def run_engine(task: EngineTask, batches: Iterator[Any]) -> Iterator[Any]:
 def _check_rows(
     task: EngineTask, contract: Contract, batch: Any
 ) -> tuple[list[bytes], list[str], BatchResult]:
-    n = len(task.columns)  # the first n columns, by position (see split._map_in_arrow)
+    n = len(task.columns)  # the first n columns, by position (see frames._map_in_arrow)
     data = pa.RecordBatch.from_arrays(batch.columns[:n], names=list(task.columns))
     unconvertible: dict[int, str] = {}
     try:
