@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import hashlib
 import pickle
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
 import pyarrow as pa
 
 from dataquarantine.contracts.model import ContractSpec
-from dataquarantine.io.arrow_readers import arrow_rows
+from dataquarantine.io.arrow_readers import arrow_rows, row_payload
 from dataquarantine.io.records import oversize_reason
 from dataquarantine.kernel.results import (
     BatchResult,
@@ -97,53 +97,54 @@ class EngineTask:
     max_record_bytes: int | None
 
 
+#: The payload and the coordinates of record ``i`` of a batch, computed for invalid ones only.
+Locate = Callable[[int], tuple[bytes, str]]
+
+
 def run_engine(task: EngineTask, batches: Iterator[Any]) -> Iterator[Any]:
     """``mapInArrow`` body: each batch with the engine's verdict columns appended."""
     contract = compiled(task.contract)
     for batch in batches:
         if task.kind == "jsonl":
-            payloads, coordinates, result = _check_lines(task, contract, batch)
+            result, locate = _check_lines(task, contract, batch)
         else:
-            payloads, coordinates, result = _check_rows(task, contract, batch)
-        yield _with_verdicts(batch, payloads, coordinates, result)
+            result, locate = _check_rows(task, contract, batch)
+        yield _with_verdicts(batch, result, locate)
 
 
-def _check_rows(
-    task: EngineTask, contract: Contract, batch: Any
-) -> tuple[list[bytes], list[str], BatchResult]:
+def _check_rows(task: EngineTask, contract: Contract, batch: Any) -> tuple[BatchResult, Locate]:
     n = len(task.columns)  # the first n columns, by position (see frames._map_in_arrow)
     data = pa.RecordBatch.from_arrays(batch.columns[:n], names=list(task.columns))
     unconvertible: dict[int, str] = {}
     try:
-        rows, payloads = arrow_rows(data)
+        rows = arrow_rows(data)
     except Exception:  # one bad cell (e.g. a string that is not UTF-8): convert row by row
-        rows, payloads, unconvertible = _rows_one_by_one(data)
+        rows, unconvertible = _rows_one_by_one(data)
     result = validate_forced(contract, rows, keep_values=False)
     _force_errors(result, unconvertible, ErrorCode.SYSTEM_ERROR)
-    uris = batch.column(FILE).to_pylist()
-    rows = batch.column(ROW).to_pylist()
-    coordinates = [row_coordinates(u, r) for u, r in zip(uris, rows, strict=True)]
-    return payloads, coordinates, result
+    uris, lines = batch.column(FILE), batch.column(ROW)
+
+    def locate(i: int) -> tuple[bytes, str]:
+        payload = b"{}" if i in unconvertible else row_payload(rows[i])
+        return payload, row_coordinates(uris[i].as_py(), lines[i].as_py())
+
+    return result, locate
 
 
-def _rows_one_by_one(data: Any) -> tuple[list[Any], list[bytes], dict[int, str]]:
+def _rows_one_by_one(data: Any) -> tuple[list[Any], dict[int, str]]:
     rows: list[Any] = []
-    payloads: list[bytes] = []
     failed: dict[int, str] = {}
     for i in range(data.num_rows):
         try:
-            (row,), (payload,) = arrow_rows(data.slice(i, 1))
+            (row,) = arrow_rows(data.slice(i, 1))
         except Exception as exc:
             failed[i] = f"the row cannot be read as JSON values: {exc!r}"
-            row, payload = {}, b"{}"
+            row = {}
         rows.append(row)
-        payloads.append(payload)
-    return rows, payloads, failed
+    return rows, failed
 
 
-def _check_lines(
-    task: EngineTask, contract: Contract, batch: Any
-) -> tuple[list[bytes], list[str], BatchResult]:
+def _check_lines(task: EngineTask, contract: Contract, batch: Any) -> tuple[BatchResult, Locate]:
     lines: list[bytes] = batch.column(LINE_VALUE).to_pylist()
     offsets: list[int] = batch.column(LINE_OFFSET).to_pylist()
     payloads = [line_payload(line, offset) for line, offset in zip(lines, offsets, strict=True)]
@@ -157,9 +158,12 @@ def _check_lines(
         items = [b"{}" if i in oversize else p for i, p in enumerate(payloads)]
     result = validate_forced(contract, items, keep_values=False)
     _force_errors(result, oversize, ErrorCode.PARSE_ERROR)
-    paths = batch.column(LINE_PATH).to_pylist()
-    coordinates = [line_coordinates(u, o) for u, o in zip(paths, offsets, strict=True)]
-    return payloads, coordinates, result
+    paths = batch.column(LINE_PATH)
+
+    def locate(i: int) -> tuple[bytes, str]:
+        return payloads[i], line_coordinates(paths[i].as_py(), offsets[i])
+
+    return result, locate
 
 
 def _force_errors(result: BatchResult, reasons: dict[int, str], code: ErrorCode) -> None:
@@ -184,29 +188,40 @@ def _violation_rows(violations: tuple[Violation, ...]) -> list[dict[str, str | N
     ]
 
 
-def _with_verdicts(
-    batch: Any, payloads: list[bytes], coordinates: list[str], result: BatchResult
-) -> Any:
+def _violations_array(n: int, found: dict[int, tuple[Violation, ...]]) -> Any:
+    """The list column of ``n`` rows holding ``found[i]`` at row ``i`` (empty elsewhere)."""
+    offsets = [0] * (n + 1)
+    items: list[dict[str, str | None]] = []
+    for i in range(n):
+        violations = found.get(i)
+        if violations:
+            items.extend(_violation_rows(violations))
+        offsets[i + 1] = len(items)
+    kind = violations_arrow_type()
+    values = pa.array(items, kind.value_type)
+    return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), values, type=kind)
+
+
+def _with_verdicts(batch: Any, result: BatchResult, locate: Locate) -> Any:
     n = batch.num_rows
     valid = [True] * n
-    errors: list[list[dict[str, str | None]]] = [[] for _ in range(n)]
-    warnings: list[list[dict[str, str | None]]] = [[] for _ in range(n)]
     kept: list[bytes | None] = [None] * n
     ids: list[str | None] = [None] * n
+    errors: dict[int, tuple[Violation, ...]] = {}
+    warnings = dict(result.warnings)
     for i, res in result.invalid.items():
         valid[i] = False
-        errors[i] = _violation_rows(res.errors)
-        warnings[i] = _violation_rows(res.warnings)
-        kept[i] = payloads[i]
-        ids[i] = record_id(coordinates[i], payloads[i])
-    for i, found in result.warnings.items():
-        warnings[i] = _violation_rows(found)
-    kind = violations_arrow_type()
+        errors[i] = res.errors
+        if res.warnings:
+            warnings[i] = res.warnings
+        payload, coordinates = locate(i)
+        kept[i] = payload
+        ids[i] = record_id(coordinates, payload)
     arrays = [
         *batch.columns,
         pa.array(valid, pa.bool_()),
-        pa.array(errors, kind),
-        pa.array(warnings, kind),
+        _violations_array(n, errors),
+        _violations_array(n, warnings),
         pa.array(kept, pa.binary()),
         pa.array(ids, pa.string()),
     ]
