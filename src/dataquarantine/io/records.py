@@ -5,12 +5,26 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
-__all__ = ["DEFAULT_MAX_RECORD_BYTES", "INPUT_FORMATS", "InputFormat", "RecordBatch"]
+__all__ = [
+    "DEFAULT_MAX_RECORD_BYTES",
+    "INPUT_FORMATS",
+    "InputFormat",
+    "RecordBatch",
+    "oversize_reason",
+]
 
 InputFormat = Literal["jsonl", "csv", "parquet"]
 INPUT_FORMATS: Final[tuple[InputFormat, ...]] = ("jsonl", "csv", "parquet")
 #: JSONL records larger than this are not parsed (``DQ_MAX_RECORD_BYTES``).
 DEFAULT_MAX_RECORD_BYTES: Final = 16 << 20
+
+
+def oversize_reason(size: int, limit: int) -> str:
+    """The ``parse_error`` message of a JSONL record larger than ``limit`` bytes."""
+    return (
+        f"record of {size:,} bytes is larger than the limit of {limit:,} bytes "
+        "(DQ_MAX_RECORD_BYTES); it was not parsed"
+    )
 
 
 @dataclass(slots=True)

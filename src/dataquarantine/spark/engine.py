@@ -1,0 +1,229 @@
+"""The engine tier: rows checked by the engine itself, batched inside ``mapInArrow``.
+
+This module runs in Spark's Python workers. The contract travels as its specification and
+resolved schema (:class:`ShippedContract`, picklable) and is compiled once per worker process.
+Each Arrow batch is turned into records exactly as the default engine reads them (typed rows
+as :func:`~dataquarantine.io.arrow_readers.arrow_rows` converts Parquet rows, JSON lines as
+:func:`~dataquarantine.io.readers.iter_jsonl` splits them) and validated by
+:func:`~dataquarantine.validation.engine.validate_forced`, so the verdicts, codes and paths are
+the engine's by construction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import pickle
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Final, Literal
+
+import pyarrow as pa
+
+from dataquarantine.contracts.model import ContractSpec
+from dataquarantine.io.arrow_readers import arrow_rows, row_payload
+from dataquarantine.io.records import oversize_reason
+from dataquarantine.kernel.results import (
+    BatchResult,
+    ErrorCode,
+    ValidationResult,
+    Violation,
+)
+from dataquarantine.spark.columns import (
+    ERRORS,
+    FILE,
+    ID,
+    LINE_OFFSET,
+    LINE_PATH,
+    LINE_VALUE,
+    PAYLOAD,
+    ROW,
+    VALID,
+    VIOLATION_FIELDS,
+    WARNINGS,
+    violations_arrow_type,
+)
+from dataquarantine.spark.ids import line_coordinates, record_id, row_coordinates
+from dataquarantine.spark.jsonl_lines import line_payload
+from dataquarantine.validation.contract import Contract
+from dataquarantine.validation.engine import validate_forced
+
+__all__ = ["EngineTask", "InputKind", "ShippedContract", "compiled", "run_engine"]
+
+InputKind = Literal["rows", "jsonl"]
+
+#: Compiled contracts of this worker process, by fingerprint (workers are reused across tasks).
+_COMPILED: dict[str, Contract] = {}
+_MAX_COMPILED: Final = 16
+
+
+@dataclass(frozen=True, slots=True)
+class ShippedContract:
+    """What executors need to compile a contract: its specification and resolved schema.
+
+    The driver compiled (and so checked) the contract already; workers compile it without the
+    schema cost check. A ``retriever`` of the driver's contract is not shipped: remote ``$ref``
+    must resolve without one on the executors."""
+
+    spec: ContractSpec
+    schema: Any
+    fingerprint: str
+
+    @classmethod
+    def of(cls, contract: Contract) -> ShippedContract:
+        blob = pickle.dumps((contract.spec, contract.schema), protocol=5)
+        return cls(contract.spec, contract.schema, hashlib.sha256(blob).hexdigest())
+
+
+def compiled(shipped: ShippedContract) -> Contract:
+    """The contract compiled in this process (once per fingerprint)."""
+    contract = _COMPILED.get(shipped.fingerprint)
+    if contract is None:
+        contract = Contract(shipped.spec, schema=shipped.schema, max_fanout=None)
+        if len(_COMPILED) >= _MAX_COMPILED:
+            _COMPILED.clear()
+        _COMPILED[shipped.fingerprint] = contract
+    return contract
+
+
+@dataclass(frozen=True, slots=True)
+class EngineTask:
+    """One ``mapInArrow`` stage: which contract, which input kind, which columns are data."""
+
+    contract: ShippedContract
+    kind: InputKind
+    #: The input's own columns (typed rows: the record's fields, in order).
+    columns: tuple[str, ...]
+    #: JSON lines longer than this are ``parse_error`` without being parsed (``None``: no limit).
+    max_record_bytes: int | None
+
+
+#: The payload and the coordinates of record ``i`` of a batch, computed for invalid ones only.
+Locate = Callable[[int], tuple[bytes, str]]
+
+
+def run_engine(task: EngineTask, batches: Iterator[Any]) -> Iterator[Any]:
+    """``mapInArrow`` body: each batch with the engine's verdict columns appended."""
+    contract = compiled(task.contract)
+    for batch in batches:
+        if task.kind == "jsonl":
+            result, locate = _check_lines(task, contract, batch)
+        else:
+            result, locate = _check_rows(task, contract, batch)
+        yield _with_verdicts(batch, result, locate)
+
+
+def _check_rows(task: EngineTask, contract: Contract, batch: Any) -> tuple[BatchResult, Locate]:
+    n = len(task.columns)  # the first n columns, by position (see frames._map_in_arrow)
+    data = pa.RecordBatch.from_arrays(batch.columns[:n], names=list(task.columns))
+    unconvertible: dict[int, str] = {}
+    try:
+        rows = arrow_rows(data)
+    except Exception:  # one bad cell (e.g. a string that is not UTF-8): convert row by row
+        rows, unconvertible = _rows_one_by_one(data)
+    result = validate_forced(contract, rows, keep_values=False)
+    _force_errors(result, unconvertible, ErrorCode.SYSTEM_ERROR)
+    uris, lines = batch.column(FILE), batch.column(ROW)
+
+    def locate(i: int) -> tuple[bytes, str]:
+        payload = b"{}" if i in unconvertible else row_payload(rows[i])
+        return payload, row_coordinates(uris[i].as_py(), lines[i].as_py())
+
+    return result, locate
+
+
+def _rows_one_by_one(data: Any) -> tuple[list[Any], dict[int, str]]:
+    rows: list[Any] = []
+    failed: dict[int, str] = {}
+    for i in range(data.num_rows):
+        try:
+            (row,) = arrow_rows(data.slice(i, 1))
+        except Exception as exc:
+            failed[i] = f"the row cannot be read as JSON values: {exc!r}"
+            row = {}
+        rows.append(row)
+    return rows, failed
+
+
+def _check_lines(task: EngineTask, contract: Contract, batch: Any) -> tuple[BatchResult, Locate]:
+    lines: list[bytes] = batch.column(LINE_VALUE).to_pylist()
+    offsets: list[int] = batch.column(LINE_OFFSET).to_pylist()
+    payloads = [line_payload(line, offset) for line, offset in zip(lines, offsets, strict=True)]
+    limit = task.max_record_bytes
+    oversize: dict[int, str] = {}
+    items = payloads
+    if limit is not None and payloads and max(map(len, payloads)) > limit:
+        oversize = {
+            i: oversize_reason(len(p), limit) for i, p in enumerate(payloads) if len(p) > limit
+        }
+        items = [b"{}" if i in oversize else p for i, p in enumerate(payloads)]
+    result = validate_forced(contract, items, keep_values=False)
+    _force_errors(result, oversize, ErrorCode.PARSE_ERROR)
+    paths = batch.column(LINE_PATH)
+
+    def locate(i: int) -> tuple[bytes, str]:
+        return payloads[i], line_coordinates(paths[i].as_py(), offsets[i])
+
+    return result, locate
+
+
+def _force_errors(result: BatchResult, reasons: dict[int, str], code: ErrorCode) -> None:
+    """Records that could not be read are invalid with ``reasons``, whatever the engine said
+    about their placeholder (as the default runner does for unreadable rows)."""
+    for i, reason in reasons.items():
+        ref = result.contracts[i]
+        result.invalid[i] = ValidationResult(False, (Violation(code, "", reason),), contract=ref)
+        result.warnings.pop(i, None)
+
+
+def _violation_rows(violations: tuple[Violation, ...]) -> list[dict[str, str | None]]:
+    return [
+        dict(
+            zip(
+                VIOLATION_FIELDS,
+                (v.code.value, v.path, v.message, v.rule, v.keyword, v.severity.value),
+                strict=True,
+            )
+        )
+        for v in violations
+    ]
+
+
+def _violations_array(n: int, found: dict[int, tuple[Violation, ...]]) -> Any:
+    """The list column of ``n`` rows holding ``found[i]`` at row ``i`` (empty elsewhere)."""
+    offsets = [0] * (n + 1)
+    items: list[dict[str, str | None]] = []
+    for i in range(n):
+        violations = found.get(i)
+        if violations:
+            items.extend(_violation_rows(violations))
+        offsets[i + 1] = len(items)
+    kind = violations_arrow_type()
+    values = pa.array(items, kind.value_type)
+    return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), values, type=kind)
+
+
+def _with_verdicts(batch: Any, result: BatchResult, locate: Locate) -> Any:
+    n = batch.num_rows
+    valid = [True] * n
+    kept: list[bytes | None] = [None] * n
+    ids: list[str | None] = [None] * n
+    errors: dict[int, tuple[Violation, ...]] = {}
+    warnings = dict(result.warnings)
+    for i, res in result.invalid.items():
+        valid[i] = False
+        errors[i] = res.errors
+        if res.warnings:
+            warnings[i] = res.warnings
+        payload, coordinates = locate(i)
+        kept[i] = payload
+        ids[i] = record_id(coordinates, payload)
+    arrays = [
+        *batch.columns,
+        pa.array(valid, pa.bool_()),
+        _violations_array(n, errors),
+        _violations_array(n, warnings),
+        pa.array(kept, pa.binary()),
+        pa.array(ids, pa.string()),
+    ]
+    names = [*batch.schema.names, VALID, ERRORS, WARNINGS, PAYLOAD, ID]
+    return pa.RecordBatch.from_arrays(arrays, names=names)

@@ -1,0 +1,155 @@
+"""``split`` and ``check``: a DataFrame through a contract, built lazily on the driver.
+
+Both only plan: no Spark job runs and nothing is collected to the driver until the returned
+DataFrames are used. :func:`check` gives every input row with its verdict columns; ``split``
+derives the valid and the quarantine frames from it. Each use of a returned frame recomputes
+it (Spark does not cache unasked): the engine is deterministic, so every use sees the same
+verdicts; cache the checked frame, or write both sides from one pass, to check rows once.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Final
+
+from pyspark.errors import AnalysisException
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql.types import StructField, StructType
+
+from dataquarantine.errors import ConfigError
+from dataquarantine.io.records import DEFAULT_MAX_RECORD_BYTES
+from dataquarantine.kernel.ids import new_run_id
+from dataquarantine.spark.columns import (
+    CONTRACT,
+    CONTRACT_VERSION,
+    ERRORS,
+    FILE,
+    ID,
+    JSONL_SCHEMA,
+    PAYLOAD,
+    ROW,
+    RUN_ID,
+    VALID,
+    WARNINGS,
+    engine_fields,
+    ref,
+)
+from dataquarantine.spark.engine import EngineTask, InputKind, ShippedContract, run_engine
+from dataquarantine.spark.native import surely_valid
+from dataquarantine.validation.contract import Contract
+
+__all__ = ["RESERVED_PREFIX", "check", "split"]
+
+#: Input columns may not start with this: the added columns do.
+RESERVED_PREFIX: Final = "_dq_"
+
+
+def _input_kind(df: DataFrame) -> InputKind:
+    return "jsonl" if df.schema == JSONL_SCHEMA else "rows"
+
+
+def _with_coordinates(df: DataFrame) -> DataFrame:
+    """Typed input with its file URI and row index (from Spark's hidden ``_metadata``)."""
+    try:
+        located = df.select(
+            "*",
+            # Hadoop names local files file:/abs/path, the default engine file:///abs/path.
+            F.regexp_replace("_metadata.file_path", "^file:/(?!/)", "file:///").alias(FILE),
+            (F.col("_metadata.row_index") + 1).alias(ROW),
+        )
+    except AnalysisException as exc:
+        raise ConfigError(
+            "split needs the rows' coordinates for their ids: give a DataFrame read from "
+            "Parquet files (spark.read.parquet, whose _metadata has row_index) or JSON lines "
+            f"read with dataquarantine.spark.read_jsonl ({exc.getCondition() or exc})"
+        ) from None
+    return located
+
+
+def check(
+    df: DataFrame,
+    contract: Contract,
+    *,
+    max_record_bytes: int | None = DEFAULT_MAX_RECORD_BYTES,
+) -> DataFrame:
+    """Every row of ``df`` with the input's columns and :data:`~.columns.VALID`,
+    :data:`~.columns.ERRORS`, :data:`~.columns.WARNINGS`, :data:`~.columns.PAYLOAD` and
+    :data:`~.columns.ID` (the last two are null on valid rows). Lazy: runs no Spark job.
+
+    ``df`` is typed rows read from Parquet (each column a top-level field; null columns are
+    absent fields, as in the default engine) or the raw lines of
+    :func:`~dataquarantine.spark.jsonl.read_jsonl`. ``max_record_bytes``: JSON lines longer
+    than this are ``parse_error`` without being parsed, as ``DQ_MAX_RECORD_BYTES``."""
+    reserved = [c for c in df.columns if c.startswith(RESERVED_PREFIX)]
+    if reserved:
+        raise ConfigError(f"input columns may not start with {RESERVED_PREFIX!r}: {reserved}")
+    kind = _input_kind(df)
+    columns = tuple(df.columns)
+    located = df if kind == "jsonl" else _with_coordinates(df)
+    task = EngineTask(ShippedContract.of(contract), kind, columns, max_record_bytes)
+    out_schema = StructType([*located.schema.fields, *engine_fields()])
+    native = surely_valid(contract, df.schema) if kind == "rows" else None
+    suspects = located if native is None else located.where(~native)
+    checked = _map_in_arrow(suspects, task, out_schema)
+    if native is not None:
+        cleared = located.where(native).select("*", *(_constant(f) for f in engine_fields()))
+        checked = cleared.unionByName(checked)
+    source = [FILE, ROW] if kind == "rows" else []
+    return checked.select(*map(ref, columns), *source, VALID, ERRORS, WARNINGS, PAYLOAD, ID)
+
+
+def _map_in_arrow(df: DataFrame, task: EngineTask, schema: StructType) -> DataFrame:
+    """``df`` through the engine. pyspark's ``mapInArrow`` looks columns up by name, which
+    fails for names holding a backtick: the input's columns cross it by position (renamed
+    ``_dq_c<i>``, the engine knows their names), and get their names back after it."""
+    names = df.columns
+    if task.kind == "rows":
+        n = len(task.columns)
+        renamed = [f"{RESERVED_PREFIX}c{i}" for i in range(n)]
+        df = df.toDF(*renamed, *names[n:])
+        head = zip(renamed, schema.fields[:n], strict=True)
+        fields = [StructField(r, f.dataType, f.nullable) for r, f in head]
+        schema = StructType(fields + schema.fields[n:])
+    checked = df.mapInArrow(functools.partial(run_engine, task), schema)
+    return checked.toDF(*names, *(f.name for f in engine_fields()))
+
+
+def _constant(field: StructField) -> Any:
+    """The verdict columns of a row the native tier cleared."""
+    values = {VALID: F.lit(True), ERRORS: F.array(), WARNINGS: F.array()}
+    value = values.get(field.name, F.lit(None))
+    return value.cast(field.dataType).alias(field.name)
+
+
+def split(
+    df: DataFrame,
+    contract: Contract,
+    *,
+    references: Any = None,
+    run_id: str | None = None,
+    max_record_bytes: int | None = DEFAULT_MAX_RECORD_BYTES,
+) -> tuple[DataFrame, DataFrame]:
+    """``(valid, quarantine)``: the rows the contract accepts, with the input's columns
+    unchanged, and the others with the input's columns plus :data:`~.columns.ID`,
+    ``_dq_contract``, ``_dq_contract_version``, ``_dq_run_id``, :data:`~.columns.ERRORS` and
+    :data:`~.columns.PAYLOAD` (the bytes the store keeps). Rows with only warn-severity
+    violations are valid (their warnings are in :func:`check`'s frame). Lazy: runs no Spark
+    job. ``references`` (foreign keys) are not supported yet."""
+    if references is not None:
+        raise ConfigError("references are not supported by dataquarantine.spark yet")
+    checked = check(df, contract, max_record_bytes=max_record_bytes)
+    columns = list(df.columns)
+    source = [FILE, ROW] if FILE in checked.columns else []
+    valid = checked.where(F.col(VALID)).select(*map(ref, columns))
+    quarantine = checked.where(~F.col(VALID)).select(
+        *map(ref, columns),
+        *source,
+        ID,
+        F.lit(contract.name).alias(CONTRACT),
+        F.lit(contract.version).alias(CONTRACT_VERSION),
+        F.lit(run_id or new_run_id("spark")).alias(RUN_ID),
+        ERRORS,
+        PAYLOAD,
+    )
+    return valid, quarantine
