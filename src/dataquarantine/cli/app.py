@@ -35,6 +35,7 @@ from dataquarantine.cli.common import (
     sub_command,
 )
 from dataquarantine.cli.gates import gates_app
+from dataquarantine.cli.odcs import export_command, import_command
 from dataquarantine.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -55,6 +56,8 @@ contracts_app.callback()(sub_command)
 app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(contracts_app, name="contracts")
 app.add_typer(gates_app, name="gates")
+contracts_app.command("import")(import_command)
+contracts_app.command("export")(export_command)
 
 
 @app.callback()
