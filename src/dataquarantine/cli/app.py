@@ -34,6 +34,7 @@ from dataquarantine.cli.common import (
     setup_logging,
     sub_command,
 )
+from dataquarantine.cli.dlq import dlq_app
 from dataquarantine.cli.gates import gates_app
 from dataquarantine.cli.odcs import export_command, import_command
 from dataquarantine.errors import ConfigError
@@ -56,6 +57,7 @@ contracts_app.callback()(sub_command)
 app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(contracts_app, name="contracts")
 app.add_typer(gates_app, name="gates")
+app.add_typer(dlq_app, name="dlq")
 contracts_app.command("import")(import_command)
 contracts_app.command("export")(export_command)
 

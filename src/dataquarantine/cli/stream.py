@@ -29,7 +29,7 @@ from dataquarantine.infra.logs import set_level
 from dataquarantine.stream.settings import StreamSettings
 from dataquarantine.stream.stats import BatchObserver
 
-__all__ = ["build_observers", "serve_health", "stream_command"]
+__all__ = ["build_observers", "install_signals", "serve_health", "stream_command"]
 
 log = logging.getLogger("dataquarantine.stream")
 
@@ -65,7 +65,7 @@ def serve_health(
     return serve(settings.prometheus_port, ready, registry, host=settings.prometheus_host)
 
 
-def _install_signals(stop: Callable[[], None], stopping: Callable[[], bool]) -> Callable[[], None]:
+def install_signals(stop: Callable[[], None], stopping: Callable[[], bool]) -> Callable[[], None]:
     """SIGTERM/SIGINT ask for a graceful stop; a second one ends the process at once
     (nothing uncommitted is lost: it is consumed again on restart)."""
 
@@ -138,7 +138,7 @@ def stream_command(
         )
         observers = build_observers(settings)
         worker = StreamWorker(settings, observers=observers)
-        restore = _install_signals(worker.stop, lambda: worker.stopping)
+        restore = install_signals(worker.stop, lambda: worker.stopping)
         health = None
         try:
             health = serve_health(settings, worker.ready, observers)
