@@ -5,4 +5,5 @@ pytest_plugins = [
     "tests.fixtures.s3",
     "tests.fixtures.kafka",
     "tests.fixtures.prometheus",
+    "tests.fixtures.lineage",
 ]

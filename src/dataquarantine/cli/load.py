@@ -72,7 +72,14 @@ def load_command(
     from dataquarantine.validation.contract import Contract
 
     target = MetricsTarget(metrics_push, metrics_file, metrics_job)
-    with exit_codes(), _exported(target, run_id or current_run_id() or "") as record:
+    from dataquarantine.cli import lineage
+
+    rid = run_id or current_run_id() or ""
+    with (
+        exit_codes(),
+        _exported(target, rid) as record,
+        lineage.emitting("load", f"load:{contract.stem}", rid) as lineage_record,
+    ):
         require_extra("postgres", "dataquarantine load")
         from dataquarantine.load import LoadOptions, LoadRun
 
@@ -85,6 +92,8 @@ def load_command(
         finally:
             quarantine.close()
         record(summary)
+        settings = settings_from(None, store, payloads)
+        lineage_record(lineage.of_load(summary, compiled, db, settings.store_url))
         if as_json:
             render.print_json(summary.to_dict())
         else:

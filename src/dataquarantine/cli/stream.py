@@ -38,12 +38,21 @@ class Closer(Protocol):
     def close(self) -> None: ...
 
 
-def build_observers(settings: StreamSettings) -> list[BatchObserver]:
-    """The observers of committed batches (Prometheus metrics, per-minute aggregates)."""
+def build_observers(settings: StreamSettings, command: str = "stream") -> list[BatchObserver]:
+    """The observers of committed batches (Prometheus metrics, per-minute aggregates, and
+    OpenLineage events when it is configured)."""
+    from dataquarantine.cli.lineage import open_emitter
     from dataquarantine.stream.aggregates import ValidationMetricsWriter
     from dataquarantine.stream.metrics import StreamMetrics
 
-    return [StreamMetrics(), ValidationMetricsWriter(settings.store_url)]
+    observers: list[BatchObserver] = [StreamMetrics(), ValidationMetricsWriter(settings.store_url)]
+    job = f"{command}:{','.join(settings.raw_topics)}"
+    emitter = open_emitter(command, job, f"{command}-{settings.kafka_consumer_group_id}")
+    if emitter is not None:
+        from dataquarantine.cli.lineage_stream import StreamLineage
+
+        observers.append(StreamLineage(settings, emitter))
+    return observers
 
 
 def serve_health(
