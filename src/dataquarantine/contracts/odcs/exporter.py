@@ -78,12 +78,10 @@ def _schema(spec: ContractSpec, schema: Any) -> tuple[list[dict[str, Any]], list
     return props, custom
 
 
-def _references(
-    spec: ContractSpec, by_name: Mapping[str, dict[str, Any]]
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Schema-level relationships, and the references ODCS shorthand cannot name; the
-    property-level ones are added to their properties."""
-    relationships: list[dict[str, Any]] = []
+def _references(spec: ContractSpec, by_name: Mapping[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Add each reference of a top-level property to it as a ``foreignKey`` relationship;
+    return the others (a nested field, a schema-qualified table: ODCS shorthand cannot name
+    them), which travel in a custom property."""
     qualified: list[dict[str, Any]] = []
     for ref in spec.references:
         target = f"{ref.table}.{ref.column}"
@@ -94,7 +92,7 @@ def _references(
             by_name[top].setdefault("relationships", []).append(
                 {"type": "foreignKey", "to": target}
             )
-    return relationships, qualified
+    return qualified
 
 
 def _extras(spec: ContractSpec) -> list[dict[str, Any]]:
@@ -122,15 +120,13 @@ def export_odcs(spec: ContractSpec, schema: Any) -> dict[str, Any]:
             by_name[top].setdefault("quality", []).append(_quality(rule, False))
         else:
             quality.append(_quality(rule, True))
-    relationships, qualified = _references(spec, by_name)
+    qualified = _references(spec, by_name)
     if qualified:
         custom.append(_custom(REFERENCES_PROPERTY, qualified))
     custom += _extras(spec)
     obj: dict[str, Any] = {"name": spec.name, "physicalType": "table", "properties": props}
     if spec.description:
         obj["description"] = spec.description
-    if relationships:
-        obj["relationships"] = relationships
     if quality:
         obj["quality"] = quality
     if custom:
