@@ -105,29 +105,41 @@ def _file(path: str) -> LineageDataset:
     return LineageDataset("file", str(Path(path).resolve()))
 
 
+_SCHEMA_CODES: Final = ("schema_violation", "parse_error")
+
+
 def _contract_checks(
     find: Callable[[str], Contract | None],
     counts: Counter[tuple[str, str, str]],
     refs: Sequence[str],
+    *,
+    detailed: bool,
 ) -> list[Check]:
-    """Per contract version: its schema, the failing schema paths, and each rule."""
+    """Per contract version: its schema and, ``detailed`` (counts per rule and path, as
+    ``validate`` has them), the failing schema paths and each rule; otherwise (``load``: counts
+    per code) one assertion for the rules and one for the references."""
     checks: list[Check] = []
     for ref in refs:
-        name, _, version = ref.partition("@")
         contract = find(ref)
         mine = {(c, p): n for (r, c, p), n in counts.items() if r == ref}
-        schema_bad = sum(
-            n for (c, _), n in mine.items() if c in ("schema_violation", "parse_error")
-        )
-        checks.append(
-            Check("schema", f"{name}@{version}:schema", schema_bad == 0, None, schema_bad)
-        )
+        by_code: Counter[str] = Counter()
+        for (check, _), n in mine.items():
+            by_code["rule_violation" if check.startswith("rule:") else check] += n
+        schema_bad = sum(by_code[c] for c in _SCHEMA_CODES)
+        checks.append(Check("schema", f"{ref}:schema", schema_bad == 0, None, schema_bad))
+        rules = contract.spec.rules if contract is not None else ()
+        if not detailed:
+            if rules:
+                n = by_code["rule_violation"]
+                checks.append(Check("rule", f"{ref}:rules", n == 0, None, n))
+            if contract is not None and contract.spec.references:
+                n = by_code["fk_violation"]
+                checks.append(Check("foreign_key", f"{ref}:references", n == 0, None, n))
+            continue
         for (check, path), n in sorted(mine.items()):
-            if check in ("schema_violation", "parse_error") and path:
-                checks.append(
-                    Check("schema", f"{name}@{version}:schema", False, path.lstrip("/"), n)
-                )
-        for rule in contract.spec.rules if contract is not None else ():
+            if check in _SCHEMA_CODES and path:
+                checks.append(Check("schema", f"{ref}:schema", False, path.lstrip("/"), n))
+        for rule in rules:
             n = mine.get((f"rule:{rule.id}", rule.path), 0)
             column = rule.field.lstrip("/") if rule.field else None
             checks.append(Check("rule", rule.id, n == 0, column, n, rule.severity.value))
@@ -143,7 +155,7 @@ def of_validation(
 ) -> LineageReport:
     """``validate``: each input file, the valid output (if any) and the quarantine."""
     refs = [r for r in summary.by_contract if "@" in r]
-    checks = tuple(_contract_checks(registry.find, summary.failures, refs))
+    checks = tuple(_contract_checks(registry.find, summary.failures, refs, detailed=True))
     datasets = tuple(
         LineageDataset(d.namespace, d.name, checks, summary.total if len(inputs) == 1 else None)
         for d in map(_file, inputs)
@@ -162,7 +174,7 @@ def of_load(summary: LoadSummary, contract: Contract, db_url: str, store_url: st
     failures: Counter[tuple[str, str, str]] = Counter(
         {(ref, code, ""): n for code, n in c.quarantined.items()}
     )
-    checks = tuple(_contract_checks(lambda _: contract, failures, [ref]))
+    checks = tuple(_contract_checks(lambda _: contract, failures, [ref], detailed=False))
     total = c.loaded + sum(c.quarantined.values())
     staging = (
         _file(summary.staging)
