@@ -81,6 +81,14 @@ def test_import_writes_contracts_and_gates_and_warns_about_the_rest(tmp_path: Pa
     assert (summary["valid"], summary["quarantined"]) == (1, 1)
     again = _run("contracts", "import", "orders.odcs.yaml", "--contracts", "c", cwd=tmp_path)
     assert again.returncode == 2 and "--force" in again.stderr
+    # All or nothing: an existing gates file keeps the contracts from being written too.
+    (tmp_path / "c" / "orders@1.0.0.yaml").unlink()
+    again = _run("contracts", "import", "orders.odcs.yaml", "--contracts", "c", cwd=tmp_path)
+    assert again.returncode == 2 and "orders.gates.yaml exists" in again.stderr
+    assert not (tmp_path / "c" / "orders@1.0.0.yaml").exists()
+    forced = _run("contracts", "import", "orders.odcs.yaml", "--contracts", "c", "--force",
+                  cwd=tmp_path)  # fmt: skip
+    assert forced.returncode == 0, forced.stderr
 
 
 @pytest.mark.parametrize(

@@ -79,14 +79,23 @@ def import_command(
             suite = gates_from_dict({"gates": list(result.gates)}, source=gates_path)
         for item in result.unmapped:
             log.warning("ODCS part not mapped: %s", item)
+        files: list[tuple[Path, str]] = []
         for spec in result.contracts:
             data = spec.model_dump(mode="json", by_alias=True, exclude_defaults=True)
             data["version"] = str(spec.version)
-            _write(folder / spec.file_name, _dump(data), force)
-            typer.echo(f"contract {spec.ref} -> {folder / spec.file_name}")
+            files.append((folder / spec.file_name, _dump(data)))
         if suite is not None and suite.source is not None:
             header = f"# Set-level checks imported from {file.name} (ODCS).\n"
-            _write(suite.source, header + _dump({"gates": list(result.gates)}), force)
+            files.append((suite.source, header + _dump({"gates": list(result.gates)})))
+        if not force:  # all or nothing: check every file before writing one
+            for path, _ in files:
+                if path.exists():
+                    raise ConfigError(f"{path} exists (give --force to overwrite it)")
+        for path, text in files:
+            _write(path, text, force=True)
+        for spec in result.contracts:
+            typer.echo(f"contract {spec.ref} -> {folder / spec.file_name}")
+        if suite is not None:
             typer.echo(f"{len(result.gates)} gate(s) -> {suite.source}")
 
 
