@@ -17,8 +17,12 @@ __all__ = ["StreamLineage"]
 class StreamLineage:
     """A batch observer of the stream worker that emits its lineage events."""
 
-    def __init__(self, settings: StreamSettings, emitter: Emitter) -> None:
+    def __init__(
+        self, settings: StreamSettings, emitter: Emitter, *, produces: bool = True
+    ) -> None:
         self.settings = settings
+        #: False for ``dlq ingest``, which writes the store only (no valid or DLQ topic).
+        self.produces = produces
         self.emitter = emitter
         self.interval = settings.lineage_interval_seconds
         self.counts: Counter[tuple[str, str, str]] = Counter()
@@ -56,11 +60,13 @@ class StreamLineage:
             valid += rows - sum(n for (_, o), n in mine.items() if o != VALID)
             inputs.append(LineageDataset(namespace, topic, tuple(checks), rows))
         store = LineageDataset(mask_secrets(s.store_url.split("?", 1)[0]), "dq_quarantine")
-        outputs = (
-            (LineageDataset(namespace, s.kafka_valid_topic), valid),
-            (LineageDataset(namespace, s.kafka_dlq_topic), invalid),
-            (store, invalid),
-        )
+        outputs: tuple[tuple[LineageDataset, int | None], ...] = ((store, invalid),)
+        if self.produces:
+            outputs = (
+                (LineageDataset(namespace, s.kafka_valid_topic), valid),
+                (LineageDataset(namespace, s.kafka_dlq_topic), invalid),
+                *outputs,
+            )
         return LineageReport(tuple(inputs), outputs)
 
     def _emit(self, state: str) -> None:

@@ -51,7 +51,7 @@ def build_observers(settings: StreamSettings, command: str = "stream") -> list[B
     if emitter is not None:
         from dataquarantine.cli.lineage_stream import StreamLineage
 
-        observers.append(StreamLineage(settings, emitter))
+        observers.append(StreamLineage(settings, emitter, produces=command == "stream"))
     return observers
 
 
