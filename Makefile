@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # PostgreSQL of the examples (schemas crm_example and telecom_example) and of bench-gates.
 DQ_EXAMPLE_PG_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
-.PHONY: install check-core demo demo-stream prometheus-tools check-alerts test lint format bench bench-stream bench-remediation bench-gates bench-load bench-api example-gates example-telecom clean
+.PHONY: install check-core demo demo-stream prometheus-tools check-alerts datacontract-tools test lint format bench bench-stream bench-remediation bench-gates bench-load bench-api example-gates example-telecom clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +57,17 @@ prometheus-tools:
 		SUDO=; [ "$$(id -u)" -eq 0 ] || SUDO=sudo; \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO \
 			apt-get install -y -qq --no-install-recommends prometheus prometheus-pushgateway; }
+
+## datacontract-cli (PyPI) in its own .venv-datacontract (its pins clash with ours): the ODCS
+## export tests run `datacontract lint` from it on the files we write.
+DATACONTRACT := .venv-datacontract
+DATACONTRACT_VERSION ?= 1.2.8
+datacontract-tools: $(DATACONTRACT)/.installed
+$(DATACONTRACT)/.installed:
+	$(PYTHON) -m venv $(DATACONTRACT)
+	$(DATACONTRACT)/bin/python -m pip install --quiet --upgrade pip
+	$(DATACONTRACT)/bin/python -m pip install --quiet 'datacontract-cli==$(DATACONTRACT_VERSION)'
+	touch $@
 
 ## The alert rules: promtool check rules, then the promtool unit tests of every alert.
 check-alerts: prometheus-tools

@@ -6,4 +6,5 @@ pytest_plugins = [
     "tests.fixtures.kafka",
     "tests.fixtures.prometheus",
     "tests.fixtures.spark",
+    "tests.fixtures.lineage",
 ]

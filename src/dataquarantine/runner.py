@@ -81,6 +81,9 @@ class RunSummary:
     remediation: dict[str, Any] = field(default_factory=dict)
     #: Records by (contract name, ``valid`` or headline code): the stream worker's labels.
     by_schema: Counter[tuple[str, str]] = field(default_factory=Counter)
+    #: Failing records by (``name@version``, check, path): the check is the error code, or
+    #: ``rule:<id>`` for a rule (each record counted once per check and path).
+    failures: Counter[tuple[str, str, str]] = field(default_factory=Counter)
 
     @property
     def reconciles(self) -> bool:
@@ -111,8 +114,13 @@ class RunSummary:
             schema = res.contract.name if res.contract else UNKNOWN_SCHEMA
             self.by_schema[(schema, res.errors[0].code.value)] += 1
             self.by_code[res.errors[0].code.value] += 1
+            named = str(res.contract) if res.contract else NO_CONTRACT
+            seen: set[tuple[str, str, str]] = set()
             for v in res.errors:
                 self.violations_by_code[v.code.value] += 1
+                check = f"rule:{v.rule}" if v.rule is not None else v.code.value
+                seen.add((named, check, v.path))
+            self.failures.update(seen)
         for name, count in per.items():
             if count > bad[name]:
                 self.by_schema[(schema_of[name], VALID_LABEL)] += count - bad[name]

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from dataquarantine.cli import lineage
 from dataquarantine.cli.common import (
     ContractsOpt,
     ContractsUrlOpt,
@@ -37,7 +38,9 @@ from dataquarantine.cli.common import (
     sub_command,
 )
 from dataquarantine.cli.contracts import contracts_app
+from dataquarantine.cli.dlq import dlq_app
 from dataquarantine.cli.gates import gates_app
+from dataquarantine.cli.odcs import export_command, import_command
 from dataquarantine.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -56,6 +59,9 @@ quarantine_app.callback()(sub_command)
 app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(contracts_app, name="contracts")
 app.add_typer(gates_app, name="gates")
+app.add_typer(dlq_app, name="dlq")
+contracts_app.command("import")(import_command)
+contracts_app.command("export")(export_command)
 
 
 @app.callback()
@@ -117,7 +123,12 @@ def validate(
 
     target = MetricsTarget(metrics_push, metrics_file, metrics_job)
     run_id = current_run_id()
-    with exit_codes(), _exported(target, run_id) as record:
+    job = "validate:" + ",".join(Path(i).name for i in inputs)
+    with (
+        exit_codes(),
+        _exported(target, run_id) as record,
+        lineage.emitting("validate", job, run_id or "") as lineage_record,
+    ):
         settings = settings_from(contracts, store, payloads, contracts_url=contracts_url)
         from dataquarantine.io.readers import check_input, detect_format
 
@@ -162,6 +173,9 @@ def validate(
             quarantine.close()
             live.close()
         record(summary)
+        lineage_record(
+            lineage.of_validation(summary, live.registry, inputs, valid_out, settings.store_url)
+        )
         if as_json:
             render.print_json(summary.to_dict())
         else:

@@ -55,7 +55,7 @@ __all__ = [
 EXIT_OK, EXIT_RUNTIME, EXIT_USAGE = 0, 1, 2
 #: Commands that log at ``info`` by default: they run until stopped, and their log is their
 #: only account of what they do.
-LONG_RUNNING = frozenset({"stream", "serve", "demo"})
+LONG_RUNNING = frozenset({"stream", "serve", "demo", "dlq"})
 
 ContractsOpt = Annotated[
     Path | None, typer.Option("--contracts", help="Contracts folder [DQ_CONTRACTS_DIR].")

@@ -194,7 +194,14 @@ def gates_run(
     from dataquarantine.gates.runner import refuse_unsafe_gates, run_gates
 
     target = MetricsTarget(metrics_push, metrics_file, metrics_job)
-    with _exit_on_errors(), _exported(target, current_run_id() or "") as report:
+    from dataquarantine.cli import lineage
+
+    rid = current_run_id() or ""
+    with (
+        _exit_on_errors(),
+        _exported(target, rid) as report,
+        lineage.emitting("gates run", f"gates:{file.stem}", rid) as lineage_record,
+    ):
         suite = load_gates(file)
         names = [n.strip() for item in only or [] for n in item.split(",") if n.strip()]
         # Unknown names and SQL the statement check refuses exit 2 before connecting: a file
@@ -230,6 +237,7 @@ def gates_run(
             else None,
         )
         report(run)
+        lineage_record(lineage.of_gates(run, suite, db))
         if text_to_stdout:
             print_summary(run, console)
         if fmt is GateFormat.text:

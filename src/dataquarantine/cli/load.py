@@ -81,7 +81,14 @@ def load_command(
     from dataquarantine.extras import require_extra
 
     target = MetricsTarget(metrics_push, metrics_file, metrics_job)
-    with exit_codes(), _exported(target, run_id or current_run_id() or "") as record:
+    from dataquarantine.cli import lineage
+
+    rid = run_id or current_run_id() or ""
+    with (
+        exit_codes(),
+        _exported(target, rid) as record,
+        lineage.emitting("load", f"load:{_job_name(contract)}", rid) as lineage_record,
+    ):
         require_extra("postgres", "dataquarantine load")
         from dataquarantine.load import LoadOptions, LoadRun
 
@@ -95,6 +102,8 @@ def load_command(
         finally:
             quarantine.close()
         record(summary)
+        settings = settings_from(None, store, payloads)
+        lineage_record(lineage.of_load(summary, compiled, db, settings.store_url))
         if as_json:
             render.print_json(summary.to_dict())
         else:
@@ -131,3 +140,8 @@ def _exported(target: MetricsTarget, run_id: str) -> Iterator[Callable[[LoadSumm
 
     with exporting(target, "load", run_id, report_of_load) as record:
         yield record
+
+
+def _job_name(contract: str) -> str:
+    """The lineage job's name: the contract file's stem, or the registry's NAME[@VERSION]."""
+    return Path(contract).stem if contract.endswith((".yaml", ".yml")) else contract

@@ -87,9 +87,9 @@ def _source(rec: QuarantineRecord) -> str:
     src = rec.source
     if src.kind == "file":
         return f"{src.uri.rsplit('/', 1)[-1]}:{src.line}"
-    if src.kind == "kafka":
-        return f"{src.topic}[{src.partition}]@{src.offset}"
-    return f"{src.table}:{src.key}"
+    if src.kind == "table":
+        return f"{src.table}:{src.key}"
+    return f"{src.topic}[{src.partition}]@{src.offset}"
 
 
 def records_table(records: Sequence[QuarantineRecord], total: int) -> None:

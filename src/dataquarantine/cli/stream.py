@@ -30,7 +30,7 @@ from dataquarantine.infra.logs import set_level
 from dataquarantine.stream.settings import StreamSettings
 from dataquarantine.stream.stats import BatchObserver
 
-__all__ = ["build_observers", "serve_health", "stream_command"]
+__all__ = ["build_observers", "install_signals", "serve_health", "stream_command"]
 
 log = logging.getLogger("dataquarantine.stream")
 
@@ -39,12 +39,21 @@ class Closer(Protocol):
     def close(self) -> None: ...
 
 
-def build_observers(settings: StreamSettings) -> list[BatchObserver]:
-    """The observers of committed batches (Prometheus metrics, per-minute aggregates)."""
+def build_observers(settings: StreamSettings, command: str = "stream") -> list[BatchObserver]:
+    """The observers of committed batches (Prometheus metrics, per-minute aggregates, and
+    OpenLineage events when it is configured)."""
+    from dataquarantine.cli.lineage import open_emitter
     from dataquarantine.stream.aggregates import ValidationMetricsWriter
     from dataquarantine.stream.metrics import StreamMetrics
 
-    return [StreamMetrics(), ValidationMetricsWriter(settings.store_url)]
+    observers: list[BatchObserver] = [StreamMetrics(), ValidationMetricsWriter(settings.store_url)]
+    job = f"{command}:{','.join(settings.raw_topics)}"
+    emitter = open_emitter(command, job, f"{command}-{settings.kafka_consumer_group_id}")
+    if emitter is not None:
+        from dataquarantine.cli.lineage_stream import StreamLineage
+
+        observers.append(StreamLineage(settings, emitter, produces=command == "stream"))
+    return observers
 
 
 def serve_health(
@@ -66,7 +75,7 @@ def serve_health(
     return serve(settings.prometheus_port, ready, registry, host=settings.prometheus_host)
 
 
-def _install_signals(stop: Callable[[], None], stopping: Callable[[], bool]) -> Callable[[], None]:
+def install_signals(stop: Callable[[], None], stopping: Callable[[], bool]) -> Callable[[], None]:
     """SIGTERM/SIGINT ask for a graceful stop; a second one ends the process at once
     (nothing uncommitted is lost: it is consumed again on restart)."""
 
@@ -142,7 +151,7 @@ def stream_command(
         )
         observers = build_observers(settings)
         worker = StreamWorker(settings, observers=observers)
-        restore = _install_signals(worker.stop, lambda: worker.stopping)
+        restore = install_signals(worker.stop, lambda: worker.stopping)
         health = None
         try:
             health = serve_health(settings, worker.ready, observers)

@@ -34,6 +34,8 @@ class ErrorCode(StrEnum):
     RULE_VIOLATION = "rule_violation"
     FK_VIOLATION = "fk_violation"
     SYSTEM_ERROR = "system_error"
+    #: Another tool (Kafka Connect, a Confluent rule, Spring Kafka) sent the record to its DLQ.
+    UPSTREAM_ERROR = "upstream_error"
 
 
 class Severity(StrEnum):

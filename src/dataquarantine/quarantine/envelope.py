@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import uuid
 from collections.abc import Mapping
@@ -14,7 +15,9 @@ from dataquarantine.kernel.results import ContractRef, ErrorCode, Violation
 from dataquarantine.kernel.revisions import Revision
 
 __all__ = [
+    "DLQ_HEADER_PREFIXES",
     "ENVELOPE_NAMESPACE",
+    "DlqSource",
     "FileSource",
     "KafkaSource",
     "PayloadRef",
@@ -102,7 +105,86 @@ class TableSource:
         return {"kind": self.kind, "table": self.table, "key": self.key}
 
 
-Source = FileSource | KafkaSource | TableSource
+#: Prefixes of the headers DLQ tools add: Kafka Connect, Confluent rules, Spring Kafka.
+DLQ_HEADER_PREFIXES = ("__connect.errors.", "__rule.", "kafka_dlt-")
+
+
+@dataclass(frozen=True, slots=True)
+class DlqSource:
+    """A record read from another tool's dead-letter topic (``dlq ingest``).
+
+    ``topic``, ``partition`` and ``offset`` are the DLQ message's own coordinates (they make
+    the id); ``origin`` is where the record first was, as the DLQ headers say (``None`` when
+    they do not say). ``key`` and ``headers`` are the DLQ message's, kept for a replay.
+    """
+
+    topic: str
+    partition: int
+    offset: int
+    dialect: str
+    origin: KafkaSource | None = None
+    #: A topic named without partition or offset (Confluent rules say only the topic).
+    origin_topic: str | None = None
+    key: bytes | None = None
+    headers: tuple[tuple[str, bytes], ...] = ()
+    kind: Literal["dlq"] = "dlq"
+
+    @property
+    def name(self) -> str:
+        return self.topic
+
+    @property
+    def coordinates(self) -> str:
+        return f"dlq:{self.topic}:{self.partition}:{self.offset}"
+
+    @property
+    def original_topic(self) -> str | None:
+        """The topic the record came from, when the headers name it."""
+        return self.origin.topic if self.origin is not None else self.origin_topic
+
+    def original_headers(self) -> list[tuple[str, bytes]]:
+        """The headers without those the DLQ tool added: the original message's own."""
+        return [(k, v) for k, v in self.headers if not k.startswith(DLQ_HEADER_PREFIXES)]
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "kind": self.kind,
+            "topic": self.topic,
+            "partition": self.partition,
+            "offset": self.offset,
+            "dialect": self.dialect,
+            "origin": self.origin.to_dict() if self.origin is not None else None,
+            "origin_topic": self.origin_topic,
+            "key_b64": _b64(self.key) if self.key is not None else None,
+            "headers": [[k, _b64(v)] for k, v in self.headers],
+        }
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> DlqSource:
+        origin = data.get("origin")
+        key = data.get("key_b64")
+        return cls(
+            topic=str(data["topic"]),
+            partition=int(data["partition"]),
+            offset=int(data["offset"]),
+            dialect=str(data.get("dialect", "")),
+            origin=(
+                KafkaSource(str(origin["topic"]), int(origin["partition"]), int(origin["offset"]))
+                if origin
+                else None
+            ),
+            origin_topic=data.get("origin_topic"),
+            key=base64.b64decode(key) if key is not None else None,
+            headers=tuple((str(k), base64.b64decode(v)) for k, v in data.get("headers") or ()),
+        )
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+Source = FileSource | KafkaSource | TableSource | DlqSource
 
 
 def source_from_dict(data: Mapping[str, Any]) -> Source:
@@ -115,6 +197,8 @@ def source_from_dict(data: Mapping[str, Any]) -> Source:
         )
     if kind == "table":
         return TableSource(table=str(data["table"]), key=str(data["key"]))
+    if kind == "dlq":
+        return DlqSource.from_dict(data)
     raise ValueError(f"unknown source kind {kind!r}")
 
 
@@ -239,7 +323,7 @@ class QuarantineFilter:
     contract: str | None = None
     code: ErrorCode | None = None
     status: Status | None = None
-    source_kind: Literal["file", "kafka", "table"] | None = None
+    source_kind: Literal["file", "kafka", "table", "dlq"] | None = None
     #: Topic, file URI or table name (exact match).
     source_name: str | None = None
     since: datetime | None = None

@@ -296,7 +296,8 @@ class ReviewService:
             if remediation is not None:
                 self.log.add_revision(record_id, remediation)
             self.quarantine.retry.call(
-                self.sink.publish, ReprocessedRecord(record.id, payload, contract.ref)
+                self.sink.publish,
+                ReprocessedRecord(record.id, payload, contract.ref, record.source),
             )
             to = Status.REPROCESSED
             errors: tuple[Violation, ...] = ()

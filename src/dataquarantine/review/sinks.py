@@ -16,6 +16,10 @@ downstream record:
     all), message key = quarantine id, header ``dq.quarantine.id``. Kafka itself keeps both
     copies of a re-published message; a compacted topic or a consumer that dedups by key sees
     one record.
+``kafka://HOST:PORT[,HOST:PORT]/@origin``
+    a replay of records ingested from another tool's DLQ (``dlq ingest``) to the topic their
+    DLQ headers name, with their own key and headers (the DLQ tool's headers removed): without
+    a fix the replayed message is byte for byte the original.
 """
 
 from __future__ import annotations
@@ -33,8 +37,10 @@ import orjson
 
 from dataquarantine.errors import BrokerUnavailableError, ConfigError, StoreError
 from dataquarantine.kernel.results import ContractRef
+from dataquarantine.quarantine.envelope import DlqSource, Source
 
 __all__ = [
+    "ORIGIN",
     "JsonlReprocessSink",
     "KafkaReprocessSink",
     "ReprocessSink",
@@ -44,13 +50,19 @@ __all__ = [
 ]
 
 
+#: The topic of a Kafka sink that replays each record to its original topic.
+ORIGIN = "@origin"
+
+
 @dataclass(frozen=True, slots=True)
 class ReprocessedRecord:
-    """A record that passed reprocessing: the bytes that were validated, and by which contract."""
+    """A record that passed reprocessing: the bytes that were validated, by which contract,
+    and where it was quarantined from."""
 
     id: uuid.UUID
     payload: bytes
     contract: ContractRef
+    source: Source | None = None
 
 
 class ReprocessSink(Protocol):
@@ -176,26 +188,37 @@ class KafkaReprocessSink:
         if err is not None:
             self._failure = str(err)
 
+    def _message(self, record: ReprocessedRecord) -> tuple[str, bytes | None, list[Any]]:
+        """``(topic, key, headers)`` of the message that publishes ``record``."""
+        if self.topic != ORIGIN:
+            key = str(record.id).encode()
+            ids = [("dq.quarantine.id", key), ("dq.contract", str(record.contract).encode())]
+            return self.topic, key, ids
+        src = record.source
+        if not isinstance(src, DlqSource) or src.original_topic is None:
+            raise ConfigError(
+                f"record {record.id} names no original topic (only records read by "
+                "`dlq ingest` whose headers name one can be replayed to it)"
+            )
+        return src.original_topic, src.key, src.original_headers()
+
     def publish(self, record: ReprocessedRecord) -> bool:
-        key = str(record.id).encode()
+        topic, key, headers = self._message(record)
         with self._lock:
             self._failure = None
-            self._producer.produce(
-                self.topic,
-                value=record.payload,
-                key=key,
-                headers=[("dq.quarantine.id", key), ("dq.contract", str(record.contract).encode())],
-            )
+            self._producer.produce(topic, value=record.payload, key=key, headers=headers)
             left = self._producer.flush(self.timeout)
             if left or self._failure:
                 raise BrokerUnavailableError(
-                    f"publishing {record.id} to {self.topic} failed: {self._failure or 'timeout'}"
+                    f"publishing {record.id} to {topic} failed: {self._failure or 'timeout'}"
                 )
         return True
 
     def check(self) -> None:
         try:
-            self._producer.list_topics(self.topic, timeout=self.timeout)
+            self._producer.list_topics(
+                None if self.topic == ORIGIN else self.topic, timeout=self.timeout
+            )
         except Exception as exc:  # librdkafka raises KafkaException
             raise BrokerUnavailableError(f"Kafka is unreachable: {exc}") from exc
 

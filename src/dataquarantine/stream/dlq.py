@@ -13,7 +13,9 @@ Envelope (one JSON object)::
 ``original_message`` is the original text spliced in unchanged (not re-serialised), so big
 integers, number spellings and key order survive. An original bigger than the configured limit
 is left out (``original_omitted: true`` and ``original_size``): the quarantine store keeps
-every byte under ``quarantine_id``. The original headers come first, then the ``dq.*`` ones.
+every byte under ``quarantine_id``. The original headers come first, then the ``dq.*`` ones,
+then Kafka Connect's ``__connect.errors.*`` ones (topic, partition, offset, exception class
+name ``dataquarantine.<code>`` and message), so tools built for Connect DLQs read ours too.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import orjson
 
 from dataquarantine.kernel.results import ContractRef, ErrorCode, ValidationResult, Violation
 from dataquarantine.quarantine.envelope import KafkaSource, QuarantineItem
+from dataquarantine.stream.dialects import CONNECT_HEADERS
 
 __all__ = ["HEADERS", "DlqMessage", "Header", "dlq_envelope", "dlq_headers"]
 
@@ -41,6 +44,7 @@ HEADERS: Final = (
     "dq.source.partition",
     "dq.source.offset",
     "dq.quarantine.id",
+    *CONNECT_HEADERS,
 )
 
 _ORIGINAL = b'{"original_message":'
@@ -114,8 +118,19 @@ def dlq_headers(
     quarantine_id: str,
     contract: ContractRef | None,
 ) -> list[Header]:
-    """The original headers followed by the ``dq.*`` context headers."""
+    """The original headers followed by the ``dq.*`` and ``__connect.errors.*`` headers."""
     head = errors[0] if errors else None
+    code = head.code.value if head else ErrorCode.SYSTEM_ERROR.value
+    message = (
+        f"{head.path}: {head.message}" if head and head.path else (head.message if head else "")
+    )
+    connect = (
+        topic.encode(),
+        str(partition).encode(),
+        str(offset).encode(),
+        f"dataquarantine.{code}".encode(),
+        message.encode("utf-8", "surrogatepass"),
+    )
     ours: list[Header] = [
         ("dq.error.code", (head.code.value if head else ErrorCode.SYSTEM_ERROR.value).encode()),
         ("dq.error.path", (head.path if head else "").encode("utf-8", "surrogatepass")),
@@ -124,6 +139,7 @@ def dlq_headers(
         ("dq.source.partition", str(partition).encode()),
         ("dq.source.offset", str(offset).encode()),
         ("dq.quarantine.id", quarantine_id.encode()),
+        *zip(CONNECT_HEADERS, connect, strict=True),
     ]
     return [*original, *ours] if original else ours
 

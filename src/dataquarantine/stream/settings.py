@@ -118,6 +118,8 @@ class StreamSettings(BaseSettings):
     dlq_max_original_bytes: int = Field(default=512_000, ge=0, le=100_000_000)
     #: Reload the contracts folder when it changed, at most this often; 0 never reloads.
     contracts_refresh_seconds: float = Field(default=30.0, ge=0)
+    #: OpenLineage (when configured): a RUNNING event this often, with the counts since the last.
+    lineage_interval_seconds: float = Field(default=60.0, gt=0, le=86_400)
 
     @field_validator("kafka_raw_topic", mode="before")
     @classmethod

@@ -45,6 +45,7 @@ _FIXED: dict[str, str] = {
     "fk_violation": "#cc79a7",
     "schema_not_found": "#009e73",
     "system_error": "#999999",
+    "upstream_error": "#56b4e9",
 }
 
 

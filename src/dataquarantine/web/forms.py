@@ -31,7 +31,7 @@ __all__ = [
 MAX_FORM_BYTES = 8 << 20
 PAGE_SIZES = (25, 50, 100, 250)
 _TEXT_MAX = 200
-SourceKind = Literal["file", "kafka", "table"]
+SourceKind = Literal["file", "kafka", "table", "dlq"]
 
 
 class FormTooLargeError(ValueError):
@@ -111,7 +111,7 @@ class RecordsQuery:
             out.append(f"unknown error code {self.code!r}")
         if self.status and self.status not in Status.__members__.values():
             out.append(f"unknown status {self.status!r}")
-        if self.kind and self.kind not in ("file", "kafka", "table"):
+        if self.kind and self.kind not in ("file", "kafka", "table", "dlq"):
             out.append(f"unknown source kind {self.kind!r}")
         for name in ("since", "until"):
             text = getattr(self, name)
@@ -130,6 +130,8 @@ class RecordsQuery:
             kind = "kafka"
         elif self.kind == "table":
             kind = "table"
+        elif self.kind == "dlq":
+            kind = "dlq"
         return QuarantineFilter(
             contract=self.contract or None,
             code=ErrorCode(self.code) if self.code in ErrorCode.__members__.values() else None,

@@ -23,6 +23,7 @@ def test_error_codes_are_stored_strings() -> None:
         "RULE_VIOLATION": "rule_violation",
         "FK_VIOLATION": "fk_violation",
         "SYSTEM_ERROR": "system_error",
+        "UPSTREAM_ERROR": "upstream_error",
     }
 
 

@@ -92,6 +92,11 @@ def test_headers_keep_the_originals_first() -> None:
     assert values["dq.source.partition"] == b"3"
     assert values["dq.source.offset"] == b"42"
     assert values["dq.quarantine.id"] == b"q"
+    assert values["__connect.errors.topic"] == b"raw"
+    assert values["__connect.errors.partition"] == b"3"
+    assert values["__connect.errors.offset"] == b"42"
+    assert values["__connect.errors.exception.class.name"] == b"dataquarantine.schema_violation"
+    assert values["__connect.errors.exception.message"].startswith(b"/user_id: ")
     assert dlq_headers(
         None, (), topic="t", partition=0, offset=0, quarantine_id="q", contract=None
     )[0] == ("dq.error.code", b"system_error")
