@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from tests.fixtures.lineage import Receiver
+from tests.fixtures.lineage import Receiver, check_event
 from tests.integration.postgres.load_db import LoadDb, make_load_db, write_contract
 from typer.testing import CliRunner
 
@@ -32,6 +32,8 @@ def test_load_emits_its_datasets_and_assertions(
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     start, complete = receiver.events
+    for event in receiver.events:
+        check_event(event)
     assert (start["eventType"], complete["eventType"]) == ("START", "COMPLETE")
     (staging,) = complete["inputs"]
     assert staging["name"] == summary["staging"]
