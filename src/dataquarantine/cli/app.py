@@ -76,9 +76,19 @@ class ExportFormat(StrEnum):
     jsonl = "jsonl"
 
 
+class EngineOpt(StrEnum):
+    default = "default"
+    spark = "spark"
+
+
 @app.command()
 def validate(
-    inputs: Annotated[list[str], typer.Argument(help="JSONL, CSV or Parquet files ('-' = stdin).")],
+    inputs: Annotated[
+        list[str],
+        typer.Argument(
+            help="JSONL, CSV or Parquet files ('-' = stdin); Spark: also globs, folders."
+        ),
+    ],
     contract: Annotated[
         str | None, typer.Option("--contract", help="Force NAME[@VERSION] for every record.")
     ] = None,
@@ -109,6 +119,14 @@ def validate(
     metrics_push: MetricsPushOpt = None,
     metrics_file: MetricsFileOpt = None,
     metrics_job: MetricsJobOpt = None,
+    engine: Annotated[
+        EngineOpt,
+        typer.Option("--engine", help="default (this process) or spark (extra 'spark')."),
+    ] = EngineOpt.default,
+    master: Annotated[
+        str | None,
+        typer.Option("--master", help="Spark master (default local[*]); --engine spark only."),
+    ] = None,
 ) -> None:
     """Validate files; quarantine invalid records and optionally write the valid ones."""
     from dataquarantine.cli import render
@@ -119,6 +137,24 @@ def validate(
     run_id = current_run_id()
     with exit_codes(), _exported(target, run_id) as record:
         settings = settings_from(contracts, store, payloads, contracts_url=contracts_url)
+        if engine is EngineOpt.spark:
+            from dataquarantine.cli.spark import validate_on_spark
+
+            summary = validate_on_spark(
+                inputs,
+                contract=contract,
+                fmt=fmt.value if fmt else None,
+                settings=settings,
+                valid_out=valid_out,
+                run_id=run_id,
+                master=master,
+                progress=progress and not as_json and sys.stderr.isatty(),
+                remediate=remediate,
+            )
+            _report(summary, record, as_json=as_json)
+            return
+        if master is not None:
+            raise ConfigError("--master is an option of --engine spark")
         from dataquarantine.io.readers import check_input, detect_format
 
         for path in inputs:
@@ -161,11 +197,17 @@ def validate(
         finally:
             quarantine.close()
             live.close()
-        record(summary)
-        if as_json:
-            render.print_json(summary.to_dict())
-        else:
-            render.summary(summary)
+        _report(summary, record, as_json=as_json)
+
+
+def _report(summary: RunSummary, record: Callable[[RunSummary], None], *, as_json: bool) -> None:
+    from dataquarantine.cli import render
+
+    record(summary)
+    if as_json:
+        render.print_json(summary.to_dict())
+    else:
+        render.summary(summary)
 
 
 @contextlib.contextmanager

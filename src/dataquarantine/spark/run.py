@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
@@ -40,6 +40,7 @@ from dataquarantine.spark.columns import (
     WARNINGS,
 )
 from dataquarantine.spark.frames import RESERVED_PREFIX, check
+from dataquarantine.spark.inputs import input_format, read_inputs, session
 from dataquarantine.spark.store import PartitionWriter, StoreTarget, check_target
 from dataquarantine.validation.contract import Contract
 
@@ -219,3 +220,38 @@ def _counts(stage: _Stage, metrics: dict[str, Any], seconds: float) -> SparkRun:
             c.value: number(f"all:{c.value}") for c in ErrorCode if number(f"all:{c.value}")
         },
     )
+
+
+def validate_files(
+    inputs: Sequence[str],
+    contract: Contract,
+    *,
+    fmt: str | None,
+    store: str,
+    payloads: str,
+    valid_out: str | None,
+    run_id: str | None,
+    master: str | None = None,
+    progress: bool = False,
+    max_record_bytes: int | None = DEFAULT_MAX_RECORD_BYTES,
+) -> SparkRun:
+    """What ``validate --engine spark`` runs: the inputs (files, globs, folders; one format)
+    through :func:`run` on the active SparkSession, or on a new one on ``master`` (stopped
+    afterwards). Valid output: Parquet, or the original lines for JSON-lines input."""
+    kind = input_format(inputs, fmt)
+    spark, own = session(master, progress=progress)
+    try:
+        df = read_inputs(spark, inputs, kind)
+        return run(
+            df,
+            contract,
+            store=store,
+            payloads=payloads,
+            valid_out=valid_out,
+            valid_format="jsonl" if kind == "jsonl" else "parquet",
+            run_id=run_id,
+            max_record_bytes=max_record_bytes,
+        )
+    finally:
+        if own:
+            spark.stop()
