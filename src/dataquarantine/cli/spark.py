@@ -1,7 +1,8 @@
 """``validate --engine spark``: the same run on Apache Spark, with the default engine's summary.
 
-The contract is resolved on the driver from the registry (``DQ_CONTRACTS_URL`` or the folder)
-at each run, so a long-running driver sees newly registered versions. The counts come back
+The contracts are resolved on the driver from the registry (``DQ_CONTRACTS_URL`` or the
+folder) at each run, and shipped to the executors: ``--contract`` forces one, otherwise each
+JSON line is routed by its ``_schema`` field as the default engine routes it. The counts come back
 from Spark (an ``Observation``) and are shaped as the default engine's
 :class:`~dataquarantine.runner.RunSummary`, so the summary and the ``--json`` document are the
 same renderer's.
@@ -18,10 +19,11 @@ from dataquarantine.cli.common import open_contracts
 from dataquarantine.errors import ConfigError
 from dataquarantine.extras import require_extra
 from dataquarantine.remediation import Remediation
-from dataquarantine.runner import ContractCounts, RunSummary
+from dataquarantine.runner import NO_CONTRACT, ContractCounts, RunSummary
 
 if TYPE_CHECKING:
     from dataquarantine.settings import Settings
+    from dataquarantine.validation.contract import Contract
 
 __all__ = ["validate_on_spark"]
 
@@ -40,29 +42,26 @@ def validate_on_spark(
 ) -> RunSummary:
     """Run ``inputs`` through Spark into the configured quarantine store; the run's summary."""
     require_extra("spark", "--engine spark")
-    if contract is None:
-        raise ConfigError(
-            "--engine spark needs --contract NAME[@VERSION]: routing each record by its "
-            "_schema field is not supported on Spark yet"
-        )
     from dataquarantine.validation.registry import Router
 
     live = open_contracts(settings)
     try:
-        forced = Router(live.registry, contract=contract).forced
+        registry = live.registry
+        forced = Router(registry, contract=contract).forced if contract is not None else None
+        chosen: list[Contract] = [forced] if forced is not None else list(registry)
     finally:
         live.close()
-    assert forced is not None  # a forced Router resolved it (or raised)
-    if remediate and forced.spec.remediation:
+    fixable = [str(c.ref) for c in chosen if c.spec.remediation]
+    if remediate and fixable:
         raise ConfigError(
-            f"{forced.ref} has remediation rules and the double pass does not run on Spark "
-            "yet: pass --no-remediate (its invalid records are then quarantined as they are)"
+            f"{', '.join(fixable)}: remediation rules, and the double pass does not run on "
+            "Spark yet: pass --no-remediate (invalid records are then quarantined as they are)"
         )
     from dataquarantine.spark.run import validate_files
 
     result = validate_files(
         inputs,
-        forced,
+        forced if forced is not None else registry,
         fmt=fmt,
         store=settings.store_url,
         payloads=settings.payloads_url,
@@ -84,8 +83,6 @@ def validate_on_spark(
         seconds=result.seconds,
         remediation=Remediation().stats.to_dict() if remediate else {},
     )
-    if result.total:
-        summary.by_contract[result.contract] = ContractCounts(
-            result.total, result.valid, result.quarantined
-        )
+    for ref, (total, valid, quarantined) in result.by_contract.items():
+        summary.by_contract[ref or NO_CONTRACT] = ContractCounts(total, valid, quarantined)
     return summary

@@ -20,6 +20,7 @@ from pyspark.sql import Column, DataFrame, Observation
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
+from dataquarantine.errors import ConfigError
 from dataquarantine.io.records import DEFAULT_MAX_RECORD_BYTES
 from dataquarantine.kernel.ids import new_run_id
 from dataquarantine.kernel.results import ErrorCode
@@ -30,6 +31,7 @@ from dataquarantine.spark.columns import (
     ERRORS,
     FILE,
     ID,
+    JSONL_SCHEMA,
     LINE_OFFSET,
     LINE_PATH,
     LINE_VALUE,
@@ -38,11 +40,14 @@ from dataquarantine.spark.columns import (
     RUN_ID,
     VALID,
     WARNINGS,
+    engine_fields,
 )
+from dataquarantine.spark.engine import EngineTask, ShippedContract, ShippedRoutes, run_engine
 from dataquarantine.spark.frames import RESERVED_PREFIX, check
 from dataquarantine.spark.inputs import input_format, read_inputs, session
 from dataquarantine.spark.store import PartitionWriter, StoreTarget, check_target
 from dataquarantine.validation.contract import Contract
+from dataquarantine.validation.registry import ContractRegistry
 
 __all__ = ["SparkRun", "ValidFormat", "run"]
 
@@ -59,7 +64,6 @@ class SparkRun:
     warnings)."""
 
     run_id: str
-    contract: str
     total: int
     valid: int
     quarantined: int
@@ -67,6 +71,9 @@ class SparkRun:
     seconds: float
     by_code: dict[str, int] = field(default_factory=dict)
     violations_by_code: dict[str, int] = field(default_factory=dict)
+    #: ``(total, valid, quarantined)`` by contract (``name@version``; ``None``: records that
+    #: reached no contract, e.g. ``schema_not_found``).
+    by_contract: dict[str | None, tuple[int, int, int]] = field(default_factory=dict)
 
     @property
     def reconciles(self) -> bool:
@@ -78,8 +85,9 @@ class _Stage:
     """What the store-and-pass tasks need (picklable)."""
 
     target: StoreTarget
-    contract: str
-    version: str
+    #: The forced contract's name and version (``None`` when routed: they are columns).
+    contract: str | None
+    version: str | None
     run_id: str
     #: The input's own columns come first (renamed by position), then the checked columns.
     n_columns: int
@@ -87,7 +95,8 @@ class _Stage:
     lines: bool
 
 
-def _metrics() -> list[Column]:
+def _metrics(refs: Sequence[str | None], routed: bool) -> list[Column]:
+    """The run's counts, aggregated as rows flow (``refs``: every contract a row may get)."""
     invalid = ~F.col(VALID)
     out = [
         F.count(F.lit(1)).alias("total"),
@@ -100,6 +109,13 @@ def _metrics() -> list[Column]:
         out.append(F.sum((invalid & first).cast("long")).alias(f"first:{code.value}"))
         matching = F.size(F.filter(ERRORS, _has_code(code)))
         out.append(F.sum(F.when(invalid, matching).otherwise(0)).alias(f"all:{code.value}"))
+    if not routed:
+        return out
+    ref = F.concat_ws("@", CONTRACT, CONTRACT_VERSION)
+    for name in refs:
+        mine = F.col(CONTRACT).isNull() if name is None else F.coalesce(ref == name, F.lit(False))
+        out.append(F.sum(mine.cast("long")).alias(f"total:{name}"))
+        out.append(F.sum((mine & F.col(VALID)).cast("long")).alias(f"valid:{name}"))
     return out
 
 
@@ -115,14 +131,21 @@ def _store_and_pass(stage: _Stage, batches: Iterator[Any]) -> Iterator[Any]:
     import pyarrow.compute as pc
 
     writer = PartitionWriter(stage.target)
-    constants = {CONTRACT: stage.contract, CONTRACT_VERSION: stage.version, RUN_ID: stage.run_id}
+    constants: dict[str, str | None] = {RUN_ID: stage.run_id}
+    routed = stage.contract is None
+    if not routed:
+        constants |= {CONTRACT: stage.contract, CONTRACT_VERSION: stage.version}
+    names = [*_source_columns(stage), ID, ERRORS, PAYLOAD]
+    stored = _store_names(stage)
+    if routed:
+        names += [CONTRACT, CONTRACT_VERSION]
+        stored += [CONTRACT, CONTRACT_VERSION]
     for batch in batches:
         valid = batch.column(VALID)
         if not pc.all(valid).as_py():
             bad = batch.filter(pc.invert(valid))
-            names = [*_source_columns(stage), ID, ERRORS, PAYLOAD]
             picked = pa.RecordBatch.from_arrays(
-                [bad.column(stage.names.index(c)) for c in names], names=_store_names(stage)
+                [bad.column(stage.names.index(c)) for c in names], names=stored
             )
             writer.add([{**row, **constants} for row in picked.to_pylist()])
         good = batch.filter(valid)
@@ -149,7 +172,7 @@ def _store_names(stage: _Stage) -> list[str]:
 
 def run(
     df: DataFrame,
-    contract: Contract,
+    contract: Contract | ContractRegistry,
     *,
     store: str,
     payloads: str,
@@ -163,23 +186,32 @@ def run(
     rows into the quarantine store and its valid rows to ``valid_out`` (a new folder; nothing
     written when ``None``), in one Spark job, and return the reconciled counts.
 
-    ``valid_format="jsonl"`` (JSON-lines input only) writes the original lines as text."""
+    ``contract``: one contract for every row, or a registry to route each JSON line to the
+    contract its ``_schema`` field names, as the default engine does (``schema_not_found``
+    when there is none). ``valid_format="jsonl"`` (JSON-lines input only) writes the original
+    lines as text."""
     started = time.perf_counter()
     target = StoreTarget(store, payloads, max_chunk_bytes)
     target = check_target(df.sparkSession, target)
     lines = valid_format == "jsonl"
     if lines and df.columns != [LINE_PATH, LINE_OFFSET, LINE_VALUE]:
         raise ValueError("valid_format='jsonl' needs the JSON lines of read_jsonl")
-    checked = check(df, contract, max_record_bytes=max_record_bytes)
+    if isinstance(contract, ContractRegistry):
+        checked = _routed(df, contract, max_record_bytes)
+        refs: list[str | None] = [str(c.ref) for c in contract]
+        forced = None
+    else:
+        checked = check(df, contract, max_record_bytes=max_record_bytes)
+        refs, forced = [str(contract.ref)], contract
     observation = Observation()
-    observed = checked.observe(observation, *_metrics())
+    observed = checked.observe(observation, *_metrics([*refs, None], routed=forced is None))
     n = len(df.columns)
     renamed = [f"{RESERVED_PREFIX}c{i}" for i in range(n)]
     positional = observed.toDF(*renamed, *observed.columns[n:])
     stage = _Stage(
         target,
-        contract.name,
-        contract.version,
+        forced.name if forced else None,
+        forced.version if forced else None,
         run_id or new_run_id("spark"),
         n,
         tuple(positional.columns),
@@ -198,18 +230,45 @@ def run(
     else:
         passed.toDF(*df.columns).write.parquet(valid_out)
     metrics = observation.get
-    return _counts(stage, metrics, time.perf_counter() - started)
+    return _counts(stage, metrics, [*refs, None], time.perf_counter() - started)
 
 
-def _counts(stage: _Stage, metrics: dict[str, Any], seconds: float) -> SparkRun:
+def _routed(df: DataFrame, registry: ContractRegistry, max_record_bytes: int | None) -> DataFrame:
+    """The checked frame of JSON lines routed by ``_schema``: :func:`check`'s columns plus
+    each row's contract name and version."""
+    if df.schema != JSONL_SCHEMA:
+        raise ConfigError(
+            "routing each record by its _schema field takes JSON lines (read_jsonl): "
+            "give typed input one contract"
+        )
+    routes = ShippedRoutes(tuple(ShippedContract.of(c) for c in registry))
+    task = EngineTask(None, "jsonl", tuple(df.columns), max_record_bytes, routes=routes)
+    extra = [StructField(c, StringType(), nullable=True) for c in (CONTRACT, CONTRACT_VERSION)]
+    schema = StructType([*df.schema.fields, *engine_fields(), *extra])
+    checked = df.mapInArrow(functools.partial(run_engine, task), schema)
+    return checked.select(
+        *df.columns, VALID, ERRORS, WARNINGS, PAYLOAD, ID, CONTRACT, CONTRACT_VERSION
+    )
+
+
+def _counts(
+    stage: _Stage, metrics: dict[str, Any], refs: Sequence[str | None], seconds: float
+) -> SparkRun:
     def number(name: str) -> int:
         return int(metrics.get(name) or 0)
 
+    total, valid = number("total"), number("valid")
+    by_contract: dict[str | None, tuple[int, int, int]]
+    if stage.contract is not None:
+        by_contract = {f"{stage.contract}@{stage.version}": (total, valid, total - valid)}
+    else:
+        tallies = ((r, number(f"total:{r}"), number(f"valid:{r}")) for r in refs)
+        by_contract = {r: (n, ok, n - ok) for r, n, ok in tallies if n}
+
     return SparkRun(
         run_id=stage.run_id,
-        contract=f"{stage.contract}@{stage.version}",
-        total=number("total"),
-        valid=number("valid"),
+        total=total,
+        valid=valid,
         quarantined=number("quarantined"),
         warned=number("warned"),
         seconds=seconds,
@@ -219,12 +278,13 @@ def _counts(stage: _Stage, metrics: dict[str, Any], seconds: float) -> SparkRun:
         violations_by_code={
             c.value: number(f"all:{c.value}") for c in ErrorCode if number(f"all:{c.value}")
         },
+        by_contract={k: v for k, v in by_contract.items() if v[0]},
     )
 
 
 def validate_files(
     inputs: Sequence[str],
-    contract: Contract,
+    contract: Contract | ContractRegistry,
     *,
     fmt: str | None,
     store: str,
@@ -237,8 +297,13 @@ def validate_files(
 ) -> SparkRun:
     """What ``validate --engine spark`` runs: the inputs (files, globs, folders; one format)
     through :func:`run` on the active SparkSession, or on a new one on ``master`` (stopped
-    afterwards). Valid output: Parquet, or the original lines for JSON-lines input."""
+    afterwards). Valid output: Parquet, or the original lines for JSON-lines input. A registry
+    routes each JSON line by its ``_schema`` field (see :func:`run`)."""
     kind = input_format(inputs, fmt)
+    if kind != "jsonl" and isinstance(contract, ContractRegistry):
+        raise ConfigError(
+            f"{kind} input takes one contract (--contract): routing by _schema reads JSON lines"
+        )
     spark, own = session(master, progress=progress)
     try:
         df = read_inputs(spark, inputs, kind)

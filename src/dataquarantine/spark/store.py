@@ -148,7 +148,7 @@ def items_of(rows: Sequence[dict[str, Any]]) -> list[QuarantineItem]:
             source,
             row[PAYLOAD],
             tuple(map(_violation, row[ERRORS])),
-            ContractRef(row[CONTRACT], row[CONTRACT_VERSION]),
+            ContractRef(row[CONTRACT], row[CONTRACT_VERSION]) if row[CONTRACT] else None,
             row[RUN_ID],
         )
         if str(item.record_id()) != row[ID]:  # the same formula on both sides: a bug if not

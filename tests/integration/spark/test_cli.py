@@ -94,6 +94,28 @@ def test_jsonl_counts_equal_the_default_engines_and_records_are_browsable(
     assert runner.invoke(app, by_source).exit_code == 0  # the table shows offsets too
 
 
+def test_routed_by_schema_field_like_the_default_engine(
+    spark: Any, tmp_path: Path, pg_schema_url_factory: Any
+) -> None:
+    events = tmp_path / "events.jsonl"
+    write_jsonl(events, 400, bad_ratio=0.2, seed=21)
+    with events.open("ab") as out:
+        out.write(b'{"_schema": "nope", "x": 1}\n{"x": 2}\n[1]\n{"_schema": "user_event@1.0.0"}\n')
+    common = ["--contracts", str(DEMO_CONTRACTS_DIR), "--no-remediate", str(events)]
+    default_url, spark_url = pg_schema_url_factory(), pg_schema_url_factory()
+    default = _validate(*common, *_stores(tmp_path, default_url, "p1"))
+    got = _validate("--engine", "spark", *common, *_stores(tmp_path, spark_url, "p2"))
+    assert got == default
+    assert got["by_code"]["schema_not_found"] >= 3 and len(got["by_contract"]) >= 3
+    assert "(none)" in got["by_contract"]
+    listed = CliRunner().invoke(
+        app,
+        ["quarantine", "list", "--json", "--limit", "1000", *_stores(tmp_path, spark_url, "p2")],
+    )
+    contracts = {(i["contract"], i["contract_version"]) for i in json.loads(listed.stdout)["items"]}
+    assert (None, None) in contracts and ("user_event", "1.0.0") in contracts
+
+
 def test_parquet_counts_equal_the_default_engines(
     spark: Any, tmp_path: Path, pg_schema_url_factory: Any
 ) -> None:
@@ -122,7 +144,7 @@ def test_parquet_counts_equal_the_default_engines(
     ("args", "message"),
     [
         (["--contract", "user_event"], "remediation"),
-        (["--no-remediate"], "--contract"),
+        (["--no-remediate", "--format", "parquet"], "one contract"),
         (["--contract", "nope", "--no-remediate"], "nope"),
         (["--contract", "user_event", "--no-remediate", "--format", "csv"], "CSV"),
     ],
