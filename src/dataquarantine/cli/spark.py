@@ -19,7 +19,13 @@ from dataquarantine.cli.common import open_contracts
 from dataquarantine.errors import ConfigError
 from dataquarantine.extras import require_extra
 from dataquarantine.remediation import Remediation
-from dataquarantine.runner import NO_CONTRACT, ContractCounts, RunSummary
+from dataquarantine.runner import (
+    NO_CONTRACT,
+    UNKNOWN_SCHEMA,
+    VALID_LABEL,
+    ContractCounts,
+    RunSummary,
+)
 
 if TYPE_CHECKING:
     from dataquarantine.settings import Settings
@@ -83,6 +89,9 @@ def validate_on_spark(
         seconds=result.seconds,
         remediation=Remediation().stats.to_dict() if remediate else {},
     )
+    for (schema, outcome), n in result.by_schema.items():
+        label = VALID_LABEL if outcome == "valid" else outcome
+        summary.by_schema[(schema or UNKNOWN_SCHEMA, label)] = n
     for ref, (total, valid, quarantined) in result.by_contract.items():
         summary.by_contract[ref or NO_CONTRACT] = ContractCounts(total, valid, quarantined)
     return summary

@@ -74,6 +74,9 @@ class SparkRun:
     #: ``(total, valid, quarantined)`` by contract (``name@version``; ``None``: records that
     #: reached no contract, e.g. ``schema_not_found``).
     by_contract: dict[str | None, tuple[int, int, int]] = field(default_factory=dict)
+    #: Records by (contract name, ``valid`` or headline code), as the default engine's summary
+    #: keeps them for its metrics (``None``: no contract).
+    by_schema: dict[tuple[str | None, str], int] = field(default_factory=dict)
 
     @property
     def reconciles(self) -> bool:
@@ -104,8 +107,9 @@ def _metrics(refs: Sequence[str | None], routed: bool) -> list[Column]:
         F.sum(invalid.cast("long")).alias("quarantined"),
         F.sum((F.col(VALID) & (F.size(WARNINGS) > 0)).cast("long")).alias("warned"),
     ]
+    headline = F.get(F.col(ERRORS), 0)["code"]
     for code in ErrorCode:
-        first = F.coalesce(F.get(F.col(ERRORS), 0)["code"] == code.value, F.lit(False))
+        first = F.coalesce(headline == code.value, F.lit(False))
         out.append(F.sum((invalid & first).cast("long")).alias(f"first:{code.value}"))
         matching = F.size(F.filter(ERRORS, _has_code(code)))
         out.append(F.sum(F.when(invalid, matching).otherwise(0)).alias(f"all:{code.value}"))
@@ -116,7 +120,20 @@ def _metrics(refs: Sequence[str | None], routed: bool) -> list[Column]:
         mine = F.col(CONTRACT).isNull() if name is None else F.coalesce(ref == name, F.lit(False))
         out.append(F.sum(mine.cast("long")).alias(f"total:{name}"))
         out.append(F.sum((mine & F.col(VALID)).cast("long")).alias(f"valid:{name}"))
+    # Records by contract name and outcome (the stream worker's metric labels).
+    for schema in dict.fromkeys(_schema_of(r) for r in refs):
+        mine = F.col(CONTRACT).isNull() if schema is None else F.col(CONTRACT) == schema
+        mine = F.coalesce(mine, F.lit(False))
+        out.append(F.sum((mine & F.col(VALID)).cast("long")).alias(f"schema:{schema}:valid"))
+        for code in ErrorCode:
+            first = mine & invalid & F.coalesce(headline == code.value, F.lit(False))
+            out.append(F.sum(first.cast("long")).alias(f"schema:{schema}:{code.value}"))
     return out
+
+
+def _schema_of(ref: str | None) -> str | None:
+    """The contract name of a ``name@version`` reference."""
+    return ref.rsplit("@", 1)[0] if ref is not None else None
 
 
 def _has_code(code: ErrorCode) -> Any:
@@ -264,6 +281,18 @@ def _counts(
     else:
         tallies = ((r, number(f"total:{r}"), number(f"valid:{r}")) for r in refs)
         by_contract = {r: (n, ok, n - ok) for r, n, ok in tallies if n}
+    outcomes = ("valid", *(c.value for c in ErrorCode))
+    by_schema: dict[tuple[str | None, str], int] = {}
+    if stage.contract is not None:  # forced: every record is the contract's
+        for outcome in outcomes:
+            n = valid if outcome == "valid" else number(f"first:{outcome}")
+            if n:
+                by_schema[(stage.contract, outcome)] = n
+    else:
+        for schema in dict.fromkeys(_schema_of(r) for r in refs):
+            for outcome in outcomes:
+                if n := number(f"schema:{schema}:{outcome}"):
+                    by_schema[(schema, outcome)] = n
 
     return SparkRun(
         run_id=stage.run_id,
@@ -279,6 +308,7 @@ def _counts(
             c.value: number(f"all:{c.value}") for c in ErrorCode if number(f"all:{c.value}")
         },
         by_contract={k: v for k, v in by_contract.items() if v[0]},
+        by_schema=by_schema,
     )
 
 

@@ -18,7 +18,12 @@ import pyarrow.parquet as pq
 from typer.testing import CliRunner
 
 from dataquarantine.cli.app import app
+from dataquarantine.cli.common import open_contracts, settings_from
+from dataquarantine.cli.spark import validate_on_spark
 from dataquarantine.demo.generator import DEMO_CONTRACTS_DIR, write_jsonl
+from dataquarantine.quarantine.service import Quarantine
+from dataquarantine.runner import ValidationRun
+from dataquarantine.validation.registry import Router
 
 pytestmark = pytest.mark.postgres
 
@@ -159,3 +164,32 @@ def test_usage_errors_exit_2(spark: Any, tmp_path: Path, args: list[str], messag
     )  # fmt: skip
     assert result.exit_code == 2, result.output
     assert message in result.output
+
+
+def test_metric_labels_equal_the_default_engines(
+    spark: Any, tmp_path: Path, pg_schema_url_factory: Any
+) -> None:
+    """The summary's records by (schema, outcome), which --metrics-file exports."""
+    events = tmp_path / "events.jsonl"
+    write_jsonl(events, 300, bad_ratio=0.3, seed=31)
+    with events.open("ab") as out:
+        out.write(b'{"_schema": "nope"}\n{"broken\n')
+    for contract in (None, "user_event@1.1.0"):
+        default_settings = settings_from(
+            DEMO_CONTRACTS_DIR, pg_schema_url_factory(), str(tmp_path / "p1")
+        )
+        live = open_contracts(default_settings)
+        with Quarantine.open(default_settings.store_url, default_settings.payloads_url) as q:
+            default = ValidationRun(
+                Router(live.registry, contract=contract), q, remediate=False
+            ).run([str(events)])
+        live.close()
+        spark_settings = settings_from(
+            DEMO_CONTRACTS_DIR, pg_schema_url_factory(), str(tmp_path / "p2")
+        )
+        got = validate_on_spark(
+            [str(events)], contract=contract, fmt=None, settings=spark_settings, valid_out=None,
+            run_id="r", master=None, progress=False, remediate=False,
+        )  # fmt: skip
+        assert got.by_schema == default.by_schema
+        assert got.to_dict()["by_contract"] == default.to_dict()["by_contract"]
