@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
+import orjson
 import pyarrow as pa
 
 from dataquarantine.contracts.model import ContractSpec
@@ -31,6 +32,8 @@ from dataquarantine.kernel.results import (
 from dataquarantine.spark.columns import (
     CONTRACT,
     CONTRACT_VERSION,
+    CSV_ERROR,
+    CSV_LINE,
     ERRORS,
     FILE,
     ID,
@@ -59,7 +62,7 @@ __all__ = [
     "run_engine",
 ]
 
-InputKind = Literal["rows", "jsonl"]
+InputKind = Literal["rows", "jsonl", "csv"]
 
 #: Compiled contracts of this worker process, by fingerprint (workers are reused across tasks).
 _COMPILED: dict[str, Contract] = {}
@@ -143,17 +146,18 @@ Locate = Callable[[int], tuple[bytes, str]]
 
 
 #: Validates a batch of records (the default engine's loop: forced or routed).
-Validate = Callable[[list[Any]], BatchResult]
+#: With ``text=True`` the items are CSV rows of text, typed by the schema first.
+Validate = Callable[[list[Any], bool], BatchResult]
 
 
 def _validator(task: EngineTask) -> Validate:
     if task.routes is not None:
         router = _router(task.routes)
-        return lambda items: router.validate_batch(items, keep_values=False)
+        return lambda items, text: router.validate_batch(items, text=text, keep_values=False)
     if task.contract is None:
         raise ValueError("an engine task needs a contract or routes")
     contract = compiled(task.contract)
-    return lambda items: validate_forced(contract, items, keep_values=False)
+    return lambda items, text: validate_forced(contract, items, text=text, keep_values=False)
 
 
 def run_engine(task: EngineTask, batches: Iterator[Any]) -> Iterator[Any]:
@@ -162,6 +166,8 @@ def run_engine(task: EngineTask, batches: Iterator[Any]) -> Iterator[Any]:
     for batch in batches:
         if task.kind == "jsonl":
             result, locate = _check_lines(task, validate, batch)
+        elif task.kind == "csv":
+            result, locate = _check_csv(validate, batch)
         else:
             result, locate = _check_rows(task, validate, batch)
         checked = _with_verdicts(batch, result, locate)
@@ -186,7 +192,7 @@ def _check_rows(task: EngineTask, validate: Validate, batch: Any) -> tuple[Batch
         rows = arrow_rows(data)
     except Exception:  # one bad cell (e.g. a string that is not UTF-8): convert row by row
         rows, unconvertible = _rows_one_by_one(data)
-    result = validate(rows)
+    result = validate(rows, False)
     _force_errors(result, unconvertible, ErrorCode.SYSTEM_ERROR)
     uris, lines = batch.column(FILE), batch.column(ROW)
 
@@ -222,12 +228,33 @@ def _check_lines(task: EngineTask, validate: Validate, batch: Any) -> tuple[Batc
             i: oversize_reason(len(p), limit) for i, p in enumerate(payloads) if len(p) > limit
         }
         items = [b"{}" if i in oversize else p for i, p in enumerate(payloads)]
-    result = validate(items)
+    result = validate(items, False)
     _force_errors(result, oversize, ErrorCode.PARSE_ERROR)
     paths = batch.column(LINE_PATH)
 
     def locate(i: int) -> tuple[bytes, str]:
         return payloads[i], line_coordinates(paths[i].as_py(), offsets[i])
+
+    return result, locate
+
+
+def _check_csv(validate: Validate, batch: Any) -> tuple[BatchResult, Locate]:
+    """CSV records as :func:`~dataquarantine.spark.csv_input.read_csv` gives them: each row's
+    object as JSON text cells (typed by the schema, as the default engine types them), or the
+    reader's reason when the row could not be decoded (a ``parse_error``)."""
+    raws: list[bytes] = batch.column(LINE_VALUE).to_pylist()
+    reasons: list[str | None] = batch.column(CSV_ERROR).to_pylist()
+    items = [
+        orjson.loads(raw) if why is None else None for raw, why in zip(raws, reasons, strict=True)
+    ]
+    result = validate(items, True)
+    _force_errors(
+        result, {i: why for i, why in enumerate(reasons) if why is not None}, ErrorCode.PARSE_ERROR
+    )
+    paths, lines = batch.column(LINE_PATH), batch.column(CSV_LINE)
+
+    def locate(i: int) -> tuple[bytes, str]:
+        return raws[i], row_coordinates(paths[i].as_py(), lines[i].as_py())
 
     return result, locate
 

@@ -1,9 +1,10 @@
 """The inputs of ``validate --engine spark``: files, globs and folders as one DataFrame.
 
 Parquet goes through Spark's own reader (any filesystem the cluster has: ``s3a://`` too), JSON
-lines through :func:`~dataquarantine.spark.jsonl.read_jsonl` (local files). The format comes
-from ``--format``, else from the names' extensions (a folder's from its files'); all inputs
-of one run share it. CSV is refused for now (see docs/spark.md).
+lines through :func:`~dataquarantine.spark.jsonl.read_jsonl` and CSV through
+:func:`~dataquarantine.spark.csv_input.read_csv` (local files). The format comes from
+``--format``, else from the names' extensions (a folder's from its files'); all inputs of one
+run share it.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Final, Literal
 from pyspark.sql import DataFrame, SparkSession
 
 from dataquarantine.errors import ConfigError
+from dataquarantine.spark.csv_input import read_csv
 from dataquarantine.spark.jsonl import read_jsonl
 
 __all__ = ["SparkFormat", "input_format", "read_inputs", "session"]
@@ -49,7 +51,7 @@ def _format_of(path: str) -> SparkFormat | None:
 
 def input_format(inputs: Sequence[str], given: str | None) -> SparkFormat:
     """The one format of ``inputs`` (``given`` wins); :class:`ConfigError` when it cannot be
-    told, when inputs mix formats, or for CSV (not supported on Spark yet)."""
+    told or when inputs mix formats."""
     found: set[SparkFormat] = set()
     for path in inputs:
         fmt = _SUFFIXES.get(f".{given}") if given else _format_of(path)
@@ -59,21 +61,17 @@ def input_format(inputs: Sequence[str], given: str | None) -> SparkFormat:
     if len(found) != 1:
         raise ConfigError(f"--engine spark takes inputs of one format, not {sorted(found)}")
     (fmt,) = found
-    if fmt == "csv":
-        raise ConfigError(
-            "CSV input is not supported by --engine spark yet: use the default engine"
-        )
     return fmt
 
 
 def read_inputs(spark: SparkSession, inputs: Sequence[str], fmt: SparkFormat) -> DataFrame:
-    """``inputs`` as one DataFrame that :func:`~dataquarantine.spark.frames.split` accepts."""
-    if fmt == "jsonl":
-        local = [p.removeprefix("file://") for p in inputs]
-        if any("://" in p for p in local):
-            raise ConfigError("--engine spark reads JSON lines from local files only")
-        return read_jsonl(spark, local)
-    return spark.read.parquet(*inputs)
+    """``inputs`` as one DataFrame that :func:`~dataquarantine.spark.run.run` accepts."""
+    if fmt == "parquet":
+        return spark.read.parquet(*inputs)
+    local = [p.removeprefix("file://") for p in inputs]
+    if any("://" in p for p in local):
+        raise ConfigError(f"--engine spark reads {fmt} from local files only")
+    return read_jsonl(spark, local) if fmt == "jsonl" else read_csv(spark, local)
 
 
 def session(master: str | None, *, progress: bool) -> tuple[SparkSession, bool]:

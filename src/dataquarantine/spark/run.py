@@ -11,6 +11,7 @@ Spark's ``noop`` sink when no output is asked). No second pass over the data cou
 from __future__ import annotations
 
 import functools
+import os
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from dataquarantine.quarantine.service import DEFAULT_MAX_CHUNK_BYTES
 from dataquarantine.spark.columns import (
     CONTRACT,
     CONTRACT_VERSION,
+    CSV_SCHEMA,
     ERRORS,
     FILE,
     ID,
@@ -42,7 +44,13 @@ from dataquarantine.spark.columns import (
     WARNINGS,
     engine_fields,
 )
-from dataquarantine.spark.engine import EngineTask, ShippedContract, ShippedRoutes, run_engine
+from dataquarantine.spark.engine import (
+    EngineTask,
+    InputKind,
+    ShippedContract,
+    ShippedRoutes,
+    run_engine,
+)
 from dataquarantine.spark.frames import RESERVED_PREFIX, check
 from dataquarantine.spark.inputs import input_format, read_inputs, session
 from dataquarantine.spark.store import PartitionWriter, StoreTarget, check_target
@@ -96,6 +104,8 @@ class _Stage:
     n_columns: int
     names: tuple[str, ...]
     lines: bool
+    #: CSV records (:func:`~dataquarantine.spark.csv_input.read_csv`): path and line first.
+    csv: bool = False
 
 
 def _metrics(refs: Sequence[str | None], routed: bool) -> list[Column]:
@@ -179,11 +189,12 @@ def _store_and_pass(stage: _Stage, batches: Iterator[Any]) -> Iterator[Any]:
 def _source_columns(stage: _Stage) -> list[str]:
     if FILE in stage.names:
         return [FILE, ROW]
-    return [stage.names[0], stage.names[1]]  # read_jsonl's path and offset, by position
+    # read_jsonl's path and offset, read_csv's path and line: the first two, by position
+    return [stage.names[0], stage.names[1]]
 
 
 def _store_names(stage: _Stage) -> list[str]:
-    source = [FILE, ROW] if FILE in stage.names else [LINE_PATH, LINE_OFFSET]
+    source = [FILE, ROW] if FILE in stage.names or stage.csv else [LINE_PATH, LINE_OFFSET]
     return [*source, ID, ERRORS, PAYLOAD]
 
 
@@ -208,15 +219,21 @@ def run(
     when there is none). ``valid_format="jsonl"`` (JSON-lines input only) writes the original
     lines as text."""
     started = time.perf_counter()
+    csv = df.schema == CSV_SCHEMA
+    if csv and valid_out is not None:
+        raise ConfigError("the valid output of CSV input is not written on Spark yet")
     target = StoreTarget(store, payloads, max_chunk_bytes)
     target = check_target(df.sparkSession, target)
     lines = valid_format == "jsonl"
     if lines and df.columns != [LINE_PATH, LINE_OFFSET, LINE_VALUE]:
         raise ValueError("valid_format='jsonl' needs the JSON lines of read_jsonl")
-    if isinstance(contract, ContractRegistry):
-        checked = _routed(df, contract, max_record_bytes)
-        refs: list[str | None] = [str(c.ref) for c in contract]
-        forced = None
+    if isinstance(contract, ContractRegistry) or csv:
+        checked = _engine_only(df, contract, max_record_bytes)
+        if isinstance(contract, ContractRegistry):
+            refs: list[str | None] = [str(c.ref) for c in contract]
+            forced = None
+        else:
+            refs, forced = [str(contract.ref)], contract
     else:
         checked = check(df, contract, max_record_bytes=max_record_bytes)
         refs, forced = [str(contract.ref)], contract
@@ -233,6 +250,7 @@ def run(
         n,
         tuple(positional.columns),
         lines,
+        csv,
     )
     if lines:
         schema = StructType([StructField(LINE_VALUE, StringType(), nullable=True)])
@@ -250,21 +268,29 @@ def run(
     return _counts(stage, metrics, [*refs, None], time.perf_counter() - started)
 
 
-def _routed(df: DataFrame, registry: ContractRegistry, max_record_bytes: int | None) -> DataFrame:
-    """The checked frame of JSON lines routed by ``_schema``: :func:`check`'s columns plus
-    each row's contract name and version."""
-    if df.schema != JSONL_SCHEMA:
+def _engine_only(
+    df: DataFrame, contract: Contract | ContractRegistry, max_record_bytes: int | None
+) -> DataFrame:
+    """The checked frame of text records through the engine tier alone: JSON lines routed by
+    ``_schema`` (then with each row's contract name and version), or CSV records."""
+    kind: InputKind = "csv" if df.schema == CSV_SCHEMA else "jsonl"
+    if kind == "jsonl" and df.schema != JSONL_SCHEMA:
         raise ConfigError(
-            "routing each record by its _schema field takes JSON lines (read_jsonl): "
-            "give typed input one contract"
+            "routing each record by its _schema field takes JSON lines (read_jsonl) or CSV "
+            "(read_csv): give typed input one contract"
         )
-    routes = ShippedRoutes(tuple(ShippedContract.of(c) for c in registry))
-    task = EngineTask(None, "jsonl", tuple(df.columns), max_record_bytes, routes=routes)
-    extra = [StructField(c, StringType(), nullable=True) for c in (CONTRACT, CONTRACT_VERSION)]
+    columns = tuple(df.columns)
+    extra: list[StructField] = []
+    if isinstance(contract, ContractRegistry):
+        routes = ShippedRoutes(tuple(ShippedContract.of(c) for c in contract))
+        task = EngineTask(None, kind, columns, max_record_bytes, routes=routes)
+        extra = [StructField(c, StringType(), nullable=True) for c in (CONTRACT, CONTRACT_VERSION)]
+    else:
+        task = EngineTask(ShippedContract.of(contract), kind, columns, max_record_bytes)
     schema = StructType([*df.schema.fields, *engine_fields(), *extra])
     checked = df.mapInArrow(functools.partial(run_engine, task), schema)
     return checked.select(
-        *df.columns, VALID, ERRORS, WARNINGS, PAYLOAD, ID, CONTRACT, CONTRACT_VERSION
+        *df.columns, VALID, ERRORS, WARNINGS, PAYLOAD, ID, *(f.name for f in extra)
     )
 
 
@@ -330,10 +356,13 @@ def validate_files(
     afterwards). Valid output: Parquet, or the original lines for JSON-lines input. A registry
     routes each JSON line by its ``_schema`` field (see :func:`run`)."""
     kind = input_format(inputs, fmt)
-    if kind != "jsonl" and isinstance(contract, ContractRegistry):
+    if kind == "parquet" and isinstance(contract, ContractRegistry):
         raise ConfigError(
-            f"{kind} input takes one contract (--contract): routing by _schema reads JSON lines"
+            "parquet input takes one contract (--contract): routing by _schema reads JSON "
+            "lines and CSV"
         )
+    if valid_out is not None and "://" not in valid_out and os.path.exists(valid_out):
+        raise ConfigError(f"--valid-out {valid_out!r} exists: Spark writes a new folder")
     spark, own = session(master, progress=progress)
     try:
         df = read_inputs(spark, inputs, kind)

@@ -151,7 +151,10 @@ def test_parquet_counts_equal_the_default_engines(
         (["--contract", "user_event"], "remediation"),
         (["--no-remediate", "--format", "parquet"], "one contract"),
         (["--contract", "nope", "--no-remediate"], "nope"),
-        (["--contract", "user_event", "--no-remediate", "--format", "csv"], "CSV"),
+        (
+            ["--contract", "user_event", "--no-remediate", "--format", "csv", "--valid-out", "v"],
+            "CSV",
+        ),
     ],
 )
 def test_usage_errors_exit_2(spark: Any, tmp_path: Path, args: list[str], message: str) -> None:
@@ -193,3 +196,46 @@ def test_metric_labels_equal_the_default_engines(
         )  # fmt: skip
         assert got.by_schema == default.by_schema
         assert got.to_dict()["by_contract"] == default.to_dict()["by_contract"]
+
+
+CSV_ROWS = (
+    b"id,sku,qty,_schema\n"
+    b"1,SKU-001,3,orders\n"
+    b'2,"SKU-\n002",4,orders\n'  # a quoted line break: one record over two lines
+    b"3,SKU-003,many,orders\n"  # not an integer
+    b"4,SKU-004\n"  # too few fields: parse_error
+    b"\n"
+    b"5,SKU-\xff05,1,orders\n"  # not UTF-8
+    b"-6,SKU-006,2,orders\n"
+    b"7,SKU-007,2,nope\n"
+    b'8,"SKU-008",11,orders\r\n'
+)
+
+
+def test_csv_gives_the_default_engines_counts_and_records(
+    spark: Any, tmp_path: Path, pg_schema_url_factory: Any
+) -> None:
+    contracts = tmp_path / "contracts"
+    contracts.mkdir()
+    (contracts / "orders.yaml").write_text(
+        "name: orders\nversion: 1.0.0\nschema:\n  type: object\n  required: [id, sku]\n"
+        "  properties:\n    id: {type: integer, minimum: 1}\n"
+        "    sku: {type: string, pattern: '^SKU-[0-9]{3}$'}\n"
+        "    qty: {type: integer, maximum: 10}\n"
+    )
+    path = tmp_path / "orders.csv"
+    path.write_bytes(CSV_ROWS * 20)
+    for forced in (["--contract", "orders"], []):
+        common = ["--contracts", str(contracts), *forced, str(path)]
+        default_url, spark_url = pg_schema_url_factory(), pg_schema_url_factory()
+        default = _validate(*common, *_stores(tmp_path, default_url, "p1"))
+        got = _validate("--engine", "spark", *common, *_stores(tmp_path, spark_url, "p2"))
+        assert got == default
+        assert got["quarantined"] >= 120 and got["by_code"]["parse_error"] >= 40
+        with (
+            Quarantine.open(default_url, str(tmp_path / "p1")) as a,
+            Quarantine.open(spark_url, str(tmp_path / "p2")) as b,
+        ):
+            mine = {r.id: (r.source, r.errors, r.contract, data) for r, data in b.iter_payloads()}
+            theirs = {r.id: (r.source, r.errors, r.contract, data) for r, data in a.iter_payloads()}
+        assert mine == theirs  # the same ids: same lines, same payloads
