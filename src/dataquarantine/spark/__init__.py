@@ -27,6 +27,7 @@ from dataquarantine.spark.columns import (
     VALID,
     WARNINGS,
 )
+from dataquarantine.spark.csv_input import read_csv
 from dataquarantine.spark.frames import check, split
 from dataquarantine.spark.jsonl import read_jsonl
 from dataquarantine.spark.native import surely_valid
@@ -46,6 +47,7 @@ __all__ = [
     "SparkRun",
     "WriteCounts",
     "check",
+    "read_csv",
     "read_jsonl",
     "run",
     "split",
