@@ -82,9 +82,19 @@ class ExportFormat(StrEnum):
     jsonl = "jsonl"
 
 
+class EngineOpt(StrEnum):
+    default = "default"
+    spark = "spark"
+
+
 @app.command()
 def validate(
-    inputs: Annotated[list[str], typer.Argument(help="JSONL, CSV or Parquet files ('-' = stdin).")],
+    inputs: Annotated[
+        list[str],
+        typer.Argument(
+            help="JSONL, CSV or Parquet files ('-' = stdin); Spark: also globs, folders."
+        ),
+    ],
     contract: Annotated[
         str | None, typer.Option("--contract", help="Force NAME[@VERSION] for every record.")
     ] = None,
@@ -115,6 +125,14 @@ def validate(
     metrics_push: MetricsPushOpt = None,
     metrics_file: MetricsFileOpt = None,
     metrics_job: MetricsJobOpt = None,
+    engine: Annotated[
+        EngineOpt,
+        typer.Option("--engine", help="default (this process) or spark (extra 'spark')."),
+    ] = EngineOpt.default,
+    master: Annotated[
+        str | None,
+        typer.Option("--master", help="Spark master (default local[*]); --engine spark only."),
+    ] = None,
 ) -> None:
     """Validate files; quarantine invalid records and optionally write the valid ones."""
     from dataquarantine.cli import render
@@ -130,6 +148,32 @@ def validate(
         lineage.emitting("validate", job, run_id or "") as lineage_record,
     ):
         settings = settings_from(contracts, store, payloads, contracts_url=contracts_url)
+        if engine is EngineOpt.spark:
+            from dataquarantine.cli.spark import validate_on_spark
+
+            summary = validate_on_spark(
+                inputs,
+                contract=contract,
+                fmt=fmt.value if fmt else None,
+                settings=settings,
+                valid_out=valid_out,
+                run_id=run_id,
+                master=master,
+                progress=progress and not as_json and sys.stderr.isatty(),
+                remediate=remediate,
+            )
+            live = open_contracts(settings)
+            try:
+                report = lineage.of_validation(
+                    summary, live.registry, inputs, valid_out, settings.store_url
+                )
+            finally:
+                live.close()
+            lineage_record(report)
+            _report(summary, record, as_json=as_json)
+            return
+        if master is not None:
+            raise ConfigError("--master is an option of --engine spark")
         from dataquarantine.io.readers import check_input, detect_format
 
         for path in inputs:
@@ -172,14 +216,20 @@ def validate(
         finally:
             quarantine.close()
             live.close()
-        record(summary)
         lineage_record(
             lineage.of_validation(summary, live.registry, inputs, valid_out, settings.store_url)
         )
-        if as_json:
-            render.print_json(summary.to_dict())
-        else:
-            render.summary(summary)
+        _report(summary, record, as_json=as_json)
+
+
+def _report(summary: RunSummary, record: Callable[[RunSummary], None], *, as_json: bool) -> None:
+    from dataquarantine.cli import render
+
+    record(summary)
+    if as_json:
+        render.print_json(summary.to_dict())
+    else:
+        render.summary(summary)
 
 
 @contextlib.contextmanager

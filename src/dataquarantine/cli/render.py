@@ -86,7 +86,7 @@ def _headline(rec: QuarantineRecord) -> str:
 def _source(rec: QuarantineRecord) -> str:
     src = rec.source
     if src.kind == "file":
-        return f"{src.uri.rsplit('/', 1)[-1]}:{src.line}"
+        return f"{src.uri.rsplit('/', 1)[-1]}{src.position}"
     if src.kind == "table":
         return f"{src.table}:{src.key}"
     return f"{src.topic}[{src.partition}]@{src.offset}"

@@ -45,11 +45,21 @@ _NAMESPACE_BYTES = ENVELOPE_NAMESPACE.bytes
 
 @dataclass(frozen=True, slots=True)
 class FileSource:
-    """A record read from a file. ``line`` is the 1-based line (JSONL) or row (CSV/Parquet)."""
+    """A record read from a file. ``line`` is the 1-based line (JSONL) or row (CSV/Parquet).
+
+    A record located by its byte ``offset`` instead (JSON lines read by Spark, which numbers no
+    lines: see docs/spark.md) has ``line=None``; its coordinates are ``file:<uri>@<offset>``,
+    which never collide with the line form."""
 
     uri: str
-    line: int
+    line: int | None
     kind: Literal["file"] = "file"
+    #: The byte where the record's line starts, for records located by offset.
+    offset: int | None = None
+
+    def __post_init__(self) -> None:
+        if (self.line is None) == (self.offset is None):
+            raise ValueError("a file source has either a line or a byte offset")
 
     @property
     def name(self) -> str:
@@ -57,9 +67,18 @@ class FileSource:
 
     @property
     def coordinates(self) -> str:
+        if self.offset is not None:
+            return f"file:{self.uri}@{self.offset}"
         return f"file:{self.uri}:{self.line}"
 
+    @property
+    def position(self) -> str:
+        """``:<line>`` or ``@<offset>``: where in the file, as the coordinates write it."""
+        return f"@{self.offset}" if self.offset is not None else f":{self.line}"
+
     def to_dict(self) -> dict[str, Any]:
+        if self.offset is not None:
+            return {"kind": self.kind, "uri": self.uri, "offset": self.offset}
         return {"kind": self.kind, "uri": self.uri, "line": self.line}
 
 
@@ -190,6 +209,8 @@ Source = FileSource | KafkaSource | TableSource | DlqSource
 def source_from_dict(data: Mapping[str, Any]) -> Source:
     kind = data.get("kind")
     if kind == "file":
+        if data.get("line") is None and "offset" in data:
+            return FileSource(uri=str(data["uri"]), line=None, offset=int(data["offset"]))
         return FileSource(uri=str(data["uri"]), line=int(data["line"]))
     if kind == "kafka":
         return KafkaSource(

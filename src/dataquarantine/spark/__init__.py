@@ -4,6 +4,9 @@
 lazy DataFrames: no Spark job runs until they are used. Rows go through the engine itself,
 batched inside ``mapInArrow``, unless a conservative native predicate already proves them
 valid. ``read_jsonl(spark, paths)`` reads JSON lines with the byte offsets the record ids need.
+``write_quarantine(quarantine, store=..., payloads=...)`` writes the quarantine frame into the
+quarantine store from the executors, idempotently; ``run(df, contract, store=..., ...)`` does
+the split, the store and the valid output in one pass and returns the reconciled counts.
 See docs/spark.md.
 """
 
@@ -24,9 +27,12 @@ from dataquarantine.spark.columns import (
     VALID,
     WARNINGS,
 )
+from dataquarantine.spark.csv_input import read_csv
 from dataquarantine.spark.frames import check, split
 from dataquarantine.spark.jsonl import read_jsonl
 from dataquarantine.spark.native import surely_valid
+from dataquarantine.spark.run import SparkRun, run
+from dataquarantine.spark.store import WriteCounts, write_quarantine
 
 __all__ = [
     "CONTRACT",
@@ -38,8 +44,13 @@ __all__ = [
     "RUN_ID",
     "VALID",
     "WARNINGS",
+    "SparkRun",
+    "WriteCounts",
     "check",
+    "read_csv",
     "read_jsonl",
+    "run",
     "split",
     "surely_valid",
+    "write_quarantine",
 ]

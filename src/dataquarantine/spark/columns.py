@@ -24,6 +24,9 @@ from pyspark.sql.types import (
 __all__ = [
     "CONTRACT",
     "CONTRACT_VERSION",
+    "CSV_ERROR",
+    "CSV_LINE",
+    "CSV_SCHEMA",
     "ERRORS",
     "FILE",
     "ID",
@@ -72,6 +75,20 @@ JSONL_SCHEMA: Final = StructType(
         StructField(LINE_PATH, StringType(), nullable=False),
         StructField(LINE_OFFSET, LongType(), nullable=False),
         StructField(LINE_VALUE, BinaryType(), nullable=False),
+    ]
+)
+
+#: The columns of :func:`~dataquarantine.spark.csv_input.read_csv`: the file's URI, the record's
+#: line (as the default engine numbers CSV records), the record (its row object as JSON text
+#: cells, or the row's text when it could not be decoded) and the reader's reason for that.
+CSV_LINE: Final = "line"
+CSV_ERROR: Final = "error"
+CSV_SCHEMA: Final = StructType(
+    [
+        StructField(LINE_PATH, StringType(), nullable=False),
+        StructField(CSV_LINE, LongType(), nullable=False),
+        StructField(LINE_VALUE, BinaryType(), nullable=False),
+        StructField(CSV_ERROR, StringType(), nullable=True),
     ]
 )
 

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
+import orjson
 import pyarrow as pa
 
 from dataquarantine.contracts.model import ContractSpec
@@ -29,6 +30,10 @@ from dataquarantine.kernel.results import (
     Violation,
 )
 from dataquarantine.spark.columns import (
+    CONTRACT,
+    CONTRACT_VERSION,
+    CSV_ERROR,
+    CSV_LINE,
     ERRORS,
     FILE,
     ID,
@@ -46,10 +51,18 @@ from dataquarantine.spark.ids import line_coordinates, record_id, row_coordinate
 from dataquarantine.spark.jsonl_lines import line_payload
 from dataquarantine.validation.contract import Contract
 from dataquarantine.validation.engine import validate_forced
+from dataquarantine.validation.registry import ContractRegistry, Router
 
-__all__ = ["EngineTask", "InputKind", "ShippedContract", "compiled", "run_engine"]
+__all__ = [
+    "EngineTask",
+    "InputKind",
+    "ShippedContract",
+    "ShippedRoutes",
+    "compiled",
+    "run_engine",
+]
 
-InputKind = Literal["rows", "jsonl"]
+InputKind = Literal["rows", "jsonl", "csv"]
 
 #: Compiled contracts of this worker process, by fingerprint (workers are reused across tasks).
 _COMPILED: dict[str, Contract] = {}
@@ -86,33 +99,92 @@ def compiled(shipped: ShippedContract) -> Contract:
 
 
 @dataclass(frozen=True, slots=True)
+class ShippedRoutes:
+    """Routing each record by its ``field`` (``name`` or ``name@version``), as the default
+    engine's router does, among ``contracts`` (every version of the driver's registry)."""
+
+    contracts: tuple[ShippedContract, ...]
+    field: str = "_schema"
+
+
+#: Routers of this worker process, by their contracts' fingerprints and field.
+_ROUTERS: dict[tuple[str, ...], Router] = {}
+
+
+def _router(routes: ShippedRoutes) -> Router:
+    key = (routes.field, *(c.fingerprint for c in routes.contracts))
+    router = _ROUTERS.get(key)
+    if router is None:
+        registry = ContractRegistry()
+        for shipped in routes.contracts:
+            registry.add(compiled(shipped))
+        router = Router(registry, field=routes.field)
+        if len(_ROUTERS) >= _MAX_COMPILED:
+            _ROUTERS.clear()
+        _ROUTERS[key] = router
+    return router
+
+
+@dataclass(frozen=True, slots=True)
 class EngineTask:
     """One ``mapInArrow`` stage: which contract, which input kind, which columns are data."""
 
-    contract: ShippedContract
+    #: The one contract of every record (``None`` with ``routes``).
+    contract: ShippedContract | None
     kind: InputKind
     #: The input's own columns (typed rows: the record's fields, in order).
     columns: tuple[str, ...]
     #: JSON lines longer than this are ``parse_error`` without being parsed (``None``: no limit).
     max_record_bytes: int | None
+    #: Route each record to its contract instead: the output then also has the columns
+    #: ``_dq_contract`` and ``_dq_contract_version`` (null for a record without one).
+    routes: ShippedRoutes | None = None
 
 
 #: The payload and the coordinates of record ``i`` of a batch, computed for invalid ones only.
 Locate = Callable[[int], tuple[bytes, str]]
 
 
+#: Validates a batch of records (the default engine's loop: forced or routed).
+#: With ``text=True`` the items are CSV rows of text, typed by the schema first.
+Validate = Callable[[list[Any], bool], BatchResult]
+
+
+def _validator(task: EngineTask) -> Validate:
+    if task.routes is not None:
+        router = _router(task.routes)
+        return lambda items, text: router.validate_batch(items, text=text, keep_values=False)
+    if task.contract is None:
+        raise ValueError("an engine task needs a contract or routes")
+    contract = compiled(task.contract)
+    return lambda items, text: validate_forced(contract, items, text=text, keep_values=False)
+
+
 def run_engine(task: EngineTask, batches: Iterator[Any]) -> Iterator[Any]:
     """``mapInArrow`` body: each batch with the engine's verdict columns appended."""
-    contract = compiled(task.contract)
+    validate = _validator(task)
     for batch in batches:
         if task.kind == "jsonl":
-            result, locate = _check_lines(task, contract, batch)
+            result, locate = _check_lines(task, validate, batch)
+        elif task.kind == "csv":
+            result, locate = _check_csv(validate, batch)
         else:
-            result, locate = _check_rows(task, contract, batch)
-        yield _with_verdicts(batch, result, locate)
+            result, locate = _check_rows(task, validate, batch)
+        checked = _with_verdicts(batch, result, locate)
+        yield checked if task.routes is None else _with_contracts(checked, result)
 
 
-def _check_rows(task: EngineTask, contract: Contract, batch: Any) -> tuple[BatchResult, Locate]:
+def _with_contracts(batch: Any, result: BatchResult) -> Any:
+    """``batch`` with each record's contract name and version (null when it has none)."""
+    names = [ref.name if ref else None for ref in result.contracts]
+    versions = [ref.version if ref else None for ref in result.contracts]
+    arrays = [*batch.columns, pa.array(names, pa.string()), pa.array(versions, pa.string())]
+    return pa.RecordBatch.from_arrays(
+        arrays, names=[*batch.schema.names, CONTRACT, CONTRACT_VERSION]
+    )
+
+
+def _check_rows(task: EngineTask, validate: Validate, batch: Any) -> tuple[BatchResult, Locate]:
     n = len(task.columns)  # the first n columns, by position (see frames._map_in_arrow)
     data = pa.RecordBatch.from_arrays(batch.columns[:n], names=list(task.columns))
     unconvertible: dict[int, str] = {}
@@ -120,7 +192,7 @@ def _check_rows(task: EngineTask, contract: Contract, batch: Any) -> tuple[Batch
         rows = arrow_rows(data)
     except Exception:  # one bad cell (e.g. a string that is not UTF-8): convert row by row
         rows, unconvertible = _rows_one_by_one(data)
-    result = validate_forced(contract, rows, keep_values=False)
+    result = validate(rows, False)
     _force_errors(result, unconvertible, ErrorCode.SYSTEM_ERROR)
     uris, lines = batch.column(FILE), batch.column(ROW)
 
@@ -144,7 +216,7 @@ def _rows_one_by_one(data: Any) -> tuple[list[Any], dict[int, str]]:
     return rows, failed
 
 
-def _check_lines(task: EngineTask, contract: Contract, batch: Any) -> tuple[BatchResult, Locate]:
+def _check_lines(task: EngineTask, validate: Validate, batch: Any) -> tuple[BatchResult, Locate]:
     lines: list[bytes] = batch.column(LINE_VALUE).to_pylist()
     offsets: list[int] = batch.column(LINE_OFFSET).to_pylist()
     payloads = [line_payload(line, offset) for line, offset in zip(lines, offsets, strict=True)]
@@ -156,12 +228,33 @@ def _check_lines(task: EngineTask, contract: Contract, batch: Any) -> tuple[Batc
             i: oversize_reason(len(p), limit) for i, p in enumerate(payloads) if len(p) > limit
         }
         items = [b"{}" if i in oversize else p for i, p in enumerate(payloads)]
-    result = validate_forced(contract, items, keep_values=False)
+    result = validate(items, False)
     _force_errors(result, oversize, ErrorCode.PARSE_ERROR)
     paths = batch.column(LINE_PATH)
 
     def locate(i: int) -> tuple[bytes, str]:
         return payloads[i], line_coordinates(paths[i].as_py(), offsets[i])
+
+    return result, locate
+
+
+def _check_csv(validate: Validate, batch: Any) -> tuple[BatchResult, Locate]:
+    """CSV records as :func:`~dataquarantine.spark.csv_input.read_csv` gives them: each row's
+    object as JSON text cells (typed by the schema, as the default engine types them), or the
+    reader's reason when the row could not be decoded (a ``parse_error``)."""
+    raws: list[bytes] = batch.column(LINE_VALUE).to_pylist()
+    reasons: list[str | None] = batch.column(CSV_ERROR).to_pylist()
+    items = [
+        orjson.loads(raw) if why is None else None for raw, why in zip(raws, reasons, strict=True)
+    ]
+    result = validate(items, True)
+    _force_errors(
+        result, {i: why for i, why in enumerate(reasons) if why is not None}, ErrorCode.PARSE_ERROR
+    )
+    paths, lines = batch.column(LINE_PATH), batch.column(CSV_LINE)
+
+    def locate(i: int) -> tuple[bytes, str]:
+        return raws[i], row_coordinates(paths[i].as_py(), lines[i].as_py())
 
     return result, locate
 

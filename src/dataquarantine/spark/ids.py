@@ -27,7 +27,7 @@ def row_coordinates(uri: str, row: int) -> str:
 
 def line_coordinates(uri: str, offset: int) -> str:
     """The coordinates of the JSON line starting at byte ``offset`` of ``uri``."""
-    return f"file:{uri}@{offset}"
+    return FileSource(uri=uri, line=None, offset=offset).coordinates
 
 
 def record_id(coordinates: str, payload: bytes) -> str:

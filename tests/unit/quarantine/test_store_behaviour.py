@@ -32,6 +32,7 @@ from dataquarantine.quarantine.envelope import (
     QuarantineRecord,
     Source,
     TableSource,
+    source_from_dict,
 )
 from dataquarantine.quarantine.ports import QuarantineStore
 from dataquarantine.quarantine.sql import SqlQuarantineStore, open_store
@@ -164,6 +165,27 @@ def test_round_trip_every_field(store: QuarantineStore) -> None:
         assert got.quarantined_at.tzinfo is UTC
     assert {type(r.source) for r in records} == {FileSource, KafkaSource, TableSource}
     assert store.get(uuid.uuid4()) is None
+
+
+def test_file_sources_by_byte_offset_round_trip(store: QuarantineStore) -> None:
+    """JSON lines read by Spark are located by byte offset (no line number): stored,
+    filtered by file and listed like any file source, with coordinates of their own."""
+    by_offset = FileSource("file:///lake/events.jsonl", None, offset=1234)
+    by_line = FileSource("file:///lake/events.jsonl", 1234)
+    assert by_offset.coordinates == "file:file:///lake/events.jsonl@1234"
+    assert by_offset.coordinates != by_line.coordinates
+    assert by_offset.to_dict() == {"kind": "file", "uri": by_offset.uri, "offset": 1234}
+    assert source_from_dict(by_offset.to_dict()) == by_offset
+    assert source_from_dict(by_line.to_dict()) == by_line
+    records = [make_record(0, source=by_offset), make_record(1, source=by_line)]
+    assert store.insert_many(records) == 2
+    assert store.get(records[0].id) == records[0]
+    found = store.list(QuarantineFilter(source_kind="file", source_name=by_offset.uri))
+    assert {r.source for r in found} == {by_offset, by_line}
+    with pytest.raises(ValueError, match="either a line or a byte offset"):
+        FileSource("x", None)
+    with pytest.raises(ValueError, match="either a line or a byte offset"):
+        FileSource("x", 1, offset=2)
 
 
 def test_insert_is_idempotent(store: QuarantineStore) -> None:

@@ -1,0 +1,381 @@
+"""``run``: split a DataFrame, write the quarantine store and the valid output in one pass,
+and reconcile the counts.
+
+One Spark job: the checked rows are observed (an :class:`~pyspark.sql.Observation` counts
+them by verdict and code as they flow), then one ``mapInArrow`` stage writes each task's
+quarantined rows into the store (:mod:`~dataquarantine.spark.store`) and passes its valid rows
+on to the valid output's writer (Parquet, JSON-lines text made of the original lines, or
+Spark's ``noop`` sink when no output is asked). No second pass over the data counts anything.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal
+
+from pyspark.sql import Column, DataFrame, Observation
+from pyspark.sql import functions as F
+from pyspark.sql.types import StringType, StructField, StructType
+
+from dataquarantine.errors import ConfigError
+from dataquarantine.io.records import DEFAULT_MAX_RECORD_BYTES
+from dataquarantine.kernel.ids import new_run_id
+from dataquarantine.kernel.results import ErrorCode
+from dataquarantine.quarantine.service import DEFAULT_MAX_CHUNK_BYTES
+from dataquarantine.spark.columns import (
+    CONTRACT,
+    CONTRACT_VERSION,
+    CSV_SCHEMA,
+    ERRORS,
+    FILE,
+    ID,
+    JSONL_SCHEMA,
+    LINE_OFFSET,
+    LINE_PATH,
+    LINE_VALUE,
+    PAYLOAD,
+    ROW,
+    RUN_ID,
+    VALID,
+    WARNINGS,
+    engine_fields,
+)
+from dataquarantine.spark.engine import (
+    EngineTask,
+    InputKind,
+    ShippedContract,
+    ShippedRoutes,
+    run_engine,
+)
+from dataquarantine.spark.frames import RESERVED_PREFIX, check
+from dataquarantine.spark.inputs import input_format, read_inputs, session
+from dataquarantine.spark.store import PartitionWriter, StoreTarget, check_target
+from dataquarantine.validation.contract import Contract
+from dataquarantine.validation.registry import ContractRegistry
+
+__all__ = ["SparkRun", "ValidFormat", "run"]
+
+#: ``parquet`` (the input's columns), ``jsonl`` (the original lines, for JSON-lines input).
+ValidFormat = Literal["parquet", "jsonl"]
+
+_NOOP: Final = "noop"
+
+
+@dataclass(frozen=True, slots=True)
+class SparkRun:
+    """The counts of one run, as the default engine's run summary has them (``by_code``: by
+    headline code; ``violations_by_code``: every violation; ``warned``: valid records with
+    warnings)."""
+
+    run_id: str
+    total: int
+    valid: int
+    quarantined: int
+    warned: int
+    seconds: float
+    by_code: dict[str, int] = field(default_factory=dict)
+    violations_by_code: dict[str, int] = field(default_factory=dict)
+    #: ``(total, valid, quarantined)`` by contract (``name@version``; ``None``: records that
+    #: reached no contract, e.g. ``schema_not_found``).
+    by_contract: dict[str | None, tuple[int, int, int]] = field(default_factory=dict)
+    #: Records by (contract name, ``valid`` or headline code), as the default engine's summary
+    #: keeps them for its metrics (``None``: no contract).
+    by_schema: dict[tuple[str | None, str], int] = field(default_factory=dict)
+
+    @property
+    def reconciles(self) -> bool:
+        return self.total == self.valid + self.quarantined
+
+
+@dataclass(frozen=True, slots=True)
+class _Stage:
+    """What the store-and-pass tasks need (picklable)."""
+
+    target: StoreTarget
+    #: The forced contract's name and version (``None`` when routed: they are columns).
+    contract: str | None
+    version: str | None
+    run_id: str
+    #: The input's own columns come first (renamed by position), then the checked columns.
+    n_columns: int
+    names: tuple[str, ...]
+    lines: bool
+    #: CSV records (:func:`~dataquarantine.spark.csv_input.read_csv`): path and line first.
+    csv: bool = False
+
+
+def _metrics(refs: Sequence[str | None], routed: bool) -> list[Column]:
+    """The run's counts, aggregated as rows flow (``refs``: every contract a row may get)."""
+    invalid = ~F.col(VALID)
+    out = [
+        F.count(F.lit(1)).alias("total"),
+        F.sum(F.col(VALID).cast("long")).alias("valid"),
+        F.sum(invalid.cast("long")).alias("quarantined"),
+        F.sum((F.col(VALID) & (F.size(WARNINGS) > 0)).cast("long")).alias("warned"),
+    ]
+    headline = F.get(F.col(ERRORS), 0)["code"]
+    for code in ErrorCode:
+        first = F.coalesce(headline == code.value, F.lit(False))
+        out.append(F.sum((invalid & first).cast("long")).alias(f"first:{code.value}"))
+        matching = F.size(F.filter(ERRORS, _has_code(code)))
+        out.append(F.sum(F.when(invalid, matching).otherwise(0)).alias(f"all:{code.value}"))
+    if not routed:
+        return out
+    ref = F.concat_ws("@", CONTRACT, CONTRACT_VERSION)
+    for name in refs:
+        mine = F.col(CONTRACT).isNull() if name is None else F.coalesce(ref == name, F.lit(False))
+        out.append(F.sum(mine.cast("long")).alias(f"total:{name}"))
+        out.append(F.sum((mine & F.col(VALID)).cast("long")).alias(f"valid:{name}"))
+    # Records by contract name and outcome (the stream worker's metric labels).
+    for schema in dict.fromkeys(_schema_of(r) for r in refs):
+        mine = F.col(CONTRACT).isNull() if schema is None else F.col(CONTRACT) == schema
+        mine = F.coalesce(mine, F.lit(False))
+        out.append(F.sum((mine & F.col(VALID)).cast("long")).alias(f"schema:{schema}:valid"))
+        for code in ErrorCode:
+            first = mine & invalid & F.coalesce(headline == code.value, F.lit(False))
+            out.append(F.sum(first.cast("long")).alias(f"schema:{schema}:{code.value}"))
+    return out
+
+
+def _schema_of(ref: str | None) -> str | None:
+    """The contract name of a ``name@version`` reference."""
+    return ref.rsplit("@", 1)[0] if ref is not None else None
+
+
+def _has_code(code: ErrorCode) -> Any:
+    """A one-argument predicate on violations (pyspark reads a lambda's arity)."""
+    return lambda v: v["code"] == code.value
+
+
+def _store_and_pass(stage: _Stage, batches: Iterator[Any]) -> Iterator[Any]:
+    """Each task: quarantined rows into the store (flushed before the task ends), valid rows
+    on to the output (the input's columns, or the original lines as text)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    writer = PartitionWriter(stage.target)
+    constants: dict[str, str | None] = {RUN_ID: stage.run_id}
+    routed = stage.contract is None
+    if not routed:
+        constants |= {CONTRACT: stage.contract, CONTRACT_VERSION: stage.version}
+    names = [*_source_columns(stage), ID, ERRORS, PAYLOAD]
+    stored = _store_names(stage)
+    if routed:
+        names += [CONTRACT, CONTRACT_VERSION]
+        stored += [CONTRACT, CONTRACT_VERSION]
+    for batch in batches:
+        valid = batch.column(VALID)
+        if not pc.all(valid).as_py():
+            bad = batch.filter(pc.invert(valid))
+            picked = pa.RecordBatch.from_arrays(
+                [bad.column(stage.names.index(c)) for c in names], names=stored
+            )
+            writer.add([{**row, **constants} for row in picked.to_pylist()])
+        good = batch.filter(valid)
+        if stage.lines:
+            lines = good.column(2).to_pylist()  # read_jsonl's value: the line's bytes
+            text = [(b[:-1] if b.endswith(b"\n") else b).decode(errors="replace") for b in lines]
+            yield pa.RecordBatch.from_arrays([pa.array(text, pa.string())], names=[LINE_VALUE])
+        else:
+            n = stage.n_columns
+            yield pa.RecordBatch.from_arrays(good.columns[:n], names=list(stage.names[:n]))
+    writer.flush()
+
+
+def _source_columns(stage: _Stage) -> list[str]:
+    if FILE in stage.names:
+        return [FILE, ROW]
+    # read_jsonl's path and offset, read_csv's path and line: the first two, by position
+    return [stage.names[0], stage.names[1]]
+
+
+def _store_names(stage: _Stage) -> list[str]:
+    source = [FILE, ROW] if FILE in stage.names or stage.csv else [LINE_PATH, LINE_OFFSET]
+    return [*source, ID, ERRORS, PAYLOAD]
+
+
+def run(
+    df: DataFrame,
+    contract: Contract | ContractRegistry,
+    *,
+    store: str,
+    payloads: str,
+    valid_out: str | None = None,
+    valid_format: ValidFormat = "parquet",
+    run_id: str | None = None,
+    max_record_bytes: int | None = DEFAULT_MAX_RECORD_BYTES,
+    max_chunk_bytes: int = DEFAULT_MAX_CHUNK_BYTES,
+) -> SparkRun:
+    """Check ``df`` (as :func:`~dataquarantine.spark.frames.split`), write its quarantined
+    rows into the quarantine store and its valid rows to ``valid_out`` (a new folder; nothing
+    written when ``None``), in one Spark job, and return the reconciled counts.
+
+    ``contract``: one contract for every row, or a registry to route each JSON line to the
+    contract its ``_schema`` field names, as the default engine does (``schema_not_found``
+    when there is none). ``valid_format="jsonl"`` (JSON-lines input only) writes the original
+    lines as text."""
+    started = time.perf_counter()
+    csv = df.schema == CSV_SCHEMA
+    if csv and valid_out is not None:
+        raise ConfigError("the valid output of CSV input is not written on Spark yet")
+    target = StoreTarget(store, payloads, max_chunk_bytes)
+    target = check_target(df.sparkSession, target)
+    lines = valid_format == "jsonl"
+    if lines and df.columns != [LINE_PATH, LINE_OFFSET, LINE_VALUE]:
+        raise ValueError("valid_format='jsonl' needs the JSON lines of read_jsonl")
+    if isinstance(contract, ContractRegistry) or csv:
+        checked = _engine_only(df, contract, max_record_bytes)
+        if isinstance(contract, ContractRegistry):
+            refs: list[str | None] = [str(c.ref) for c in contract]
+            forced = None
+        else:
+            refs, forced = [str(contract.ref)], contract
+    else:
+        checked = check(df, contract, max_record_bytes=max_record_bytes)
+        refs, forced = [str(contract.ref)], contract
+    observation = Observation()
+    observed = checked.observe(observation, *_metrics([*refs, None], routed=forced is None))
+    n = len(df.columns)
+    renamed = [f"{RESERVED_PREFIX}c{i}" for i in range(n)]
+    positional = observed.toDF(*renamed, *observed.columns[n:])
+    stage = _Stage(
+        target,
+        forced.name if forced else None,
+        forced.version if forced else None,
+        run_id or new_run_id("spark"),
+        n,
+        tuple(positional.columns),
+        lines,
+        csv,
+    )
+    if lines:
+        schema = StructType([StructField(LINE_VALUE, StringType(), nullable=True)])
+    else:
+        fields = zip(renamed, df.schema.fields, strict=True)
+        schema = StructType([StructField(r, f.dataType, f.nullable) for r, f in fields])
+    passed = positional.mapInArrow(functools.partial(_store_and_pass, stage), schema)
+    if valid_out is None:
+        passed.write.format(_NOOP).mode("overwrite").save()
+    elif lines:
+        passed.write.text(valid_out)
+    else:
+        passed.toDF(*df.columns).write.parquet(valid_out)
+    metrics = observation.get
+    return _counts(stage, metrics, [*refs, None], time.perf_counter() - started)
+
+
+def _engine_only(
+    df: DataFrame, contract: Contract | ContractRegistry, max_record_bytes: int | None
+) -> DataFrame:
+    """The checked frame of text records through the engine tier alone: JSON lines routed by
+    ``_schema`` (then with each row's contract name and version), or CSV records."""
+    kind: InputKind = "csv" if df.schema == CSV_SCHEMA else "jsonl"
+    if kind == "jsonl" and df.schema != JSONL_SCHEMA:
+        raise ConfigError(
+            "routing each record by its _schema field takes JSON lines (read_jsonl) or CSV "
+            "(read_csv): give typed input one contract"
+        )
+    columns = tuple(df.columns)
+    extra: list[StructField] = []
+    if isinstance(contract, ContractRegistry):
+        routes = ShippedRoutes(tuple(ShippedContract.of(c) for c in contract))
+        task = EngineTask(None, kind, columns, max_record_bytes, routes=routes)
+        extra = [StructField(c, StringType(), nullable=True) for c in (CONTRACT, CONTRACT_VERSION)]
+    else:
+        task = EngineTask(ShippedContract.of(contract), kind, columns, max_record_bytes)
+    schema = StructType([*df.schema.fields, *engine_fields(), *extra])
+    checked = df.mapInArrow(functools.partial(run_engine, task), schema)
+    return checked.select(
+        *df.columns, VALID, ERRORS, WARNINGS, PAYLOAD, ID, *(f.name for f in extra)
+    )
+
+
+def _counts(
+    stage: _Stage, metrics: dict[str, Any], refs: Sequence[str | None], seconds: float
+) -> SparkRun:
+    def number(name: str) -> int:
+        return int(metrics.get(name) or 0)
+
+    total, valid = number("total"), number("valid")
+    by_contract: dict[str | None, tuple[int, int, int]]
+    if stage.contract is not None:
+        by_contract = {f"{stage.contract}@{stage.version}": (total, valid, total - valid)}
+    else:
+        tallies = ((r, number(f"total:{r}"), number(f"valid:{r}")) for r in refs)
+        by_contract = {r: (n, ok, n - ok) for r, n, ok in tallies if n}
+    outcomes = ("valid", *(c.value for c in ErrorCode))
+    by_schema: dict[tuple[str | None, str], int] = {}
+    if stage.contract is not None:  # forced: every record is the contract's
+        for outcome in outcomes:
+            n = valid if outcome == "valid" else number(f"first:{outcome}")
+            if n:
+                by_schema[(stage.contract, outcome)] = n
+    else:
+        for schema in dict.fromkeys(_schema_of(r) for r in refs):
+            for outcome in outcomes:
+                if n := number(f"schema:{schema}:{outcome}"):
+                    by_schema[(schema, outcome)] = n
+
+    return SparkRun(
+        run_id=stage.run_id,
+        total=total,
+        valid=valid,
+        quarantined=number("quarantined"),
+        warned=number("warned"),
+        seconds=seconds,
+        by_code={
+            c.value: number(f"first:{c.value}") for c in ErrorCode if number(f"first:{c.value}")
+        },
+        violations_by_code={
+            c.value: number(f"all:{c.value}") for c in ErrorCode if number(f"all:{c.value}")
+        },
+        by_contract={k: v for k, v in by_contract.items() if v[0]},
+        by_schema=by_schema,
+    )
+
+
+def validate_files(
+    inputs: Sequence[str],
+    contract: Contract | ContractRegistry,
+    *,
+    fmt: str | None,
+    store: str,
+    payloads: str,
+    valid_out: str | None,
+    run_id: str | None,
+    master: str | None = None,
+    progress: bool = False,
+    max_record_bytes: int | None = DEFAULT_MAX_RECORD_BYTES,
+) -> SparkRun:
+    """What ``validate --engine spark`` runs: the inputs (files, globs, folders; one format)
+    through :func:`run` on the active SparkSession, or on a new one on ``master`` (stopped
+    afterwards). Valid output: Parquet, or the original lines for JSON-lines input. A registry
+    routes each JSON line by its ``_schema`` field (see :func:`run`)."""
+    kind = input_format(inputs, fmt)
+    if kind == "parquet" and isinstance(contract, ContractRegistry):
+        raise ConfigError(
+            "parquet input takes one contract (--contract): routing by _schema reads JSON "
+            "lines and CSV"
+        )
+    if valid_out is not None and "://" not in valid_out and os.path.exists(valid_out):
+        raise ConfigError(f"--valid-out {valid_out!r} exists: Spark writes a new folder")
+    spark, own = session(master, progress=progress)
+    try:
+        df = read_inputs(spark, inputs, kind)
+        return run(
+            df,
+            contract,
+            store=store,
+            payloads=payloads,
+            valid_out=valid_out,
+            valid_format="jsonl" if kind == "jsonl" else "parquet",
+            run_id=run_id,
+            max_record_bytes=max_record_bytes,
+        )
+    finally:
+        if own:
+            spark.stop()
