@@ -27,6 +27,7 @@ from prometheus_client import (
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dataquarantine import __version__
+from dataquarantine.api.fixes import router as fixes_router
 from dataquarantine.api.models import ErrorOut, ReadyOut
 from dataquarantine.api.routes import router
 from dataquarantine.api.security import BodyLimit
@@ -224,6 +225,7 @@ def create_app(
 
     app.add_exception_handler(DataQuarantineError, _on_error)
     app.include_router(router)
+    app.include_router(fixes_router)
     _probes(app, review, registry)
 
     if settings.cors_origins:

@@ -145,10 +145,12 @@ class PreviewItem:
 
 @dataclass(frozen=True, slots=True)
 class FixPreview:
-    """A fix applied to a sample of the set (nothing written), and over the whole set: how
-    many records the steps change, leave alone, or error on (with the first errors)."""
+    """A fix applied to a sample of the set (nothing written), and over the set: how many
+    records the steps change, leave alone, or error on (with the first errors)."""
 
     total: int
+    #: Records the counts cover (the whole set unless it is larger than the scan limit).
+    scanned: int
     items: tuple[PreviewItem, ...]
     applies: int
     unchanged: int
@@ -159,6 +161,7 @@ class FixPreview:
     def to_dict(self) -> dict[str, Any]:
         return {
             "total": self.total,
+            "scanned": self.scanned,
             "applies": self.applies,
             "unchanged": self.unchanged,
             "step_errors": self.step_errors,

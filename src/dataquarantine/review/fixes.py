@@ -115,21 +115,28 @@ class BulkFixes:
 
     # -- preview ---------------------------------------------------------------------------
 
-    def preview(self, request: FixRequest, *, sample: int = DEFAULT_SAMPLE) -> FixPreview:
+    def preview(
+        self, request: FixRequest, *, sample: int = DEFAULT_SAMPLE, scan: int = 100_000
+    ) -> FixPreview:
         """Apply the fix to ``sample`` records spread across the set, and count over the whole
-        set what it would do. Nothing is written."""
+        set (its first ``scan`` records, oldest first) what it would do. Nothing is written."""
         if not 1 <= sample <= 100:
             raise ConfigError(f"sample must be between 1 and 100, not {sample}")
         flt = request.filter
         total = self.quarantine.count(flt)
-        offsets = sorted({i * total // sample for i in range(min(sample, total))})
+        k = min(sample, total)
+        offsets = [i * total // k for i in range(k)]  # spread across the set
         items = []
         for offset in offsets:
             for record in self.quarantine.list(flt, limit=1, offset=offset):
                 items.append(self._preview_one(record, request))
         counts: Counter[str] = Counter()
         first: list[tuple[uuid.UUID, StepError]] = []
+        scanned = 0
         for record in self._records(flt):
+            if scanned >= scan:
+                break
+            scanned += 1
             result = self._apply(record, request)
             if isinstance(result, StepError):
                 counts["error"] += 1
@@ -141,6 +148,7 @@ class BulkFixes:
                 counts["applies"] += 1
         return FixPreview(
             total=total,
+            scanned=scanned,
             items=tuple(items),
             applies=counts["applies"],
             unchanged=counts["unchanged"],
