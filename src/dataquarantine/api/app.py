@@ -193,6 +193,8 @@ def create_app(
     settings = settings if settings is not None else ApiSettings()
     owned = service is None
     review = service if service is not None else ReviewService.open(settings)
+    if owned:  # the serving process: fix jobs a stopped server left running are interrupted
+        review.fixes.mark_interrupted()
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

@@ -37,6 +37,7 @@ from dataquarantine.cli.common import (
     sub_command,
 )
 from dataquarantine.cli.contracts import contracts_app
+from dataquarantine.cli.fix import fix_app
 from dataquarantine.cli.gates import gates_app
 from dataquarantine.errors import ConfigError
 
@@ -56,6 +57,7 @@ quarantine_app.callback()(sub_command)
 app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(contracts_app, name="contracts")
 app.add_typer(gates_app, name="gates")
+app.add_typer(fix_app, name="fix")
 
 
 @app.callback()

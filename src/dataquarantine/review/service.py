@@ -160,7 +160,7 @@ class ReviewService:
                 if live is not None:
                     live.close()
             raise
-        service = cls(
+        return cls(
             quarantine,
             live.registry,
             sink,
@@ -170,8 +170,6 @@ class ReviewService:
             count_ttl=settings.count_cache_seconds,
             fix_confirm_above=settings.fix_confirm_above,
         )
-        service.fixes.mark_interrupted()
-        return service
 
     # -- reads -----------------------------------------------------------------------------------
 
