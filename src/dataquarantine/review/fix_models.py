@@ -23,6 +23,7 @@ __all__ = [
     "PreviewItem",
     "filter_from_dict",
     "filter_to_dict",
+    "fix_set",
     "job_view",
 ]
 
@@ -79,6 +80,12 @@ def filter_from_dict(data: Mapping[str, Any]) -> QuarantineFilter:
         raise ConfigError(f"bad filter: {exc}") from None
 
 
+def fix_set(flt: QuarantineFilter | None) -> QuarantineFilter:
+    """The set a fix takes: the filter, with ``quarantined`` when it names no status."""
+    flt = flt or QuarantineFilter()
+    return flt if flt.status is not None else dataclasses.replace(flt, status=Status.QUARANTINED)
+
+
 @dataclass(frozen=True, slots=True)
 class FixRequest:
     """What to fix (``steps``, parsed into ``fix``) and where (``filter``).
@@ -105,10 +112,7 @@ class FixRequest:
         """Parse ``steps``: :class:`~dataquarantine.errors.FixDefinitionError` names a bad
         one."""
         fix = parse_fix(steps)
-        flt = flt or QuarantineFilter()
-        if flt.status is None:
-            flt = dataclasses.replace(flt, status=Status.QUARANTINED)
-        return cls(tuple(fix.describe()), fix, flt, reprocess, confirm)
+        return cls(tuple(fix.describe()), fix, fix_set(flt), reprocess, confirm)
 
     def to_spec(self) -> dict[str, Any]:
         return {
