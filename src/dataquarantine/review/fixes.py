@@ -314,13 +314,13 @@ class BulkFixes:
         kept = {k: n for k, n in job.counts.items() if k not in outcomes}
         return {**kept, **self.fixes.item_counts(job_id)}
 
-    def _progress(self, job_id: str, processed: int, extra: Counter[str]) -> None:
-        counts = {**self.fixes.item_counts(job_id), **extra}
-        self.fixes.update_job(job_id, processed=processed, counts=counts)
+    def _progress(self, job_id: str, processed: int, counts: Counter[str]) -> None:
+        # counted as the job goes (the store's items are counted once, at the end)
+        self.fixes.update_job(job_id, processed=processed, counts=dict(counts))
 
     def _fix_body(self, job: FixJobRecord, request: FixRequest) -> None:
         processed = 0
-        reprocessed: Counter[str] = Counter()
+        counts: Counter[str] = Counter(self.fixes.item_counts(job.id))  # a resumed job's
         for page in _pages(self._records(request.filter), PAGE):
             if self._stopping.is_set():
                 return
@@ -333,10 +333,14 @@ class BulkFixes:
                 outcome = self._fix_one(record, job, request)
                 if isinstance(outcome, FixItem):
                     pending.append(outcome)
-                elif request.reprocess:
-                    reprocessed[self._reprocess(record.id, job.actor)] += 1
+                    counts[outcome.outcome.value] += 1
+                    continue
+                fixed = ItemOutcome.FIXED_INVALID if outcome.errors else ItemOutcome.FIXED_VALID
+                counts[fixed.value] += 1
+                if request.reprocess:
+                    counts[self._reprocess(record.id, job.actor)] += 1
             self.fixes.add_items(job.id, pending)
-            self._progress(job.id, processed, reprocessed)
+            self._progress(job.id, processed, counts)
 
     def _reprocess(self, record_id: uuid.UUID, actor: str) -> str:
         try:
@@ -387,6 +391,7 @@ class BulkFixes:
 
     def _undo_body(self, job: FixJobRecord, fix: FixJobRecord) -> None:
         processed = 0
+        counts: Counter[str] = Counter(self.fixes.item_counts(job.id))
         after: uuid.UUID | None = None
         while not self._stopping.is_set():
             page = self.fixes.items(fix.id, after=after, limit=PAGE)
@@ -400,10 +405,11 @@ class BulkFixes:
                     continue
                 processed += 1
                 outcome = self._undo_one(item, job)
+                counts[(outcome or ItemOutcome.REVERTED).value] += 1
                 if outcome is not None:
                     pending.append(FixItem(item.record_id, outcome))
             self.fixes.add_items(job.id, pending)
-            self._progress(job.id, processed, Counter())
+            self._progress(job.id, processed, counts)
 
     def _undo_one(self, item: FixItem, job: FixJobRecord) -> ItemOutcome | None:
         """``None`` when reverted, else why not."""
