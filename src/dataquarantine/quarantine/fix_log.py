@@ -36,6 +36,7 @@ __all__ = [
     "FixJobRecord",
     "FixJobState",
     "FixLog",
+    "FixWrite",
     "InMemoryFixLog",
     "ItemOutcome",
     "fix_event",
@@ -101,6 +102,16 @@ class FixItem:
     base: int | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class FixWrite:
+    """One revision for :meth:`FixLog.write_fixes`: stored as ``base + 1`` with ``outcome``."""
+
+    record_id: uuid.UUID
+    revision: Revision
+    base: int
+    outcome: ItemOutcome
+
+
 class FixLog(Protocol):
     """Jobs and their items (migration 6)."""
 
@@ -142,6 +153,14 @@ class FixLog(Protocol):
         for an ``undo`` revision, ``undo``) event, in one transaction. ``None``, with nothing
         written, when the record's latest revision is not ``base`` or its status is not in
         ``expected``. Raises :class:`RecordNotFoundError` for an unknown id."""
+        ...
+
+    def write_fixes(
+        self, job_id: str, writes: Sequence[FixWrite], *, expected: Iterable[Status]
+    ) -> builtins.list[StoredRevision | None]:
+        """:meth:`write_fix` for many records in one transaction (set-based: a page of a job
+        costs a few statements); one answer per write, ``None`` where nothing was written.
+        An unknown id is ``None`` too."""
         ...
 
     def add_items(self, job_id: str, items: Sequence[FixItem]) -> None:
@@ -248,6 +267,27 @@ class InMemoryFixLog:
                 fix_event(record_id, record.status, revision, job_id, stored.number)
             )
             return stored
+
+    def write_fixes(
+        self, job_id: str, writes: Sequence[FixWrite], *, expected: Iterable[Status]
+    ) -> builtins.list[StoredRevision | None]:
+        allowed = frozenset(expected)
+        out: builtins.list[StoredRevision | None] = []
+        for w in writes:
+            if w.record_id not in self._rows:
+                out.append(None)
+                continue
+            out.append(
+                self.write_fix(
+                    w.record_id,
+                    w.revision,
+                    job_id=job_id,
+                    base=w.base,
+                    outcome=w.outcome,
+                    expected=allowed,
+                )
+            )
+        return out
 
     def add_items(self, job_id: str, items: Sequence[FixItem]) -> None:
         with self._lock:

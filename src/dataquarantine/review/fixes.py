@@ -43,9 +43,9 @@ from dataquarantine.quarantine.fix_log import (
     FixJobRecord,
     FixJobState,
     FixLog,
+    FixWrite,
     ItemOutcome,
 )
-from dataquarantine.quarantine.history import StoredRevision
 from dataquarantine.quarantine.service import Quarantine
 from dataquarantine.remediation.engine import encode
 from dataquarantine.remediation.fix import StepError
@@ -326,6 +326,7 @@ class BulkFixes:
                 return
             done = self.fixes.done(job.id, [r.id for r in page])
             pending: list[FixItem] = []
+            writes: list[FixWrite] = []
             for record in page:
                 processed += 1
                 if record.id in done:
@@ -333,12 +334,20 @@ class BulkFixes:
                 outcome = self._fix_one(record, job, request)
                 if isinstance(outcome, FixItem):
                     pending.append(outcome)
-                    counts[outcome.outcome.value] += 1
+                else:
+                    writes.append(outcome)
+            # one transaction for the page's revisions, each a compare-and-set
+            stored = self.quarantine.retry.call(
+                self.fixes.write_fixes, job.id, writes, expected=EDITABLE
+            )
+            for write, revision in zip(writes, stored, strict=True):
+                if revision is None:
+                    pending.append(FixItem(write.record_id, ItemOutcome.CONFLICT))
                     continue
-                fixed = ItemOutcome.FIXED_INVALID if outcome.errors else ItemOutcome.FIXED_VALID
-                counts[fixed.value] += 1
+                counts[write.outcome.value] += 1
                 if request.reprocess:
-                    counts[self._reprocess(record.id, job.actor)] += 1
+                    counts[self._reprocess(write.record_id, job.actor)] += 1
+            counts.update(i.outcome.value for i in pending)
             self.fixes.add_items(job.id, pending)
             self._progress(job.id, processed, counts)
 
@@ -353,8 +362,8 @@ class BulkFixes:
 
     def _fix_one(
         self, record: QuarantineRecord, job: FixJobRecord, request: FixRequest
-    ) -> FixItem | StoredRevision:
-        """The revision written, or the item of a record left alone."""
+    ) -> FixItem | FixWrite:
+        """The revision to write, or the item of a record left alone."""
         if record.status not in EDITABLE:
             return FixItem(record.id, ItemOutcome.SKIPPED)
         latest = self._latest(record)
@@ -378,16 +387,8 @@ class BulkFixes:
             changes=result.changes,
             errors=errors,
         )
-        stored = self.quarantine.retry.call(
-            self.fixes.write_fix,
-            record.id,
-            revision,
-            job_id=job.id,
-            base=latest.base,
-            outcome=ItemOutcome.FIXED_INVALID if errors else ItemOutcome.FIXED_VALID,
-            expected=EDITABLE,
-        )
-        return stored if stored is not None else FixItem(record.id, ItemOutcome.CONFLICT)
+        outcome = ItemOutcome.FIXED_INVALID if errors else ItemOutcome.FIXED_VALID
+        return FixWrite(record.id, revision, latest.base, outcome)
 
     def _undo_body(self, job: FixJobRecord, fix: FixJobRecord) -> None:
         processed = 0

@@ -21,6 +21,7 @@ from dataquarantine.quarantine.fix_log import (
     FixJobKind,
     FixJobRecord,
     FixJobState,
+    FixWrite,
     ItemOutcome,
 )
 from dataquarantine.quarantine.history import EventAction
@@ -189,3 +190,22 @@ def test_two_jobs_on_one_record_are_serialised(store: Any) -> None:
     assert len(wins) == 1
     assert [r.number for r in store.revisions(record.id)] == [1]
     assert datetime.now(UTC) - store.revisions(record.id)[0].created_at < timedelta(minutes=5)
+
+
+def test_write_fixes_writes_a_page_in_one_go_with_a_check_per_record(store: Any) -> None:
+    log = fix_log(store)
+    records = [make_record(b'{"a": 0}', line=i) for i in range(3)]
+    store.insert_many(records)
+    log.create_job(_job())
+    store.add_revision(records[1].id, _fix())  # revised meanwhile: base 0 is stale
+    writes = [
+        FixWrite(records[0].id, _fix(), 0, ItemOutcome.FIXED_VALID),
+        FixWrite(records[1].id, _fix(), 0, ItemOutcome.FIXED_VALID),
+        FixWrite(records[2].id, _fix(), 0, ItemOutcome.FIXED_INVALID),
+        FixWrite(uuid.uuid4(), _fix(), 0, ItemOutcome.FIXED_VALID),
+    ]
+    stored = log.write_fixes("j1", writes, expected=EDITABLE)
+    assert [s.number if s else None for s in stored] == [1, None, 1, None]
+    assert log.item_counts("j1") == {"fixed_valid": 1, "fixed_invalid": 1}
+    assert [e.action for e in store.events(records[2].id)] == [EventAction.FIX]
+    assert log.write_fixes("j1", [], expected=EDITABLE) == []

@@ -19,6 +19,7 @@ from dataquarantine.quarantine.fix_log import (
     FixJobKind,
     FixJobRecord,
     FixJobState,
+    FixWrite,
     ItemOutcome,
     fix_event,
 )
@@ -199,6 +200,101 @@ class FixQueries(ReviewQueries):
             created_at=revision.created_at,
         )
 
+    def write_fixes(
+        self, job_id: str, writes: Sequence[FixWrite], *, expected: Iterable[Status]
+    ) -> builtins.list[StoredRevision | None]:
+        if not writes:
+            return []
+        p, j = self._P, self._JSON_P
+        allowed = frozenset(expected)
+        ids = [self._encode_id(w.record_id) for w in writes]
+        marks = ", ".join(p for _ in ids)
+
+        def op(conn: Any) -> builtins.set[uuid.UUID]:
+            statuses = {
+                uuid.UUID(str(rid)): Status(status)
+                for rid, status in conn.execute(
+                    f"SELECT id, status FROM dq_quarantine WHERE id IN ({marks})"
+                    f" ORDER BY id{self._FOR_UPDATE}",
+                    ids,
+                ).fetchall()
+            }
+            latest = {
+                uuid.UUID(str(rid)): int(n)
+                for rid, n in conn.execute(
+                    "SELECT record_id, max(number) FROM dq_quarantine_revisions"
+                    f" WHERE record_id IN ({marks}) GROUP BY record_id",
+                    ids,
+                ).fetchall()
+            }
+            ok = [
+                w
+                for w in writes
+                if statuses.get(w.record_id) in allowed and latest.get(w.record_id, 0) == w.base
+            ]
+            if not ok:
+                return set()
+            cur = conn.cursor()
+            cur.executemany(
+                "INSERT INTO dq_quarantine_revisions (record_id, number,"
+                f" {', '.join(REVISION_COLUMNS)}) VALUES ({p}, {p}, {p}, {p}, {p}, {j}, {j}, {p})",
+                [
+                    (
+                        self._encode_id(w.record_id),
+                        w.base + 1,
+                        *revision_row(w.revision, self._encode_ts),
+                    )
+                    for w in ok
+                ],
+            )
+            cur.executemany(
+                "INSERT INTO dq_fix_items (job_id, record_id, outcome, number, base)"
+                f" VALUES ({p}, {p}, {p}, {p}, {p})",
+                [
+                    (job_id, self._encode_id(w.record_id), w.outcome.value, w.base + 1, w.base)
+                    for w in ok
+                ],
+            )
+            events = [
+                fix_event(w.record_id, statuses[w.record_id], w.revision, job_id, w.base + 1)
+                for w in ok
+            ]
+            cur.executemany(
+                "INSERT INTO dq_quarantine_events (record_id, at, actor, action, from_status,"
+                f" to_status, reason, detail) VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p}, {j})",
+                [
+                    (
+                        self._encode_id(e.record_id),
+                        self._encode_ts(e.at),
+                        clean_text(e.actor),
+                        e.action.value,
+                        e.from_status.value if e.from_status else None,
+                        e.to_status.value if e.to_status else None,
+                        None,
+                        json_text(dict(e.detail)),
+                    )
+                    for e in events
+                ],
+            )
+            return {w.record_id for w in ok}
+
+        written = self._write("write fixes", op)
+        return [
+            StoredRevision(
+                record_id=w.record_id,
+                number=w.base + 1,
+                kind=w.revision.kind,
+                author=w.revision.author,
+                payload=bytes(w.revision.payload),
+                changes=w.revision.changes,
+                errors=w.revision.errors,
+                created_at=w.revision.created_at,
+            )
+            if w.record_id in written
+            else None
+            for w in writes
+        ]
+
     def add_items(self, job_id: str, items: Sequence[FixItem]) -> None:
         if not items:
             return
@@ -208,12 +304,11 @@ class FixQueries(ReviewQueries):
         ]
 
         def op(conn: Any) -> None:
-            for params in rows:
-                conn.execute(
-                    "INSERT INTO dq_fix_items (job_id, record_id, outcome, number, base)"
-                    f" VALUES ({p}, {p}, {p}, {p}, {p}) ON CONFLICT DO NOTHING",
-                    params,
-                )
+            conn.cursor().executemany(
+                "INSERT INTO dq_fix_items (job_id, record_id, outcome, number, base)"
+                f" VALUES ({p}, {p}, {p}, {p}, {p}) ON CONFLICT DO NOTHING",
+                rows,
+            )
 
         self._write("add fix items", op)
 
