@@ -163,6 +163,10 @@ class FixLog(Protocol):
         An unknown id is ``None`` too."""
         ...
 
+    def latest_revisions(self, record_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, StoredRevision]:
+        """The latest revision of each of ``record_ids`` that has one (one query)."""
+        ...
+
     def add_items(self, job_id: str, items: Sequence[FixItem]) -> None:
         """Record outcomes that wrote nothing (an existing item is kept)."""
         ...
@@ -288,6 +292,10 @@ class InMemoryFixLog:
                 )
             )
         return out
+
+    def latest_revisions(self, record_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, StoredRevision]:
+        with self._lock:
+            return {r: self._revisions[r][-1] for r in record_ids if self._revisions.get(r)}
 
     def add_items(self, job_id: str, items: Sequence[FixItem]) -> None:
         with self._lock:

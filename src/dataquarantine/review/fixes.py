@@ -18,7 +18,7 @@ import logging
 import threading
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -46,6 +46,7 @@ from dataquarantine.quarantine.fix_log import (
     FixWrite,
     ItemOutcome,
 )
+from dataquarantine.quarantine.history import StoredRevision
 from dataquarantine.quarantine.service import Quarantine
 from dataquarantine.remediation.engine import encode
 from dataquarantine.remediation.fix import StepError
@@ -325,13 +326,14 @@ class BulkFixes:
             if self._stopping.is_set():
                 return
             done = self.fixes.done(job.id, [r.id for r in page])
+            revised = self.quarantine.retry.call(self.fixes.latest_revisions, [r.id for r in page])
             pending: list[FixItem] = []
             writes: list[FixWrite] = []
             for record in page:
                 processed += 1
                 if record.id in done:
                     continue
-                outcome = self._fix_one(record, job, request)
+                outcome = self._fix_one(record, self._latest(record, revised), job, request)
                 if isinstance(outcome, FixItem):
                     pending.append(outcome)
                 else:
@@ -361,12 +363,11 @@ class BulkFixes:
         return "dead" if outcome.status is Status.DEAD else "still_invalid"
 
     def _fix_one(
-        self, record: QuarantineRecord, job: FixJobRecord, request: FixRequest
+        self, record: QuarantineRecord, latest: _Latest, job: FixJobRecord, request: FixRequest
     ) -> FixItem | FixWrite:
         """The revision to write, or the item of a record left alone."""
         if record.status not in EDITABLE:
             return FixItem(record.id, ItemOutcome.SKIPPED)
-        latest = self._latest(record)
         if latest.at is not None and latest.at > job.created_at:
             return FixItem(record.id, ItemOutcome.CONFLICT)
         ok, value = parse_json(latest.payload)
@@ -487,10 +488,16 @@ class BulkFixes:
     def _records(self, flt: QuarantineFilter) -> Iterator[QuarantineRecord]:
         return self.quarantine.store.iter(flt, batch_size=PAGE)
 
-    def _latest(self, record: QuarantineRecord) -> _Latest:
-        revisions = self.log.revisions(record.id)
-        if revisions:
-            last = revisions[-1]
+    def _latest(
+        self, record: QuarantineRecord, revised: Mapping[uuid.UUID, StoredRevision] | None = None
+    ) -> _Latest:
+        """The payload a fix starts from; ``revised``: the latest revisions already read."""
+        if revised is None:
+            revisions = self.log.revisions(record.id)
+            last = revisions[-1] if revisions else None
+        else:
+            last = revised.get(record.id)
+        if last is not None:
             return _Latest(last.number, last.payload, last.created_at)
         return _Latest(0, self.quarantine.payload(record), None)
 

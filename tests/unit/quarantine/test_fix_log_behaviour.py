@@ -209,3 +209,18 @@ def test_write_fixes_writes_a_page_in_one_go_with_a_check_per_record(store: Any)
     assert log.item_counts("j1") == {"fixed_valid": 1, "fixed_invalid": 1}
     assert [e.action for e in store.events(records[2].id)] == [EventAction.FIX]
     assert log.write_fixes("j1", [], expected=EDITABLE) == []
+
+
+def test_latest_revisions_reads_a_page_at_once(store: Any) -> None:
+    log = fix_log(store)
+    records = [make_record(b"{}", line=i) for i in range(3)]
+    store.insert_many(records)
+    store.add_revision(records[0].id, _fix(b'{"a": 1}'))
+    store.add_revision(records[0].id, _fix(b'{"a": 2}'))
+    store.add_revision(records[2].id, _fix(b'{"a": 3}'))
+    latest = log.latest_revisions([r.id for r in records])
+    assert {k: (v.number, v.payload) for k, v in latest.items()} == {
+        records[0].id: (2, b'{"a": 2}'),
+        records[2].id: (1, b'{"a": 3}'),
+    }
+    assert log.latest_revisions([]) == {}

@@ -13,7 +13,8 @@ import orjson
 
 from dataquarantine.errors import StoreIntegrityError
 from dataquarantine.kernel.lifecycle import Status
-from dataquarantine.kernel.revisions import Revision
+from dataquarantine.kernel.results import Violation
+from dataquarantine.kernel.revisions import Revision, RevisionKind, change_from_dict
 from dataquarantine.quarantine.fix_log import (
     FixItem,
     FixJobKind,
@@ -294,6 +295,36 @@ class FixQueries(ReviewQueries):
             else None
             for w in writes
         ]
+
+    def latest_revisions(self, record_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, StoredRevision]:
+        if not record_ids:
+            return {}
+        marks = ", ".join(self._P for _ in record_ids)
+        ids = [self._encode_id(r) for r in record_ids]
+        rows = self._fetch(
+            f"SELECT r.record_id, r.number, {', '.join('r.' + c for c in REVISION_COLUMNS)}"
+            " FROM dq_quarantine_revisions AS r JOIN (SELECT record_id, max(number) AS number"
+            f" FROM dq_quarantine_revisions WHERE record_id IN ({marks}) GROUP BY record_id)"
+            " AS m ON m.record_id = r.record_id AND m.number = r.number",
+            ids,
+        )
+        out: dict[uuid.UUID, StoredRevision] = {}
+        try:
+            for rid, number, kind, author, payload, changes, errors, created_at in rows:
+                record_id = uuid.UUID(str(rid))
+                out[record_id] = StoredRevision(
+                    record_id=record_id,
+                    number=int(number),
+                    kind=RevisionKind(kind),
+                    author=str(author),
+                    payload=bytes(payload),
+                    changes=tuple(change_from_dict(c) for c in _loads(changes)),
+                    errors=tuple(Violation.from_dict(v) for v in _loads(errors)),
+                    created_at=self._decode_ts(created_at),
+                )
+        except (ValueError, KeyError, TypeError) as exc:
+            raise StoreIntegrityError(f"corrupt revision: {exc}") from exc
+        return out
 
     def add_items(self, job_id: str, items: Sequence[FixItem]) -> None:
         if not items:
