@@ -134,19 +134,20 @@ class BulkFixes:
         counts: Counter[str] = Counter()
         first: list[tuple[uuid.UUID, StepError]] = []
         scanned = 0
-        for record in self._records(flt):
+        for whole in _pages(self._records(flt), PAGE):
+            page = whole[: scan - scanned]
+            revised = self.fixes.latest_revisions([r.id for r in page])
+            for record in page:
+                result = self._apply(self._latest(record, revised), request)
+                if isinstance(result, StepError):
+                    counts["error"] += 1
+                    if len(first) < FIRST_ERRORS:
+                        first.append((record.id, result))
+                else:
+                    counts["unchanged" if result is None else "applies"] += 1
+            scanned += len(page)
             if scanned >= scan:
                 break
-            scanned += 1
-            result = self._apply(record, request)
-            if isinstance(result, StepError):
-                counts["error"] += 1
-                if len(first) < FIRST_ERRORS:
-                    first.append((record.id, result))
-            elif result is None:
-                counts["unchanged"] += 1
-            else:
-                counts["applies"] += 1
         return FixPreview(
             total=total,
             scanned=scanned,
@@ -172,9 +173,9 @@ class BulkFixes:
                 errors = contract.validate(encode(result.value)).errors
         return PreviewItem(record.id, result.changes, errors, result.error, before, result.value)
 
-    def _apply(self, record: QuarantineRecord, request: FixRequest) -> StepError | Any | None:
+    def _apply(self, latest: _Latest, request: FixRequest) -> StepError | Any | None:
         """The fixed value, ``None`` when unchanged, or the step error."""
-        ok, value = parse_json(self._latest(record).payload)
+        ok, value = parse_json(latest.payload)
         if not ok:
             return StepError(0, "the payload is not JSON")
         result = request.fix.apply(value)
