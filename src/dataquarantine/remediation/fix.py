@@ -56,6 +56,8 @@ __all__ = [
 ]
 
 _OPS: Final = ("add", "remove", "replace", "move", "copy", "test")
+#: The longest CEL expression a step may have.
+MAX_EXPR_CHARS: Final = 10_000
 _MISSING: Final = object()
 
 
@@ -365,6 +367,8 @@ def _cel(data: dict[str, Any]) -> CelStep:
     expr = data.pop("expr", None)
     if not isinstance(expr, str) or not expr.strip():
         raise ValueError("'set' needs 'expr', a CEL expression over record")
+    if len(expr) > MAX_EXPR_CHARS:
+        raise ValueError(f"'expr' is longer than {MAX_EXPR_CHARS} characters")
     if data:
         raise ValueError(f"unknown field(s) for 'set': {', '.join(sorted(data))}")
     if path.wildcards or not path.tokens:

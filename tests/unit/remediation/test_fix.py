@@ -82,6 +82,7 @@ def test_nothing_to_do_is_no_change() -> None:
         ([{"op": "move", "from": "/a/*", "path": "/b"}], "same number of wildcards"),
         ([{"action": "trim", "op": "remove", "path": "/a"}], "exactly one"),
         (["trim"], "a step is a mapping"),
+        ([{"set": "/a", "expr": "1 + " * 5000 + "1"}], "longer than"),
     ],
 )
 def test_a_bad_step_is_named(steps: Any, message: str) -> None:
