@@ -13,6 +13,7 @@ server's CPU time per request (from /proc) shows what the single uvicorn process
 Target: p95 < 100 ms for every filtered scenario.
 
 Usage: python bench/api/run.py [--db URL] [--records N] [--clients N] [--duration S] [--keep]
+       [--fix-records N]  (then the bulk fix measurement of fix_bench.py; 0 skips it)
 Results: a table on stdout and bench/results/api.json.
 """
 
@@ -395,6 +396,9 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--keep", action="store_true", help="keep the schema (and reuse it)")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+    parser.add_argument(
+        "--fix-records", type=int, default=100_000, help="bulk fix set size (0: skip it)"
+    )
     args = parser.parse_args()
 
     store_url = f"{args.db}{'&' if '?' in args.db else '?'}schema={SCHEMA}"
@@ -493,6 +497,12 @@ def main() -> int:
             missed.append(name)
     verdict = "MISSED by " + ", ".join(missed) if missed else "met"
     print(f"target p95 < {TARGET_P95_MS:.0f} ms: {verdict}")
+    if args.fix_records:
+        import fix_bench  # the sibling script: the bulk fix measurement
+
+        fixed = fix_bench.bench(args.db, args.fix_records, 200, args.clients, args.duration)
+        results["bulk_fix"] = fixed
+        missed += [f"bulk fix: {name}" for name, ok in fixed["targets"].items() if not ok]
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2, default=str))
     return 1 if (missed and args.strict) else 0

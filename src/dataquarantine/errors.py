@@ -61,6 +61,7 @@ __all__ = [
     "DataQuarantineError",
     "DatabaseUnavailableError",
     "DuplicateContractError",
+    "FixDefinitionError",
     "GateDefinitionError",
     "IncompatibleContractError",
     "InputError",
@@ -140,6 +141,11 @@ class GateDefinitionError(ConfigError):
         self.source = str(source) if source is not None else None
         self.problem = message
         super().__init__(f"{self.source}: {message}" if self.source else message)
+
+
+class FixDefinitionError(ConfigError):
+    """A bulk fix cannot be used: a step that does not parse, or a fix that cannot become a
+    remediation rule. The message names the step."""
 
 
 class ContractError(DataQuarantineError):

@@ -46,6 +46,7 @@ from dataquarantine.quarantine.envelope import (
     QuarantineRecord,
     Source,
 )
+from dataquarantine.quarantine.fix_log import FixItem, FixJobRecord, InMemoryFixLog
 from dataquarantine.quarantine.history import (
     Bucket,
     Count,
@@ -266,7 +267,7 @@ class InMemoryReviewLog:
         )
 
 
-class InMemoryQuarantineStore(InMemoryReviewLog):
+class InMemoryQuarantineStore(InMemoryReviewLog, InMemoryFixLog):
     """A :class:`~dataquarantine.quarantine.ports.QuarantineStore` in a dict.
 
     ``insert_many`` is all-or-nothing and skips records whose id or non-empty ``dedup_key`` is
@@ -278,12 +279,14 @@ class InMemoryQuarantineStore(InMemoryReviewLog):
     (:class:`InMemoryReviewLog`), but builds no JSON pages.
     """
 
-    capabilities: frozenset[Capability] = frozenset({Capability.REVIEW_LOG})
+    capabilities: frozenset[Capability] = frozenset({Capability.REVIEW_LOG, Capability.FIX_LOG})
 
     def __init__(self) -> None:
         self._rows: dict[uuid.UUID, QuarantineRecord] = {}
         self._revisions: defaultdict[uuid.UUID, list[StoredRevision]] = defaultdict(list)
         self._events: defaultdict[uuid.UUID, list[Event]] = defaultdict(list)
+        self._fix_jobs: dict[str, FixJobRecord] = {}
+        self._fix_items: defaultdict[str, dict[uuid.UUID, FixItem]] = defaultdict(dict)
         self._dedup: set[str] = set()
         self._lock = threading.Lock()
         self._faults = _Faults()

@@ -51,6 +51,7 @@ FILES = (
     "parse",
     "plumbing",
     "string",
+    "string_ext",
     "timestamps",
 )
 
@@ -60,6 +61,14 @@ SUITE = CEL_SPEC.root()
 _CHECKED = "rules compile in a checked environment: an undeclared variable is a compile error, not a runtime error for `|| true` to absorb (the test disables the check)"
 _CHECKED_FN = "rules compile in a checked environment: an unknown function is a compile error, not a runtime error for `|| true` to absorb (the test disables the check)"
 _RESERVED = "the reserved word parses as a receiver function name; the test then calls it on an undeclared variable, a compile error in a checked environment"
+
+_NO_FORMAT = "the strings extension's format() and quote() are not implemented (every other function of it is)"
+#: Sections (``<file>/<section>``) of functions not implemented: skipped with the reason.
+UNIMPLEMENTED: dict[str, str] = {
+    "string_ext/quote": _NO_FORMAT,
+    "string_ext/format": _NO_FORMAT,
+    "string_ext/format_errors": _NO_FORMAT,
+}
 
 #: Test id -> why it fails. Ids are ``<file>/<section>/<test>``.
 EXPECTED_FAILURES: dict[str, str] = {
@@ -364,7 +373,7 @@ def test_cel_spec(t: SpecTest, conformance_tally: Any) -> None:
     def record(outcome: str) -> None:
         conformance_tally.record("cel-spec", t.file, "simple", outcome)
 
-    why = inexpressible(test)
+    why = inexpressible(test) or UNIMPLEMENTED.get("/".join(t.id.split("/")[:2]))
     if why is not None:
         record(INEXPRESSIBLE)
         pytest.skip(why)

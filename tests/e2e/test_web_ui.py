@@ -468,3 +468,87 @@ def test_a_page_on_another_port_of_the_host_cannot_change_a_record(page: object)
     page.goto(target)
     expect(page.locator("[data-testid=status]")).to_have_text("quarantined")
     expect(page.locator("#history")).not_to_contain_text("pwned")
+
+
+MEMBERS_CONTRACT = """\
+name: members
+version: 1.0.0
+schema:
+  type: object
+  required: [id, status]
+  properties:
+    id: {type: string}
+    status: {enum: [active, blocked]}
+"""
+
+
+def test_fix_all_preview_run_conflict_undo_and_rule(page: object, site: Site) -> None:
+    """The bulk fix flow from a filtered table: steps, preview, run, results; a reviewer's
+    edit after the fix is a conflict for the undo; the fix becomes a remediation rule."""
+    from playwright.sync_api import Page, expect
+
+    from dataquarantine.kernel.results import ContractRef
+    from dataquarantine.testing import make_item
+
+    assert isinstance(page, Page)
+    (site.workspace / "contracts" / "members.yaml").write_text(MEMBERS_CONTRACT)
+    statuses = ["ACTIVE", "Blocked", "ACTIVE", "GONE"]
+    with Quarantine.open(site.store_url, site.payloads_url) as quarantine:
+        ids = quarantine.write(
+            [
+                make_item(
+                    json.dumps({"id": f"m{i}", "status": s}).encode(),
+                    line=i,
+                    contract=ContractRef("members", "1.0.0"),
+                )
+                for i, s in enumerate(statuses)
+            ]
+        ).ids
+    page.goto("/records?contract=members&status=quarantined")
+    expect(page.locator("#results [data-testid=total]")).to_have_text("4")
+    page.click("#fix-all")
+    expect(page.locator("h1")).to_contain_text("Fix all 4 matching records")
+    page.fill("#steps", "- action: lowercase\n  path: /status\n")
+    page.click("#preview-button")
+    expect(page.locator("[data-testid=preview-applies]")).to_have_text("4")
+    expect(page.locator("#preview-table")).to_contain_text("valid now")
+    expect(page.locator("#preview-table")).to_contain_text("still invalid")
+    expect(page.locator("#preview-table .diff").first).to_contain_text("/status")
+    page.screenshot(path=str(SCREENSHOTS / "fix-preview.png"), full_page=True)
+
+    page.click("#run-button")
+    expect(page).to_have_url(re.compile(r"/fixes/[0-9a-f]{32}$"))
+    fix_url = page.url
+    expect(page.locator("[data-testid=job-state]")).to_have_text("done", timeout=60_000)
+    expect(page.locator("[data-testid=count-fixed_valid]")).to_contain_text("3")
+    expect(page.locator("[data-testid=count-fixed_invalid]")).to_contain_text("1")
+    page.screenshot(path=str(SCREENSHOTS / "fix-job.png"), full_page=True)
+
+    # A reviewer corrects one fixed record by hand: the undo must not overwrite it.
+    page.goto(f"/records/{ids[3]}")
+    editor = page.locator("#editor")
+    edited = json.loads(editor.input_value())
+    assert edited["status"] == "gone"  # the fix's revision is the latest
+    edited["status"] = "blocked"
+    editor.fill(json.dumps(edited))
+    page.click("button[value=save]")
+    expect(page.locator(".flash.ok[role=status]")).to_contain_text("saved")
+    expect(page.locator("#history")).to_contain_text("fix")
+
+    page.goto(fix_url)
+    page.click("#undo-button")
+    expect(page.locator("[data-testid=job-state]")).to_have_text("done", timeout=60_000)
+    expect(page.locator("[data-testid=count-reverted]")).to_contain_text("3")
+    expect(page.locator("[data-testid=count-conflict]")).to_contain_text("1")
+    page.goto("/records?contract=members&status=quarantined")
+    expect(page.locator("#results [data-testid=total]")).to_have_text("4")
+
+    page.goto(fix_url)
+    page.select_option("#rule-contract", "members")
+    page.click("#rule-button")
+    expect(page.locator("#rule-document")).to_contain_text("action: lowercase")
+    expect(page.locator("#rule-document")).to_contain_text("version: 1.1.0")
+    page.click("#register-button")
+    expect(page).to_have_url(re.compile(r"/contracts$"))
+    expect(page.locator("body")).to_contain_text("members")
+    expect(page.locator("body")).to_contain_text("1.1.0")

@@ -27,6 +27,7 @@ from prometheus_client import (
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dataquarantine import __version__
+from dataquarantine.api.fixes import router as fixes_router
 from dataquarantine.api.models import ErrorOut, ReadyOut
 from dataquarantine.api.routes import router
 from dataquarantine.api.security import BodyLimit
@@ -192,6 +193,8 @@ def create_app(
     settings = settings if settings is not None else ApiSettings()
     owned = service is None
     review = service if service is not None else ReviewService.open(settings)
+    if owned:  # the serving process: fix jobs a stopped server left running are interrupted
+        review.fixes.mark_interrupted()
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -224,6 +227,7 @@ def create_app(
 
     app.add_exception_handler(DataQuarantineError, _on_error)
     app.include_router(router)
+    app.include_router(fixes_router)
     _probes(app, review, registry)
 
     if settings.cors_origins:

@@ -39,6 +39,7 @@ from dataquarantine.cli.common import (
 )
 from dataquarantine.cli.contracts import contracts_app
 from dataquarantine.cli.dlq import dlq_app
+from dataquarantine.cli.fix import fix_app
 from dataquarantine.cli.gates import gates_app
 from dataquarantine.cli.odcs import export_command, import_command
 from dataquarantine.errors import ConfigError
@@ -62,6 +63,7 @@ app.add_typer(gates_app, name="gates")
 app.add_typer(dlq_app, name="dlq")
 contracts_app.command("import")(import_command)
 contracts_app.command("export")(export_command)
+app.add_typer(fix_app, name="fix")
 
 
 @app.callback()

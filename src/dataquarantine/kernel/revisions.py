@@ -15,10 +15,14 @@ __all__ = ["FieldChange", "Revision", "RevisionKind", "change_from_dict"]
 
 
 class RevisionKind(StrEnum):
-    """Where a revision came from: a person's edit or the contract's remediation actions."""
+    """Where a revision came from: a person's edit, the contract's remediation actions, a bulk
+    fix or its undo."""
 
     EDIT = "edit"
     REMEDIATION = "remediation"
+    #: Written by a bulk fix job, or by the undo of one (the payload of the revision before).
+    FIX = "fix"
+    UNDO = "undo"
 
 
 @dataclass(frozen=True, slots=True)

@@ -55,6 +55,9 @@ class EventAction(StrEnum):
     REPROCESS = "reprocess"
     RESOLVE = "resolve"
     DISCARD = "discard"
+    #: A bulk fix wrote a revision (``detail`` names the job), or an undo reverted one.
+    FIX = "fix"
+    UNDO = "undo"
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,14 +23,17 @@ from dataquarantine.kernel.lifecycle import Status
 from dataquarantine.kernel.results import Violation
 from dataquarantine.kernel.revisions import Revision
 from dataquarantine.quarantine.envelope import QuarantineFilter, QuarantineRecord
+from dataquarantine.quarantine.fix_log import FixLog
 from dataquarantine.quarantine.history import Bucket, Event, QuarantineStats, StoredRevision
 
 __all__ = [
     "Capability",
+    "FixLog",
     "JsonPages",
     "PayloadStore",
     "QuarantineStore",
     "ReviewLog",
+    "fix_log",
     "json_pages",
     "review_log",
 ]
@@ -43,6 +46,9 @@ class Capability(Enum):
     REVIEW_LOG = "review_log"
     #: It also implements :class:`JsonPages` (a page of envelopes built as JSON by the database).
     JSON_PAGES = "json_pages"
+    #: It also implements :class:`~dataquarantine.quarantine.fix_log.FixLog` (bulk-fix jobs,
+    #: migration 6).
+    FIX_LOG = "fix_log"
 
 
 class PayloadStore(Protocol):
@@ -172,6 +178,13 @@ def review_log(store: QuarantineStore) -> ReviewLog:
     if Capability.REVIEW_LOG not in store.capabilities:
         raise ConfigError(f"{store!r} keeps no review log")
     return cast("ReviewLog", store)
+
+
+def fix_log(store: QuarantineStore) -> FixLog:
+    """``store`` as the :class:`FixLog` it declares it is; :class:`ConfigError` if it is not."""
+    if Capability.FIX_LOG not in store.capabilities:
+        raise ConfigError(f"{store!r} keeps no bulk-fix jobs")
+    return cast("FixLog", store)
 
 
 def json_pages(store: QuarantineStore) -> JsonPages | None:

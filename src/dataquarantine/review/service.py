@@ -53,12 +53,13 @@ from dataquarantine.quarantine.history import (
     QuarantineStats,
     StoredRevision,
 )
-from dataquarantine.quarantine.ports import json_pages, review_log
+from dataquarantine.quarantine.ports import fix_log, json_pages, review_log
 from dataquarantine.quarantine.service import Quarantine
 from dataquarantine.registry import LiveRegistry, open_registry
 from dataquarantine.remediation import Remediation
 from dataquarantine.review.counts import CountCache
 from dataquarantine.review.diff import diff_json
+from dataquarantine.review.fixes import BulkFixes, FixHooks
 from dataquarantine.review.jobs import JobProgress, JobRunner
 from dataquarantine.review.log import RetryingReviewLog
 from dataquarantine.review.models import (
@@ -100,6 +101,7 @@ class ReviewService:
         count_ttl: float = 0.0,
         remediation: Remediation | None = None,
         live: LiveRegistry | None = None,
+        fix_confirm_above: int = 10_000,
     ) -> None:
         if max_attempts < 1:
             raise ConfigError(f"max_attempts must be >= 1, not {max_attempts}")
@@ -122,6 +124,19 @@ class ReviewService:
         #: Called with (contract name, outcome) after each reprocess attempt; ``outcome`` is
         #: ``reprocessed``, ``still_invalid`` or ``dead`` (Prometheus counts them).
         self.reprocess_observers: list[Callable[[str, str], None]] = []
+        #: Bulk fixes: preview, jobs kept in the store, undo, make-a-rule.
+        self.fixes = BulkFixes(
+            quarantine,
+            self.log,
+            fix_log(self.store),
+            FixHooks(
+                contract=self._contract_or_none,
+                reprocess=lambda record_id, actor: self.reprocess(record_id, actor=actor),
+                changed=self.counts.clear,
+                registry=registry,
+            ),
+            confirm_above=fix_confirm_above,
+        )
 
     @classmethod
     def open(cls, settings: ReviewSettings | None = None) -> ReviewService:
@@ -153,6 +168,7 @@ class ReviewService:
             max_attempts=settings.max_attempts,
             max_jobs=settings.max_jobs,
             count_ttl=settings.count_cache_seconds,
+            fix_confirm_above=settings.fix_confirm_above,
         )
 
     # -- reads -----------------------------------------------------------------------------------
@@ -461,6 +477,7 @@ class ReviewService:
         self.quarantine.check()
 
     def close(self) -> None:
+        self.fixes.close()
         self.jobs.close()
         try:
             self.sink.close()

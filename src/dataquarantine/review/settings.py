@@ -21,3 +21,5 @@ class ReviewSettings(Settings):
     count_cache_seconds: float = Field(default=5.0, ge=0, le=3600)
     #: Background bulk jobs kept in memory for polling (oldest finished ones are forgotten).
     max_jobs: int = Field(default=100, ge=1)
+    #: A bulk fix over more records than this must be confirmed (``confirm: true``).
+    fix_confirm_above: int = Field(default=10_000, ge=0)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Depends
 
-from dataquarantine.web import actions, pages
+from dataquarantine.web import actions, fixes, pages
 from dataquarantine.web.context import ANONYMOUS_ACTOR, WebContext
 from dataquarantine.web.limits import LoginLimiter
 
@@ -39,4 +39,5 @@ def create_web_router(
     router = APIRouter(include_in_schema=False, dependencies=[Depends(context.bind)])
     router.include_router(pages.router)
     router.include_router(actions.router)
+    router.include_router(fixes.router)
     return router

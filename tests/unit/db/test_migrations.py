@@ -25,8 +25,9 @@ PINNED_VERSIONS = [
     (3, "per-minute validation metrics"),
     (4, "review revisions, events and reprocessed records"),
     (5, "shared contract registry"),
+    (6, "bulk fix jobs and their items"),
 ]
-PINNED_SHA256 = "0744ed9c1631b0ef76eb57ca145590731a2086c4b3cc3063dbddc758ad54e3f9"
+PINNED_SHA256 = "fc3122c15086c9202ed732d554ac846eab9be8e5e95096a1edd6cf582d3ca2b4"
 
 
 def _canonical() -> bytes:

@@ -8,6 +8,7 @@ in ``dq_schema_migrations`` and refuse to run against a history that disagrees).
 
 from __future__ import annotations
 
+from dataquarantine.db.migrations.fixes import FIX_JOBS
 from dataquarantine.db.migrations.gates import GATE_RUNS
 from dataquarantine.db.migrations.model import Migration
 from dataquarantine.db.migrations.quarantine import RECORDS
@@ -24,4 +25,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     VALIDATION_METRICS,
     REVIEW,
     CONTRACT_VERSIONS,
+    FIX_JOBS,
 )

@@ -32,7 +32,8 @@ from dataquarantine.quarantine.envelope import (
     source_from_dict,
 )
 from dataquarantine.quarantine.ports import Capability
-from dataquarantine.quarantine.sql.review import ReviewQueries, clean_text
+from dataquarantine.quarantine.sql.fixes import FixQueries
+from dataquarantine.quarantine.sql.review import clean_text
 
 __all__ = [
     "INSERT_COLUMNS",
@@ -121,16 +122,19 @@ def _check_page(name: str, value: int, minimum: int) -> None:
         raise ConfigError(f"{name} must be >= {minimum}, got {value}")
 
 
-class SqlQuarantineStore(ReviewQueries, ABC):
+class SqlQuarantineStore(FixQueries, ABC):
     """Base of the SQL :class:`~dataquarantine.quarantine.ports.QuarantineStore` backends.
 
     Subclasses supply the connection handling, the dialect's placeholders and encodings, and
     the write paths; the read queries and the filter semantics live here, once (the review
-    side, :class:`~dataquarantine.quarantine.sql.review.ReviewQueries`, too).
+    side, :class:`~dataquarantine.quarantine.sql.review.ReviewQueries`, and the bulk-fix side,
+    :class:`~dataquarantine.quarantine.sql.fixes.FixQueries`, too).
     """
 
     #: Both backends keep the review log and build JSON pages in the database.
-    capabilities: frozenset[Capability] = frozenset({Capability.REVIEW_LOG, Capability.JSON_PAGES})
+    capabilities: frozenset[Capability] = frozenset(
+        {Capability.REVIEW_LOG, Capability.JSON_PAGES, Capability.FIX_LOG}
+    )
     dialect: ClassVar[Dialect]
     #: The driver's positional placeholder.
     _P: ClassVar[str]

@@ -40,6 +40,7 @@ from dataquarantine.validation.rules.operators import (
     no_overload,
 )
 from dataquarantine.validation.rules.regex import Pattern, compile_pattern
+from dataquarantine.validation.rules.strings_ext import STRING_EXT
 from dataquarantine.validation.rules.values import CelError, map_key, to_python_key, type_name
 
 __all__ = ["BudgetExceeded", "Evaluator", "Plan", "evaluate", "prepare", "qualified_name"]
@@ -47,7 +48,7 @@ __all__ = ["BudgetExceeded", "Evaluator", "Plan", "evaluate", "prepare", "qualif
 Env = dict[str, Any]
 _RELATIONS: Final = frozenset({"<", "<=", ">", ">="})
 #: String methods whose work grows with the string (charged in a comprehension's body).
-_SCANS: Final = frozenset({"contains", "startsWith", "endsWith", "matches"})
+_SCANS: Final = frozenset({"contains", "startsWith", "endsWith", "matches", *STRING_EXT})
 _CONVERSIONS: Final = frozenset(
     {"int", "uint", "double", "string", "bytes", "bool", "timestamp", "duration"}
 )
@@ -239,7 +240,7 @@ class Evaluator:
             # A computed pattern is compiled (or found in a bounded cache): one unit per
             # character. The fast path leaves computed patterns to the interpreter.
             self.budget.charge(len(args[-1]))
-        return call_function(node.function, target, args, has_target)
+        return call_function(node.function, target, args, has_target, self.budget)
 
     def _charge_call(self, function: str, args: list[Any]) -> None:
         """A global call in a body: ``matches(s, p)`` scans ``s``; a conversion of a string

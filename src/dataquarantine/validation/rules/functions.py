@@ -1,4 +1,5 @@
-"""CEL's standard functions: conversions, ``size``, string tests and time getters."""
+"""CEL's standard functions: conversions, ``size``, string tests and time getters, and the
+strings extension (:mod:`.strings_ext`)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from dataquarantine.validation.rules import timefmt
+from dataquarantine.validation.rules.budget import Budget
 from dataquarantine.validation.rules.operators import no_overload
 from dataquarantine.validation.rules.regex import InvalidPattern, Pattern, compile_pattern
+from dataquarantine.validation.rules.strings_ext import STRING_EXT, call_string_ext
 from dataquarantine.validation.rules.values import (
     INT64_MAX,
     INT64_MIN,
@@ -292,12 +295,18 @@ _GETTERS: Final = frozenset(
     }
 )
 #: Every function name, for the compile-time check.
-FUNCTIONS: Final = frozenset({*_UNARY, *_BINARY, *_GETTERS})
+FUNCTIONS: Final = frozenset({*_UNARY, *_BINARY, *_GETTERS, *STRING_EXT})
 
 
-def call_function(name: str, target: Any, args: list[Any], has_target: bool) -> Any:
-    """Call a standard function; ``has_target`` for the receiver style ``target.name()``."""
+def call_function(
+    name: str, target: Any, args: list[Any], has_target: bool, budget: Budget | None = None
+) -> Any:
+    """Call a standard function; ``has_target`` for the receiver style ``target.name()``.
+
+    ``budget`` is charged for what a strings-extension call builds."""
     if has_target:
+        if name in STRING_EXT:
+            return call_string_ext(name, target, args, budget)
         if name in _GETTERS:
             if len(args) > 1 or (args and type(args[0]) is not str):
                 raise no_overload(name, target, *args)
