@@ -49,7 +49,7 @@ def import_command(
         typer.Option(
             "--gates-out",
             help="Where the set-level checks go as a gates file "
-            "(default: STEM.gates.yaml next to FILE).",
+            "(default: STEM.gates.yaml in the current folder).",
         ),
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite existing files.")] = False,
@@ -75,7 +75,7 @@ def import_command(
             Contract(spec.model_copy(update={"source_path": folder.resolve() / spec.file_name}))
         suite = None
         if result.gates:
-            gates_path = gates_out or file.with_name(f"{_stem(file)}.gates.yaml")
+            gates_path = gates_out or Path(f"{_stem(file)}.gates.yaml")
             suite = gates_from_dict({"gates": list(result.gates)}, source=gates_path)
         for item in result.unmapped:
             log.warning("ODCS part not mapped: %s", item)
