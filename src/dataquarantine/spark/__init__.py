@@ -27,6 +27,7 @@ from dataquarantine.spark.columns import (
 from dataquarantine.spark.frames import check, split
 from dataquarantine.spark.jsonl import read_jsonl
 from dataquarantine.spark.native import surely_valid
+from dataquarantine.spark.references import Parent, jdbc_parents
 
 __all__ = [
     "CONTRACT",
@@ -38,7 +39,9 @@ __all__ = [
     "RUN_ID",
     "VALID",
     "WARNINGS",
+    "Parent",
     "check",
+    "jdbc_parents",
     "read_jsonl",
     "split",
     "surely_valid",

@@ -19,7 +19,7 @@ from typing import Any, Final, Literal
 
 import pyarrow as pa
 
-from dataquarantine.contracts.model import ContractSpec
+from dataquarantine.contracts.model import ContractSpec, ReferenceSpec
 from dataquarantine.io.arrow_readers import arrow_rows, row_payload
 from dataquarantine.io.records import oversize_reason
 from dataquarantine.kernel.results import (
@@ -44,6 +44,7 @@ from dataquarantine.spark.columns import (
 )
 from dataquarantine.spark.ids import line_coordinates, record_id, row_coordinates
 from dataquarantine.spark.jsonl_lines import line_payload
+from dataquarantine.spark.references import add_orphans, flag_column
 from dataquarantine.validation.contract import Contract
 from dataquarantine.validation.engine import validate_forced
 
@@ -95,6 +96,9 @@ class EngineTask:
     columns: tuple[str, ...]
     #: JSON lines longer than this are ``parse_error`` without being parsed (``None``: no limit).
     max_record_bytes: int | None
+    #: Typed rows: the references whose "parent missing" columns follow the input's columns
+    #: (named by :func:`~.references.flag_column`).
+    references: tuple[ReferenceSpec, ...] = ()
 
 
 #: The payload and the coordinates of record ``i`` of a batch, computed for invalid ones only.
@@ -122,6 +126,9 @@ def _check_rows(task: EngineTask, contract: Contract, batch: Any) -> tuple[Batch
         rows, unconvertible = _rows_one_by_one(data)
     result = validate_forced(contract, rows, keep_values=False)
     _force_errors(result, unconvertible, ErrorCode.SYSTEM_ERROR)
+    if task.references:
+        flags = [batch.column(flag_column(i)).to_pylist() for i in range(len(task.references))]
+        add_orphans(task.references, flags, rows, result)
     uris, lines = batch.column(FILE), batch.column(ROW)
 
     def locate(i: int) -> tuple[bytes, str]:
