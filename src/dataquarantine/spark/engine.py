@@ -47,8 +47,9 @@ from dataquarantine.spark.jsonl_lines import line_payload
 from dataquarantine.spark.references import add_orphans, flag_column
 from dataquarantine.validation.contract import Contract
 from dataquarantine.validation.engine import validate_forced
+from dataquarantine.validation.limits import MAX_DEPTH
 
-__all__ = ["EngineTask", "InputKind", "ShippedContract", "compiled", "run_engine"]
+__all__ = ["EngineTask", "InputKind", "ShippedContract", "compiled", "nesting", "run_engine"]
 
 InputKind = Literal["rows", "jsonl"]
 
@@ -124,7 +125,8 @@ def _check_rows(task: EngineTask, contract: Contract, batch: Any) -> tuple[Batch
         rows = arrow_rows(data)
     except Exception:  # one bad cell (e.g. a string that is not UTF-8): convert row by row
         rows, unconvertible = _rows_one_by_one(data)
-    result = validate_forced(contract, rows, keep_values=False)
+    shallow = nesting(data.schema) <= MAX_DEPTH
+    result = validate_forced(contract, rows, keep_values=False, shallow=shallow)
     _force_errors(result, unconvertible, ErrorCode.SYSTEM_ERROR)
     if task.references:
         flags = [batch.column(flag_column(i)).to_pylist() for i in range(len(task.references))]
@@ -136,6 +138,33 @@ def _check_rows(task: EngineTask, contract: Contract, batch: Any) -> tuple[Batch
         return payload, row_coordinates(uris[i].as_py(), lines[i].as_py())
 
     return result, locate
+
+
+def nesting(schema: Any) -> int:
+    """How deep the records of an Arrow ``schema`` can nest, the record itself counting one
+    (an upper bound: a map may become a list of pairs); more than ``MAX_DEPTH`` when unknown.
+    No row of a schema within the depth limit needs its depth measured."""
+    types = pa.types
+    deepest = 1
+    todo = [(f.type, 1) for f in schema]  # (type, depth of the container holding it)
+    while todo:
+        t, depth = todo.pop()
+        children: list[Any] = []
+        if types.is_struct(t):
+            depth, children = depth + 1, [t.field(i).type for i in range(t.num_fields)]
+        elif types.is_map(t):  # a dict, or a list of [key, value] pairs
+            depth, children = depth + 2, [t.key_type, t.item_type]
+        elif types.is_list(t) or types.is_large_list(t) or types.is_fixed_size_list(t):
+            depth, children = depth + 1, [t.value_type]
+        elif types.is_dictionary(t):
+            children = [t.value_type]
+        elif types.is_nested(t):  # unions, list views...: measured per row
+            return MAX_DEPTH + 1
+        if depth > MAX_DEPTH:
+            return depth
+        deepest = max(deepest, depth)
+        todo += [(c, depth) for c in children]
+    return deepest
 
 
 def _rows_one_by_one(data: Any) -> tuple[list[Any], dict[int, str]]:
