@@ -157,6 +157,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             )
         seconds = time.perf_counter() - t0
         usage = jvm_usage(spark)
+        driver_peak = _status_kb(os.getpid(), "VmHWM")  # before the bench's own reading below
         caught = _caught(args.only, args.format, out)
     finally:
         spark.stop()
@@ -166,7 +167,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         "format": args.format,
         "master": args.master,
         "seconds": seconds,
-        "driver_peak_rss_mb": _status_kb(os.getpid(), "VmHWM"),
+        "driver_peak_rss_mb": driver_peak,
         "driver_rss_at_start_mb": start_rss,
         **usage,
         "caught": caught,
