@@ -44,12 +44,20 @@ from dataquarantine.spark.columns import (
 )
 from dataquarantine.spark.ids import line_coordinates, record_id, row_coordinates
 from dataquarantine.spark.jsonl_lines import line_payload
-from dataquarantine.spark.references import add_orphans, flag_column
+from dataquarantine.spark.references import add_orphans, flag_column, key_column, key_text
 from dataquarantine.validation.contract import Contract
 from dataquarantine.validation.engine import validate_forced
 from dataquarantine.validation.limits import MAX_DEPTH
 
-__all__ = ["EngineTask", "InputKind", "ShippedContract", "compiled", "nesting", "run_engine"]
+__all__ = [
+    "EngineTask",
+    "InputKind",
+    "ShippedContract",
+    "compiled",
+    "nesting",
+    "run_engine",
+    "run_reference_keys",
+]
 
 InputKind = Literal["rows", "jsonl"]
 
@@ -97,8 +105,8 @@ class EngineTask:
     columns: tuple[str, ...]
     #: JSON lines longer than this are ``parse_error`` without being parsed (``None``: no limit).
     max_record_bytes: int | None
-    #: Typed rows: the references whose "parent missing" columns follow the input's columns
-    #: (named by :func:`~.references.flag_column`).
+    #: The references whose "parent missing" columns (:func:`~.references.flag_column`)
+    #: follow the input's columns.
     references: tuple[ReferenceSpec, ...] = ()
 
 
@@ -192,14 +200,47 @@ def _check_lines(task: EngineTask, contract: Contract, batch: Any) -> tuple[Batc
             i: oversize_reason(len(p), limit) for i, p in enumerate(payloads) if len(p) > limit
         }
         items = [b"{}" if i in oversize else p for i, p in enumerate(payloads)]
-    result = validate_forced(contract, items, keep_values=False)
+    result = validate_forced(contract, items, keep_values=bool(task.references))
     _force_errors(result, oversize, ErrorCode.PARSE_ERROR)
+    if task.references:
+        flags = [batch.column(flag_column(i)).to_pylist() for i in range(len(task.references))]
+        add_orphans(task.references, flags, result.values, result)
     paths = batch.column(LINE_PATH)
 
     def locate(i: int) -> tuple[bytes, str]:
         return payloads[i], line_coordinates(paths[i].as_py(), offsets[i])
 
     return result, locate
+
+
+def run_reference_keys(task: EngineTask, batches: Iterator[Any]) -> Iterator[Any]:
+    """``mapInArrow`` body for JSON lines with references: each batch with one column per
+    reference (:func:`~.references.key_column`), the record's value there as the engine decodes
+    it, in the text the join compares (null: absent, null, or a line that does not decode)."""
+    contract = compiled(task.contract)
+    limit = task.max_record_bytes
+    for batch in batches:
+        lines: list[bytes] = batch.column(LINE_VALUE).to_pylist()
+        offsets: list[int] = batch.column(LINE_OFFSET).to_pylist()
+        values: list[Any] = []
+        for line, offset in zip(lines, offsets, strict=True):
+            payload = line_payload(line, offset)
+            try:
+                ok = limit is None or len(payload) <= limit
+                values.append(contract.decode(payload) if ok else None)
+            except Exception:  # a parse_error, which the engine tier reports
+                values.append(None)
+        keys = [
+            pa.array(
+                [key_text(v.get(spec.field_column)) if type(v) is dict else None for v in values],
+                pa.string(),
+            )
+            for spec in task.references
+        ]
+        names = [key_column(i) for i in range(len(keys))]
+        yield pa.RecordBatch.from_arrays(
+            [*batch.columns, *keys], names=[*batch.schema.names, *names]
+        )
 
 
 def _force_errors(result: BatchResult, reasons: dict[int, str], code: ErrorCode) -> None:

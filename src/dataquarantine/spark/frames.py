@@ -15,7 +15,7 @@ from typing import Any, Final
 from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
-from pyspark.sql.types import StructField, StructType
+from pyspark.sql.types import StringType, StructField, StructType
 
 from dataquarantine.errors import ConfigError
 from dataquarantine.io.records import DEFAULT_MAX_RECORD_BYTES
@@ -35,9 +35,15 @@ from dataquarantine.spark.columns import (
     engine_fields,
     ref,
 )
-from dataquarantine.spark.engine import EngineTask, InputKind, ShippedContract, run_engine
+from dataquarantine.spark.engine import (
+    EngineTask,
+    InputKind,
+    ShippedContract,
+    run_engine,
+    run_reference_keys,
+)
 from dataquarantine.spark.native import surely_valid
-from dataquarantine.spark.references import Parents, flag_column, with_orphan_flags
+from dataquarantine.spark.references import Parents, flag_column, key_column, with_orphan_flags
 from dataquarantine.validation.contract import Contract
 
 __all__ = ["RESERVED_PREFIX", "check", "split"]
@@ -92,13 +98,13 @@ def check(
     columns = tuple(df.columns)
     located = df if kind == "jsonl" else _with_coordinates(df)
     specs = contract.spec.references if references is not None else ()
-    if specs:
-        if kind == "jsonl":
-            raise ConfigError(
-                "references are checked on typed input (Parquet) only, not on JSON lines yet"
-            )
-        located = with_orphan_flags(located, specs, references or {})
     task = EngineTask(ShippedContract.of(contract), kind, columns, max_record_bytes, specs)
+    if specs and kind == "jsonl":  # the values to join on, as the engine decodes them
+        keys = [StructField(key_column(i), StringType()) for i in range(len(specs))]
+        keyed = StructType([*located.schema.fields, *keys])
+        located = located.mapInArrow(functools.partial(run_reference_keys, task), keyed)
+    if specs:
+        located = with_orphan_flags(located, specs, references or {}, keyed=kind == "jsonl")
     out_schema = StructType([*located.schema.fields, *engine_fields()])
     native = surely_valid(contract, df.schema) if kind == "rows" else None
     if native is not None and specs:

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final, TypeAlias
 
+import orjson
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType
@@ -31,6 +32,8 @@ __all__ = [
     "add_orphans",
     "flag_column",
     "jdbc_parents",
+    "key_column",
+    "key_text",
     "with_orphan_flags",
 ]
 
@@ -61,6 +64,26 @@ def flag_column(i: int) -> str:
     return f"_dq_fk{i}"
 
 
+def key_column(i: int) -> str:
+    """JSON lines: the name of the column holding reference ``i``'s value as text."""
+    return f"_dq_fkv{i}"
+
+
+def key_text(value: Any) -> str | None:
+    """A decoded JSON value as the text a JSON-lines reference is joined on: a string as is, an
+    integer in decimal, ``true``/``false`` (as Spark writes booleans), anything else as JSON;
+    ``None`` for null (no orphan)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
 def _parent(parents: Parents, spec: ReferenceSpec) -> Parent:
     found = parents.get(spec.table)
     if found is None:
@@ -72,17 +95,22 @@ def _parent(parents: Parents, spec: ReferenceSpec) -> Parent:
 
 
 def with_orphan_flags(
-    df: DataFrame, specs: tuple[ReferenceSpec, ...], parents: Parents
+    df: DataFrame,
+    specs: tuple[ReferenceSpec, ...],
+    parents: Parents,
+    *,
+    keyed: bool = False,
 ) -> DataFrame:
     """``df`` with one boolean :func:`flag_column` per reference (lazy: runs no job).
 
-    The reference is the top-level column ``spec.field_column``; it is compared with the
-    parent's column as is when both have the same Spark type, as text otherwise (as the load
-    compares columns of different types)."""
+    The reference is the top-level column ``spec.field_column`` (``keyed``: the text column
+    :func:`key_column`, for JSON lines); it is compared with the parent's column as is when
+    both have the same Spark type, as text otherwise (as the load compares columns of
+    different types)."""
     types = {f.name: f.dataType for f in df.schema.fields}
     for i, spec in enumerate(specs):
         parent = _parent(parents, spec)
-        field = spec.field_column
+        field = key_column(i) if keyed else spec.field_column
         if field not in types:
             raise ConfigError(f"reference field {spec.field!r} is not a column of the input")
         parent_types = {f.name: f.dataType for f in parent.frame.schema.fields}

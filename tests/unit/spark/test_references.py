@@ -3,6 +3,7 @@ message and path, merged with the engine's own violations; null references are n
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -13,10 +14,11 @@ from tests.fixtures.spark import require_spark
 
 require_spark()
 
-from tests.unit.spark.differential import spark_verdict
+from tests.unit.spark.differential import engine_verdict, spark_verdict
 
 from dataquarantine.errors import ConfigError
 from dataquarantine.spark import ERRORS, Parent, check, read_jsonl, split
+from dataquarantine.spark.references import key_text
 from dataquarantine.validation.contract import Contract
 
 CONTRACT: dict[str, Any] = {
@@ -173,7 +175,55 @@ def test_bad_references_are_config_errors(
         split(calls, contract, references={"customers": customers})
     with pytest.raises(ConfigError, match=r"agents\.agent_id is not a column"):
         split(calls, contract, references={"customers": customers, "agents": customers})
-    (tmp_path / "lines.jsonl").write_bytes(b'{"call_log_key": "CL1", "customer_id": 1}\n')
-    lines = read_jsonl(spark, str(tmp_path / "lines.jsonl"))
-    with pytest.raises(ConfigError, match="typed input"):
-        split(lines, contract, references={"customers": customers, "agents": customers})
+
+
+LINES = [
+    b'{"call_log_key": "CL1", "customer_id": 1, "agent_id": 1}',
+    b'{"call_log_key": "CL2", "customer_id": 2, "agent_id": null}',  # null: no orphan
+    b'{"call_log_key": "CL3", "customer_id": 999}',  # agent absent: no orphan
+    b'{"call_log_key": "CL4", "customer_id": 998, "agent_id": 77, "duration_s": -1}',
+    b'{"call_log_key": "CL5", "customer_id": "1"}',  # a string: the schema says no, parent yes
+    b'{"call_log_key": "CL6", "customer_id": "abc"}',  # a string and an orphan
+    b'{"call_log_key": "CL7", "customer_id": 1.5}',  # a number that matches no key
+    b'{"call_log_key": "CL8", "customer_id": 997, "customer_id": 1}',  # duplicate key
+    b'{"call_log_key": "CL9", "customer_id": 996',  # broken: a parse_error only
+    b'{"call_log_key": "CL10", "customer_id": [999]}',
+    b'["CL11", 999]',
+]
+
+
+def test_json_lines_references_are_the_engines_values(
+    spark: Any, contract: Contract, tmp_path: Path
+) -> None:
+    path = tmp_path / "calls.jsonl"
+    path.write_bytes(b"\n".join(LINES) + b"\n")
+    customers = spark.createDataFrame([(i,) for i in range(1, 51)], "customer_id long")
+    agents = spark.createDataFrame([(i,) for i in range(1, 6)], "agent_id int")
+    parents = {"customers": customers, "agents": Parent(agents, True)}
+    rows = check(read_jsonl(spark, str(path)), contract, references=parents).collect()
+    got = {bytes(r["value"]).rstrip(b"\n"): spark_verdict(r)[:2] for r in rows}
+    keys = {"customers": {str(i) for i in range(1, 51)}, "agents": {str(i) for i in range(1, 6)}}
+    expected = {}
+    for line in LINES:  # the engine's verdict, with an fk_violation first per orphan
+        result = contract.validate(line)
+        errors = tuple(engine_verdict(result)[1])
+        value = _decoded(line)
+        orphans = []
+        for spec in contract.spec.references:
+            v = value.get(spec.field_column) if isinstance(value, dict) else None
+            if v is not None and key_text(v) not in keys[spec.table]:
+                o = spec.orphan(v)
+                orphans.append((o.code.value, o.path, o.message, None, "references", "error"))
+        expected[line] = (not orphans and result.valid, (*orphans, *errors))
+    assert got == expected
+    assert (
+        expected[LINES[5]][1][0][2]
+        == "customer_id 'abc' has no parent row in customers.customer_id"
+    )
+
+
+def _decoded(line: bytes) -> Any:
+    try:
+        return json.loads(line, object_pairs_hook=dict)
+    except ValueError:
+        return None
