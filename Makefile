@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # PostgreSQL of the examples (schemas crm_example and telecom_example) and of bench-gates.
 DQ_EXAMPLE_PG_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
-.PHONY: install check-core demo demo-stream prometheus-tools check-alerts datacontract-tools test lint format bench bench-stream bench-remediation bench-gates bench-load bench-api example-gates example-telecom clean
+.PHONY: install check-core demo demo-stream prometheus-tools check-alerts datacontract-tools test lint format bench bench-stream bench-remediation bench-gates bench-load bench-api bench-spark example-gates example-telecom clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -113,6 +113,10 @@ bench-gates: install
 ## Batch load: 1M staging call logs, 5% orphans: ours vs row-by-row with FKs vs plain INSERT (~2 min).
 bench-load: install
 	DQ_BENCH_PG_URL="$${DQ_BENCH_PG_URL:-$(DQ_EXAMPLE_PG_URL)}" $(PY) bench/load/run.py
+
+## Spark: 5M user_event records (Parquet, JSON lines): floor vs split vs DQX, local[1] vs local[2].
+bench-spark: install
+	$(PY) bench/spark/run.py
 
 ## Review API: 1M quarantined records in PostgreSQL, filtered list p95 under 20 clients (~3 min).
 bench-api: install

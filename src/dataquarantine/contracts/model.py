@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from dataquarantine.contracts.version import Version
 from dataquarantine.kernel import pointers
-from dataquarantine.kernel.results import ContractRef, Severity
+from dataquarantine.kernel.results import ContractRef, ErrorCode, Severity, Violation
 
 __all__ = [
     "FILE_STAGING_SUFFIXES",
@@ -153,6 +153,29 @@ class ReferenceSpec(_Frozen):
     @property
     def path(self) -> str:
         return field_to_pointer(self.field)
+
+    @property
+    def field_column(self) -> str:
+        """The top-level column holding the reference (``field`` without a leading ``/``)."""
+        return self.field.lstrip("/")
+
+    def orphan(self, value: Any) -> Violation:
+        """The ``fk_violation`` of a record whose ``value`` has no parent row."""
+        return Violation(
+            ErrorCode.FK_VIOLATION,
+            self.path,
+            f"{self.field_column} {value!r} has no parent row in {self.table}.{self.column}",
+            keyword="references",
+        )
+
+    def missing(self, value: Any) -> dict[str, Any]:
+        """The missing reference, as the load's ``missing_references`` lists it."""
+        return {
+            "field": self.field_column,
+            "table": self.table,
+            "column": self.column,
+            "value": value,
+        }
 
 
 #: Staging values ending with one of these are files (COPYed into a scratch table), not tables.

@@ -118,18 +118,8 @@ def _orphan_violations(
         if not flag:
             continue
         value = row.get(ref.column)
-        spec = ref.spec
-        violations.append(
-            Violation(
-                ErrorCode.FK_VIOLATION,
-                spec.path,
-                f"{ref.column} {value!r} has no parent row in {spec.table}.{spec.column}",
-                keyword="references",
-            )
-        )
-        missing.append(
-            {"field": ref.column, "table": spec.table, "column": spec.column, "value": value}
-        )
+        violations.append(ref.spec.orphan(value))
+        missing.append(ref.spec.missing(value))
     return violations, missing
 
 

@@ -31,6 +31,7 @@ from dataquarantine.spark.csv_input import read_csv
 from dataquarantine.spark.frames import check, split
 from dataquarantine.spark.jsonl import read_jsonl
 from dataquarantine.spark.native import surely_valid
+from dataquarantine.spark.references import Parent, jdbc_parents
 from dataquarantine.spark.run import SparkRun, run
 from dataquarantine.spark.store import WriteCounts, write_quarantine
 
@@ -44,9 +45,11 @@ __all__ = [
     "RUN_ID",
     "VALID",
     "WARNINGS",
+    "Parent",
     "SparkRun",
     "WriteCounts",
     "check",
+    "jdbc_parents",
     "read_csv",
     "read_jsonl",
     "run",

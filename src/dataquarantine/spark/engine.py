@@ -15,12 +15,12 @@ import hashlib
 import pickle
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, Protocol
 
 import orjson
 import pyarrow as pa
 
-from dataquarantine.contracts.model import ContractSpec
+from dataquarantine.contracts.model import ContractSpec, ReferenceSpec
 from dataquarantine.io.arrow_readers import arrow_rows, row_payload
 from dataquarantine.io.records import oversize_reason
 from dataquarantine.kernel.results import (
@@ -49,8 +49,10 @@ from dataquarantine.spark.columns import (
 )
 from dataquarantine.spark.ids import line_coordinates, record_id, row_coordinates
 from dataquarantine.spark.jsonl_lines import line_payload
+from dataquarantine.spark.references import add_orphans, flag_column, key_column, key_text
 from dataquarantine.validation.contract import Contract
 from dataquarantine.validation.engine import validate_forced
+from dataquarantine.validation.limits import MAX_DEPTH
 from dataquarantine.validation.registry import ContractRegistry, Router
 
 __all__ = [
@@ -58,8 +60,11 @@ __all__ = [
     "InputKind",
     "ShippedContract",
     "ShippedRoutes",
+    "Validate",
     "compiled",
+    "nesting",
     "run_engine",
+    "run_reference_keys",
 ]
 
 InputKind = Literal["rows", "jsonl", "csv"]
@@ -139,25 +144,45 @@ class EngineTask:
     #: Route each record to its contract instead: the output then also has the columns
     #: ``_dq_contract`` and ``_dq_contract_version`` (null for a record without one).
     routes: ShippedRoutes | None = None
+    #: The references whose "parent missing" columns (:func:`~.references.flag_column`)
+    #: follow the input's columns (with ``contract`` only).
+    references: tuple[ReferenceSpec, ...] = ()
 
 
 #: The payload and the coordinates of record ``i`` of a batch, computed for invalid ones only.
 Locate = Callable[[int], tuple[bytes, str]]
 
 
-#: Validates a batch of records (the default engine's loop: forced or routed).
-#: With ``text=True`` the items are CSV rows of text, typed by the schema first.
-Validate = Callable[[list[Any], bool], BatchResult]
+class Validate(Protocol):
+    """Validates a batch of records (the default engine's loop: forced or routed). With
+    ``text=True`` the items are CSV rows of text, typed by the schema first; ``shallow`` skips
+    the per-record depth check of records whose type already bounds their depth."""
+
+    def __call__(
+        self, items: list[Any], *, text: bool = False, keep: bool = False, shallow: bool = False
+    ) -> BatchResult: ...
 
 
 def _validator(task: EngineTask) -> Validate:
     if task.routes is not None:
         router = _router(task.routes)
-        return lambda items, text: router.validate_batch(items, text=text, keep_values=False)
+
+        def routed(
+            items: list[Any], *, text: bool = False, keep: bool = False, shallow: bool = False
+        ) -> BatchResult:
+            return router.validate_batch(items, text=text, keep_values=keep)
+
+        return routed
     if task.contract is None:
         raise ValueError("an engine task needs a contract or routes")
     contract = compiled(task.contract)
-    return lambda items, text: validate_forced(contract, items, text=text, keep_values=False)
+
+    def forced(
+        items: list[Any], *, text: bool = False, keep: bool = False, shallow: bool = False
+    ) -> BatchResult:
+        return validate_forced(contract, items, text=text, keep_values=keep, shallow=shallow)
+
+    return forced
 
 
 def run_engine(task: EngineTask, batches: Iterator[Any]) -> Iterator[Any]:
@@ -192,8 +217,11 @@ def _check_rows(task: EngineTask, validate: Validate, batch: Any) -> tuple[Batch
         rows = arrow_rows(data)
     except Exception:  # one bad cell (e.g. a string that is not UTF-8): convert row by row
         rows, unconvertible = _rows_one_by_one(data)
-    result = validate(rows, False)
+    result = validate(rows, shallow=nesting(data.schema) <= MAX_DEPTH)
     _force_errors(result, unconvertible, ErrorCode.SYSTEM_ERROR)
+    if task.references:
+        flags = [batch.column(flag_column(i)).to_pylist() for i in range(len(task.references))]
+        add_orphans(task.references, flags, rows, result)
     uris, lines = batch.column(FILE), batch.column(ROW)
 
     def locate(i: int) -> tuple[bytes, str]:
@@ -201,6 +229,33 @@ def _check_rows(task: EngineTask, validate: Validate, batch: Any) -> tuple[Batch
         return payload, row_coordinates(uris[i].as_py(), lines[i].as_py())
 
     return result, locate
+
+
+def nesting(schema: Any) -> int:
+    """How deep the records of an Arrow ``schema`` can nest, the record itself counting one
+    (an upper bound: a map may become a list of pairs); more than ``MAX_DEPTH`` when unknown.
+    No row of a schema within the depth limit needs its depth measured."""
+    types = pa.types
+    deepest = 1
+    todo = [(f.type, 1) for f in schema]  # (type, depth of the container holding it)
+    while todo:
+        t, depth = todo.pop()
+        children: list[Any] = []
+        if types.is_struct(t):
+            depth, children = depth + 1, [t.field(i).type for i in range(t.num_fields)]
+        elif types.is_map(t):  # a dict, or a list of [key, value] pairs
+            depth, children = depth + 2, [t.key_type, t.item_type]
+        elif types.is_list(t) or types.is_large_list(t) or types.is_fixed_size_list(t):
+            depth, children = depth + 1, [t.value_type]
+        elif types.is_dictionary(t):
+            children = [t.value_type]
+        elif types.is_nested(t):  # unions, list views...: measured per row
+            return MAX_DEPTH + 1
+        if depth > MAX_DEPTH:
+            return depth
+        deepest = max(deepest, depth)
+        todo += [(c, depth) for c in children]
+    return deepest
 
 
 def _rows_one_by_one(data: Any) -> tuple[list[Any], dict[int, str]]:
@@ -228,8 +283,11 @@ def _check_lines(task: EngineTask, validate: Validate, batch: Any) -> tuple[Batc
             i: oversize_reason(len(p), limit) for i, p in enumerate(payloads) if len(p) > limit
         }
         items = [b"{}" if i in oversize else p for i, p in enumerate(payloads)]
-    result = validate(items, False)
+    result = validate(items, keep=bool(task.references))
     _force_errors(result, oversize, ErrorCode.PARSE_ERROR)
+    if task.references:
+        flags = [batch.column(flag_column(i)).to_pylist() for i in range(len(task.references))]
+        add_orphans(task.references, flags, result.values, result)
     paths = batch.column(LINE_PATH)
 
     def locate(i: int) -> tuple[bytes, str]:
@@ -247,7 +305,7 @@ def _check_csv(validate: Validate, batch: Any) -> tuple[BatchResult, Locate]:
     items = [
         orjson.loads(raw) if why is None else None for raw, why in zip(raws, reasons, strict=True)
     ]
-    result = validate(items, True)
+    result = validate(items, text=True)
     _force_errors(
         result, {i: why for i, why in enumerate(reasons) if why is not None}, ErrorCode.PARSE_ERROR
     )
@@ -320,3 +378,35 @@ def _with_verdicts(batch: Any, result: BatchResult, locate: Locate) -> Any:
     ]
     names = [*batch.schema.names, VALID, ERRORS, WARNINGS, PAYLOAD, ID]
     return pa.RecordBatch.from_arrays(arrays, names=names)
+
+
+def run_reference_keys(task: EngineTask, batches: Iterator[Any]) -> Iterator[Any]:
+    """``mapInArrow`` body for JSON lines with references: each batch with one column per
+    reference (:func:`~.references.key_column`), the record's value there as the engine decodes
+    it, in the text the join compares (null: absent, null, or a line that does not decode)."""
+    if task.contract is None:
+        raise ValueError("references need one contract, not routes")
+    contract = compiled(task.contract)
+    limit = task.max_record_bytes
+    for batch in batches:
+        lines: list[bytes] = batch.column(LINE_VALUE).to_pylist()
+        offsets: list[int] = batch.column(LINE_OFFSET).to_pylist()
+        values: list[Any] = []
+        for line, offset in zip(lines, offsets, strict=True):
+            payload = line_payload(line, offset)
+            try:
+                ok = limit is None or len(payload) <= limit
+                values.append(contract.decode(payload) if ok else None)
+            except Exception:  # a parse_error, which the engine tier reports
+                values.append(None)
+        keys = [
+            pa.array(
+                [key_text(v.get(spec.field_column)) if type(v) is dict else None for v in values],
+                pa.string(),
+            )
+            for spec in task.references
+        ]
+        names = [key_column(i) for i in range(len(keys))]
+        yield pa.RecordBatch.from_arrays(
+            [*batch.columns, *keys], names=[*batch.schema.names, *names]
+        )

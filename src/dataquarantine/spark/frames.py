@@ -15,7 +15,7 @@ from typing import Any, Final
 from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
-from pyspark.sql.types import StructField, StructType
+from pyspark.sql.types import StringType, StructField, StructType
 
 from dataquarantine.errors import ConfigError
 from dataquarantine.io.records import DEFAULT_MAX_RECORD_BYTES
@@ -35,8 +35,15 @@ from dataquarantine.spark.columns import (
     engine_fields,
     ref,
 )
-from dataquarantine.spark.engine import EngineTask, InputKind, ShippedContract, run_engine
+from dataquarantine.spark.engine import (
+    EngineTask,
+    InputKind,
+    ShippedContract,
+    run_engine,
+    run_reference_keys,
+)
 from dataquarantine.spark.native import surely_valid
+from dataquarantine.spark.references import Parents, flag_column, key_column, with_orphan_flags
 from dataquarantine.validation.contract import Contract
 
 __all__ = ["RESERVED_PREFIX", "check", "split"]
@@ -71,6 +78,7 @@ def check(
     df: DataFrame,
     contract: Contract,
     *,
+    references: Parents | None = None,
     max_record_bytes: int | None = DEFAULT_MAX_RECORD_BYTES,
 ) -> DataFrame:
     """Every row of ``df`` with the input's columns and :data:`~.columns.VALID`,
@@ -80,16 +88,32 @@ def check(
     ``df`` is typed rows read from Parquet (each column a top-level field; null columns are
     absent fields, as in the default engine) or the raw lines of
     :func:`~dataquarantine.spark.jsonl.read_jsonl`. ``max_record_bytes``: JSON lines longer
-    than this are ``parse_error`` without being parsed, as ``DQ_MAX_RECORD_BYTES``."""
+    than this are ``parse_error`` without being parsed, as ``DQ_MAX_RECORD_BYTES``.
+
+    ``references``: the parent rows of the contract's ``references:`` (see :func:`split`)."""
     reserved = [c for c in df.columns if c.startswith(RESERVED_PREFIX)]
     if reserved:
         raise ConfigError(f"input columns may not start with {RESERVED_PREFIX!r}: {reserved}")
     kind = _input_kind(df)
     columns = tuple(df.columns)
     located = df if kind == "jsonl" else _with_coordinates(df)
-    task = EngineTask(ShippedContract.of(contract), kind, columns, max_record_bytes)
+    specs = contract.spec.references if references is not None else ()
+    task = EngineTask(
+        ShippedContract.of(contract), kind, columns, max_record_bytes, references=specs
+    )
+    if specs and kind == "jsonl":  # the values to join on, as the engine decodes them
+        keys = [StructField(key_column(i), StringType()) for i in range(len(specs))]
+        keyed = StructType([*located.schema.fields, *keys])
+        located = located.mapInArrow(functools.partial(run_reference_keys, task), keyed)
+    if specs:
+        located = with_orphan_flags(located, specs, references or {}, keyed=kind == "jsonl")
     out_schema = StructType([*located.schema.fields, *engine_fields()])
     native = surely_valid(contract, df.schema) if kind == "rows" else None
+    if native is not None and specs:
+        orphan = functools.reduce(
+            lambda a, b: a | b, (F.col(flag_column(i)) for i in range(len(specs)))
+        )
+        native = native & ~orphan
     suspects = located if native is None else located.where(~native)
     checked = _map_in_arrow(suspects, task, out_schema)
     if native is not None:
@@ -126,7 +150,7 @@ def split(
     df: DataFrame,
     contract: Contract,
     *,
-    references: Any = None,
+    references: Parents | None = None,
     run_id: str | None = None,
     max_record_bytes: int | None = DEFAULT_MAX_RECORD_BYTES,
 ) -> tuple[DataFrame, DataFrame]:
@@ -135,10 +159,16 @@ def split(
     ``_dq_contract``, ``_dq_contract_version``, ``_dq_run_id``, :data:`~.columns.ERRORS` and
     :data:`~.columns.PAYLOAD` (the bytes the store keeps). Rows with only warn-severity
     violations are valid (their warnings are in :func:`check`'s frame). Lazy: runs no Spark
-    job. ``references`` (foreign keys) are not supported yet."""
-    if references is not None:
-        raise ConfigError("references are not supported by dataquarantine.spark yet")
-    checked = check(df, contract, max_record_bytes=max_record_bytes)
+    job.
+
+    ``references`` checks the contract's ``references:`` (foreign keys): per referenced table
+    name, a DataFrame holding the referenced column, or a
+    :class:`~dataquarantine.spark.references.Parent` (one built by
+    :func:`~dataquarantine.spark.references.jdbc_parents` reads a PostgreSQL table). A row
+    whose reference is set and has no parent gets ``fk_violation`` before its other
+    violations, as in the load. Without ``references`` they are not checked (as
+    ``Contract.validate`` does not)."""
+    checked = check(df, contract, references=references, max_record_bytes=max_record_bytes)
     columns = list(df.columns)
     source = [FILE, ROW] if FILE in checked.columns else []
     valid = checked.where(F.col(VALID)).select(*map(ref, columns))

@@ -19,8 +19,12 @@ require_spark()
 
 from tests.unit.spark.differential import engine_verdict, parquet_rows, spark_parquet_verdicts
 
+from dataquarantine.io.arrow_readers import arrow_rows
 from dataquarantine.spark import check
+from dataquarantine.spark.engine import nesting
 from dataquarantine.validation.contract import Contract
+from dataquarantine.validation.limits import MAX_DEPTH
+from dataquarantine.validation.parsing import nests_deeper_than
 
 TYPED: dict[str, Any] = {
     "name": "typed",
@@ -153,3 +157,24 @@ def test_column_names_with_dots_and_backticks_are_plain_names(spark: Any, tmp_pa
         engine_verdict(contract.validate(row)) for _, row, _ in expected
     ]
     assert [got[line][0][0] for line, _, _ in expected] == [True, False, False]
+
+
+def test_nesting_bounds_the_depth_of_typed_records() -> None:
+    device = pa.struct([("type", pa.string()), ("tags", pa.list_(pa.string()))])
+    table = pa.table(
+        {
+            "id": pa.array([1, 2], pa.int64()),
+            "device": pa.array([{"type": "m", "tags": ["a"]}, None], device),
+            "attrs": pa.array([[(1, [1])], [(2, [2])]], pa.map_(pa.int64(), pa.list_(pa.int64()))),
+        }
+    )
+    bound = nesting(table.schema)
+    assert bound == 1 + 2 + 1  # the record, a map as [key, value] pairs, a list
+    assert nesting(pa.schema([("e", pa.struct([]))])) == 2
+    for row in arrow_rows(table.to_batches()[0]):
+        assert not nests_deeper_than(row, bound)
+    deep: Any = pa.int64()
+    for _ in range(MAX_DEPTH):
+        deep = pa.list_(deep)
+    assert nesting(pa.schema([("deep", deep)])) > MAX_DEPTH  # measured per row, as before
+    assert nesting(pa.schema([("u", pa.dense_union([pa.field("i", pa.int64())]))])) > MAX_DEPTH

@@ -272,8 +272,6 @@ def test_a_frame_without_coordinates_is_refused(spark: Any, traps: Contract) -> 
     df = spark.createDataFrame([(1, "USER123456")], "id long, user_id string")
     with pytest.raises(ConfigError, match="coordinates"):
         split(df, traps)
-    with pytest.raises(ConfigError, match="references"):
-        split(df, traps, references={"x": df})
     reserved = spark.createDataFrame([(1,)], "_dq_id long")
     with pytest.raises(ConfigError, match="_dq_"):
         check(reserved, traps)
