@@ -28,5 +28,5 @@ def test_a_change_stored_before_existed_before_was_added() -> None:
 
 
 def test_revision_values() -> None:
-    assert [k.value for k in RevisionKind] == ["edit", "remediation"]
+    assert [k.value for k in RevisionKind] == ["edit", "remediation", "fix", "undo"]
     assert Revision(b"{}", RevisionKind.EDIT).valid
