@@ -11,12 +11,16 @@ Usage: python examples/telecom/airflow_run.py [--db URL] [--schema NAME] [--days
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import os
 import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from collections.abc import Iterator
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -33,7 +37,11 @@ def airflow_env(home: Path, db: str, schema: str, work: Path) -> None:
     )
     os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
     os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(HERE / "dags"))
-    os.environ.setdefault("AIRFLOW__OPENLINEAGE__DISABLED", "True")
+    # OpenLineage events (when the provider is installed) go to a file of the work folder.
+    os.environ.setdefault(
+        "AIRFLOW__OPENLINEAGE__TRANSPORT",
+        json.dumps({"type": "file", "log_file_path": str(work / "openlineage.jsonl"), "append": True}),
+    )
     os.environ["AIRFLOW_CONN_TELECOM_PG"] = f"{db.split('?', 1)[0]}?schema={schema}"
     os.environ["DQ_TELECOM_WORK"] = str(work)
 
@@ -48,11 +56,38 @@ def migrate(home: Path) -> None:
     stamp.touch()
 
 
-def run_day(dag: object, day: int) -> str:
-    """One ``dag.test()`` of ``day``; the run's state."""
+@contextlib.contextmanager
+def logs_to(path: Path) -> Iterator[None]:
+    """Send this process's stdout and stderr (Airflow's task logs) to ``path`` meanwhile."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with path.open("ab") as log:
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
+
+
+def run_day(dag: Any, day: int, log: Path) -> dict[str, Any]:
+    """One ``dag.test()`` of ``day`` (its logs to ``log``): the run's state and each task's."""
     when = datetime(2026, 1, 5, tzinfo=UTC) + timedelta(days=day - 1)
-    run = dag.test(logical_date=when)  # type: ignore[attr-defined]
-    return str(run.state)
+    with logs_to(log):
+        run = dag.test(logical_date=when)
+    tasks = {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
+    return {"day": day, "state": str(run.state), "tasks": tasks}
+
+
+def graph(dag: Any) -> dict[str, list[str]]:
+    """Each task's direct upstream tasks."""
+    return {t.task_id: sorted(t.upstream_task_ids) for t in dag.tasks}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -61,6 +96,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--schema", default="telecom_example")
     parser.add_argument("--days", type=int, default=3)
     parser.add_argument("--work", type=Path, default=Path(".dataquarantine/example-telecom-airflow"))
+    parser.add_argument("--from-day", type=int, default=1, help="the first day to run")
+    parser.add_argument("--report", type=Path, help="write the runs and the DAG's edges (JSON)")
+    parser.add_argument("--quiet", action="store_true", help="no gold answers")
     parser.add_argument("--reset", action="store_true", help="drop the schemas and files first")
     args = parser.parse_args(argv)
     work = args.work.resolve()
@@ -83,13 +121,23 @@ def main(argv: list[str] | None = None) -> int:
 
     import gold
 
-    for day in range(1, args.days + 1):
+    runs = []
+    for day in range(args.from_day, args.days + 1):
         started = time.perf_counter()
-        state = run_day(dag, day)
-        print(f"day {day}: {state} in {time.perf_counter() - started:.1f}s", flush=True)
-        if state != "success":
-            return 1
-    gold.print_answers(args.db, args.schema)
+        got = run_day(dag, day, work / "airflow.log")
+        got["seconds"] = round(time.perf_counter() - started, 1)
+        runs.append(got)
+        skipped = sorted(t for t, s in got["tasks"].items() if s == "skipped")
+        print(f"day {day}: {got['state']} in {got['seconds']}s (logs: {work / 'airflow.log'})")
+        print(f"  skipped: {', '.join(skipped) or 'nothing'}", flush=True)
+        if got["state"] != "success":
+            break
+    if args.report:
+        args.report.write_text(json.dumps({"runs": runs, "graph": graph(dag)}, indent=2))
+    if any(r["state"] != "success" for r in runs):
+        return 1
+    if not args.quiet:
+        gold.print_answers(args.db, args.schema)
     return 0
 
 

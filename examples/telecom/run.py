@@ -258,6 +258,31 @@ def run(args: argparse.Namespace) -> list[TableReport]:
     return [reports[s.table] for s in SOURCES]
 
 
+def run_gold(args: argparse.Namespace, *, answers: bool) -> None:
+    """dbt build of the gold layer (the snapshots take the day's versions), its test failures
+    into the quarantine, and the answers (skipped, saying so, when dbt is not installed)."""
+    import gold
+
+    if gold.dbt_executable() is None:
+        print("\n== gold: skipped, dbt is not installed (make airflow-tools installs it)")
+        return
+    from dataquarantine.airflow.dbt_failures import quarantine_failures
+    from dataquarantine.quarantine.service import Quarantine
+
+    step("gold", f"dbt build into {gold.gold_schema(args.schema)}")
+    target = gold.run_dbt(args.db, args.schema, args.work.resolve())
+    store, payloads = stores(args)
+    quarantine = Quarantine.open(store, payloads)
+    try:
+        stored = quarantine_failures(target, args.db, quarantine, project="telecom_gold")
+    finally:
+        quarantine.close()
+    for test, rows in stored.items():
+        print(f"  dbt test {test}: {rows} failing row(s) quarantined as dbt_test_failure")
+    if answers:
+        gold.print_answers(args.db, args.schema)
+
+
 def stores(args: argparse.Namespace) -> tuple[str, str]:
     """The quarantine store (in the example's schema) and payload folder of a run."""
     folder = args.work / "payloads"
@@ -320,6 +345,13 @@ def main(argv: list[str] | None = None) -> int:
     generate.add_size_options(parser)
     parser.add_argument("--reset", action="store_true", help="drop the schema and work folder")
     parser.add_argument("--json", action="store_true", help="also write summary.json to --work")
+    parser.add_argument(
+        "--days",
+        type=int,
+        default=0,
+        help="run days 1..N (the first with --reset, if given), then the gold layer when dbt "
+        "is installed, and print its answers",
+    )
     args = parser.parse_args(argv)
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,62}", args.schema):
         print(f"error: {args.schema!r} is not a plain schema name", file=sys.stderr)
@@ -331,8 +363,15 @@ def main(argv: list[str] | None = None) -> int:
     import psycopg
 
     try:
-        reports = run(args)
-    except (psycopg.Error, OSError, ValueError) as exc:
+        if args.days:
+            for day in range(1, args.days + 1):
+                step(f"day {day}", "the systems' drop of the day")
+                args.day, args.reset = day, args.reset and day == 1
+                reports = run(args)
+                run_gold(args, answers=day == args.days)
+        else:
+            reports = run(args)
+    except (psycopg.Error, OSError, ValueError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print_summary(reports, time.perf_counter() - started, args)

@@ -33,7 +33,7 @@ __all__ = ["FailedTest", "failed_tests", "quarantine_failures"]
 
 @dataclass(frozen=True, slots=True)
 class FailedTest:
-    """One dbt test that failed, and where dbt stored its failing rows."""
+    """One dbt test that found rows (failed, or warned), and where dbt stored them."""
 
     name: str
     kind: str
@@ -55,14 +55,15 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 
 def failed_tests(target_dir: str | Path) -> list[FailedTest]:
-    """The failed tests of dbt's last ``test`` (or ``build``) in ``target_dir``."""
+    """The tests of dbt's last ``test`` (or ``build``) in ``target_dir`` that found rows: failed
+    ones, and those whose severity is ``warn``."""
     target = Path(target_dir)
     results = _read_json(target / "run_results.json").get("results", [])
     nodes: Mapping[str, Any] = _read_json(target / "manifest.json").get("nodes", {})
     out: list[FailedTest] = []
     for result in results:
         uid = str(result.get("unique_id", ""))
-        if not uid.startswith("test.") or result.get("status") != "fail":
+        if not uid.startswith("test.") or result.get("status") not in ("fail", "warn"):
             continue
         node = nodes.get(uid, {})
         meta = node.get("test_metadata") or {}
