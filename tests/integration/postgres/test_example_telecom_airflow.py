@@ -32,6 +32,7 @@ from urllib.parse import parse_qs, urlsplit
 import psycopg
 import pytest
 from tests.fixtures.postgres import drop_schema
+from tests.integration.postgres.load_db import contract_dict, make_load_db, write_contract
 
 pytestmark = pytest.mark.slow
 
@@ -218,3 +219,72 @@ def _check_three_days(python: Path, pg_url: str, schema: str, work: Path) -> Non
     assert again["runs"][0]["state"] == "success"
     with psycopg.connect(pg_url, autocommit=True) as conn:
         assert _fingerprint(conn, schema) == before
+
+
+#: Runs LoadOperator.execute in .venv-airflow as try number N; prints its XCom or its error.
+LOAD_TRY = """
+import json, sys
+from types import SimpleNamespace
+from dataquarantine.airflow.operators import LoadOperator
+db, contract, store, payloads, try_number = sys.argv[1:6]
+op = LoadOperator(task_id="load_calls", db=db, contract=contract, store=store, payloads=payloads)
+try:
+    print(json.dumps(op.execute({"ti": SimpleNamespace(try_number=int(try_number))})))
+except RuntimeError as exc:
+    print(json.dumps({"error": str(exc)}))
+"""
+
+
+def _load_try(python: Path, db: str, contract: Path, tmp_path: Path, try_number: int) -> Any:
+    store = f"sqlite:///{tmp_path / 'q.db'}"
+    payloads = (tmp_path / "payloads").as_uri()
+    args = [db, str(contract), store, payloads, str(try_number)]
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    proc = subprocess.run(
+        [str(python), "-c", LOAD_TRY, *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_a_retried_load_resumes_after_its_last_committed_batch(
+    airflow_python: Path, pg_schema_url: str, tmp_path: Path
+) -> None:
+    db = make_load_db(pg_schema_url, customers=100, agents=5)
+    rows = [
+        (f"CL{i}", 1 + i % 100 if i % 20 else 1_000 + i, 1 + i % 5, i, "open") for i in range(2_000)
+    ]
+    db.stage(rows)
+    contract = write_contract(tmp_path, contract_dict(batch_size=100))
+    # the database fails in the middle of the load (a trigger stands in for a full disk)
+    db.execute(
+        "CREATE FUNCTION boom() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+        " IF NEW.call_log_key = 'CL1501' THEN RAISE EXCEPTION 'disk full'; END IF;"
+        " RETURN NEW; END $$"
+    )
+    db.execute(
+        "CREATE TRIGGER boom BEFORE INSERT ON conformed_call_logs"
+        " FOR EACH ROW EXECUTE FUNCTION boom()"
+    )
+    first = _load_try(airflow_python, db.url, contract, tmp_path, 1)
+    assert first["error"].startswith("load_calls: ") and "disk full" in first["error"]
+    committed = db.scalar("SELECT count(*) FROM dq_load_checkpoints")
+    assert committed >= 1
+
+    db.execute("DROP TRIGGER boom ON conformed_call_logs")
+    second = _load_try(airflow_python, db.url, contract, tmp_path, 2)  # Airflow's retry
+    assert second["resumed"] is True
+    assert second["resumed_batches"] == committed
+    assert second["read"] == 2_000
+    assert second["loaded"]["total"] + second["quarantined"]["total"] == 2_000
+    assert second["quarantined"]["by_code"] == {"fk_violation": 100}
+    assert db.scalar("SELECT count(*) FROM conformed_call_logs") == 1_900
+
+    # bad configuration fails the task with a clear message
+    down = _load_try(airflow_python, "postgresql://127.0.0.1:1/x", contract, tmp_path, 1)
+    assert down["error"].startswith("load_calls: ") and "127.0.0.1:1" in down["error"]
