@@ -140,8 +140,10 @@ def prepare_db(url: str, schema: str, *, reset: bool) -> None:
 
     ident = sql.Identifier(schema)
     with psycopg.connect(url, connect_timeout=10) as conn, conn.transaction():
-        if reset:
-            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(ident))
+        if reset:  # the gold layer's schemas too (dbt's snapshots would keep their versions)
+            for name in (schema, f"{schema}_gold", f"{schema}_gold_dbt_test__audit"):
+                drop = sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE")
+                conn.execute(drop.format(sql.Identifier(name)))
         conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(ident))
         conn.execute(sql.SQL("SET LOCAL search_path TO {}").format(ident))
         conn.execute((HERE / "silver.sql").read_text())
