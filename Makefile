@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # PostgreSQL of the examples (schemas crm_example and telecom_example) and of bench-gates.
 DQ_EXAMPLE_PG_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
-.PHONY: install check-core demo demo-stream prometheus-tools check-alerts datacontract-tools test lint format bench bench-stream bench-remediation bench-gates bench-load bench-api bench-spark example-gates example-telecom clean
+.PHONY: airflow-tools install check-core demo demo-stream prometheus-tools check-alerts datacontract-tools test lint format bench bench-stream bench-remediation bench-gates bench-load bench-api bench-spark example-gates example-telecom clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -69,6 +69,22 @@ $(DATACONTRACT)/.installed:
 	$(DATACONTRACT)/bin/python -m pip install --quiet 'datacontract-cli==$(DATACONTRACT_VERSION)'
 	touch $@
 
+## Apache Airflow 3 and dbt (PyPI) in their own .venv-airflow, with this project installed
+## editable (Airflow pins many libraries): the telecom DAG's test and `make example-telecom`
+## run from it. Stamped: built once, again when pyproject.toml changes.
+AIRFLOW_VENV := .venv-airflow
+AIRFLOW_VERSION ?= 3.3.2
+DBT_VERSION ?= 1.11.*
+airflow-tools: $(AIRFLOW_VENV)/.installed
+$(AIRFLOW_VENV)/.installed: pyproject.toml
+	rm -rf $(AIRFLOW_VENV)
+	$(PYTHON) -m venv $(AIRFLOW_VENV)
+	$(AIRFLOW_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(AIRFLOW_VENV)/bin/python -m pip install --quiet -e '.[airflow,parquet]' \
+		'apache-airflow==$(AIRFLOW_VERSION)' apache-airflow-providers-openlineage \
+		'dbt-core==$(DBT_VERSION)' dbt-postgres
+	touch $@
+
 ## The alert rules: promtool check rules, then the promtool unit tests of every alert.
 check-alerts: prometheus-tools
 	promtool check rules deploy/prometheus/alerts.yml
@@ -128,12 +144,19 @@ example-gates: install
 	$(VENV)/bin/dataquarantine gates run examples/gates/crm_backfill.yaml \
 		--db "$(DQ_EXAMPLE_PG_URL)?schema=crm_example" || [ $$? -eq 1 ]
 
-## The telecom pipeline: five sources -> bronze Parquet -> double-pass (validate + remediation)
-## -> silver load (orphans quarantined, upsert, history) in schema telecom_example, then its gates.
+## The telecom pipeline over three days: five sources -> bronze Parquet -> double-pass (validate
+## + remediation) -> silver load (orphans quarantined, upsert, history) -> gates -> gold (dbt), in
+## schema telecom_example, then the gold answers. With .venv-airflow (make airflow-tools) it runs
+## the Airflow DAG with dag.test(); without it, the plain runner (and dbt when it is installed).
 example-telecom: install
-	$(PY) examples/telecom/run.py --db "$(DQ_EXAMPLE_PG_URL)" --schema telecom_example
-	$(VENV)/bin/dataquarantine gates run examples/telecom/gates.yaml \
-		--db "$(DQ_EXAMPLE_PG_URL)?schema=telecom_example"
+	@if [ -x $(AIRFLOW_VENV)/bin/airflow ] && [ -f $(AIRFLOW_VENV)/.installed ]; then \
+		$(AIRFLOW_VENV)/bin/python examples/telecom/airflow_run.py --db "$(DQ_EXAMPLE_PG_URL)" \
+			--schema telecom_example --days 3 --reset 2>$(AIRFLOW_VENV)/example-telecom.log; \
+	else \
+		$(PY) examples/telecom/run.py --db "$(DQ_EXAMPLE_PG_URL)" --schema telecom_example --days 3 --reset && \
+		$(VENV)/bin/dataquarantine gates run examples/telecom/gates.yaml \
+			--db "$(DQ_EXAMPLE_PG_URL)?schema=telecom_example"; \
+	fi
 
 clean:
-	rm -rf $(VENV) $(CORE) .dataquarantine .pytest_cache .mypy_cache .ruff_cache bench/.data bench/results
+	rm -rf $(VENV) $(CORE) $(AIRFLOW_VENV) .dataquarantine .pytest_cache .mypy_cache .ruff_cache bench/.data bench/results

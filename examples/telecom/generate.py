@@ -251,6 +251,9 @@ def _complaints(
             "opened_at": opened,
             "resolved_at": resolved,
             "description": gripe,
+            # when the ticket entered its current status (stamped by the ticketing system, never
+            # after the extract even when resolved_at is)
+            "status_changed_at": min(resolved or opened, EPOCH),
         }
         if plant.bad():
             kind = rng.choice(
@@ -373,13 +376,27 @@ def _planted_bad(row: dict[str, Any]) -> bool:
     )
 
 
+#: The customer who moves house on day 2 (a new SCD2 version of the customer dimension).
+MOVER = "CUST-000001"
+#: How many complaints with an unknown customer the ticketing system gains each day after day 1.
+NEW_ORPHANS_PER_DAY = 3
+
+
+def day_time(day: int) -> datetime:
+    """When the ticketing system's changes of ``day`` happen (day 1 is the extract at EPOCH)."""
+    return EPOCH + timedelta(days=day - 1)
+
+
 def advance(complaints: list[dict[str, Any]], day: int, n_agents: int, seed: int) -> int:
-    """Move the ticketing system ``day - 1`` days on: some complaints change status, agent or
-    priority. Returns how many rows changed. Planted bad rows are left alone."""
+    """Move the ticketing system ``day - 1`` days on: some complaints change status (stamped
+    ``status_changed_at``), agent or priority; some in-progress ones are reassigned to another
+    agent; a few new complaints of unknown customers appear (orphans). Returns how many rows
+    changed. Planted bad rows are left alone."""
     changed = 0
     for d in range(2, day + 1):
         rng = random.Random(seed * 1_000 + d)
-        now = EPOCH + timedelta(days=d - 1)
+        now = day_time(d)
+        changed += _reassign(complaints, d, n_agents, seed)
         for row in complaints:
             if rng.random() >= 0.15:
                 continue
@@ -392,6 +409,7 @@ def advance(complaints: list[dict[str, Any]], day: int, n_agents: int, seed: int
             if nxt is None or _planted_bad(row):
                 continue
             row["status"] = nxt
+            row["status_changed_at"] = now
             if nxt == "in_progress" and row["agent_id"] is None:
                 row["agent_id"] = f"AGT-{rng.randint(1, n_agents):04d}"
             if nxt == "resolved":
@@ -399,7 +417,55 @@ def advance(complaints: list[dict[str, Any]], day: int, n_agents: int, seed: int
             if rng.random() < 0.1:
                 row["priority"] = "high"
             changed += 1
+        complaints.extend(_new_orphans(len(complaints), d, seed))
     return changed
+
+
+def _reassign(complaints: list[dict[str, Any]], day: int, n_agents: int, seed: int) -> int:
+    """Hand a few in-progress complaints to another agent (before the day's status moves)."""
+    rng = random.Random(seed * 1_000 + 500 + day)
+    moved = 0
+    for row in complaints:
+        if row["status"] != "in_progress" or _planted_bad(row) or rng.random() >= 0.05:
+            continue
+        agent = row["agent_id"]
+        if agent is None or _is_orphan_agent(agent):
+            continue
+        row["agent_id"] = f"AGT-{rng.randint(1, n_agents):04d}"
+        moved += row["agent_id"] != agent
+    return moved
+
+
+def _new_orphans(start: int, day: int, seed: int) -> list[dict[str, Any]]:
+    """Complaints opened on ``day`` by customers the CRM does not know (yet)."""
+    rng = random.Random(seed * 1_000 + 900 + day)
+    opened = day_time(day) - timedelta(hours=2)
+    return [
+        {
+            "complaint_id": f"CMP-{start + i:07d}",
+            "customer_id": f"CUST-{rng.randint(900_000, 999_999):06d}",
+            "agent_id": None,
+            "channel": rng.choice(CHANNELS),
+            "category": rng.choice(CATEGORIES),
+            "priority": rng.choice(PRIORITIES),
+            "status": "open",
+            "opened_at": opened,
+            "resolved_at": None,
+            "description": "no signal since the outage",
+            "status_changed_at": opened,
+        }
+        for i in range(1, NEW_ORPHANS_PER_DAY + 1)
+    ]
+
+
+def move_house(customers: list[dict[str, Any]], day: int) -> None:
+    """From day 2 on, :data:`MOVER` lives elsewhere (the CRM export changes on day 2 only)."""
+    if day < 2:
+        return
+    for row in customers:
+        if row["customer_id"] == MOVER:
+            city, state, _ = next(c for c in CITIES if c[0] != row["city"])
+            row["city"], row["state"] = city, state
 
 
 def generate(
@@ -458,6 +524,8 @@ def generate(
     )
     if day > 1:
         advance(made.complaints, day, agents, seed)
+        move_house(made.customers, day)
+        planted["complaints"].orphans["customer"] += NEW_ORPHANS_PER_DAY * (day - 1)
     for name, rows in (
         ("customers", made.customers),
         ("agents", made.agents),
@@ -487,7 +555,8 @@ COMPLAINTS_DDL = """
         status       text,
         opened_at    timestamptz,
         resolved_at  timestamptz,
-        description  text
+        description  text,
+        status_changed_at timestamptz
     )"""
 
 

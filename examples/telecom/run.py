@@ -140,8 +140,10 @@ def prepare_db(url: str, schema: str, *, reset: bool) -> None:
 
     ident = sql.Identifier(schema)
     with psycopg.connect(url, connect_timeout=10) as conn, conn.transaction():
-        if reset:
-            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(ident))
+        if reset:  # the gold layer's schemas too (dbt's snapshots would keep their versions)
+            for name in (schema, f"{schema}_gold", f"{schema}_gold_dbt_test__audit"):
+                drop = sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE")
+                conn.execute(drop.format(sql.Identifier(name)))
         conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(ident))
         conn.execute(sql.SQL("SET LOCAL search_path TO {}").format(ident))
         conn.execute((HERE / "silver.sql").read_text())
@@ -258,6 +260,31 @@ def run(args: argparse.Namespace) -> list[TableReport]:
     return [reports[s.table] for s in SOURCES]
 
 
+def run_gold(args: argparse.Namespace, *, answers: bool) -> None:
+    """dbt build of the gold layer (the snapshots take the day's versions), its test failures
+    into the quarantine, and the answers (skipped, saying so, when dbt is not installed)."""
+    import gold
+
+    if gold.dbt_executable() is None:
+        print("\n== gold: skipped, dbt is not installed (make airflow-tools installs it)")
+        return
+    from dataquarantine.airflow.dbt_failures import quarantine_failures
+    from dataquarantine.quarantine.service import Quarantine
+
+    step("gold", f"dbt build into {gold.gold_schema(args.schema)}")
+    target = gold.run_dbt(args.db, args.schema, args.work.resolve())
+    store, payloads = stores(args)
+    quarantine = Quarantine.open(store, payloads)
+    try:
+        stored = quarantine_failures(target, args.db, quarantine, project="telecom_gold")
+    finally:
+        quarantine.close()
+    for test, rows in stored.items():
+        print(f"  dbt test {test}: {rows} failing row(s) quarantined as dbt_test_failure")
+    if answers:
+        gold.print_answers(args.db, args.schema)
+
+
 def stores(args: argparse.Namespace) -> tuple[str, str]:
     """The quarantine store (in the example's schema) and payload folder of a run."""
     folder = args.work / "payloads"
@@ -320,6 +347,13 @@ def main(argv: list[str] | None = None) -> int:
     generate.add_size_options(parser)
     parser.add_argument("--reset", action="store_true", help="drop the schema and work folder")
     parser.add_argument("--json", action="store_true", help="also write summary.json to --work")
+    parser.add_argument(
+        "--days",
+        type=int,
+        default=0,
+        help="run days 1..N (the first with --reset, if given), then the gold layer when dbt "
+        "is installed, and print its answers",
+    )
     args = parser.parse_args(argv)
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,62}", args.schema):
         print(f"error: {args.schema!r} is not a plain schema name", file=sys.stderr)
@@ -331,8 +365,15 @@ def main(argv: list[str] | None = None) -> int:
     import psycopg
 
     try:
-        reports = run(args)
-    except (psycopg.Error, OSError, ValueError) as exc:
+        if args.days:
+            for day in range(1, args.days + 1):
+                step(f"day {day}", "the systems' drop of the day")
+                args.day, args.reset = day, args.reset and day == 1
+                reports = run(args)
+                run_gold(args, answers=day == args.days)
+        else:
+            reports = run(args)
+    except (psycopg.Error, OSError, ValueError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print_summary(reports, time.perf_counter() - started, args)

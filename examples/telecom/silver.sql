@@ -40,9 +40,13 @@ CREATE TABLE IF NOT EXISTS conformed_complaints (
     opened_at       timestamptz NOT NULL,
     resolved_at     timestamptz,
     description     text NOT NULL,
+    status_changed_at timestamptz,
     created_at      timestamptz NOT NULL DEFAULT now(),
     last_updated_at timestamptz NOT NULL DEFAULT now()
 );
+
+-- An example created before status_changed_at existed gains the column.
+ALTER TABLE conformed_complaints ADD COLUMN IF NOT EXISTS status_changed_at timestamptz;
 
 CREATE TABLE IF NOT EXISTS conformed_social_complaints (
     post_id         text PRIMARY KEY,

@@ -20,7 +20,7 @@ from dataquarantine.errors import MissingExtraError
 __all__ = ["EXTRAS", "Extra", "missing_modules", "require_extra"]
 
 Extra = Literal[
-    "kafka", "postgres", "s3", "parquet", "server", "demo", "metrics", "spark", "lineage"
+    "kafka", "postgres", "s3", "parquet", "server", "demo", "metrics", "spark", "lineage", "airflow"
 ]
 
 #: The top-level modules each extra installs that the code imports (pyproject.toml lists the
@@ -35,6 +35,7 @@ EXTRAS: Final[dict[Extra, tuple[str, ...]]] = {
     "metrics": ("prometheus_client",),
     "spark": ("pyspark", "pyarrow", "pandas"),
     "lineage": ("openlineage",),
+    "airflow": ("airflow", "psycopg"),
 }
 
 

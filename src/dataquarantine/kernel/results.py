@@ -36,6 +36,8 @@ class ErrorCode(StrEnum):
     SYSTEM_ERROR = "system_error"
     #: Another tool (Kafka Connect, a Confluent rule, Spring Kafka) sent the record to its DLQ.
     UPSTREAM_ERROR = "upstream_error"
+    #: A dbt test failed on a row of a model; ``rule`` is the test, ``keyword`` its kind.
+    DBT_TEST_FAILURE = "dbt_test_failure"
 
 
 class Severity(StrEnum):

@@ -46,6 +46,7 @@ _FIXED: dict[str, str] = {
     "schema_not_found": "#009e73",
     "system_error": "#999999",
     "upstream_error": "#56b4e9",
+    "dbt_test_failure": "#f0e442",
 }
 
 

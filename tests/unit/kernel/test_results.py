@@ -24,6 +24,7 @@ def test_error_codes_are_stored_strings() -> None:
         "FK_VIOLATION": "fk_violation",
         "SYSTEM_ERROR": "system_error",
         "UPSTREAM_ERROR": "upstream_error",
+        "DBT_TEST_FAILURE": "dbt_test_failure",
     }
 
 
