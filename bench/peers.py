@@ -240,8 +240,223 @@ def msgspec_structs(contracts: Path) -> Check:
     return check
 
 
+_RFC3339 = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$"
+
+
+def _pandera_models() -> dict[str, Any]:
+    import pandera.polars as pa
+
+    events = ["click", "view", "purchase", "signup", "logout"]
+
+    class UserEvent10(pa.DataFrameModel):
+        event_id: str = pa.Field(str_matches=_UUID)
+        user_id: str = pa.Field(str_matches=r"^USER[0-9]{6}$")
+        event_type: str = pa.Field(isin=events)
+        timestamp: str = pa.Field(str_matches=_RFC3339)
+        session_id: str = pa.Field(str_length={"min_value": 1, "max_value": 64})
+        page_url: str | None = pa.Field(nullable=True)
+        product_id: str | None = pa.Field(nullable=True, str_matches=r"^PROD[0-9]{1,6}$")
+        amount: float | None = pa.Field(nullable=True, ge=0)
+        currency: str | None = pa.Field(nullable=True, str_length={"min_value": 3, "max_value": 3})
+        email: str | None = pa.Field(nullable=True)
+
+        class Config:
+            coerce = True
+
+    class UserEvent11(UserEvent10):
+        referrer: str | None = pa.Field(nullable=True)
+
+    class PageView(pa.DataFrameModel):
+        view_id: str = pa.Field(str_matches=_UUID)
+        user_id: str | None = pa.Field(nullable=True, str_matches=r"^USER[0-9]{6}$")
+        anonymous_id: str | None = pa.Field(
+            nullable=True, str_length={"min_value": 8, "max_value": 64}
+        )
+        session_id: str = pa.Field(str_length={"min_value": 1, "max_value": 64})
+        url: str = pa.Field(str_matches=r"^https?://")
+        referrer: str | None = pa.Field(nullable=True, str_matches=r"^https?://")
+        title: str | None = pa.Field(nullable=True, str_length={"max_value": 200})
+        timestamp: str = pa.Field(str_matches=_RFC3339)
+        duration_ms: int | None = pa.Field(nullable=True, ge=0)
+        scroll_depth: float | None = pa.Field(nullable=True, ge=0, le=1)
+
+        class Config:
+            coerce = True
+
+    return {"ue10": UserEvent10, "ue11": UserEvent11, "pv": PageView}
+
+
+def pandera_polars(contracts: Path) -> Check:
+    """orjson.loads, records grouped per contract into a polars frame (types inferred, mixed
+    columns made strings, as polars does), one pandera DataFrameModel per contract, lazy
+    validation; a row is rejected when a failure case names it, or when it carries a column
+    the model does not declare (nested objects are not checked)."""
+    import orjson
+    import pandera.errors
+    import polars as pl
+
+    models = _pandera_models()
+    known = {tag: {*model.to_schema().columns, "_schema"} for tag, model in models.items()}
+    nested = {"device", "properties", "viewport"}
+    loads, error = orjson.loads, orjson.JSONDecodeError
+
+    def bad_rows(tag: str, rows: list[dict[str, Any]]) -> set[int]:
+        frame = pl.DataFrame(rows, strict=False, infer_schema_length=None)
+        bad: set[int] = set()
+        for column in set(frame.columns) - known[tag] - nested:
+            bad.update(frame.with_row_index().filter(pl.col(column).is_not_null())["index"])
+        frame = frame.drop([c for c in frame.columns if c not in known[tag]])
+        try:
+            models[tag].validate(frame, lazy=True)
+        except pandera.errors.SchemaErrors as exc:
+            index = exc.failure_cases["index"]
+            if index.null_count():  # a column-level failure (dtype, missing column)
+                return set(range(len(rows)))
+            bad.update(index.to_list())
+        return bad
+
+    def check(lines: list[bytes]) -> list[bool]:
+        out = [True] * len(lines)
+        groups: dict[str, tuple[list[int], list[dict[str, Any]]]] = {}
+        for i, raw in enumerate(lines):
+            try:
+                record = loads(raw)
+            except error:
+                continue
+            name = record.get("_schema") if type(record) is dict else None
+            tag = _TAGS.get(name) if type(name) is str else None
+            if tag is not None:
+                idx, rows = groups.setdefault(tag, ([], []))
+                idx.append(i)
+                rows.append(record)
+        for tag, (idx, rows) in groups.items():
+            bad = bad_rows(tag, rows)
+            for k, i in enumerate(idx):
+                out[i] = k in bad
+        return out
+
+    return check
+
+
+#: Per contract: required columns, {column: regex}, {column: allowed values},
+#: {column: (min length, max length)}, {column: (minimum, maximum)}, the declared columns.
+_GX_SPECS: dict[str, dict[str, Any]] = {
+    "ue10": {
+        "required": ["event_id", "user_id", "event_type", "timestamp", "session_id"],
+        "regex": {
+            "event_id": _UUID,
+            "user_id": r"^USER[0-9]{6}$",
+            "timestamp": _RFC3339,
+            "product_id": r"^PROD[0-9]{1,6}$",
+        },
+        "in_set": {"event_type": ["click", "view", "purchase", "signup", "logout"]},
+        "lengths": {"session_id": (1, 64), "currency": (3, 3)},
+        "between": {"amount": (0, None)},
+        "columns": ["page_url", "email", "device", "properties"],
+    },
+    "pv": {
+        "required": ["view_id", "session_id", "url", "timestamp"],
+        "regex": {
+            "view_id": _UUID,
+            "user_id": r"^USER[0-9]{6}$",
+            "url": r"^https?://",
+            "referrer": r"^https?://",
+            "timestamp": _RFC3339,
+        },
+        "in_set": {},
+        "lengths": {"anonymous_id": (8, 64), "session_id": (1, 64), "title": (0, 200)},
+        "between": {"duration_ms": (0, None), "scroll_depth": (0, 1)},
+        "columns": ["viewport"],
+    },
+}
+_GX_SPECS["ue11"] = {**_GX_SPECS["ue10"], "columns": [*_GX_SPECS["ue10"]["columns"], "referrer"]}
+
+
+def _gx_suite(gx: Any, spec: dict[str, Any]) -> Any:
+    e = gx.expectations
+    suite = gx.ExpectationSuite(name="contract")
+    for column in spec["required"]:
+        suite.add_expectation(e.ExpectColumnValuesToNotBeNull(column=column))
+    for column, regex in spec["regex"].items():
+        suite.add_expectation(e.ExpectColumnValuesToMatchRegex(column=column, regex=regex))
+    for column, values in spec["in_set"].items():
+        suite.add_expectation(e.ExpectColumnValuesToBeInSet(column=column, value_set=values))
+    for column, (low, high) in spec["lengths"].items():
+        suite.add_expectation(
+            e.ExpectColumnValueLengthsToBeBetween(column=column, min_value=low, max_value=high)
+        )
+    for column, (low, high) in spec["between"].items():
+        suite.add_expectation(
+            e.ExpectColumnValuesToBeBetween(column=column, min_value=low, max_value=high)
+        )
+    return suite
+
+
+def great_expectations(contracts: Path) -> Check:
+    """orjson.loads, records grouped per contract into a pandas frame, one expectation suite
+    per contract (not-null, regex, value sets, lengths, ranges) validated with COMPLETE
+    results; a row is rejected when an expectation lists its index, or when it carries a
+    column the contract does not declare. An expectation that errors (mixed types in a
+    column) lists no index and so rejects no row."""
+    import great_expectations as gx
+    import orjson
+    import pandas as pd
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    batches = context.data_sources.add_pandas("bench").add_dataframe_asset("records")
+    definition = batches.add_batch_definition_whole_dataframe("batch")
+    suites = {tag: _gx_suite(gx, spec) for tag, spec in _GX_SPECS.items()}
+    declared = {
+        tag: {"_schema", *spec["required"], *spec["regex"], *spec["in_set"], *spec["lengths"]}
+        | {*spec["between"], *spec["columns"]}
+        for tag, spec in _GX_SPECS.items()
+    }
+    loads, error = orjson.loads, orjson.JSONDecodeError
+
+    def bad_rows(tag: str, rows: list[dict[str, Any]]) -> set[int]:
+        frame = pd.DataFrame(rows)
+        bad: set[int] = set()
+        for column in set(frame.columns) - declared[tag]:
+            bad.update(frame.index[frame[column].notna()])
+        for column in declared[tag] - set(frame.columns):
+            frame[column] = None
+        batch = definition.get_batch(batch_parameters={"dataframe": frame})
+        result = batch.validate(suites[tag], result_format={"result_format": "COMPLETE"})
+        for res in result.results:
+            if res.success:
+                continue
+            bad.update(res.result.get("unexpected_index_list") or ())
+        return bad
+
+    def check(lines: list[bytes]) -> list[bool]:
+        out = [True] * len(lines)
+        groups: dict[str, tuple[list[int], list[dict[str, Any]]]] = {}
+        for i, raw in enumerate(lines):
+            try:
+                record = loads(raw)
+            except error:
+                continue
+            name = record.get("_schema") if type(record) is dict else None
+            tag = _TAGS.get(name) if type(name) is str else None
+            if tag is not None:
+                idx, rows = groups.setdefault(tag, ([], []))
+                idx.append(i)
+                rows.append(record)
+        for tag, (idx, rows) in groups.items():
+            bad = bad_rows(tag, rows)
+            for k, i in enumerate(idx):
+                out[i] = k in bad
+        return out
+
+    return check
+
+
 PEERS: dict[str, Callable[[Path], Check]] = {
     "handrolled": handrolled,
     "pydantic": pydantic_strict,
     "msgspec": msgspec_structs,
+    "pandera": pandera_polars,
+    "gx": great_expectations,
 }
