@@ -12,6 +12,11 @@ records, then measures, each in its own subprocess so that peak RSS is per measu
           runs it (keep_values=False: valid records' decoded values are not retained)
   engine_kept  the same, keeping every decoded value (the API default), for comparison
   cli     ``dataquarantine validate FILE ... --json`` end to end (SQLite + local payloads)
+  handrolled, pydantic, msgspec, pandera   the peers of bench/peers.py (schema only, routed
+          by ``_schema``); each is skipped with a note when its library is not installed
+
+Every validator also counts what it missed: the planted bad records (per kind) it let through,
+and the trap records of bench/traps.py it accepted.
 
 Usage: python bench/run.py [--records N] [--seed-sample N] [--only NAME] [--skip NAME ...]
 Results: a table on stdout and bench/results/latest.json.
@@ -41,13 +46,19 @@ from seed_design import seed_validators
 BENCH_DIR = Path(__file__).resolve().parent
 DATA_DIR = BENCH_DIR / ".data"
 RESULTS_DIR = BENCH_DIR / "results"
-MEASUREMENTS = ("floor", "seed", "engine", "engine_kept", "cli")
+PEER_NAMES = ("handrolled", "pydantic", "msgspec", "pandera", "gx")
+MEASUREMENTS = ("floor", "seed", "engine", "engine_kept", "cli", *PEER_NAMES)
 LABELS = {
     "floor": "parse floor (orjson.loads)",
     "seed": "seed design (json + jsonschema Draft7)",
     "engine": "engine (Router.validate_batch)",
     "engine_kept": "engine, decoded values kept",
     "cli": "CLI end to end (dataquarantine validate)",
+    "handrolled": "hand-rolled orjson + jsonschema-rs",
+    "pydantic": "pydantic v2 strict",
+    "msgspec": "msgspec Structs (first error only)",
+    "pandera": "pandera (polars)",
+    "gx": "Great Expectations",
 }
 NOT_AVAILABLE = "n/a (engine not available)"
 
@@ -135,6 +146,35 @@ def unavailable(name: str, reason: str) -> dict[str, Any]:
     return {"name": name, "label": LABELS[name], "status": "n/a", "note": reason}
 
 
+def misses(args: argparse.Namespace, rejected: bytearray) -> dict[str, Any]:
+    """The planted bad records (per kind) a validator let through, and the valid ones it
+    rejected, from its per-line verdicts (``rejected[i]`` is 1 when it rejected line ``i``)."""
+    if args.labels is None or not args.labels.exists():
+        return {}
+    from dataquarantine.demo.generator import EXPECTED_KINDS
+
+    labels = args.labels.read_bytes()
+    missed: Counter[str] = Counter()
+    false_rejects = 0
+    for label, rej in zip(labels, rejected, strict=False):
+        if label == 0:
+            false_rejects += rej
+        elif not rej:
+            missed[EXPECTED_KINDS[label]] += 1
+    return {"missed": dict(missed), "false_rejects": false_rejects}
+
+
+def trap_misses(check: Any) -> dict[str, int]:
+    """The trap records ``check`` (lines -> rejected flags) accepted, per kind of trap."""
+    from traps import TRAPS
+
+    flags = check([line for _, line in TRAPS])
+    missed: Counter[str] = Counter(
+        kind for (kind, _), rej in zip(TRAPS, flags, strict=True) if not rej
+    )
+    return dict(missed)
+
+
 # -- the measurements (each runs in its own process) ---------------------------------------------
 
 
@@ -192,17 +232,51 @@ def measure_engine(args: argparse.Namespace, *, keep_values: bool = False) -> di
     router = Router(ContractRegistry.from_directory(args.contracts))
     setup = time.perf_counter() - setup
     caught: Counter[str] = Counter()
+    rejected: list[int] = []
     warned = n = 0
     with Stopwatch() as watch:
         for batch in read_batches(args.data, args.batch_size):
             result = router.validate_batch(batch, keep_values=keep_values)
-            n += len(batch)
             warned += len(result.warnings)
-            for res in result.invalid.values():
+            for i, res in result.invalid.items():
                 caught[res.errors[0].code.value] += 1
+                rejected.append(n + i)
+            n += len(batch)
     caught["valid"] = n - sum(caught.values())
-    details = {"caught": dict(caught), "warned": warned}
-    return row(name, n, watch, peak_rss_mb(), setup_seconds=setup, details=details)
+    rss = peak_rss_mb()
+    flags = bytearray(n)
+    for i in rejected:
+        flags[i] = 1
+
+    def check(lines: list[bytes]) -> list[bool]:
+        invalid = router.validate_batch(lines).invalid
+        return [i in invalid for i in range(len(lines))]
+
+    details = {"caught": dict(caught), "warned": warned, **misses(args, flags)}
+    details["trap_misses"] = trap_misses(check)
+    return row(name, n, watch, rss, setup_seconds=setup, details=details)
+
+
+def measure_peer(args: argparse.Namespace, name: str) -> dict[str, Any]:
+    """One peer of bench/peers.py over every line; skipped when its library is missing."""
+    from peers import PEERS
+
+    if name not in PEERS:
+        return unavailable(name, "not measured: no adapter in bench/peers.py yet")
+    setup = time.perf_counter()
+    try:
+        check = PEERS[name](args.contracts)
+    except ImportError as exc:
+        return unavailable(name, f"skipped: {exc} (pip install -e '.[bench]')")
+    setup = time.perf_counter() - setup
+    flags = bytearray()
+    with Stopwatch() as watch:
+        for batch in read_batches(args.data, args.batch_size):
+            flags.extend(check(batch))
+    rss = peak_rss_mb()
+    details = {**misses(args, flags), "trap_misses": trap_misses(check)}
+    details["caught"] = {"rejected": sum(flags), "valid": len(flags) - sum(flags)}
+    return row(name, len(flags), watch, rss, setup_seconds=setup, details=details)
 
 
 def _cli_executable() -> str | None:
@@ -258,6 +332,7 @@ MEASURE = {
     "engine": measure_engine,
     "engine_kept": lambda args: measure_engine(args, keep_values=True),
     "cli": measure_cli,
+    **{name: (lambda args, name=name: measure_peer(args, name)) for name in PEER_NAMES},
 }
 
 
@@ -272,12 +347,11 @@ def ensure_data(records: int, seed: int, regen: bool) -> tuple[Path, dict[str, A
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     path = DATA_DIR / f"events-{records}-s{seed}-{digest}.jsonl"
     meta_path = path.with_suffix(".json")
-    for stale in DATA_DIR.glob("events-*.json*"):  # other generator versions: never reused
-        if not stale.name.endswith(f"-{digest}.jsonl") and not stale.name.endswith(
-            f"-{digest}.json"
-        ):
+    for stale in DATA_DIR.glob("events-*"):  # other generator versions: never reused
+        if stale.stem.rsplit("-", 1)[-1] != digest:
             stale.unlink()
     if not regen and path.exists() and meta_path.exists():
+        write_labels(path, records, seed)
         return path, json.loads(meta_path.read_text())
     print(f"generating {records:,} events (seed {seed}) -> {path.relative_to(BENCH_DIR.parent)}")
     tmp = path.with_suffix(".tmp")
@@ -295,7 +369,27 @@ def ensure_data(records: int, seed: int, regen: bool) -> tuple[Path, dict[str, A
     }
     meta_path.write_text(json.dumps(meta, indent=2))
     print(f"  {seconds:.1f} s, {meta['bytes'] / 1e6:.0f} MB")
+    write_labels(path, records, seed)
     return path, meta
+
+
+def labels_path(data: Path) -> Path:
+    return data.with_suffix(".labels")
+
+
+def write_labels(data: Path, records: int, seed: int) -> None:
+    """One byte per line of ``data``: the index in EXPECTED_KINDS of the outcome it must get
+    (the generator is deterministic, so they are regenerated rather than stored with it)."""
+    from dataquarantine.demo.generator import EXPECTED_KINDS, generate
+
+    path = labels_path(data)
+    if path.exists():
+        return
+    index = {kind: i for i, kind in enumerate(EXPECTED_KINDS)}
+    labels = bytes(index[rec.expected] for rec in generate(records, seed=seed))
+    tmp = path.with_suffix(".labels-tmp")
+    tmp.write_bytes(labels)
+    tmp.replace(path)
 
 
 def run_child(name: str, args: argparse.Namespace, data: Path) -> dict[str, Any]:
@@ -305,6 +399,8 @@ def run_child(name: str, args: argparse.Namespace, data: Path) -> dict[str, Any]
         "--seed-sample", str(args.seed_sample), "--batch-size", str(args.batch_size),
         "--contracts", str(args.contracts), "--timeout", str(args.timeout),
     ]  # fmt: skip
+    if labels_path(data).exists():
+        cmd += ["--labels", str(labels_path(data))]
     print(f"measuring {LABELS[name]} ...", flush=True)
     try:
         proc = subprocess.run(cmd, capture_output=True, timeout=args.timeout + 60, check=False)
@@ -325,10 +421,17 @@ def targets(rows: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
         return r.get("rate") if r.get("status") == "ok" else None
 
     seed, floor, engine, cli = rate("seed"), rate("floor"), rate("engine"), rate("cli")
+    handrolled = rate("handrolled")
     cli_rss = rows.get("cli", {}).get("peak_rss_mb") if cli is not None else None
     checks = [
         ("engine >= 12x seed", engine / seed if engine and seed else None, 12.0, ">="),
         ("engine >= 0.3x parse floor", engine / floor if engine and floor else None, 0.3, ">="),
+        (
+            "engine >= 1.2x hand-rolled",
+            engine / handrolled if engine and handrolled else None,
+            1.2,
+            ">=",
+        ),
         ("CLI >= 8x seed", cli / seed if cli and seed else None, 8.0, ">="),
         ("CLI peak RSS < 200 MB", cli_rss, 200.0, "<"),
     ]
@@ -345,6 +448,26 @@ def targets(rows: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
 def _ok(rows: dict[str, dict[str, Any]], name: str, key: str = "rate") -> Any:
     r = rows.get(name, {})
     return r.get(key) if r.get("status") == "ok" else None
+
+
+def render_misses(rows: dict[str, dict[str, Any]]) -> None:
+    """Per validator: planted bad records let through (per kind) and trap records accepted."""
+    from traps import TRAPS
+
+    measured = [
+        (name, d)
+        for name in MEASUREMENTS
+        if (d := _ok(rows, name, "details") or {}) and "trap_misses" in d
+    ]
+    if not measured:
+        return
+    print(f"\nmissed: planted bad records let through, per kind; traps accepted (of {len(TRAPS)})")
+    for name, d in measured:
+        planted = ", ".join(f"{k} {v:,}" for k, v in sorted(d.get("missed", {}).items())) or "none"
+        traps = ", ".join(f"{k} {v}" for k, v in sorted(d["trap_misses"].items())) or "none"
+        wrong = d.get("false_rejects")
+        extra = f"; valid records rejected: {wrong:,}" if wrong else ""
+        print(f"  {LABELS[name]:<40} planted: {planted}; traps: {traps}{extra}")
 
 
 def render(
@@ -392,6 +515,7 @@ def render(
             diff = {k: (caught.get(k, 0), v) for k, v in planted.items() if caught.get(k, 0) != v}
             verdict = "matches the generator" if not diff else f"differs (caught, planted): {diff}"
             print(f"  {name}: outcome per kind {verdict}")
+    render_misses(rows)
     if max(load) > cpus / 2:
         print(
             "  warning: the machine was busy during the run; records/s and ratios are "
@@ -422,6 +546,7 @@ def main(argv: list[str] | None = None) -> int:
         "--skip", choices=MEASUREMENTS, nargs="*", default=[], help="measurements to skip"
     )
     p.add_argument("--data", type=Path, help="event file to use instead of the generated one")
+    p.add_argument("--labels", type=Path, help=argparse.SUPPRESS)  # the driver's, per line
     p.add_argument("--regen", action="store_true", help="regenerate the cached event file")
     p.add_argument("--timeout", type=int, default=900, help="seconds allowed per measurement")
     p.add_argument("--out", type=Path, default=RESULTS_DIR / "latest.json", help="results JSON")

@@ -10,25 +10,31 @@ import json
 from pathlib import Path
 from typing import Any
 
-__all__ = ["seed_validators"]
+__all__ = ["contract_schemas", "seed_validators"]
 
 
-def seed_validators(contracts_dir: Path) -> dict[str, Any]:
-    """``name@version`` and ``name`` (latest) -> Draft7Validator, as the seed cached them."""
+def contract_schemas(contracts_dir: Path) -> dict[str, dict[str, Any]]:
+    """``name@version`` and ``name`` (latest) -> the contract's JSON Schema."""
     import yaml
-    from jsonschema import Draft7Validator
 
-    by_name: dict[str, dict[tuple[int, ...], Any]] = {}
+    by_name: dict[str, dict[tuple[int, ...], dict[str, Any]]] = {}
     for path in sorted(contracts_dir.glob("*.yaml")):
         spec = yaml.safe_load(path.read_text(encoding="utf-8"))
         schema = spec.get("schema")
         if spec.get("schema_file"):
             schema = json.loads((path.parent / spec["schema_file"]).read_text(encoding="utf-8"))
         version = tuple(int(p) for p in str(spec["version"]).split("."))
-        by_name.setdefault(spec["name"], {})[version] = Draft7Validator(schema)
-    out: dict[str, Any] = {}
+        by_name.setdefault(spec["name"], {})[version] = schema
+    out: dict[str, dict[str, Any]] = {}
     for name, versions in by_name.items():
-        for version, validator in versions.items():
-            out[f"{name}@{'.'.join(map(str, version))}"] = validator
+        for version, schema in versions.items():
+            out[f"{name}@{'.'.join(map(str, version))}"] = schema
         out[name] = versions[max(versions)]
     return out
+
+
+def seed_validators(contracts_dir: Path) -> dict[str, Any]:
+    """``name@version`` and ``name`` (latest) -> Draft7Validator, as the seed cached them."""
+    from jsonschema import Draft7Validator
+
+    return {tag: Draft7Validator(schema) for tag, schema in contract_schemas(contracts_dir).items()}
