@@ -31,6 +31,7 @@ from dataquarantine.quarantine.history import (
     EventAction,
     QuarantineStats,
     SeriesPoint,
+    StatusChange,
     StoredRevision,
 )
 
@@ -281,6 +282,45 @@ class ReviewQueries:
             return None
         return self.get(record_id)
 
+    def transition_many(self, changes: Sequence[StatusChange]) -> builtins.list[bool]:
+        """:meth:`transition` of many records in one transaction: one locking read of the
+        statuses, then the updates and events as batches."""
+        if not changes:
+            return []
+        p = self._P
+        ids = [self._encode_id(c.record_id) for c in changes]
+        marks = ", ".join(p for _ in ids)
+
+        def op(conn: Any) -> builtins.list[bool]:
+            statuses = {
+                uuid.UUID(str(rid)): Status(status)
+                for rid, status in conn.execute(
+                    f"SELECT id, status FROM dq_quarantine WHERE id IN ({marks})"
+                    f" ORDER BY id{self._FOR_UPDATE}",
+                    ids,
+                ).fetchall()
+            }
+            applied: builtins.list[bool] = []
+            for change in changes:
+                ok = statuses.get(change.record_id) in change.expected
+                if ok:  # a record changed twice in one batch sees its first change
+                    statuses[change.record_id] = change.to
+                applied.append(ok)
+            done = [c for c, ok in zip(changes, applied, strict=True) if ok]
+            if not done:
+                return applied
+            now = self._encode_ts(datetime.now(UTC))
+            cur = conn.cursor()
+            cur.executemany(
+                f"UPDATE dq_quarantine SET status = {p}, updated_at = {p},"
+                f" attempts = COALESCE({p}, attempts) WHERE id = {p}",
+                [(c.to.value, now, c.attempts, self._encode_id(c.record_id)) for c in done],
+            )
+            cur.executemany(self._event_sql(), [self._event_row(c.event) for c in done])
+            return applied
+
+        return self._write("transition", op)
+
     def _lock_status(self, conn: Any, record_id: uuid.UUID) -> Status:
         row = conn.execute(
             f"SELECT status FROM dq_quarantine WHERE id = {self._P}{self._FOR_UPDATE}",
@@ -290,23 +330,28 @@ class ReviewQueries:
             raise RecordNotFoundError(f"no quarantined record {record_id}")
         return Status(row[0])
 
-    def _insert_event(self, conn: Any, event: Event) -> None:
+    def _event_sql(self) -> str:
         p = self._P
-        conn.execute(
+        return (
             "INSERT INTO dq_quarantine_events (record_id, at, actor, action, from_status,"
             f" to_status, reason, detail) VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p},"
-            f" {self._JSON_P})",
-            (
-                self._encode_id(event.record_id),
-                self._encode_ts(event.at),
-                clean_text(event.actor),
-                event.action.value,
-                event.from_status.value if event.from_status else None,
-                event.to_status.value if event.to_status else None,
-                clean_text(event.reason) if event.reason is not None else None,
-                json_text(dict(event.detail)),
-            ),
+            f" {self._JSON_P})"
         )
+
+    def _event_row(self, event: Event) -> tuple[Any, ...]:
+        return (
+            self._encode_id(event.record_id),
+            self._encode_ts(event.at),
+            clean_text(event.actor),
+            event.action.value,
+            event.from_status.value if event.from_status else None,
+            event.to_status.value if event.to_status else None,
+            clean_text(event.reason) if event.reason is not None else None,
+            json_text(dict(event.detail)),
+        )
+
+    def _insert_event(self, conn: Any, event: Event) -> None:
+        conn.execute(self._event_sql(), self._event_row(event))
 
     # -- statistics ------------------------------------------------------------------------------
 
@@ -384,6 +429,31 @@ class ReviewQueries:
                 ),
             )
             return bool(cur.rowcount)
+
+        return self._write("publish", op)
+
+    def publish_reprocessed_many(
+        self, records: Sequence[tuple[uuid.UUID, bytes, str | None, str | None]]
+    ) -> int:
+        """:meth:`publish_reprocessed` of ``(id, payload, contract, version)`` rows in one
+        transaction, each once per id; returns how many were new."""
+        if not records:
+            return 0
+        p = self._P
+        ids = [self._encode_id(r[0]) for r in records]
+        marks = ", ".join(p for _ in ids)
+
+        def op(conn: Any) -> int:
+            before = conn.execute(
+                f"SELECT count(*) FROM dq_reprocessed WHERE id IN ({marks})", ids
+            ).fetchone()[0]
+            now = self._encode_ts(datetime.now(UTC))
+            conn.cursor().executemany(
+                "INSERT INTO dq_reprocessed (id, contract, contract_version, payload,"
+                f" published_at) VALUES ({p}, {p}, {p}, {p}, {p}) ON CONFLICT DO NOTHING",
+                [(self._encode_id(i), c, v, bytes(data), now) for i, data, c, v in records],
+            )
+            return len({r[0] for r in records}) - int(before)
 
         return self._write("publish", op)
 
