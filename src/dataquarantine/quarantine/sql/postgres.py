@@ -33,7 +33,7 @@ from dataquarantine.quarantine.sql.base import (
     log,
     store_error,
 )
-from dataquarantine.quarantine.sql.review import REVISION_COLUMNS, revision_row
+from dataquarantine.quarantine.sql.review import INSERT_ROWS, REVISION_COLUMNS, revision_row
 
 __all__ = ["PostgresQuarantineStore"]
 
@@ -239,6 +239,19 @@ class PostgresQuarantineStore(SqlQuarantineStore):
                         raise store_error(exc, label) from exc
                     log.warning("%s: connection lost (%s); reconnecting", label, mask_secrets(exc))
             raise AssertionError("unreachable")  # pragma: no cover
+
+    def _set_statuses(self, conn: Any, rows: Sequence[Row]) -> None:
+        """One ``UPDATE ... FROM (VALUES ...)`` per :data:`INSERT_ROWS` rows."""
+        first, other = "(%s::uuid, %s, %s::timestamptz, %s::integer)", "(%s, %s, %s, %s)"
+        for start in range(0, len(rows), INSERT_ROWS):
+            part = rows[start : start + INSERT_ROWS]
+            values = ", ".join([first] + [other] * (len(part) - 1))
+            conn.execute(
+                "UPDATE dq_quarantine AS q SET status = v.status, updated_at = v.at,"
+                f" attempts = COALESCE(v.attempts, q.attempts) FROM (VALUES {values})"
+                " AS v (id, status, at, attempts) WHERE q.id = v.id",
+                [value for row in part for value in row],
+            )
 
     def _fetch(self, sql: str, params: Sequence[Any]) -> builtins.list[Row]:
         """Run a read on a pooled reader connection, so concurrent readers (the review API's

@@ -35,7 +35,15 @@ from dataquarantine.quarantine.history import (
     StoredRevision,
 )
 
-__all__ = ["REVISION_COLUMNS", "ReviewQueries", "clean_text", "json_text", "revision_row"]
+__all__ = [
+    "INSERT_ROWS",
+    "REVISION_COLUMNS",
+    "ReviewQueries",
+    "clean_text",
+    "insert_rows",
+    "json_text",
+    "revision_row",
+]
 
 T = TypeVar("T")
 Row = tuple[Any, ...]
@@ -73,6 +81,24 @@ def revision_row(revision: Revision, encode_ts: Callable[[datetime], Any]) -> Ro
         json_text([v.to_dict() for v in revision.errors]),
         encode_ts(revision.created_at),
     )
+
+
+#: Rows per multi-row INSERT (8 columns: 4,000 bind parameters, within both backends' limits).
+INSERT_ROWS = 500
+
+
+def insert_rows(conn: Any, head: str, marks: str, rows: Sequence[Row], tail: str = "") -> int:
+    """``head VALUES marks, marks, ... tail``: ``rows`` as multi-row INSERTs of at most
+    :data:`INSERT_ROWS` rows, one round trip each (bind parameters only). Rows inserted."""
+    inserted = 0
+    for start in range(0, len(rows), INSERT_ROWS):
+        part = rows[start : start + INSERT_ROWS]
+        cur = conn.execute(
+            f"{head} VALUES {', '.join([marks] * len(part))}{tail}",
+            [value for row in part for value in row],
+        )
+        inserted += max(cur.rowcount, 0)
+    return inserted
 
 
 def _loads(value: Any) -> Any:
@@ -310,13 +336,11 @@ class ReviewQueries:
             if not done:
                 return applied
             now = self._encode_ts(datetime.now(UTC))
-            cur = conn.cursor()
-            cur.executemany(
-                f"UPDATE dq_quarantine SET status = {p}, updated_at = {p},"
-                f" attempts = COALESCE({p}, attempts) WHERE id = {p}",
-                [(c.to.value, now, c.attempts, self._encode_id(c.record_id)) for c in done],
+            self._set_statuses(
+                conn, [(self._encode_id(c.record_id), c.to.value, now, c.attempts) for c in done]
             )
-            cur.executemany(self._event_sql(), [self._event_row(c.event) for c in done])
+            head, row = self._event_sql()
+            insert_rows(conn, head, row, [self._event_row(c.event) for c in done])
             return applied
 
         return self._write("transition", op)
@@ -330,12 +354,22 @@ class ReviewQueries:
             raise RecordNotFoundError(f"no quarantined record {record_id}")
         return Status(row[0])
 
-    def _event_sql(self) -> str:
+    def _set_statuses(self, conn: Any, rows: Sequence[Row]) -> None:
+        """``(id, status, updated_at, attempts or None)`` rows of locked records, set."""
+        p = self._P
+        conn.cursor().executemany(
+            f"UPDATE dq_quarantine SET status = {p}, updated_at = {p},"
+            f" attempts = COALESCE({p}, attempts) WHERE id = {p}",
+            [(status, at, attempts, rid) for rid, status, at, attempts in rows],
+        )
+
+    def _event_sql(self) -> tuple[str, str]:
+        """The head of the events' INSERT and the marks of one row."""
         p = self._P
         return (
             "INSERT INTO dq_quarantine_events (record_id, at, actor, action, from_status,"
-            f" to_status, reason, detail) VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p},"
-            f" {self._JSON_P})"
+            " to_status, reason, detail)",
+            f"({p}, {p}, {p}, {p}, {p}, {p}, {p}, {self._JSON_P})",
         )
 
     def _event_row(self, event: Event) -> tuple[Any, ...]:
@@ -351,7 +385,8 @@ class ReviewQueries:
         )
 
     def _insert_event(self, conn: Any, event: Event) -> None:
-        conn.execute(self._event_sql(), self._event_row(event))
+        head, row = self._event_sql()
+        conn.execute(f"{head} VALUES {row}", self._event_row(event))
 
     # -- statistics ------------------------------------------------------------------------------
 
@@ -448,12 +483,18 @@ class ReviewQueries:
                 f"SELECT count(*) FROM dq_reprocessed WHERE id IN ({marks})", ids
             ).fetchone()[0]
             now = self._encode_ts(datetime.now(UTC))
-            conn.cursor().executemany(
+            rows: dict[uuid.UUID, Row] = {}
+            for i, data, c, v in records:  # the first of an id, as one INSERT per record
+                rows.setdefault(i, (self._encode_id(i), c, v, bytes(data), now))
+            insert_rows(
+                conn,
                 "INSERT INTO dq_reprocessed (id, contract, contract_version, payload,"
-                f" published_at) VALUES ({p}, {p}, {p}, {p}, {p}) ON CONFLICT DO NOTHING",
-                [(self._encode_id(i), c, v, bytes(data), now) for i, data, c, v in records],
+                " published_at)",
+                f"({p}, {p}, {p}, {p}, {p})",
+                list(rows.values()),  # an id once: ON CONFLICT cannot skip a row of its own
+                " ON CONFLICT DO NOTHING",
             )
-            return len({r[0] for r in records}) - int(before)
+            return len(rows) - int(before)
 
         return self._write("publish", op)
 
