@@ -29,7 +29,6 @@ from dataquarantine.quarantine.sql.review import (
     REVISION_COLUMNS,
     ReviewQueries,
     clean_text,
-    insert_rows,
     json_text,
     revision_row,
 )
@@ -236,7 +235,7 @@ class FixQueries(ReviewQueries):
             ]
             if not ok:
                 return set()
-            insert_rows(
+            self._insert_rows(
                 conn,
                 f"INSERT INTO dq_quarantine_revisions (record_id, number,"
                 f" {', '.join(REVISION_COLUMNS)})",
@@ -250,7 +249,7 @@ class FixQueries(ReviewQueries):
                     for w in ok
                 ],
             )
-            insert_rows(
+            self._insert_rows(
                 conn,
                 "INSERT INTO dq_fix_items (job_id, record_id, outcome, number, base)",
                 f"({p}, {p}, {p}, {p}, {p})",
@@ -260,7 +259,7 @@ class FixQueries(ReviewQueries):
                 ],
             )
             head, row = self._event_sql()
-            insert_rows(
+            self._insert_rows(
                 conn,
                 head,
                 row,

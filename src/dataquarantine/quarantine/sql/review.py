@@ -340,7 +340,7 @@ class ReviewQueries:
                 conn, [(self._encode_id(c.record_id), c.to.value, now, c.attempts) for c in done]
             )
             head, row = self._event_sql()
-            insert_rows(conn, head, row, [self._event_row(c.event) for c in done])
+            self._insert_rows(conn, head, row, [self._event_row(c.event) for c in done])
             return applied
 
         return self._write("transition", op)
@@ -353,6 +353,12 @@ class ReviewQueries:
         if row is None:
             raise RecordNotFoundError(f"no quarantined record {record_id}")
         return Status(row[0])
+
+    def _insert_rows(
+        self, conn: Any, head: str, row: str, rows: Sequence[Row], tail: str = ""
+    ) -> int:
+        """:func:`insert_rows` (a backend may run it its own way)."""
+        return insert_rows(conn, head, row, rows, tail)
 
     def _set_statuses(self, conn: Any, rows: Sequence[Row]) -> None:
         """``(id, status, updated_at, attempts or None)`` rows of locked records, set."""
@@ -486,7 +492,7 @@ class ReviewQueries:
             rows: dict[uuid.UUID, Row] = {}
             for i, data, c, v in records:  # the first of an id, as one INSERT per record
                 rows.setdefault(i, (self._encode_id(i), c, v, bytes(data), now))
-            insert_rows(
+            self._insert_rows(
                 conn,
                 "INSERT INTO dq_reprocessed (id, contract, contract_version, payload,"
                 " published_at)",
