@@ -335,11 +335,12 @@ class BulkFixes:
     def _fix_body(self, job: FixJobRecord, request: FixRequest) -> None:
         processed = 0
         counts: Counter[str] = Counter(self.fixes.item_counts(job.id))  # a resumed job's
+        resumed = bool(counts)  # else no record is done yet: keyset pages never come back
         for page in _pages(self._records(request.filter), PAGE):
             if self._stopping.is_set():
                 return
             processed += len(page)
-            done = self.fixes.done(job.id, [r.id for r in page])
+            done = self.fixes.done(job.id, [r.id for r in page]) if resumed else set()
             todo = [r for r in page if r.id not in done]
             pending, writes, contracts = self._fix_page(todo, job, request)
             # one transaction for the page's revisions, each a compare-and-set
