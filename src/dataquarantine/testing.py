@@ -54,6 +54,7 @@ from dataquarantine.quarantine.history import (
     EventAction,
     QuarantineStats,
     SeriesPoint,
+    StatusChange,
     StoredRevision,
 )
 from dataquarantine.quarantine.payloads.keys import chunk_key, validate_key, validate_range
@@ -238,6 +239,22 @@ class InMemoryReviewLog:
             self._rows[record_id] = record
             self._events[record_id].append(event)
             return record
+
+    def transition_many(self, changes: Sequence[StatusChange]) -> list[bool]:
+        self._enter("transition")
+        with self._lock:
+            applied = []
+            for change in changes:
+                record = self._rows.get(change.record_id)
+                ok = record is not None and record.status in change.expected
+                if record is not None and ok:
+                    attempts = record.attempts if change.attempts is None else change.attempts
+                    self._rows[record.id] = dataclasses.replace(
+                        record, status=change.to, attempts=attempts
+                    )
+                    self._events[record.id].append(change.event)
+                applied.append(ok)
+            return applied
 
     def stats(
         self, flt: QuarantineFilter, *, bucket: Bucket = "hour", top: int = 10

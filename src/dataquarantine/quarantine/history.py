@@ -22,6 +22,7 @@ __all__ = [
     "EventAction",
     "QuarantineStats",
     "SeriesPoint",
+    "StatusChange",
     "StoredRevision",
 ]
 
@@ -85,6 +86,21 @@ class Event:
             "reason": self.reason,
             "detail": dict(self.detail),
         }
+
+
+@dataclass(frozen=True, slots=True)
+class StatusChange:
+    """One compare-and-set of a batch: when the status is one of ``expected`` it becomes
+    ``to`` (``attempts`` replaced when given), recorded with ``event``."""
+
+    expected: frozenset[Status]
+    to: Status
+    event: Event
+    attempts: int | None = None
+
+    @property
+    def record_id(self) -> uuid.UUID:
+        return self.event.record_id
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,13 @@ from dataquarantine.kernel.results import Violation
 from dataquarantine.kernel.revisions import Revision
 from dataquarantine.quarantine.envelope import QuarantineFilter, QuarantineRecord
 from dataquarantine.quarantine.fix_log import FixLog
-from dataquarantine.quarantine.history import Bucket, Event, QuarantineStats, StoredRevision
+from dataquarantine.quarantine.history import (
+    Bucket,
+    Event,
+    QuarantineStats,
+    StatusChange,
+    StoredRevision,
+)
 
 __all__ = [
     "Capability",
@@ -154,6 +160,11 @@ class ReviewLog(Protocol):
         """Compare-and-set the status (and replace attempts/errors when given) atomically with
         ``event``. ``None`` when the current status is not in ``expected``; raises
         :class:`~dataquarantine.errors.RecordNotFoundError` for an unknown id."""
+        ...
+
+    def transition_many(self, changes: Sequence[StatusChange]) -> builtins.list[bool]:
+        """:meth:`transition` of many records in one transaction (errors are left as they
+        are): for each change, whether it was applied. An unknown id is not applied."""
         ...
 
     def stats(

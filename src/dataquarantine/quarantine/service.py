@@ -219,6 +219,11 @@ class Quarantine:
         if pending:
             yield from self._with_payloads(pending)
 
+    def payloads_of(self, records: Sequence[QuarantineRecord]) -> dict[uuid.UUID, bytes]:
+        """The verified original bytes of ``records`` by id, read as :meth:`iter_payloads`
+        reads them (one ranged GET per run of nearby payloads in each chunk object)."""
+        return {record.id: data for record, data in self._with_payloads(list(records))}
+
     def _with_payloads(
         self, records: list[QuarantineRecord]
     ) -> Iterator[tuple[QuarantineRecord, bytes]]:

@@ -18,7 +18,7 @@ import logging
 import threading
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -49,7 +49,7 @@ from dataquarantine.quarantine.fix_log import (
 from dataquarantine.quarantine.history import StoredRevision
 from dataquarantine.quarantine.service import Quarantine
 from dataquarantine.remediation.engine import encode
-from dataquarantine.remediation.fix import StepError
+from dataquarantine.remediation.fix import FixResult, StepError
 from dataquarantine.review.diff import diff_json
 from dataquarantine.review.fix_models import (
     DEFAULT_SAMPLE,
@@ -64,15 +64,24 @@ from dataquarantine.review.schemas import Compatibility, inline_spec, register_s
 from dataquarantine.validation.contract import Contract
 from dataquarantine.validation.registry import ContractRegistry
 
-__all__ = ["BulkFixes", "FixHooks"]
+__all__ = ["BulkFixes", "FixHooks", "ValidFix"]
 
 log = logging.getLogger("dataquarantine.review.fixes")
 
 #: Records per page of a job (one progress update each).
-PAGE = 200
+PAGE = 500
 #: Step errors a preview names (the count covers all of them).
 FIRST_ERRORS = 5
 _RUNNING = (FixJobState.QUEUED, FixJobState.RUNNING)
+
+
+@dataclass(frozen=True, slots=True)
+class ValidFix:
+    """A record whose fixed payload ``contract`` (its latest version) found valid."""
+
+    record: QuarantineRecord
+    payload: bytes
+    contract: Contract
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +90,9 @@ class FixHooks:
 
     contract: Callable[[QuarantineRecord], Contract | None]
     reprocess: Callable[[uuid.UUID, str], ReprocessOutcome]
+    #: Reprocess records a fix has just made valid, as one batch (see :class:`ValidFix`):
+    #: whether each one became ``reprocessed``.
+    reprocess_valid: Callable[[Sequence[ValidFix], str], list[bool]]
     changed: Callable[[], None]
     registry: ContractRegistry
 
@@ -323,33 +335,36 @@ class BulkFixes:
     def _fix_body(self, job: FixJobRecord, request: FixRequest) -> None:
         processed = 0
         counts: Counter[str] = Counter(self.fixes.item_counts(job.id))  # a resumed job's
+        resumed = bool(counts)  # else no record is done yet: keyset pages never come back
         for page in _pages(self._records(request.filter), PAGE):
             if self._stopping.is_set():
                 return
-            done = self.fixes.done(job.id, [r.id for r in page])
-            revised = self.quarantine.retry.call(self.fixes.latest_revisions, [r.id for r in page])
-            pending: list[FixItem] = []
-            writes: list[FixWrite] = []
-            for record in page:
-                processed += 1
-                if record.id in done:
-                    continue
-                outcome = self._fix_one(record, self._latest(record, revised), job, request)
-                if isinstance(outcome, FixItem):
-                    pending.append(outcome)
-                else:
-                    writes.append(outcome)
+            processed += len(page)
+            done = self.fixes.done(job.id, [r.id for r in page]) if resumed else set()
+            todo = [r for r in page if r.id not in done]
+            pending, writes, contracts = self._fix_page(todo, job, request)
             # one transaction for the page's revisions, each a compare-and-set
             stored = self.quarantine.retry.call(
                 self.fixes.write_fixes, job.id, writes, expected=EDITABLE
             )
+            valid: list[ValidFix] = []
+            by_id = {r.id: r for r in todo}
             for write, revision in zip(writes, stored, strict=True):
                 if revision is None:
                     pending.append(FixItem(write.record_id, ItemOutcome.CONFLICT))
                     continue
                 counts[write.outcome.value] += 1
-                if request.reprocess:
+                if not request.reprocess:
+                    continue
+                contract = contracts.get(write.record_id)
+                if write.outcome is ItemOutcome.FIXED_VALID and contract is not None:
+                    record = by_id[write.record_id]
+                    valid.append(ValidFix(record, write.revision.payload, contract))
+                else:
                     counts[self._reprocess(write.record_id, job.actor)] += 1
+            if valid:  # the page's now-valid records: one publish, one batch of transitions
+                applied = self.hooks.reprocess_valid(valid, job.actor)
+                counts.update("reprocessed" if ok else "reprocess_skipped" for ok in applied)
             counts.update(i.outcome.value for i in pending)
             self.fixes.add_items(job.id, pending)
             self._progress(job.id, processed, counts)
@@ -363,10 +378,71 @@ class BulkFixes:
             return "reprocessed"
         return "dead" if outcome.status is Status.DEAD else "still_invalid"
 
+    def _fix_page(
+        self, page: list[QuarantineRecord], job: FixJobRecord, request: FixRequest
+    ) -> tuple[list[FixItem], list[FixWrite], dict[uuid.UUID, Contract]]:
+        """The page's items left alone, the revisions to write (page order) and the contract
+        each was validated against. Reads the page's latest revisions and original bytes in
+        one go each, and validates the fixed payloads per contract as a batch."""
+        revised = self.quarantine.retry.call(self.fixes.latest_revisions, [r.id for r in page])
+        originals = self.quarantine.payloads_of(
+            [r for r in page if r.status in EDITABLE and r.id not in revised]
+        )
+        pending: list[FixItem] = []
+        fixed: list[tuple[QuarantineRecord, int, FixResult, bytes]] = []
+        for record in page:
+            last = revised.get(record.id)
+            if last is not None:
+                latest = _Latest(last.number, last.payload, last.created_at)
+            else:
+                latest = _Latest(0, originals.get(record.id, b""), None)
+            result = self._fix_one(record, latest, job, request)
+            if isinstance(result, FixItem):
+                pending.append(result)
+            else:
+                fixed.append((record, latest.base, result, encode(result.value)))
+        errors, contracts = self._validate([(r, payload) for r, _, _, payload in fixed])
+        writes = []
+        for (record, base, result, payload), found in zip(fixed, errors, strict=True):
+            revision = Revision(
+                payload=payload,
+                kind=RevisionKind.FIX,
+                author=job.actor,
+                changes=result.changes,
+                errors=found,
+            )
+            outcome = ItemOutcome.FIXED_INVALID if found else ItemOutcome.FIXED_VALID
+            writes.append(FixWrite(record.id, revision, base, outcome))
+        return pending, writes, contracts
+
+    def _validate(
+        self, items: list[tuple[QuarantineRecord, bytes]]
+    ) -> tuple[list[tuple[Violation, ...]], dict[uuid.UUID, Contract]]:
+        """Each payload's errors under its record's contract (none without one), validated
+        as one batch per contract; and the contract of each record that has one."""
+        by_name: dict[str | None, Contract | None] = {}
+        groups: dict[str | None, list[int]] = {}
+        contracts: dict[uuid.UUID, Contract] = {}
+        for i, (record, _) in enumerate(items):
+            if record.contract not in by_name:
+                by_name[record.contract] = self.hooks.contract(record)
+            contract = by_name[record.contract]
+            if contract is not None:
+                contracts[record.id] = contract
+                groups.setdefault(record.contract, []).append(i)
+        errors: list[tuple[Violation, ...]] = [() for _ in items]
+        for name, indexes in groups.items():
+            contract = by_name[name]
+            assert contract is not None  # grouped only when found
+            batch = contract.validate_batch([items[i][1] for i in indexes])
+            for j, invalid in batch.invalid.items():
+                errors[indexes[j]] = invalid.errors
+        return errors, contracts
+
     def _fix_one(
         self, record: QuarantineRecord, latest: _Latest, job: FixJobRecord, request: FixRequest
-    ) -> FixItem | FixWrite:
-        """The revision to write, or the item of a record left alone."""
+    ) -> FixItem | FixResult:
+        """The fix's result, or the item of a record left alone."""
         if record.status not in EDITABLE:
             return FixItem(record.id, ItemOutcome.SKIPPED)
         if latest.at is not None and latest.at > job.created_at:
@@ -379,18 +455,7 @@ class BulkFixes:
             return FixItem(record.id, ItemOutcome.STEP_ERROR)
         if not result.changed:
             return FixItem(record.id, ItemOutcome.SKIPPED)
-        payload = encode(result.value)
-        contract = self.hooks.contract(record)
-        errors = contract.validate(payload).errors if contract is not None else ()
-        revision = Revision(
-            payload=payload,
-            kind=RevisionKind.FIX,
-            author=job.actor,
-            changes=result.changes,
-            errors=errors,
-        )
-        outcome = ItemOutcome.FIXED_INVALID if errors else ItemOutcome.FIXED_VALID
-        return FixWrite(record.id, revision, latest.base, outcome)
+        return result
 
     def _undo_body(self, job: FixJobRecord, fix: FixJobRecord) -> None:
         processed = 0

@@ -12,7 +12,13 @@ from dataquarantine.kernel.lifecycle import Status
 from dataquarantine.kernel.results import Violation
 from dataquarantine.kernel.revisions import Revision
 from dataquarantine.quarantine.envelope import QuarantineFilter, QuarantineRecord
-from dataquarantine.quarantine.history import Bucket, Event, QuarantineStats, StoredRevision
+from dataquarantine.quarantine.history import (
+    Bucket,
+    Event,
+    QuarantineStats,
+    StatusChange,
+    StoredRevision,
+)
 from dataquarantine.quarantine.ports import ReviewLog
 
 __all__ = ["RetryingReviewLog"]
@@ -54,6 +60,9 @@ class RetryingReviewLog:
             attempts=attempts,
             errors=errors,
         )
+
+    def transition_many(self, changes: Sequence[StatusChange]) -> builtins.list[bool]:
+        return self.retry.call(self.log.transition_many, tuple(changes))
 
     def stats(
         self, flt: QuarantineFilter, *, bucket: Bucket = "hour", top: int = 10

@@ -22,7 +22,7 @@ import builtins
 import contextlib
 import logging
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -51,6 +51,7 @@ from dataquarantine.quarantine.history import (
     Event,
     EventAction,
     QuarantineStats,
+    StatusChange,
     StoredRevision,
 )
 from dataquarantine.quarantine.ports import fix_log, json_pages, review_log
@@ -59,7 +60,7 @@ from dataquarantine.registry import LiveRegistry, open_registry
 from dataquarantine.remediation import Remediation
 from dataquarantine.review.counts import CountCache
 from dataquarantine.review.diff import diff_json
-from dataquarantine.review.fixes import BulkFixes, FixHooks
+from dataquarantine.review.fixes import BulkFixes, FixHooks, ValidFix
 from dataquarantine.review.jobs import JobProgress, JobRunner
 from dataquarantine.review.log import RetryingReviewLog
 from dataquarantine.review.models import (
@@ -132,6 +133,7 @@ class ReviewService:
             FixHooks(
                 contract=self._contract_or_none,
                 reprocess=lambda record_id, actor: self.reprocess(record_id, actor=actor),
+                reprocess_valid=lambda fixed, actor: self.reprocess_valid(fixed, actor=actor),
                 changed=self.counts.clear,
                 registry=registry,
             ),
@@ -359,6 +361,47 @@ class ReviewService:
         for observe in self.reprocess_observers:
             observe(contract.ref.name, outcome)
         return ReprocessOutcome(updated.id, updated.status, tuple(errors), updated.attempts)
+
+    def reprocess_valid(self, fixed: Sequence[ValidFix], *, actor: str) -> builtins.list[bool]:
+        """:meth:`reprocess` of records whose latest payload their contract has just found
+        valid (a bulk fix's page), as one batch: one publish of them all to the valid sink
+        (once per id), then one transaction of compare-and-sets to ``reprocessed`` with their
+        events. Whether each one became ``reprocessed`` (``False``: changed meanwhile)."""
+        if not fixed:
+            return []
+        self.quarantine.retry.call(
+            self.sink.publish_many,
+            [
+                ReprocessedRecord(f.record.id, f.payload, f.contract.ref, f.record.source)
+                for f in fixed
+            ],
+        )
+        changes = []
+        for f in fixed:
+            record, attempts = f.record, f.record.attempts + 1
+            event = Event(
+                record.id,
+                actor,
+                EventAction.REPROCESS,
+                record.status,
+                Status.REPROCESSED,
+                detail={
+                    "contract": str(f.contract.ref),
+                    "attempt": attempts,
+                    "errors": 0,
+                    "remediated": False,
+                },
+            )
+            changes.append(
+                StatusChange(frozenset({record.status}), Status.REPROCESSED, event, attempts)
+            )
+        applied = self.log.transition_many(changes)
+        self.counts.clear()
+        for f, ok in zip(fixed, applied, strict=True):
+            if ok:
+                for observe in self.reprocess_observers:
+                    observe(f.contract.ref.name, Status.REPROCESSED.value)
+        return applied
 
     def start_bulk_reprocess(
         self, flt: QuarantineFilter | None = None, *, actor: str, version: str | None = None

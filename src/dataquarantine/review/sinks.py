@@ -28,6 +28,7 @@ import base64
 import os
 import threading
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -72,6 +73,11 @@ class ReprocessSink(Protocol):
         """Durably publish ``record``; ``False`` when that id was published before (no-op)."""
         ...
 
+    def publish_many(self, records: Sequence[ReprocessedRecord]) -> int:
+        """:meth:`publish` of each record, as one write where the sink can; returns how many
+        were new (an id published before is a no-op, as for :meth:`publish`)."""
+        ...
+
     def check(self) -> None:
         """Raise a transient error when the sink cannot be reached."""
         ...
@@ -88,6 +94,10 @@ class _TableStore(Protocol):
         contract_version: str | None,
     ) -> bool: ...
 
+    def publish_reprocessed_many(
+        self, records: Sequence[tuple[uuid.UUID, bytes, str | None, str | None]]
+    ) -> int: ...
+
     def check(self) -> None: ...
 
 
@@ -100,6 +110,11 @@ class StoreTableSink:
     def publish(self, record: ReprocessedRecord) -> bool:
         return self.store.publish_reprocessed(
             record.id, record.payload, record.contract.name, record.contract.version
+        )
+
+    def publish_many(self, records: Sequence[ReprocessedRecord]) -> int:
+        return self.store.publish_reprocessed_many(
+            [(r.id, r.payload, r.contract.name, r.contract.version) for r in records]
         )
 
     def check(self) -> None:
@@ -153,6 +168,9 @@ class JsonlReprocessSink:
                 raise StoreError(f"cannot append to {self.path}: {exc}") from exc
             self._ids.add(key)
             return True
+
+    def publish_many(self, records: Sequence[ReprocessedRecord]) -> int:
+        return sum(self.publish(r) for r in records)
 
     def check(self) -> None:
         if not os.access(self.path.parent, os.W_OK):
@@ -213,6 +231,20 @@ class KafkaReprocessSink:
                     f"publishing {record.id} to {topic} failed: {self._failure or 'timeout'}"
                 )
         return True
+
+    def publish_many(self, records: Sequence[ReprocessedRecord]) -> int:
+        """Every message produced, then one flush (at-least-once, as :meth:`publish`)."""
+        messages = [(r.payload, *self._message(r)) for r in records]
+        with self._lock:
+            self._failure = None
+            for payload, topic, key, headers in messages:
+                self._producer.produce(topic, value=payload, key=key, headers=headers)
+            left = self._producer.flush(self.timeout)
+            if left or self._failure:
+                raise BrokerUnavailableError(
+                    f"publishing {len(messages)} records failed: {self._failure or 'timeout'}"
+                )
+        return len(messages)
 
     def check(self) -> None:
         try:

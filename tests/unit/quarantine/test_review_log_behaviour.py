@@ -21,7 +21,7 @@ from dataquarantine.kernel.lifecycle import Status
 from dataquarantine.kernel.results import ErrorCode
 from dataquarantine.kernel.revisions import FieldChange, Revision, RevisionKind
 from dataquarantine.quarantine.envelope import QuarantineFilter
-from dataquarantine.quarantine.history import Event, EventAction
+from dataquarantine.quarantine.history import Event, EventAction, StatusChange
 from dataquarantine.quarantine.service import Quarantine
 from dataquarantine.quarantine.sql import open_store
 from dataquarantine.testing import (
@@ -158,6 +158,50 @@ def test_transition_is_compare_and_set_with_event(store: Any) -> None:
         store.transition(
             uuid.uuid4(), expected={Status.QUARANTINED}, to=Status.DEAD, event=resolved
         )
+
+
+def test_transition_many_is_a_compare_and_set_per_record(store: Any) -> None:
+    a, b, c = (make_record(line=i) for i in range(3))
+    store.insert_many([a, b, c])
+    store.transition(
+        b.id,
+        expected={Status.QUARANTINED},
+        to=Status.RESOLVED,
+        event=Event(b.id, "bob", EventAction.RESOLVE, Status.QUARANTINED, Status.RESOLVED),
+    )
+    expected = frozenset({Status.QUARANTINED})
+
+    def change(record_id: uuid.UUID, attempts: int | None = 2) -> StatusChange:
+        event = Event(
+            record_id,
+            "alice",
+            EventAction.REPROCESS,
+            Status.QUARANTINED,
+            Status.REPROCESSED,
+            detail={"attempt": 2},
+        )
+        return StatusChange(expected, Status.REPROCESSED, event, attempts)
+
+    assert store.transition_many([]) == []
+    # b is resolved, an unknown id is not applied; c keeps its attempts (None)
+    applied = store.transition_many(
+        [change(a.id), change(b.id), change(uuid.uuid4()), change(c.id, None)]
+    )
+    assert applied == [True, False, False, True]
+    assert (store.get(a.id).status, store.get(a.id).attempts) == (Status.REPROCESSED, 2)
+    assert (store.get(c.id).status, store.get(c.id).attempts) == (Status.REPROCESSED, 0)
+    assert store.get(b.id).status is Status.RESOLVED
+    assert store.get(a.id).errors == a.errors  # errors are left as they are
+    (event,) = store.events(a.id)
+    assert (event.action, event.to_status, event.detail) == (
+        EventAction.REPROCESS,
+        Status.REPROCESSED,
+        {"attempt": 2},
+    )
+    assert [e.action for e in store.events(b.id)] == [EventAction.RESOLVE]
+    # a second batch finds it changed already
+    assert store.transition_many([change(a.id)]) == [False]
+    assert len(store.events(a.id)) == 1
 
 
 def test_concurrent_transitions_have_one_winner(store: Any) -> None:

@@ -69,3 +69,36 @@ def test_bad_sink_urls(url: str) -> None:
 def test_store_sink_needs_a_sql_store() -> None:
     with pytest.raises(ConfigError):
         open_reprocess_sink("store", object())
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", "jsonl", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def test_publish_many_is_once_per_id(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    store = None
+    if backend == "jsonl":
+        sink = open_reprocess_sink(f"file://{tmp_path / 'valid.jsonl'}", None)
+    else:
+        url = (
+            f"sqlite:///{tmp_path / 'dq.db'}"
+            if backend == "sqlite"
+            else request.getfixturevalue("pg_schema_url")
+        )
+        store = open_store(url)
+        store.migrate()
+        sink = open_reprocess_sink("store", store)
+    a, b, c = (ReprocessedRecord(uuid.uuid4(), b'{"n": %d}' % i, REF) for i in range(3))
+    assert sink.publish(a)
+    assert sink.publish_many([]) == 0
+    # a was published before, and b twice in the batch: each id once
+    assert sink.publish_many([a, b, c, b]) == 2
+    assert sink.publish_many([a, b, c]) == 0
+    if store is not None:
+        assert store.reprocessed_count() == 3
+        assert store.reprocessed(b.id) == b'{"n": 1}'
+        store.close()
+    else:
+        lines = (tmp_path / "valid.jsonl").read_bytes().splitlines()
+        assert [orjson.loads(line)["id"] for line in lines] == [str(a.id), str(b.id), str(c.id)]

@@ -235,10 +235,11 @@ class FixQueries(ReviewQueries):
             ]
             if not ok:
                 return set()
-            cur = conn.cursor()
-            cur.executemany(
-                "INSERT INTO dq_quarantine_revisions (record_id, number,"
-                f" {', '.join(REVISION_COLUMNS)}) VALUES ({p}, {p}, {p}, {p}, {p}, {j}, {j}, {p})",
+            self._insert_rows(
+                conn,
+                f"INSERT INTO dq_quarantine_revisions (record_id, number,"
+                f" {', '.join(REVISION_COLUMNS)})",
+                f"({p}, {p}, {p}, {p}, {p}, {j}, {j}, {p})",
                 [
                     (
                         self._encode_id(w.record_id),
@@ -248,33 +249,27 @@ class FixQueries(ReviewQueries):
                     for w in ok
                 ],
             )
-            cur.executemany(
-                "INSERT INTO dq_fix_items (job_id, record_id, outcome, number, base)"
-                f" VALUES ({p}, {p}, {p}, {p}, {p})",
+            self._insert_rows(
+                conn,
+                "INSERT INTO dq_fix_items (job_id, record_id, outcome, number, base)",
+                f"({p}, {p}, {p}, {p}, {p})",
                 [
                     (job_id, self._encode_id(w.record_id), w.outcome.value, w.base + 1, w.base)
                     for w in ok
                 ],
             )
-            events = [
-                fix_event(w.record_id, statuses[w.record_id], w.revision, job_id, w.base + 1)
-                for w in ok
-            ]
-            cur.executemany(
-                "INSERT INTO dq_quarantine_events (record_id, at, actor, action, from_status,"
-                f" to_status, reason, detail) VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p}, {j})",
+            head, row = self._event_sql()
+            self._insert_rows(
+                conn,
+                head,
+                row,
                 [
-                    (
-                        self._encode_id(e.record_id),
-                        self._encode_ts(e.at),
-                        clean_text(e.actor),
-                        e.action.value,
-                        e.from_status.value if e.from_status else None,
-                        e.to_status.value if e.to_status else None,
-                        None,
-                        json_text(dict(e.detail)),
+                    self._event_row(
+                        fix_event(
+                            w.record_id, statuses[w.record_id], w.revision, job_id, w.base + 1
+                        )
                     )
-                    for e in events
+                    for w in ok
                 ],
             )
             return {w.record_id for w in ok}

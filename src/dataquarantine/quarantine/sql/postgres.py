@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import functools
 import threading
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -33,7 +34,7 @@ from dataquarantine.quarantine.sql.base import (
     log,
     store_error,
 )
-from dataquarantine.quarantine.sql.review import REVISION_COLUMNS, revision_row
+from dataquarantine.quarantine.sql.review import INSERT_ROWS, REVISION_COLUMNS, revision_row
 
 __all__ = ["PostgresQuarantineStore"]
 
@@ -240,6 +241,33 @@ class PostgresQuarantineStore(SqlQuarantineStore):
                     log.warning("%s: connection lost (%s); reconnecting", label, mask_secrets(exc))
             raise AssertionError("unreachable")  # pragma: no cover
 
+    def _insert_rows(
+        self, conn: Any, head: str, row: str, rows: Sequence[Row], tail: str = ""
+    ) -> int:
+        """Multi-row INSERTs with numbered parameters sent as they are (a raw cursor: psycopg
+        does not parse the long statement for ``%s`` again on every page)."""
+        inserted = 0
+        for start in range(0, len(rows), INSERT_ROWS):
+            part = rows[start : start + INSERT_ROWS]
+            values = _numbered(row, row, len(part))
+            cur = psycopg.RawCursor(conn)
+            cur.execute(f"{head} VALUES {values}{tail}", [v for r in part for v in r])
+            inserted += max(cur.rowcount, 0)
+        return inserted
+
+    def _set_statuses(self, conn: Any, rows: Sequence[Row]) -> None:
+        """One ``UPDATE ... FROM (VALUES ...)`` per :data:`INSERT_ROWS` rows."""
+        first, other = "(%s::uuid, %s, %s::timestamptz, %s::integer)", "(%s, %s, %s, %s)"
+        for start in range(0, len(rows), INSERT_ROWS):
+            part = rows[start : start + INSERT_ROWS]
+            values = _numbered(first, other, len(part))
+            psycopg.RawCursor(conn).execute(
+                "UPDATE dq_quarantine AS q SET status = v.status, updated_at = v.at,"
+                f" attempts = COALESCE(v.attempts, q.attempts) FROM (VALUES {values})"
+                " AS v (id, status, at, attempts) WHERE q.id = v.id",
+                [value for row in part for value in row],
+            )
+
     def _fetch(self, sql: str, params: Sequence[Any]) -> builtins.list[Row]:
         """Run a read on a pooled reader connection, so concurrent readers (the review API's
         threads) do not queue behind one connection. When a pooled connection turns out dead,
@@ -404,3 +432,13 @@ class PostgresQuarantineStore(SqlQuarantineStore):
             for conn in idle:
                 conn.close()
             self._readers_freed.notify_all()
+
+
+@functools.lru_cache(maxsize=64)
+def _numbered(first: str, other: str, n: int) -> str:
+    """``first`` then ``n - 1`` times ``other`` (rows of ``%s`` marks), joined, the marks
+    numbered ``$1, $2, ...`` in order (the same few shapes every page: cached)."""
+    pieces = ", ".join([first] + [other] * (n - 1)).split("%s")
+    return "".join(
+        piece + (f"${i + 1}" if i < len(pieces) - 1 else "") for i, piece in enumerate(pieces)
+    )

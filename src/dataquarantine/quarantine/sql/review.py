@@ -31,10 +31,19 @@ from dataquarantine.quarantine.history import (
     EventAction,
     QuarantineStats,
     SeriesPoint,
+    StatusChange,
     StoredRevision,
 )
 
-__all__ = ["REVISION_COLUMNS", "ReviewQueries", "clean_text", "json_text", "revision_row"]
+__all__ = [
+    "INSERT_ROWS",
+    "REVISION_COLUMNS",
+    "ReviewQueries",
+    "clean_text",
+    "insert_rows",
+    "json_text",
+    "revision_row",
+]
 
 T = TypeVar("T")
 Row = tuple[Any, ...]
@@ -72,6 +81,24 @@ def revision_row(revision: Revision, encode_ts: Callable[[datetime], Any]) -> Ro
         json_text([v.to_dict() for v in revision.errors]),
         encode_ts(revision.created_at),
     )
+
+
+#: Rows per multi-row INSERT (8 columns: 4,000 bind parameters, within both backends' limits).
+INSERT_ROWS = 500
+
+
+def insert_rows(conn: Any, head: str, marks: str, rows: Sequence[Row], tail: str = "") -> int:
+    """``head VALUES marks, marks, ... tail``: ``rows`` as multi-row INSERTs of at most
+    :data:`INSERT_ROWS` rows, one round trip each (bind parameters only). Rows inserted."""
+    inserted = 0
+    for start in range(0, len(rows), INSERT_ROWS):
+        part = rows[start : start + INSERT_ROWS]
+        cur = conn.execute(
+            f"{head} VALUES {', '.join([marks] * len(part))}{tail}",
+            [value for row in part for value in row],
+        )
+        inserted += max(cur.rowcount, 0)
+    return inserted
 
 
 def _loads(value: Any) -> Any:
@@ -281,6 +308,43 @@ class ReviewQueries:
             return None
         return self.get(record_id)
 
+    def transition_many(self, changes: Sequence[StatusChange]) -> builtins.list[bool]:
+        """:meth:`transition` of many records in one transaction: one locking read of the
+        statuses, then the updates and events as batches."""
+        if not changes:
+            return []
+        p = self._P
+        ids = [self._encode_id(c.record_id) for c in changes]
+        marks = ", ".join(p for _ in ids)
+
+        def op(conn: Any) -> builtins.list[bool]:
+            statuses = {
+                uuid.UUID(str(rid)): Status(status)
+                for rid, status in conn.execute(
+                    f"SELECT id, status FROM dq_quarantine WHERE id IN ({marks})"
+                    f" ORDER BY id{self._FOR_UPDATE}",
+                    ids,
+                ).fetchall()
+            }
+            applied: builtins.list[bool] = []
+            for change in changes:
+                ok = statuses.get(change.record_id) in change.expected
+                if ok:  # a record changed twice in one batch sees its first change
+                    statuses[change.record_id] = change.to
+                applied.append(ok)
+            done = [c for c, ok in zip(changes, applied, strict=True) if ok]
+            if not done:
+                return applied
+            now = self._encode_ts(datetime.now(UTC))
+            self._set_statuses(
+                conn, [(self._encode_id(c.record_id), c.to.value, now, c.attempts) for c in done]
+            )
+            head, row = self._event_sql()
+            self._insert_rows(conn, head, row, [self._event_row(c.event) for c in done])
+            return applied
+
+        return self._write("transition", op)
+
     def _lock_status(self, conn: Any, record_id: uuid.UUID) -> Status:
         row = conn.execute(
             f"SELECT status FROM dq_quarantine WHERE id = {self._P}{self._FOR_UPDATE}",
@@ -290,23 +354,45 @@ class ReviewQueries:
             raise RecordNotFoundError(f"no quarantined record {record_id}")
         return Status(row[0])
 
-    def _insert_event(self, conn: Any, event: Event) -> None:
+    def _insert_rows(
+        self, conn: Any, head: str, row: str, rows: Sequence[Row], tail: str = ""
+    ) -> int:
+        """:func:`insert_rows` (a backend may run it its own way)."""
+        return insert_rows(conn, head, row, rows, tail)
+
+    def _set_statuses(self, conn: Any, rows: Sequence[Row]) -> None:
+        """``(id, status, updated_at, attempts or None)`` rows of locked records, set."""
         p = self._P
-        conn.execute(
-            "INSERT INTO dq_quarantine_events (record_id, at, actor, action, from_status,"
-            f" to_status, reason, detail) VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p},"
-            f" {self._JSON_P})",
-            (
-                self._encode_id(event.record_id),
-                self._encode_ts(event.at),
-                clean_text(event.actor),
-                event.action.value,
-                event.from_status.value if event.from_status else None,
-                event.to_status.value if event.to_status else None,
-                clean_text(event.reason) if event.reason is not None else None,
-                json_text(dict(event.detail)),
-            ),
+        conn.cursor().executemany(
+            f"UPDATE dq_quarantine SET status = {p}, updated_at = {p},"
+            f" attempts = COALESCE({p}, attempts) WHERE id = {p}",
+            [(status, at, attempts, rid) for rid, status, at, attempts in rows],
         )
+
+    def _event_sql(self) -> tuple[str, str]:
+        """The head of the events' INSERT and the marks of one row."""
+        p = self._P
+        return (
+            "INSERT INTO dq_quarantine_events (record_id, at, actor, action, from_status,"
+            " to_status, reason, detail)",
+            f"({p}, {p}, {p}, {p}, {p}, {p}, {p}, {self._JSON_P})",
+        )
+
+    def _event_row(self, event: Event) -> tuple[Any, ...]:
+        return (
+            self._encode_id(event.record_id),
+            self._encode_ts(event.at),
+            clean_text(event.actor),
+            event.action.value,
+            event.from_status.value if event.from_status else None,
+            event.to_status.value if event.to_status else None,
+            clean_text(event.reason) if event.reason is not None else None,
+            json_text(dict(event.detail)),
+        )
+
+    def _insert_event(self, conn: Any, event: Event) -> None:
+        head, row = self._event_sql()
+        conn.execute(f"{head} VALUES {row}", self._event_row(event))
 
     # -- statistics ------------------------------------------------------------------------------
 
@@ -384,6 +470,37 @@ class ReviewQueries:
                 ),
             )
             return bool(cur.rowcount)
+
+        return self._write("publish", op)
+
+    def publish_reprocessed_many(
+        self, records: Sequence[tuple[uuid.UUID, bytes, str | None, str | None]]
+    ) -> int:
+        """:meth:`publish_reprocessed` of ``(id, payload, contract, version)`` rows in one
+        transaction, each once per id; returns how many were new."""
+        if not records:
+            return 0
+        p = self._P
+        ids = [self._encode_id(r[0]) for r in records]
+        marks = ", ".join(p for _ in ids)
+
+        def op(conn: Any) -> int:
+            before = conn.execute(
+                f"SELECT count(*) FROM dq_reprocessed WHERE id IN ({marks})", ids
+            ).fetchone()[0]
+            now = self._encode_ts(datetime.now(UTC))
+            rows: dict[uuid.UUID, Row] = {}
+            for i, data, c, v in records:  # the first of an id, as one INSERT per record
+                rows.setdefault(i, (self._encode_id(i), c, v, bytes(data), now))
+            self._insert_rows(
+                conn,
+                "INSERT INTO dq_reprocessed (id, contract, contract_version, payload,"
+                " published_at)",
+                f"({p}, {p}, {p}, {p}, {p})",
+                list(rows.values()),  # an id once: ON CONFLICT cannot skip a row of its own
+                " ON CONFLICT DO NOTHING",
+            )
+            return len(rows) - int(before)
 
         return self._write("publish", op)
 
