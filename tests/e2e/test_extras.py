@@ -111,11 +111,17 @@ def test_missing_extra_is_a_config_error() -> None:
     assert (exc.extra, exc.feature) == ("s3", "an s3:// payload store")
 
 
+#: Extras that live in a venv of their own (Airflow and dbt: `make airflow-tools`).
+OWN_VENV = {"airflow"}
+
+
 def test_every_extra_is_installed_here_and_named_in_pyproject() -> None:
     pyproject = (ROOT / "pyproject.toml").read_text()
     for extra in EXTRAS:
-        assert missing_modules(extra) == (), extra  # the test environment installs [all]
         assert f"\n{extra} = [" in pyproject, extra
+        if extra in OWN_VENV:
+            continue
+        assert missing_modules(extra) == (), extra  # the test environment installs [all]
         require_extra(extra, "this test")
 
 
