@@ -31,3 +31,21 @@ def test_publishes_keyed_by_quarantine_id(kafka_topics: Callable[..., KafkaTopic
     assert message.value == b'{"a": 1}'
     assert message.header("dq.quarantine.id") == str(record.id).encode()
     assert message.header("dq.contract") == b"orders@1.0.0"
+
+
+def test_publishes_a_batch_with_one_flush(
+    kafka_topics: Callable[..., KafkaTopics],
+) -> None:
+    topics = kafka_topics(partitions=1)
+    sink = open_reprocess_sink(f"kafka://{topics.bootstrap}/{topics.valid}", None)
+    records = [
+        ReprocessedRecord(uuid.uuid4(), f'{{"n": {i}}}'.encode(), ContractRef("orders", "1.0.0"))
+        for i in range(50)
+    ]
+    assert sink.publish_many(records) == 50
+    sink.close()
+    messages = drain(topics.bootstrap, topics.valid, until=lambda m: len(m) >= 50)
+    # Keyed by id, so spread over the topic's partitions: compared as a set of pairs.
+    assert sorted((m.key, m.value) for m in messages) == sorted(
+        (str(r.id).encode(), r.payload) for r in records
+    )
