@@ -75,7 +75,7 @@ def ingest_command(
 
     with exit_codes():
         require_extra("kafka", "dataquarantine dlq ingest")
-        from dataquarantine.cli.stream import build_observers, install_signals, serve_health
+        from dataquarantine.cli.stream import build_observers, run_worker
         from dataquarantine.stream.ingest import DlqIngestWorker
         from dataquarantine.stream.settings import StreamSettings
 
@@ -102,19 +102,4 @@ def ingest_command(
         worker = DlqIngestWorker(
             settings, observers=observers, fmt=fmt, run_id=f"dlq-{settings.kafka_consumer_group_id}"
         )
-        restore = install_signals(worker.stop, lambda: worker.stopping)
-        health = None
-        try:
-            health = serve_health(settings, worker.ready, observers)
-            worker.run()
-        finally:
-            restore()
-            if health is not None:
-                health.close()
-            for observer in observers:
-                close = getattr(observer, "close", None)
-                if callable(close):
-                    try:
-                        close()
-                    except Exception:
-                        log.exception("closing %s failed", type(observer).__name__)
+        run_worker(settings, worker, observers)

@@ -75,6 +75,42 @@ def serve_health(
     return serve(settings.prometheus_port, ready, registry, host=settings.prometheus_host)
 
 
+class Worker(Protocol):
+    """What :func:`run_worker` runs: the stream worker and the DLQ ingest worker."""
+
+    @property
+    def stopping(self) -> bool: ...
+
+    def ready(self) -> bool: ...
+
+    def stop(self) -> None: ...
+
+    def run(self) -> None: ...
+
+
+def run_worker(
+    settings: StreamSettings, worker: Worker, observers: Sequence[BatchObserver]
+) -> None:
+    """Run ``worker`` until it stops: SIGTERM/SIGINT ask it to stop, ``/health`` is served
+    while it runs, and the observers are closed after it."""
+    restore = install_signals(worker.stop, lambda: worker.stopping)
+    health = None
+    try:
+        health = serve_health(settings, worker.ready, observers)
+        worker.run()
+    finally:
+        restore()
+        if health is not None:
+            health.close()
+        for observer in observers:
+            close = getattr(observer, "close", None)
+            if callable(close):
+                try:
+                    close()
+                except Exception:
+                    log.exception("closing %s failed", type(observer).__name__)
+
+
 def install_signals(stop: Callable[[], None], stopping: Callable[[], bool]) -> Callable[[], None]:
     """SIGTERM/SIGINT ask for a graceful stop; a second one ends the process at once
     (nothing uncommitted is lost: it is consumed again on restart)."""
@@ -151,19 +187,4 @@ def stream_command(
         )
         observers = build_observers(settings)
         worker = StreamWorker(settings, observers=observers)
-        restore = install_signals(worker.stop, lambda: worker.stopping)
-        health = None
-        try:
-            health = serve_health(settings, worker.ready, observers)
-            worker.run()
-        finally:
-            restore()
-            if health is not None:
-                health.close()
-            for observer in observers:
-                close = getattr(observer, "close", None)
-                if callable(close):
-                    try:
-                        close()
-                    except Exception:
-                        log.exception("closing %s failed", type(observer).__name__)
+        run_worker(settings, worker, observers)
