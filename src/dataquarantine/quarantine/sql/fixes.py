@@ -13,8 +13,7 @@ import orjson
 
 from dataquarantine.errors import StoreIntegrityError
 from dataquarantine.kernel.lifecycle import Status
-from dataquarantine.kernel.results import Violation
-from dataquarantine.kernel.revisions import Revision, RevisionKind, change_from_dict
+from dataquarantine.kernel.revisions import Revision
 from dataquarantine.quarantine.fix_log import (
     FixItem,
     FixJobKind,
@@ -305,18 +304,9 @@ class FixQueries(ReviewQueries):
         )
         out: dict[uuid.UUID, StoredRevision] = {}
         try:
-            for rid, number, kind, author, payload, changes, errors, created_at in rows:
+            for rid, *row in rows:
                 record_id = uuid.UUID(str(rid))
-                out[record_id] = StoredRevision(
-                    record_id=record_id,
-                    number=int(number),
-                    kind=RevisionKind(kind),
-                    author=str(author),
-                    payload=bytes(payload),
-                    changes=tuple(change_from_dict(c) for c in _loads(changes)),
-                    errors=tuple(Violation.from_dict(v) for v in _loads(errors)),
-                    created_at=self._decode_ts(created_at),
-                )
+                out[record_id] = self._stored_revision(record_id, *row)
         except (ValueError, KeyError, TypeError) as exc:
             raise StoreIntegrityError(f"corrupt revision: {exc}") from exc
         return out

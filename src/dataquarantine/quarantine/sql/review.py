@@ -126,6 +126,30 @@ class ReviewQueries:
     _ERROR_ROWS: ClassVar[str]
     _ERROR_PATH: ClassVar[str]
 
+    def _stored_revision(
+        self,
+        record_id: uuid.UUID,
+        number: Any,
+        kind: Any,
+        author: Any,
+        payload: Any,
+        changes: Any,
+        errors: Any,
+        created_at: Any,
+    ) -> StoredRevision:
+        """One ``dq_revisions`` row as a value (raises ValueError, KeyError or TypeError on a
+        corrupt row; the caller says which read failed)."""
+        return StoredRevision(
+            record_id=record_id,
+            number=int(number),
+            kind=RevisionKind(kind),
+            author=str(author),
+            payload=bytes(payload),
+            changes=tuple(change_from_dict(c) for c in _loads(changes)),
+            errors=tuple(Violation.from_dict(v) for v in _loads(errors)),
+            created_at=self._decode_ts(created_at),
+        )
+
     # -- hooks (implemented by SqlQuarantineStore and the backends) ------------------------------
 
     @abstractmethod
@@ -216,19 +240,7 @@ class ReviewQueries:
             (self._encode_id(record_id),),
         )
         try:
-            return [
-                StoredRevision(
-                    record_id=record_id,
-                    number=int(number),
-                    kind=RevisionKind(kind),
-                    author=str(author),
-                    payload=bytes(payload),
-                    changes=tuple(change_from_dict(c) for c in _loads(changes)),
-                    errors=tuple(Violation.from_dict(v) for v in _loads(errors)),
-                    created_at=self._decode_ts(created_at),
-                )
-                for number, kind, author, payload, changes, errors, created_at in rows
-            ]
+            return [self._stored_revision(record_id, *row) for row in rows]
         except (ValueError, KeyError, TypeError) as exc:
             raise StoreIntegrityError(f"corrupt revision of {record_id}: {exc}") from exc
 
