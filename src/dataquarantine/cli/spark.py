@@ -16,9 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dataquarantine.cli.common import open_contracts
-from dataquarantine.errors import ConfigError
 from dataquarantine.extras import require_extra
-from dataquarantine.remediation import Remediation
 from dataquarantine.runner import (
     NO_CONTRACT,
     UNKNOWN_SCHEMA,
@@ -29,7 +27,6 @@ from dataquarantine.runner import (
 
 if TYPE_CHECKING:
     from dataquarantine.settings import Settings
-    from dataquarantine.validation.contract import Contract
 
 __all__ = ["validate_on_spark"]
 
@@ -54,15 +51,8 @@ def validate_on_spark(
     try:
         registry = live.registry
         forced = Router(registry, contract=contract).forced if contract is not None else None
-        chosen: list[Contract] = [forced] if forced is not None else list(registry)
     finally:
         live.close()
-    fixable = [str(c.ref) for c in chosen if c.spec.remediation]
-    if remediate and fixable:
-        raise ConfigError(
-            f"{', '.join(fixable)}: remediation rules, and the double pass does not run on "
-            "Spark yet: pass --no-remediate (invalid records are then quarantined as they are)"
-        )
     from dataquarantine.spark.run import validate_files
 
     result = validate_files(
@@ -76,6 +66,7 @@ def validate_on_spark(
         master=master,
         progress=progress,
         max_record_bytes=settings.max_record_bytes or None,
+        remediate=remediate,
     )
     summary = RunSummary(
         run_id=result.run_id,
@@ -87,11 +78,13 @@ def validate_on_spark(
         violations_by_code=Counter(result.violations_by_code),
         inputs=list(inputs),
         seconds=result.seconds,
-        remediation=Remediation().stats.to_dict() if remediate else {},
+        remediated=result.remediated,
+        remediation=result.remediation if remediate else {},
     )
     for (schema, outcome), n in result.by_schema.items():
         label = VALID_LABEL if outcome == "valid" else outcome
         summary.by_schema[(schema or UNKNOWN_SCHEMA, label)] = n
     for ref, (total, valid, quarantined) in result.by_contract.items():
-        summary.by_contract[ref or NO_CONTRACT] = ContractCounts(total, valid, quarantined)
+        fixed = result.remediated_by_contract.get(ref, 0)
+        summary.by_contract[ref or NO_CONTRACT] = ContractCounts(total, valid, quarantined, fixed)
     return summary

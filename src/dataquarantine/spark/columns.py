@@ -35,6 +35,7 @@ __all__ = [
     "LINE_PATH",
     "LINE_VALUE",
     "PAYLOAD",
+    "REMEDIATION",
     "ROW",
     "RUN_ID",
     "VALID",
@@ -42,6 +43,8 @@ __all__ = [
     "WARNINGS",
     "engine_fields",
     "ref",
+    "remediation_arrow_type",
+    "remediation_type",
     "violations_arrow_type",
 ]
 
@@ -57,6 +60,11 @@ WARNINGS: Final = "_dq_warnings"
 #: The bytes the store keeps: the line without its terminator (JSON lines), or the row as
 #: JSON (typed input), exactly as the default engine quarantines them.
 PAYLOAD: Final = "_dq_payload"
+#: The double pass of an invalid record (null when none was made): ``outcome`` (``remediated``,
+#: ``still_invalid``, ``unchanged``), ``actions`` (``<action>:<applied|failed>`` per rule run)
+#: and the fix the store keeps as revision 1 (``payload``, ``changes`` as JSON text, ``errors``
+#: left; null payload when nothing changed). Only with ``remediate=True``.
+REMEDIATION: Final = "_dq_remediation"
 #: The verdict (checked frame only).
 VALID: Final = "_dq_valid"
 #: The source of typed file input: the file's URI (named as the default engine names it) and
@@ -106,14 +114,43 @@ def violations_arrow_type() -> Any:
     return pa.list_(pa.field("element", item, nullable=False))
 
 
-def engine_fields() -> list[StructField]:
-    """The fields the engine tier appends to its input rows, in order."""
+def remediation_type() -> StructType:
+    """The Spark type of :data:`REMEDIATION`."""
+    return StructType(
+        [
+            StructField("outcome", StringType(), nullable=False),
+            StructField("actions", ArrayType(StringType(), containsNull=False), nullable=False),
+            StructField("payload", BinaryType(), nullable=True),
+            StructField("changes", StringType(), nullable=True),
+            StructField("errors", _violations_type(), nullable=False),
+        ]
+    )
+
+
+def remediation_arrow_type() -> Any:
+    """The Arrow type of :data:`REMEDIATION` (as Spark hands it over)."""
+    return pa.struct(
+        [
+            pa.field("outcome", pa.string(), nullable=False),
+            pa.field("actions", pa.list_(pa.field("element", pa.string(), nullable=False))),
+            pa.field("payload", pa.binary()),
+            pa.field("changes", pa.string()),
+            pa.field("errors", violations_arrow_type()),
+        ]
+    )
+
+
+def engine_fields(remediation: bool = False) -> list[StructField]:
+    """The fields the engine tier appends to its input rows, in order (with
+    :data:`REMEDIATION` last when the double pass runs)."""
+    fix = [StructField(REMEDIATION, remediation_type(), nullable=True)] if remediation else []
     return [
         StructField(VALID, BooleanType(), nullable=False),
         StructField(ERRORS, _violations_type(), nullable=False),
         StructField(WARNINGS, _violations_type(), nullable=False),
         StructField(PAYLOAD, BinaryType(), nullable=True),
         StructField(ID, StringType(), nullable=True),
+        *fix,
     ]
 
 

@@ -50,6 +50,7 @@ from dataquarantine.spark.columns import (
 from dataquarantine.spark.ids import line_coordinates, record_id, row_coordinates
 from dataquarantine.spark.jsonl_lines import line_payload
 from dataquarantine.spark.references import add_orphans, flag_column, key_column, key_text
+from dataquarantine.spark.remediate import with_remediation
 from dataquarantine.validation.contract import Contract
 from dataquarantine.validation.engine import validate_forced
 from dataquarantine.validation.limits import MAX_DEPTH
@@ -147,6 +148,9 @@ class EngineTask:
     #: The references whose "parent missing" columns (:func:`~.references.flag_column`)
     #: follow the input's columns (with ``contract`` only).
     references: tuple[ReferenceSpec, ...] = ()
+    #: Run the double pass on invalid records (:mod:`~.remediate`): the output then also has
+    #: the column ``_dq_remediation`` (before the contract columns of ``routes``).
+    remediate: bool = False
 
 
 #: The payload and the coordinates of record ``i`` of a batch, computed for invalid ones only.
@@ -196,7 +200,21 @@ def run_engine(task: EngineTask, batches: Iterator[Any]) -> Iterator[Any]:
         else:
             result, locate = _check_rows(task, validate, batch)
         checked = _with_verdicts(batch, result, locate)
+        if task.remediate:
+            checked = with_remediation(
+                checked, result, _finder(task), kind=task.kind, data_names=task.columns
+            )
         yield checked if task.routes is None else _with_contracts(checked, result)
+
+
+def _finder(task: EngineTask) -> Callable[[str], Contract | None]:
+    """The contract of a reference, in this worker (the forced one, or the router's)."""
+    if task.routes is not None:
+        return _router(task.routes).lookup
+    if task.contract is None:
+        raise ValueError("an engine task needs a contract or routes")
+    contract = compiled(task.contract)
+    return lambda _ref: contract
 
 
 def _with_contracts(batch: Any, result: BatchResult) -> Any:

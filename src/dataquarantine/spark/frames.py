@@ -28,6 +28,7 @@ from dataquarantine.spark.columns import (
     ID,
     JSONL_SCHEMA,
     PAYLOAD,
+    REMEDIATION,
     ROW,
     RUN_ID,
     VALID,
@@ -80,6 +81,7 @@ def check(
     *,
     references: Parents | None = None,
     max_record_bytes: int | None = DEFAULT_MAX_RECORD_BYTES,
+    remediate: bool = False,
 ) -> DataFrame:
     """Every row of ``df`` with the input's columns and :data:`~.columns.VALID`,
     :data:`~.columns.ERRORS`, :data:`~.columns.WARNINGS`, :data:`~.columns.PAYLOAD` and
@@ -90,7 +92,12 @@ def check(
     :func:`~dataquarantine.spark.jsonl.read_jsonl`. ``max_record_bytes``: JSON lines longer
     than this are ``parse_error`` without being parsed, as ``DQ_MAX_RECORD_BYTES``.
 
-    ``references``: the parent rows of the contract's ``references:`` (see :func:`split`)."""
+    ``references``: the parent rows of the contract's ``references:`` (see :func:`split`).
+
+    ``remediate=True`` runs the double pass on invalid records when the contract has
+    ``remediation:`` rules (see :func:`split`): a remediated row is valid, holds the fixed
+    record in the input's columns, keeps its original ``_dq_payload``, ``_dq_id`` and
+    ``_dq_errors``, and the frame has the :data:`~.columns.REMEDIATION` column."""
     reserved = [c for c in df.columns if c.startswith(RESERVED_PREFIX)]
     if reserved:
         raise ConfigError(f"input columns may not start with {RESERVED_PREFIX!r}: {reserved}")
@@ -98,8 +105,14 @@ def check(
     columns = tuple(df.columns)
     located = df if kind == "jsonl" else _with_coordinates(df)
     specs = contract.spec.references if references is not None else ()
+    fix = remediate and bool(contract.spec.remediation)
     task = EngineTask(
-        ShippedContract.of(contract), kind, columns, max_record_bytes, references=specs
+        ShippedContract.of(contract),
+        kind,
+        columns,
+        max_record_bytes,
+        references=specs,
+        remediate=fix,
     )
     if specs and kind == "jsonl":  # the values to join on, as the engine decodes them
         keys = [StructField(key_column(i), StringType()) for i in range(len(specs))]
@@ -107,7 +120,7 @@ def check(
         located = located.mapInArrow(functools.partial(run_reference_keys, task), keyed)
     if specs:
         located = with_orphan_flags(located, specs, references or {}, keyed=kind == "jsonl")
-    out_schema = StructType([*located.schema.fields, *engine_fields()])
+    out_schema = StructType([*located.schema.fields, *engine_fields(fix)])
     native = surely_valid(contract, df.schema) if kind == "rows" else None
     if native is not None and specs:
         orphan = functools.reduce(
@@ -117,10 +130,11 @@ def check(
     suspects = located if native is None else located.where(~native)
     checked = _map_in_arrow(suspects, task, out_schema)
     if native is not None:
-        cleared = located.where(native).select("*", *(_constant(f) for f in engine_fields()))
-        checked = cleared.unionByName(checked)
+        constants = (_constant(f) for f in engine_fields(fix))
+        checked = located.where(native).select("*", *constants).unionByName(checked)
     source = [FILE, ROW] if kind == "rows" else []
-    return checked.select(*map(ref, columns), *source, VALID, ERRORS, WARNINGS, PAYLOAD, ID)
+    extra = [REMEDIATION] if fix else []
+    return checked.select(*map(ref, columns), *source, VALID, ERRORS, WARNINGS, PAYLOAD, ID, *extra)
 
 
 def _map_in_arrow(df: DataFrame, task: EngineTask, schema: StructType) -> DataFrame:
@@ -136,7 +150,7 @@ def _map_in_arrow(df: DataFrame, task: EngineTask, schema: StructType) -> DataFr
         fields = [StructField(r, f.dataType, f.nullable) for r, f in head]
         schema = StructType(fields + schema.fields[n:])
     checked = df.mapInArrow(functools.partial(run_engine, task), schema)
-    return checked.toDF(*names, *(f.name for f in engine_fields()))
+    return checked.toDF(*names, *(f.name for f in engine_fields(task.remediate)))
 
 
 def _constant(field: StructField) -> Any:
@@ -153,6 +167,7 @@ def split(
     references: Parents | None = None,
     run_id: str | None = None,
     max_record_bytes: int | None = DEFAULT_MAX_RECORD_BYTES,
+    remediate: bool = False,
 ) -> tuple[DataFrame, DataFrame]:
     """``(valid, quarantine)``: the rows the contract accepts, with the input's columns
     unchanged, and the others with the input's columns plus :data:`~.columns.ID`,
@@ -167,12 +182,27 @@ def split(
     :func:`~dataquarantine.spark.references.jdbc_parents` reads a PostgreSQL table). A row
     whose reference is set and has no parent gets ``fk_violation`` before its other
     violations, as in the load. Without ``references`` they are not checked (as
-    ``Contract.validate`` does not)."""
-    checked = check(df, contract, references=references, max_record_bytes=max_record_bytes)
+    ``Contract.validate`` does not).
+
+    ``remediate=True`` runs the double pass, as the default engine does, when the contract has
+    ``remediation:`` rules: an invalid record the rules make valid is in ``valid`` with the
+    fixed record in the input's columns (the fixed JSON line, or the fixed values), and in
+    ``quarantine`` with its original payload and the :data:`~.columns.REMEDIATION` column
+    (the store keeps it with status ``remediated`` and the fix as revision 1). Off by default:
+    the verdicts are then exactly ``Contract.validate``'s."""
+    checked = check(
+        df,
+        contract,
+        references=references,
+        max_record_bytes=max_record_bytes,
+        remediate=remediate,
+    )
     columns = list(df.columns)
     source = [FILE, ROW] if FILE in checked.columns else []
+    extra = [REMEDIATION] if REMEDIATION in checked.columns else []
     valid = checked.where(F.col(VALID)).select(*map(ref, columns))
-    quarantine = checked.where(~F.col(VALID)).select(
+    # Quarantined: the invalid rows and the remediated ones (valid, but their original is kept).
+    quarantine = checked.where(F.col(PAYLOAD).isNotNull()).select(
         *map(ref, columns),
         *source,
         ID,
@@ -181,5 +211,6 @@ def split(
         F.lit(run_id or new_run_id("spark")).alias(RUN_ID),
         ERRORS,
         PAYLOAD,
+        *extra,
     )
     return valid, quarantine

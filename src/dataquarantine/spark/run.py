@@ -14,7 +14,7 @@ import functools
 import os
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Final, Literal
 
 from pyspark.sql import Column, DataFrame, Observation
@@ -26,6 +26,7 @@ from dataquarantine.io.records import DEFAULT_MAX_RECORD_BYTES
 from dataquarantine.kernel.ids import new_run_id
 from dataquarantine.kernel.results import ErrorCode
 from dataquarantine.quarantine.service import DEFAULT_MAX_CHUNK_BYTES
+from dataquarantine.remediation import ActionOutcome, RecordOutcome
 from dataquarantine.spark.columns import (
     CONTRACT,
     CONTRACT_VERSION,
@@ -38,6 +39,7 @@ from dataquarantine.spark.columns import (
     LINE_PATH,
     LINE_VALUE,
     PAYLOAD,
+    REMEDIATION,
     ROW,
     RUN_ID,
     VALID,
@@ -53,6 +55,7 @@ from dataquarantine.spark.engine import (
 )
 from dataquarantine.spark.frames import RESERVED_PREFIX, check
 from dataquarantine.spark.inputs import input_format, read_inputs, session
+from dataquarantine.spark.remediate import action_label
 from dataquarantine.spark.store import PartitionWriter, StoreTarget, check_target
 from dataquarantine.validation.contract import Contract
 from dataquarantine.validation.registry import ContractRegistry
@@ -85,6 +88,12 @@ class SparkRun:
     #: Records by (contract name, ``valid`` or headline code), as the default engine's summary
     #: keeps them for its metrics (``None``: no contract).
     by_schema: dict[tuple[str | None, str], int] = field(default_factory=dict)
+    #: Records made valid by the double pass (counted in ``valid``), in all and by contract.
+    remediated: int = 0
+    remediated_by_contract: dict[str | None, int] = field(default_factory=dict)
+    #: The double pass's counters, as the default engine's summary has them (records by
+    #: outcome, rule applications by action and outcome).
+    remediation: dict[str, Any] = field(default_factory=dict)
 
     @property
     def reconciles(self) -> bool:
@@ -106,6 +115,8 @@ class _Stage:
     lines: bool
     #: CSV records (:func:`~dataquarantine.spark.csv_input.read_csv`): path and line first.
     csv: bool = False
+    #: The remediation rules' actions when the double pass runs (empty: it does not).
+    actions: tuple[str, ...] = ()
 
 
 def _metrics(refs: Sequence[str | None], routed: bool) -> list[Column]:
@@ -141,6 +152,32 @@ def _metrics(refs: Sequence[str | None], routed: bool) -> list[Column]:
     return out
 
 
+def _fix_metrics(refs: Sequence[str | None], actions: Sequence[str], routed: bool) -> list[Column]:
+    """The double pass's counts (see :data:`~.columns.REMEDIATION`)."""
+    outcome = F.col(REMEDIATION)["outcome"]
+    out = [
+        F.sum(F.coalesce(outcome == o.value, F.lit(False)).cast("long")).alias(f"fix:{o.value}")
+        for o in RecordOutcome
+    ]
+    for action in actions:
+        for result in ActionOutcome:
+            label = action_label(action, result.value)
+            hits = F.size(F.filter(F.col(REMEDIATION)["actions"], _equals(label)))
+            out.append(F.sum(F.coalesce(hits, F.lit(0))).alias(f"act:{label}"))
+    if routed:
+        fixed = F.coalesce(outcome == RecordOutcome.REMEDIATED.value, F.lit(False))
+        ref = F.concat_ws("@", CONTRACT, CONTRACT_VERSION)
+        for name in refs:
+            if name is not None:
+                mine = F.coalesce(ref == name, F.lit(False)) & fixed
+                out.append(F.sum(mine.cast("long")).alias(f"fixed:{name}"))
+    return out
+
+
+def _equals(label: str) -> Any:
+    return lambda a: a == label
+
+
 def _schema_of(ref: str | None) -> str | None:
     """The contract name of a ``name@version`` reference."""
     return ref.rsplit("@", 1)[0] if ref is not None else None
@@ -167,10 +204,15 @@ def _store_and_pass(stage: _Stage, batches: Iterator[Any]) -> Iterator[Any]:
     if routed:
         names += [CONTRACT, CONTRACT_VERSION]
         stored += [CONTRACT, CONTRACT_VERSION]
+    if stage.actions:
+        names.append(REMEDIATION)
+        stored.append(REMEDIATION)
     for batch in batches:
         valid = batch.column(VALID)
-        if not pc.all(valid).as_py():
-            bad = batch.filter(pc.invert(valid))
+        # the invalid rows and the remediated ones (valid, their original kept): a payload
+        kept = pc.is_valid(batch.column(stage.names.index(PAYLOAD)))
+        if pc.any(kept).as_py():
+            bad = batch.filter(kept)
             picked = pa.RecordBatch.from_arrays(
                 [bad.column(stage.names.index(c)) for c in names], names=stored
             )
@@ -209,6 +251,7 @@ def run(
     run_id: str | None = None,
     max_record_bytes: int | None = DEFAULT_MAX_RECORD_BYTES,
     max_chunk_bytes: int = DEFAULT_MAX_CHUNK_BYTES,
+    remediate: bool = False,
 ) -> SparkRun:
     """Check ``df`` (as :func:`~dataquarantine.spark.frames.split`), write its quarantined
     rows into the quarantine store and its valid rows to ``valid_out`` (a new folder; nothing
@@ -217,7 +260,12 @@ def run(
     ``contract``: one contract for every row, or a registry to route each JSON line to the
     contract its ``_schema`` field names, as the default engine does (``schema_not_found``
     when there is none). ``valid_format="jsonl"`` (JSON-lines input only) writes the original
-    lines as text."""
+    lines as text.
+
+    ``remediate=True`` runs the double pass as the default engine does (see
+    :func:`~dataquarantine.spark.frames.split`): a remediated record is counted valid (and
+    ``remediated``), written to the valid output fixed, and stored with status ``remediated``
+    and the fix as revision 1."""
     started = time.perf_counter()
     csv = df.schema == CSV_SCHEMA
     if csv and valid_out is not None:
@@ -227,18 +275,27 @@ def run(
     lines = valid_format == "jsonl"
     if lines and df.columns != [LINE_PATH, LINE_OFFSET, LINE_VALUE]:
         raise ValueError("valid_format='jsonl' needs the JSON lines of read_jsonl")
+    contracts = list(contract) if isinstance(contract, ContractRegistry) else [contract]
+    actions = tuple(
+        dict.fromkeys(r.action for c in contracts for r in c.spec.remediation if remediate)
+    )
     if isinstance(contract, ContractRegistry) or csv:
-        checked = _engine_only(df, contract, max_record_bytes)
+        checked = _engine_only(df, contract, max_record_bytes, remediate=bool(actions))
         if isinstance(contract, ContractRegistry):
             refs: list[str | None] = [str(c.ref) for c in contract]
             forced = None
         else:
             refs, forced = [str(contract.ref)], contract
     else:
-        checked = check(df, contract, max_record_bytes=max_record_bytes)
+        checked = check(df, contract, max_record_bytes=max_record_bytes, remediate=remediate)
         refs, forced = [str(contract.ref)], contract
+    if REMEDIATION not in checked.columns:
+        actions = ()
+    metrics = _metrics([*refs, None], routed=forced is None)
+    if actions:
+        metrics += _fix_metrics(refs, actions, routed=forced is None)
     observation = Observation()
-    observed = checked.observe(observation, *_metrics([*refs, None], routed=forced is None))
+    observed = checked.observe(observation, *metrics)
     n = len(df.columns)
     renamed = [f"{RESERVED_PREFIX}c{i}" for i in range(n)]
     positional = observed.toDF(*renamed, *observed.columns[n:])
@@ -251,6 +308,7 @@ def run(
         tuple(positional.columns),
         lines,
         csv,
+        actions,
     )
     if lines:
         schema = StructType([StructField(LINE_VALUE, StringType(), nullable=True)])
@@ -264,12 +322,16 @@ def run(
         passed.write.text(valid_out)
     else:
         passed.toDF(*df.columns).write.parquet(valid_out)
-    metrics = observation.get
-    return _counts(stage, metrics, [*refs, None], time.perf_counter() - started)
+    counts = _counts(stage, observation.get, [*refs, None], time.perf_counter() - started)
+    return _with_fixes(counts, stage, observation.get, refs) if remediate else counts
 
 
 def _engine_only(
-    df: DataFrame, contract: Contract | ContractRegistry, max_record_bytes: int | None
+    df: DataFrame,
+    contract: Contract | ContractRegistry,
+    max_record_bytes: int | None,
+    *,
+    remediate: bool = False,
 ) -> DataFrame:
     """The checked frame of text records through the engine tier alone: JSON lines routed by
     ``_schema`` (then with each row's contract name and version), or CSV records."""
@@ -283,15 +345,15 @@ def _engine_only(
     extra: list[StructField] = []
     if isinstance(contract, ContractRegistry):
         routes = ShippedRoutes(tuple(ShippedContract.of(c) for c in contract))
-        task = EngineTask(None, kind, columns, max_record_bytes, routes=routes)
+        task = EngineTask(None, kind, columns, max_record_bytes, routes=routes, remediate=remediate)
         extra = [StructField(c, StringType(), nullable=True) for c in (CONTRACT, CONTRACT_VERSION)]
     else:
-        task = EngineTask(ShippedContract.of(contract), kind, columns, max_record_bytes)
-    schema = StructType([*df.schema.fields, *engine_fields(), *extra])
+        shipped = ShippedContract.of(contract)
+        task = EngineTask(shipped, kind, columns, max_record_bytes, remediate=remediate)
+    verdicts = engine_fields(remediate)
+    schema = StructType([*df.schema.fields, *verdicts, *extra])
     checked = df.mapInArrow(functools.partial(run_engine, task), schema)
-    return checked.select(
-        *df.columns, VALID, ERRORS, WARNINGS, PAYLOAD, ID, *(f.name for f in extra)
-    )
+    return checked.select(*df.columns, *(f.name for f in [*verdicts, *extra]))
 
 
 def _counts(
@@ -338,6 +400,35 @@ def _counts(
     )
 
 
+def _with_fixes(
+    counts: SparkRun, stage: _Stage, metrics: dict[str, Any], refs: Sequence[str | None]
+) -> SparkRun:
+    """``counts`` with the double pass's (zeros when no contract has remediation rules)."""
+
+    def number(name: str) -> int:
+        return int(metrics.get(name) or 0)
+
+    remediated = number(f"fix:{RecordOutcome.REMEDIATED.value}")
+    if stage.contract is not None:
+        by_contract = {f"{stage.contract}@{stage.version}": remediated}
+    else:
+        by_contract = {r: number(f"fixed:{r}") for r in refs if r is not None}
+    actions: dict[str, dict[str, int]] = {}
+    for action in sorted(stage.actions):
+        for result in ActionOutcome:
+            if n := number(f"act:{action_label(action, result.value)}"):
+                actions.setdefault(action, {})[result.value] = n
+    return replace(
+        counts,
+        remediated=remediated,
+        remediated_by_contract={k: v for k, v in by_contract.items() if v},
+        remediation={
+            "records": {o.value: number(f"fix:{o.value}") for o in RecordOutcome},
+            "actions": actions,
+        },
+    )
+
+
 def validate_files(
     inputs: Sequence[str],
     contract: Contract | ContractRegistry,
@@ -350,6 +441,7 @@ def validate_files(
     master: str | None = None,
     progress: bool = False,
     max_record_bytes: int | None = DEFAULT_MAX_RECORD_BYTES,
+    remediate: bool = True,
 ) -> SparkRun:
     """What ``validate --engine spark`` runs: the inputs (files, globs, folders; one format)
     through :func:`run` on the active SparkSession, or on a new one on ``master`` (stopped
@@ -375,6 +467,7 @@ def validate_files(
             valid_format="jsonl" if kind == "jsonl" else "parquet",
             run_id=run_id,
             max_record_bytes=max_record_bytes,
+            remediate=remediate,
         )
     finally:
         if own:

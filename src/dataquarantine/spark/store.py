@@ -38,9 +38,11 @@ from dataquarantine.spark.columns import (
     LINE_OFFSET,
     LINE_PATH,
     PAYLOAD,
+    REMEDIATION,
     ROW,
     RUN_ID,
 )
+from dataquarantine.spark.remediate import revision_of
 
 __all__ = [
     "StoreTarget",
@@ -137,7 +139,8 @@ def _violation(data: dict[str, Any]) -> Violation:
 
 def items_of(rows: Sequence[dict[str, Any]]) -> list[QuarantineItem]:
     """The envelopes of quarantine rows (as :func:`~dataquarantine.spark.frames.split` gives
-    them, as Python dicts): typed rows by their file and row, JSON lines by file and offset."""
+    them, as Python dicts): typed rows by their file and row, JSON lines by file and offset;
+    a remediation attempt (:data:`~.columns.REMEDIATION`) is kept as revision 1."""
     items: list[QuarantineItem] = []
     for row in rows:
         if FILE in row:
@@ -150,6 +153,7 @@ def items_of(rows: Sequence[dict[str, Any]]) -> list[QuarantineItem]:
             tuple(map(_violation, row[ERRORS])),
             ContractRef(row[CONTRACT], row[CONTRACT_VERSION]) if row[CONTRACT] else None,
             row[RUN_ID],
+            revision_of(row.get(REMEDIATION)),
         )
         if str(item.record_id()) != row[ID]:  # the same formula on both sides: a bug if not
             raise AssertionError(f"record id {row[ID]} does not match its envelope")
@@ -218,8 +222,9 @@ def write_quarantine(
     missing = [c for c in (*source, *_STORE_COLUMNS) if c not in quarantine.columns]
     if missing:
         raise ConfigError(f"not a quarantine frame of split: it lacks {missing}")
+    fix = [REMEDIATION] if REMEDIATION in quarantine.columns else []
     counts = (
-        quarantine.select(*source, *_STORE_COLUMNS)
+        quarantine.select(*source, *_STORE_COLUMNS, *fix)
         .mapInArrow(
             functools.partial(_write_partition, target), "rows long, inserted long, chunks long"
         )

@@ -148,7 +148,6 @@ def test_parquet_counts_equal_the_default_engines(
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--contract", "user_event"], "remediation"),
         (["--no-remediate", "--format", "parquet"], "one contract"),
         (["--contract", "nope", "--no-remediate"], "nope"),
         (
