@@ -193,8 +193,12 @@ def with_remediation(
         columns[at] = pa.array(valid, pa.bool_())
         at = names.index(WARNINGS)
         columns[at] = pa.array(warnings, columns[at].type)
-    cells: list[dict[str, Any] | None] = [None] * checked.num_rows
-    for i, fix in fixes.items():
-        cells[i] = _cell(fix)
-    columns.append(pa.array(cells, remediation_arrow_type()))
+    kind_of = remediation_arrow_type()
+    if fixes:
+        cells: list[dict[str, Any] | None] = [None] * checked.num_rows
+        for i, fix in fixes.items():
+            cells[i] = _cell(fix)
+        columns.append(pa.array(cells, kind_of))
+    else:
+        columns.append(pa.nulls(checked.num_rows, kind_of))
     return pa.RecordBatch.from_arrays(columns, names=[*names, REMEDIATION])

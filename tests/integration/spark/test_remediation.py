@@ -202,3 +202,32 @@ def test_split_puts_remediated_rows_on_both_sides(spark: Any, tmp_path: Path) ->
     assert REMEDIATION not in plain_quarantine.columns
     assert plain_valid.count() + plain_quarantine.count() == df.count()
     assert valid.count() == plain_valid.count() + len(fixed)
+
+
+def test_a_fix_that_does_not_fit_the_parquet_columns_is_not_remediated(
+    spark: Any, tmp_path: Path, pg_schema_url_factory: Any
+) -> None:
+    """``qty`` is a string column: coerce_int makes the record valid, but an integer does not
+    fit the column, so both engines keep the record quarantined with the attempt."""
+    rows = [
+        {"id": i, "email": f"u{i}@x.org", "qty": f" {i + 1} " if i % 2 else "x", "currency": "EUR"}
+        for i in range(20)
+    ]
+    path = tmp_path / "misfits.parquet"
+    pq.write_table(pa.Table.from_pylist(rows), path)
+    common = ["--contracts", str(_contracts(tmp_path)), "--contract", "signup"]
+    default_url, spark_url = pg_schema_url_factory(), pg_schema_url_factory()
+    default = _validate(
+        *common, *_stores(default_url, tmp_path / "p1"),
+        "--valid-out", str(tmp_path / "valid.parquet"), str(path),
+    )  # fmt: skip
+    got = _validate(
+        "--engine", "spark", *common, *_stores(spark_url, tmp_path / "p2"),
+        "--valid-out", str(tmp_path / "valid"), str(path),
+    )  # fmt: skip
+    assert got == default
+    assert got["remediated"] == 0 and got["remediation"]["records"]["still_invalid"] == 10
+    stored = _stored(spark_url, tmp_path / "p2", source=True)
+    assert stored == _stored(default_url, tmp_path / "p1", source=True)
+    misfits = [s for s in stored if s[6] and s[6][0][5][0]["code"] == "system_error"]
+    assert len(misfits) == 10 and all(s[2] == "quarantined" for s in misfits)
