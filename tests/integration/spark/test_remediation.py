@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 from dataquarantine.cli.app import app
 from dataquarantine.demo.generator import DEMO_CONTRACTS_DIR, write_jsonl
 from dataquarantine.quarantine.service import Quarantine
-from dataquarantine.spark import read_jsonl, split
+from dataquarantine.spark import read_jsonl, split, write_quarantine
 from dataquarantine.spark.columns import REMEDIATION
 from dataquarantine.validation.contract import Contract
 
@@ -198,6 +198,16 @@ def test_split_puts_remediated_rows_on_both_sides(spark: Any, tmp_path: Path) ->
     assert all(bytes(r["_dq_payload"]) in originals for r in fixed)
     assert not {bytes(r["_dq_payload"]) + b"\n" for r in fixed} & lines
     assert all(r["value"] == r[REMEDIATION]["payload"] + b"\n" for r in fixed)
+    store, payloads = f"sqlite:///{tmp_path / 'q.db'}", f"file://{tmp_path / 'p'}"
+    written = write_quarantine(quarantine, store=store, payloads=payloads)
+    assert written.rows == written.inserted == quarantine.count()
+    with Quarantine.open(store, payloads) as q:
+        records = list(q.iter())
+        statuses = [r.status.value for r in records]
+        assert statuses.count("remediated") == len(fixed)
+        fix = next(r for r in records if r.status.value == "remediated")
+        (revision,) = q.store.revisions(fix.id)
+        assert revision.number == 1 and revision.kind.value == "remediation" and revision.changes
     plain_valid, plain_quarantine = split(df, contract)
     assert REMEDIATION not in plain_quarantine.columns
     assert plain_valid.count() + plain_quarantine.count() == df.count()
