@@ -159,6 +159,8 @@ def _matches(record: QuarantineRecord, flt: QuarantineFilter) -> bool:
         return False
     if flt.run_id is not None and record.run_id != flt.run_id:
         return False
+    if flt.path is not None and all(v.path != flt.path for v in record.errors):
+        return False
     if flt.text is not None:
         needle = flt.text.lower()
         return any(needle in v.message.lower() for v in record.errors)

@@ -86,6 +86,10 @@ def test_quarantine_list_show_export(workspace: Path) -> None:
     (item,) = by_code["items"]
     assert item["source"]["kind"] == "file" and item["source"]["line"] == 2
     assert item["source"]["uri"].endswith("/events.jsonl")
+    by_path = run(workspace, "quarantine", "list", "--path", "/user_id", "--json")
+    assert [i["errors"][0]["path"] for i in json.loads(by_path.stdout)["items"]] == ["/user_id"]
+    by_text = run(workspace, "quarantine", "list", "--search", "PRODUCT_ID", "--json")
+    assert json.loads(by_text.stdout)["total"] == 1
 
     shown = run(workspace, "quarantine", "show", item["id"], "--json")
     assert shown.returncode == 0

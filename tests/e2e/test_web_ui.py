@@ -292,6 +292,15 @@ def test_filters_narrow_the_table_with_true_totals(page: object) -> None:
     page.press("#f-q", "Enter")
     expect(page.locator("#results [data-testid=total]")).to_have_text("1")
     expect(page.locator("#records-table tbody")).to_contain_text("/amount")
+    page.fill("#f-q", "")
+    page.fill("#f-field", "/amount")  # a violation's path, exactly
+    page.press("#f-field", "Enter")
+    expect(page).to_have_url(re.compile(r"field=%2Famount"))
+    by_field = _total(page)
+    assert 1 <= by_field < everything
+    page.fill("#f-field", "/amoun")
+    page.press("#f-field", "Enter")
+    expect(page.locator("#results [data-testid=total]")).to_have_text("0")
     page.select_option("#f-size", "25")
     page.goto("/records?size=25&page=2")
     expect(page.locator("#records-table tbody tr")).to_have_count(25)

@@ -148,6 +148,7 @@ def _request(body: FixBody, *, reprocess: bool = False, confirm: bool = False) -
         since=body.start_date,
         until=body.end_date,
         text=body.q or None,
+        path=body.path or None,
     )
     return FixRequest.of(body.steps, flt, reprocess=reprocess, confirm=confirm)
 

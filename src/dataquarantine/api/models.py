@@ -264,6 +264,8 @@ class BulkFilterBody(_In):
     start_date: datetime | None = None
     end_date: datetime | None = None
     q: str | None = Field(default=None, max_length=1000)
+    #: Path of any violation (exact), e.g. ``/status``.
+    path: str | None = Field(default=None, max_length=1000)
 
 
 class BulkReprocessBody(BulkFilterBody):

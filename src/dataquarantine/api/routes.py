@@ -68,7 +68,9 @@ def _text(value: str | None) -> str | None:
 
 def _body_filter(b: BulkFilterBody) -> QuarantineFilter:
     """The filters of a bulk request's body (the list endpoint's names)."""
-    return _filter(b.topic, b.schema_name, b.error_type, b.status, b.start_date, b.end_date, b.q)
+    return _filter(
+        b.topic, b.schema_name, b.error_type, b.status, b.start_date, b.end_date, b.q, b.path
+    )
 
 
 def _filter(
@@ -79,6 +81,7 @@ def _filter(
     start_date: datetime | None,
     end_date: datetime | None,
     q: str | None,
+    path: str | None = None,
 ) -> QuarantineFilter:
     return QuarantineFilter(
         contract=_text(schema_name),
@@ -88,6 +91,7 @@ def _filter(
         since=start_date,
         until=end_date,
         text=_text(q) or None,
+        path=_text(path) or None,
     )
 
 
@@ -104,6 +108,10 @@ EndDate = Annotated[datetime | None, Query(description="Quarantined before (excl
 Text = Annotated[
     str | None, Query(max_length=1000, description="Substring of an error message (any case).")
 ]
+ErrorPath = Annotated[
+    str | None,
+    Query(max_length=1000, description="Path of any violation (exact), e.g. /status."),
+]
 
 
 class _Filters:
@@ -118,8 +126,9 @@ class _Filters:
         start_date: StartDate = None,
         end_date: EndDate = None,
         q: Text = None,
+        path: ErrorPath = None,
     ) -> None:
-        self.value = _filter(topic, schema_name, error_type, status, start_date, end_date, q)
+        self.value = _filter(topic, schema_name, error_type, status, start_date, end_date, q, path)
 
 
 Filters = Annotated[_Filters, Depends()]
@@ -141,12 +150,13 @@ def list_records(
     start_date: StartDate = None,
     end_date: EndDate = None,
     q: Text = None,
+    path: ErrorPath = None,
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
 ) -> Response:
     # The hot endpoint: the envelopes' own JSON form (RecordOut's shape), built by the store,
     # without a record object or a pydantic model per record.
-    flt = _filter(topic, schema_name, error_type, status, start_date, end_date, q)
+    flt = _filter(topic, schema_name, error_type, status, start_date, end_date, q, path)
     items, total = service(request).list_json(flt, page=page, page_size=page_size)
     tail = f',"total":{total},"page":{page},"page_size":{page_size}}}'
     return Response(b'{"items":' + items + tail.encode(), media_type="application/json")

@@ -265,6 +265,8 @@ def _filter(
     status: str | None,
     since: str | None,
     source: str | None,
+    path: str | None = None,
+    text: str | None = None,
 ) -> Any:
     from dataquarantine.kernel.lifecycle import Status
     from dataquarantine.kernel.results import ErrorCode
@@ -277,6 +279,8 @@ def _filter(
             status=Status(status) if status else None,
             since=_parse_since(since),
             source_name=source,
+            path=path or None,
+            text=text or None,
         )
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
@@ -289,6 +293,12 @@ FilterSince = Annotated[str | None, typer.Option("--since", help="ISO date or da
 FilterSource = Annotated[
     str | None, typer.Option("--source", help="Topic, file URI or table (exact).")
 ]
+FilterPath = Annotated[
+    str | None, typer.Option("--path", help="Path of any violation (exact), e.g. /status.")
+]
+FilterText = Annotated[
+    str | None, typer.Option("--search", help="Substring of an error message (any case).")
+]
 
 
 @quarantine_app.command("list")
@@ -298,6 +308,8 @@ def quarantine_list(
     status: FilterStatus = None,
     since: FilterSince = None,
     source: FilterSource = None,
+    path: FilterPath = None,
+    search: FilterText = None,
     limit: Annotated[int, typer.Option("--limit", min=1, max=10_000)] = 50,
     offset: Annotated[int, typer.Option("--offset", min=0)] = 0,
     store: StoreOpt = None,
@@ -309,7 +321,7 @@ def quarantine_list(
 
     with exit_codes():
         settings = settings_from(None, store, payloads)
-        flt = _filter(contract, code, status, since, source)
+        flt = _filter(contract, code, status, since, source, path, search)
         q = open_quarantine(settings)
         try:
             records = q.list(flt, limit=limit, offset=offset)

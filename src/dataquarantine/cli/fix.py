@@ -6,6 +6,7 @@ A fix file::
     filter:                 # the record list's filters (no status: quarantined)
       contract: users
       code: schema_violation
+      path: /status         # a violation's path (exact)
     steps:
       - set: /status
         expr: record.status.lowerAscii()

@@ -352,3 +352,5 @@ class QuarantineFilter:
     run_id: str | None = None
     #: Case-insensitive substring of any error message.
     text: str | None = None
+    #: Path of any violation (exact), a JSON Pointer such as ``/status``.
+    path: str | None = None

@@ -44,8 +44,14 @@ __all__ = [
 
 
 class FixJobKind(StrEnum):
+    """A bulk fix or its undo; or one of the review's bulk jobs (reprocess, resolve, discard),
+    kept in the same table so that they too survive a restart."""
+
     FIX = "fix"
     UNDO = "undo"
+    REPROCESS = "reprocess"
+    RESOLVE = "resolve"
+    DISCARD = "discard"
 
 
 class FixJobState(StrEnum):
@@ -134,9 +140,13 @@ class FixLog(Protocol):
     def get_job(self, job_id: str) -> FixJobRecord | None: ...
 
     def jobs(
-        self, *, states: Iterable[FixJobState] | None = None, limit: int = 100
+        self,
+        *,
+        states: Iterable[FixJobState] | None = None,
+        kinds: Iterable[FixJobKind] | None = None,
+        limit: int = 100,
     ) -> builtins.list[FixJobRecord]:
-        """Jobs, newest first (only those in ``states`` when given)."""
+        """Jobs, newest first (only those in ``states`` and of ``kinds`` when given)."""
         ...
 
     def write_fix(
@@ -231,11 +241,20 @@ class InMemoryFixLog:
             return self._fix_jobs.get(job_id)
 
     def jobs(
-        self, *, states: Iterable[FixJobState] | None = None, limit: int = 100
+        self,
+        *,
+        states: Iterable[FixJobState] | None = None,
+        kinds: Iterable[FixJobKind] | None = None,
+        limit: int = 100,
     ) -> builtins.list[FixJobRecord]:
         wanted = frozenset(states) if states is not None else None
+        of = frozenset(kinds) if kinds is not None else None
         with self._lock:
-            found = [j for j in self._fix_jobs.values() if wanted is None or j.state in wanted]
+            found = [
+                j
+                for j in self._fix_jobs.values()
+                if (wanted is None or j.state in wanted) and (of is None or j.kind in of)
+            ]
         return sorted(found, key=lambda j: (j.created_at, j.id), reverse=True)[:limit]
 
     def write_fix(

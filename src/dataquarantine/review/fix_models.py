@@ -34,7 +34,7 @@ DEFAULT_SAMPLE = 20
 def filter_to_dict(flt: QuarantineFilter) -> dict[str, Any]:
     """The set of a job as JSON data (what a job stores)."""
     out: dict[str, Any] = {}
-    for name in ("contract", "source_kind", "source_name", "run_id", "text"):
+    for name in ("contract", "source_kind", "source_name", "run_id", "text", "path"):
         value = getattr(flt, name)
         if value is not None:
             out[name] = value
@@ -61,6 +61,7 @@ def filter_from_dict(data: Mapping[str, Any]) -> QuarantineFilter:
         "until",
         "run_id",
         "text",
+        "path",
     }
     if unknown:
         raise ConfigError(f"unknown filter field(s): {', '.join(sorted(unknown))}")
@@ -75,6 +76,7 @@ def filter_from_dict(data: Mapping[str, Any]) -> QuarantineFilter:
             until=datetime.fromisoformat(data["until"]) if data.get("until") else None,
             run_id=data.get("run_id"),
             text=data.get("text"),
+            path=data.get("path"),
         )
     except (ValueError, TypeError) as exc:
         raise ConfigError(f"bad filter: {exc}") from None

@@ -60,6 +60,7 @@ from dataquarantine.review.fix_models import (
 )
 from dataquarantine.review.log import RetryingReviewLog
 from dataquarantine.review.models import ReprocessOutcome, SchemaInfo, parse_json
+from dataquarantine.review.pages import pages, read_ahead
 from dataquarantine.review.schemas import Compatibility, inline_spec, register_schema
 from dataquarantine.validation.contract import Contract
 from dataquarantine.validation.registry import ContractRegistry
@@ -73,6 +74,7 @@ PAGE = 500
 #: Step errors a preview names (the count covers all of them).
 FIRST_ERRORS = 5
 _RUNNING = (FixJobState.QUEUED, FixJobState.RUNNING)
+_FIX_KINDS = (FixJobKind.FIX, FixJobKind.UNDO)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +97,10 @@ class FixHooks:
     reprocess_valid: Callable[[Sequence[ValidFix], str], list[bool]]
     changed: Callable[[], None]
     registry: ContractRegistry
+
+
+#: A page of a fix job: its items left alone, the revisions to write and their contracts.
+_Page = tuple[list[FixItem], list[FixWrite], dict[uuid.UUID, Contract]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,7 +152,7 @@ class BulkFixes:
         counts: Counter[str] = Counter()
         first: list[tuple[uuid.UUID, StepError]] = []
         scanned = 0
-        for whole in _pages(self._records(flt), PAGE):
+        for whole in pages(self._records(flt), PAGE):
             page = whole[: scan - scanned]
             revised = self.fixes.latest_revisions([r.id for r in page])
             for record in page:
@@ -265,7 +271,8 @@ class BulkFixes:
         return self.job(job_id)
 
     def mark_interrupted(self) -> list[str]:
-        """At start: jobs left queued or running by a stopped server become ``interrupted``."""
+        """At start: jobs left queued or running by a stopped server become ``interrupted``
+        (the review's bulk jobs, kept in the same table, too)."""
         ids = [j.id for j in self.fixes.jobs(states=_RUNNING, limit=1000)]
         for job_id in ids:
             self.fixes.update_job(job_id, state=FixJobState.INTERRUPTED)
@@ -274,12 +281,12 @@ class BulkFixes:
 
     def job(self, job_id: str) -> FixJobRecord:
         job = self.fixes.get_job(job_id)
-        if job is None:
+        if job is None or job.kind not in _FIX_KINDS:
             raise JobNotFoundError(f"no fix job {job_id!r}")
         return job
 
     def jobs(self, *, limit: int = 50) -> list[FixJobRecord]:
-        return self.fixes.jobs(limit=limit)
+        return self.fixes.jobs(kinds=_FIX_KINDS, limit=limit)
 
     def wait(self, job_id: str, timeout: float = 60.0) -> FixJobRecord:
         """Block until the job ended (tests and the CLI)."""
@@ -336,13 +343,20 @@ class BulkFixes:
         processed = 0
         counts: Counter[str] = Counter(self.fixes.item_counts(job.id))  # a resumed job's
         resumed = bool(counts)  # else no record is done yet: keyset pages never come back
-        for page in _pages(self._records(request.filter), PAGE):
+
+        def prepared() -> Iterator[tuple[int, list[QuarantineRecord], _Page]]:
+            for page in pages(self._records(request.filter), PAGE):
+                done = self.fixes.done(job.id, [r.id for r in page]) if resumed else set()
+                todo = [r for r in page if r.id not in done]
+                yield len(page), todo, self._fix_page(todo, job, request)
+
+        # The next page is read, fixed and validated while this one is written: the reads
+        # and the fix are Python, the writes mostly the database's time. Pages are disjoint
+        # and keyset pages never come back, so the write of one cannot change the next.
+        for size, todo, (pending, writes, contracts) in read_ahead(prepared()):
             if self._stopping.is_set():
                 return
-            processed += len(page)
-            done = self.fixes.done(job.id, [r.id for r in page]) if resumed else set()
-            todo = [r for r in page if r.id not in done]
-            pending, writes, contracts = self._fix_page(todo, job, request)
+            processed += size
             # one transaction for the page's revisions, each a compare-and-set
             stored = self.quarantine.retry.call(
                 self.fixes.write_fixes, job.id, writes, expected=EDITABLE
@@ -380,7 +394,7 @@ class BulkFixes:
 
     def _fix_page(
         self, page: list[QuarantineRecord], job: FixJobRecord, request: FixRequest
-    ) -> tuple[list[FixItem], list[FixWrite], dict[uuid.UUID, Contract]]:
+    ) -> _Page:
         """The page's items left alone, the revisions to write (page order) and the contract
         each was validated against. Reads the page's latest revisions and original bytes in
         one go each, and validates the fixed payloads per contract as a batch."""
@@ -566,14 +580,3 @@ class BulkFixes:
         if last is not None:
             return _Latest(last.number, last.payload, last.created_at)
         return _Latest(0, self.quarantine.payload(record), None)
-
-
-def _pages(records: Iterator[QuarantineRecord], size: int) -> Iterator[list[QuarantineRecord]]:
-    page: list[QuarantineRecord] = []
-    for record in records:
-        page.append(record)
-        if len(page) == size:
-            yield page
-            page = []
-    if page:
-        yield page

@@ -94,6 +94,9 @@ class JobState(StrEnum):
     RUNNING = "running"
     DONE = "done"
     FAILED = "failed"
+    #: The serving process stopped while the job ran (set when a server starts again); its
+    #: records' statuses are in the store, so starting the same job again finishes it.
+    INTERRUPTED = "interrupted"
 
 
 @dataclass(frozen=True, slots=True)

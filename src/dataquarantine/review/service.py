@@ -46,6 +46,7 @@ from dataquarantine.kernel.lifecycle import (
 from dataquarantine.kernel.results import Violation
 from dataquarantine.kernel.revisions import Revision, RevisionKind
 from dataquarantine.quarantine.envelope import QuarantineFilter, QuarantineRecord
+from dataquarantine.quarantine.fix_log import FixJobKind
 from dataquarantine.quarantine.history import (
     Bucket,
     Event,
@@ -60,6 +61,7 @@ from dataquarantine.registry import LiveRegistry, open_registry
 from dataquarantine.remediation import Remediation
 from dataquarantine.review.counts import CountCache
 from dataquarantine.review.diff import diff_json
+from dataquarantine.review.fix_models import filter_to_dict
 from dataquarantine.review.fixes import BulkFixes, FixHooks, ValidFix
 from dataquarantine.review.jobs import JobProgress, JobRunner
 from dataquarantine.review.log import RetryingReviewLog
@@ -114,7 +116,9 @@ class ReviewService:
         self.live = live
         self.sink = sink
         self.max_attempts = max_attempts
-        self.jobs = JobRunner(max_jobs=max_jobs)
+        jobs_log = fix_log(self.store)
+        #: Bulk reprocess / resolve / discard jobs, kept in the store beside the fix jobs.
+        self.jobs = JobRunner(max_jobs=max_jobs, store=jobs_log)
         #: Totals of the list: true counts, cached ``count_ttl`` seconds (see review.counts).
         self.counts = CountCache(quarantine.count, ttl=count_ttl)
         #: Revisions, history, transitions and stats, retried like the quarantine's calls.
@@ -129,7 +133,7 @@ class ReviewService:
         self.fixes = BulkFixes(
             quarantine,
             self.log,
-            fix_log(self.store),
+            jobs_log,
             FixHooks(
                 contract=self._contract_or_none,
                 reprocess=lambda record_id, actor: self.reprocess(record_id, actor=actor),
@@ -430,7 +434,8 @@ class ReviewService:
                     continue
                 progress.count(REPROCESS_OUTCOME.get(outcome.status, "still_invalid"))
 
-        return self.jobs.submit(body)
+        spec = {"filter": filter_to_dict(flt), "version": version}
+        return self.jobs.submit(body, kind=FixJobKind.REPROCESS, actor=actor, spec=spec)
 
     def start_bulk_resolve(
         self, flt: QuarantineFilter | None = None, *, actor: str, reason: str
@@ -470,7 +475,9 @@ class ReviewService:
                 else:
                     progress.count("closed")
 
-        return self.jobs.submit(body)
+        kind = FixJobKind.RESOLVE if to is Status.RESOLVED else FixJobKind.DISCARD
+        spec = {"filter": filter_to_dict(flt), "reason": reason}
+        return self.jobs.submit(body, kind=kind, actor=actor, spec=spec)
 
     def job(self, job_id: str) -> Job:
         return self.jobs.get(job_id)

@@ -82,6 +82,8 @@ class RecordsQuery:
     since: str = ""
     until: str = ""
     q: str = ""
+    #: A violation's path (``path`` of the API; named so here as ``url`` takes a ``path``).
+    field: str = ""
     page: int = 1
     size: int = 50
 
@@ -101,6 +103,7 @@ class RecordsQuery:
             since=_clip(params.get("since")),
             until=_clip(params.get("until")),
             q=_clip(params.get("q")),
+            field=_clip(params.get("field")),
             page=max(number("page", 1), 1),
             size=size if size in PAGE_SIZES else 50,
         )
@@ -145,6 +148,7 @@ class RecordsQuery:
                 else None
             ),
             text=self.q or None,
+            path=self.field or None,
         )
 
     @property

@@ -135,7 +135,13 @@ def dashboard(
                 for c in stats.by_contract
             ]
         ),
-        fields=hbar_chart([BarItem(c.key or "(whole record)", c.count) for c in stats.by_field]),
+        fields=hbar_chart(
+            [
+                # A whole-record violation has no path to filter on.
+                BarItem(c.key or "(whole record)", c.count, link(field=c.key) if c.key else None)
+                for c in stats.by_field
+            ]
+        ),
         codes=hbar_chart([BarItem(c.key, c.count, link(code=c.key)) for c in stats.by_code]),
     )
 

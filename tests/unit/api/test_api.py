@@ -19,10 +19,13 @@ from tests.unit.api.conftest import AUTH, ORDERS
 from dataquarantine.api import ApiSettings, create_app
 from dataquarantine.kernel.results import ContractRef, ErrorCode
 from dataquarantine.quarantine.envelope import KafkaSource, QuarantineItem
+from dataquarantine.quarantine.fix_log import FixJobState
+from dataquarantine.quarantine.ports import fix_log
 from dataquarantine.testing import make_item, make_violation
 
 Put = Callable[[list[QuarantineItem]], list[uuid.UUID]]
 RECORDS = "/api/v1/quarantine/records"
+REPROCESS = "/api/v1/quarantine/reprocess"
 
 
 def _orders(*payloads: bytes, topic: str | None = None) -> list[QuarantineItem]:
@@ -125,6 +128,9 @@ def test_list_filters_and_true_total(client: TestClient, quarantine_items: Put) 
     assert total(status="quarantined") == 8
     assert total(status="resolved") == 0
     assert total(q="UNEXPECTED") == 1
+    assert total(path="/amount") == 7  # a violation's path, exactly
+    assert total(path="/amount", schema_name="clicks") == 0
+    assert total(path="/amoun") == 0
     now = datetime.now(UTC)
     assert total(start_date=(now - timedelta(hours=1)).isoformat()) == 8
     assert total(end_date=(now - timedelta(hours=1)).isoformat()) == 0
@@ -132,6 +138,8 @@ def test_list_filters_and_true_total(client: TestClient, quarantine_items: Put) 
     assert total(schema_name="orders' OR '1'='1") == 0
     assert total(q="%' OR 1=1 --") == 0
     assert total(topic="x\x00y") == 0
+    assert total(path="/a' OR '1'='1") == 0
+    assert total(path="x\x00y") == 0
     assert client.get(RECORDS, params={"page_size": 1001}, headers=AUTH).status_code == 422
     assert client.get(RECORDS, params={"status": "nope"}, headers=AUTH).status_code == 422
 
@@ -229,6 +237,31 @@ def test_bulk_reprocess_job(client: TestClient, quarantine_items: Put) -> None:
     assert client.get("/api/v1/jobs/nope", headers=AUTH).status_code == 404
     closing = client.post("/api/v1/quarantine/discard", json={"reason": "old"}, headers=AUTH)
     assert _wait(client, closing.json()["id"])["closed"] == 1
+
+
+def test_bulk_jobs_survive_a_restart(api_settings: ApiSettings, app: FastAPI) -> None:
+    with TestClient(app) as client:
+        app.state.review.quarantine.write(_orders(b'{"order_id": "o", "amount": 1}', b"-1"))
+        body = {"schema_name": "orders"}
+        done = _wait(client, client.post(REPROCESS, json=body, headers=AUTH).json()["id"])
+        closing = client.post("/api/v1/quarantine/discard", json={"reason": "x"}, headers=AUTH)
+        cut = _wait(client, closing.json()["id"])
+        # as if the server had stopped while the discard ran
+        fix_log(app.state.review.store).update_job(cut["id"], state=FixJobState.RUNNING)
+    restarted = create_app(api_settings)
+    with TestClient(restarted) as client:
+        seen = client.get(f"/api/v1/jobs/{done['id']}", headers=AUTH).json()
+        assert (seen["state"], seen["total"], seen["reprocessed"], seen["still_invalid"]) == (
+            "done",
+            2,
+            1,
+            1,
+        )
+        interrupted = client.get(f"/api/v1/jobs/{cut['id']}", headers=AUTH).json()
+        assert (interrupted["state"], interrupted["closed"]) == ("interrupted", 1)
+        # they are not fix jobs
+        assert client.get("/api/v1/fixes", headers=AUTH).json() == []
+        assert client.get(f"/api/v1/fixes/{done['id']}", headers=AUTH).status_code == 404
 
 
 def test_stats(client: TestClient, quarantine_items: Put) -> None:

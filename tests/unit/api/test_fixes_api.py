@@ -18,7 +18,7 @@ from dataquarantine.kernel.results import ContractRef
 from dataquarantine.quarantine.envelope import QuarantineItem
 from dataquarantine.quarantine.fix_log import FixJobState
 from dataquarantine.quarantine.ports import fix_log
-from dataquarantine.testing import make_item
+from dataquarantine.testing import make_item, make_violation
 
 Put = Callable[[list[QuarantineItem]], list[uuid.UUID]]
 CENTS = [
@@ -74,6 +74,25 @@ def test_preview_run_and_undo(client: TestClient, quarantine_items: Put) -> None
     assert _wait(client, undone.json()["id"])["counts"] == {"reverted": 2}
     detail = client.get(f"/api/v1/quarantine/records/{ids[0]}", headers=AUTH).json()
     assert detail["revisions"][-1]["kind"] == "undo"
+
+
+def test_the_set_can_be_a_violation_path(client: TestClient, quarantine_items: Put) -> None:
+    ref = ContractRef("orders", "1.0.0")
+    on_cents = make_violation(path="/cents", message="cents is not allowed")
+    quarantine_items(
+        [
+            make_item(b'{"order_id": "a", "cents": 1250}', line=1, contract=ref, errors=[on_cents]),
+            make_item(b'{"order_id": "b", "cents": 7}', line=2, contract=ref),
+        ]
+    )
+    body = {"steps": CENTS, "schema_name": "orders", "path": "/cents"}
+    preview = client.post("/api/v1/fixes/preview", json=body, headers=AUTH).json()
+    assert (preview["total"], preview["applies"]) == (1, 1)
+    started = client.post("/api/v1/fixes", json=body, headers=AUTH)
+    assert started.status_code == 202
+    job = _wait(client, started.json()["id"])
+    assert (job["total"], job["filter"]["path"]) == (1, "/cents")
+    assert job["counts"] == {"fixed_valid": 1}
 
 
 def test_bad_input(client: TestClient, quarantine_items: Put) -> None:

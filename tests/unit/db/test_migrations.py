@@ -26,8 +26,9 @@ PINNED_VERSIONS = [
     (4, "review revisions, events and reprocessed records"),
     (5, "shared contract registry"),
     (6, "bulk fix jobs and their items"),
+    (7, "record indexes for keyset pages on (quarantined_at, id)"),
 ]
-PINNED_SHA256 = "fc3122c15086c9202ed732d554ac846eab9be8e5e95096a1edd6cf582d3ca2b4"
+PINNED_SHA256 = "2b33ef0c21bb285085620ee4de90ede1799a418bc08bb28f11580baaa1b4b875"
 
 
 def _canonical() -> bytes:

@@ -94,6 +94,12 @@ def test_a_job_is_stored_updated_and_listed(store: Any) -> None:
     assert log.get_job("nope") is None
     assert [j.id for j in log.jobs()] == ["j2", "j1"]
     assert [j.id for j in log.jobs(states=[FixJobState.QUEUED])] == ["j2"]
+    log.create_job(_job("j3", kind=FixJobKind.DISCARD, created_at=datetime(2026, 1, 4, tzinfo=UTC)))
+    fixes = (FixJobKind.FIX, FixJobKind.UNDO)
+    assert [j.id for j in log.jobs(kinds=fixes)] == ["j2", "j1"]
+    assert [j.id for j in log.jobs(kinds=[FixJobKind.DISCARD])] == ["j3"]
+    assert [j.id for j in log.jobs(states=[FixJobState.QUEUED], kinds=fixes)] == ["j2"]
+    assert log.jobs(kinds=[]) == []
 
 
 def test_write_fix_is_a_compare_and_set_on_the_latest_revision(store: Any) -> None:

@@ -269,6 +269,13 @@ def _ids(records: list[QuarantineRecord]) -> set[uuid.UUID]:
         (QuarantineFilter(text="_"), [1, 4]),
         (QuarantineFilter(text="FIRST"), [1]),  # any violation, not just the first
         (QuarantineFilter(text="no such text"), []),
+        (QuarantineFilter(path="/a"), [0, 1]),  # any violation's path, exactly
+        (QuarantineFilter(path="/amount"), [2, 3, 5]),
+        (QuarantineFilter(path=""), [1, 4]),  # the record-level violations
+        (QuarantineFilter(path="/A"), []),
+        (QuarantineFilter(path="/am"), []),  # not a prefix match
+        (QuarantineFilter(path="/a", text="first"), [1]),
+        (QuarantineFilter(path="/amount", status=Status.QUARANTINED), [3, 5]),
         (
             QuarantineFilter(source_kind="kafka", run_id="run-2", code=ErrorCode.SCHEMA_VIOLATION),
             [3],
@@ -319,6 +326,7 @@ def test_hostile_filter_text_is_data(store: QuarantineStore) -> None:
     _filtered_dataset(store)
     for text in ("'; DROP TABLE dq_quarantine; --", "\\", "%' OR '1'='1", "\\%", "!%", "!!"):
         assert store.count(QuarantineFilter(text=text, contract=text, source_name=text)) == 0
+        assert store.count(QuarantineFilter(path=text)) == 0
     assert store.count(QuarantineFilter()) == 6
 
 

@@ -234,7 +234,7 @@ def test_a_bad_step_is_refused_before_anything_runs(service: ReviewService) -> N
 
 
 def test_the_filter_round_trips_as_json() -> None:
-    flt = QuarantineFilter(contract="users", status=Status.DEAD, text="x")
+    flt = QuarantineFilter(contract="users", status=Status.DEAD, text="x", path="/status")
     assert filter_from_dict(filter_to_dict(flt)) == flt
     with pytest.raises(ConfigError):
         filter_from_dict({"colour": "red"})

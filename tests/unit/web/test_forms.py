@@ -31,6 +31,7 @@ def test_full_query_maps_to_the_filter_with_an_inclusive_until_day() -> None:
             "since": "2026-01-02",
             "until": "2026-01-03",
             "q": "email",
+            "field": "/email",
             "page": "3",
             "size": "100",
         }
@@ -45,6 +46,7 @@ def test_full_query_maps_to_the_filter_with_an_inclusive_until_day() -> None:
         since=datetime(2026, 1, 2, tzinfo=UTC),
         until=datetime(2026, 1, 4, tzinfo=UTC),
         text="email",
+        path="/email",
     )
     assert (query.page, query.size) == (3, 100)
 

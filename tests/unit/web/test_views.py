@@ -52,6 +52,8 @@ def test_dashboard_counts_every_status_and_links_to_filtered_lists() -> None:
     assert "/dq/records?contract=orders&amp;since=2026-03-03" in str(view.contracts)
     assert "contract=%28none%29" not in str(view.contracts)
     assert "(whole record)" in str(view.fields)
+    assert "/dq/records?since=2026-03-03&amp;field=%2Femail" in str(view.fields)
+    assert str(view.fields).count("<a ") == 1  # the whole record has no path to filter on
 
 
 def test_payload_panel_and_error_anchors() -> None:

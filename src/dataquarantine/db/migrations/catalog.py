@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataquarantine.db.migrations.fixes import FIX_JOBS
 from dataquarantine.db.migrations.gates import GATE_RUNS
 from dataquarantine.db.migrations.model import Migration
-from dataquarantine.db.migrations.quarantine import RECORDS
+from dataquarantine.db.migrations.quarantine import KEYSET_INDEXES, RECORDS
 from dataquarantine.db.migrations.registry import CONTRACT_VERSIONS
 from dataquarantine.db.migrations.review import REVIEW
 from dataquarantine.db.migrations.stream import VALIDATION_METRICS
@@ -26,4 +26,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     REVIEW,
     CONTRACT_VERSIONS,
     FIX_JOBS,
+    KEYSET_INDEXES,
 )

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataquarantine.db.migrations.model import Migration
 
-__all__ = ["RECORDS"]
+__all__ = ["KEYSET_INDEXES", "RECORDS"]
 
 _QUARANTINE_INDEXES = (
     "CREATE INDEX dq_quarantine_source_name_idx ON dq_quarantine (source_name, quarantined_at)",
@@ -91,3 +91,30 @@ _V1_POSTGRES = (
 )
 
 RECORDS = Migration(1, "quarantine records and violation codes", _V1_SQLITE, _V1_POSTGRES)
+
+# Pages of the record list and of bulk jobs are keyset pages on (quarantined_at, id) after an
+# equality filter. An index ending in quarantined_at alone makes the row comparison a filter:
+# a page then reads every row from the first shared timestamp on (a batch written together
+# shares one), and a job over a large set turns quadratic. Ending the index in id makes it an
+# index condition. The indexes are replaced, not added: a status change updates every index of
+# the row (status is indexed, so no update is HOT), so (error_code) alone, a prefix of
+# (error_code, quarantined_at, id), goes.
+_KEYSET_INDEXES = (
+    "DROP INDEX dq_quarantine_error_code_idx",
+    "DROP INDEX dq_quarantine_source_name_idx",
+    "DROP INDEX dq_quarantine_status_idx",
+    "DROP INDEX dq_quarantine_contract_at_idx",
+    "DROP INDEX dq_quarantine_error_code_at_idx",
+    "DROP INDEX dq_quarantine_contract_status_idx",
+    "CREATE INDEX dq_quarantine_source_name_idx ON dq_quarantine (source_name, quarantined_at, id)",
+    "CREATE INDEX dq_quarantine_status_idx ON dq_quarantine (status, quarantined_at, id)",
+    "CREATE INDEX dq_quarantine_contract_at_idx ON dq_quarantine (contract, quarantined_at, id)",
+    "CREATE INDEX dq_quarantine_error_code_at_idx"
+    " ON dq_quarantine (error_code, quarantined_at, id)",
+    "CREATE INDEX dq_quarantine_contract_status_idx"
+    " ON dq_quarantine (contract, status, quarantined_at, id)",
+)
+
+KEYSET_INDEXES = Migration(
+    7, "record indexes for keyset pages on (quarantined_at, id)", _KEYSET_INDEXES, _KEYSET_INDEXES
+)

@@ -140,6 +140,8 @@ class SqlQuarantineStore(FixQueries, ABC):
     _P: ClassVar[str]
     #: SQL condition "some error message contains the (one) parameter, ignoring case".
     _TEXT_CONDITION: ClassVar[str]
+    #: Any violation of ``q.errors`` has the bound path.
+    _PATH_CONDITION: ClassVar[str]
 
     def __init__(self, display_url: str) -> None:
         #: The store URL with any password masked.
@@ -310,6 +312,9 @@ class SqlQuarantineStore(FixQueries, ABC):
         if flt.text is not None:
             conds.append(self._TEXT_CONDITION)
             params.append(self._text_param(flt.text))
+        if flt.path is not None:
+            conds.append(self._PATH_CONDITION)
+            params.append(flt.path)
         if not conds:
             return "", params
         return " WHERE " + " AND ".join(conds), params

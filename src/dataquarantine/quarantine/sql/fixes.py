@@ -111,17 +111,24 @@ class FixQueries(ReviewQueries):
         return self._job(rows[0]) if rows else None
 
     def jobs(
-        self, *, states: Iterable[FixJobState] | None = None, limit: int = 100
+        self,
+        *,
+        states: Iterable[FixJobState] | None = None,
+        kinds: Iterable[FixJobKind] | None = None,
+        limit: int = 100,
     ) -> builtins.list[FixJobRecord]:
         p = self._P
-        where = ""
+        conds: builtins.list[str] = []
         params: builtins.list[Any] = []
-        if states is not None:
-            wanted = [s.value for s in states]
+        for column, values in (("state", states), ("kind", kinds)):
+            if values is None:
+                continue
+            wanted = [v.value for v in values]
             if not wanted:
                 return []
-            where = f" WHERE state IN ({', '.join(p for _ in wanted)})"
+            conds.append(f"{column} IN ({', '.join(p for _ in wanted)})")
             params.extend(wanted)
+        where = f" WHERE {' AND '.join(conds)}" if conds else ""
         rows = self._fetch(
             f"SELECT {_JOB_COLUMNS} FROM dq_fix_jobs{where}"
             f" ORDER BY created_at DESC, id DESC LIMIT {p}",
@@ -207,14 +214,15 @@ class FixQueries(ReviewQueries):
             return []
         p, j = self._P, self._JSON_P
         allowed = frozenset(expected)
-        ids = [self._encode_id(w.record_id) for w in writes]
-        marks = ", ".join(p for _ in ids)
+        encoded = [self._encode_id(w.record_id) for w in writes]
+        among, ids = self._in_ids("id", encoded)
+        revised, _ = self._in_ids("record_id", encoded)
 
         def op(conn: Any) -> builtins.set[uuid.UUID]:
             statuses = {
                 uuid.UUID(str(rid)): Status(status)
                 for rid, status in conn.execute(
-                    f"SELECT id, status FROM dq_quarantine WHERE id IN ({marks})"
+                    f"SELECT id, status FROM dq_quarantine WHERE {among}"
                     f" ORDER BY id{self._FOR_UPDATE}",
                     ids,
                 ).fetchall()
@@ -223,7 +231,7 @@ class FixQueries(ReviewQueries):
                 uuid.UUID(str(rid)): int(n)
                 for rid, n in conn.execute(
                     "SELECT record_id, max(number) FROM dq_quarantine_revisions"
-                    f" WHERE record_id IN ({marks}) GROUP BY record_id",
+                    f" WHERE {revised} GROUP BY record_id",
                     ids,
                 ).fetchall()
             }
@@ -293,12 +301,11 @@ class FixQueries(ReviewQueries):
     def latest_revisions(self, record_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, StoredRevision]:
         if not record_ids:
             return {}
-        marks = ", ".join(self._P for _ in record_ids)
-        ids = [self._encode_id(r) for r in record_ids]
+        among, ids = self._in_ids("record_id", [self._encode_id(r) for r in record_ids])
         rows = self._fetch(
             f"SELECT r.record_id, r.number, {', '.join('r.' + c for c in REVISION_COLUMNS)}"
             " FROM dq_quarantine_revisions AS r JOIN (SELECT record_id, max(number) AS number"
-            f" FROM dq_quarantine_revisions WHERE record_id IN ({marks}) GROUP BY record_id)"
+            f" FROM dq_quarantine_revisions WHERE {among} GROUP BY record_id)"
             " AS m ON m.record_id = r.record_id AND m.number = r.number",
             ids,
         )
@@ -347,10 +354,9 @@ class FixQueries(ReviewQueries):
         if not record_ids:
             return set()
         p = self._P
-        marks = ", ".join(p for _ in record_ids)
+        among, ids = self._in_ids("record_id", [self._encode_id(r) for r in record_ids])
         rows = self._fetch(
-            f"SELECT record_id FROM dq_fix_items WHERE job_id = {p} AND record_id IN ({marks})",
-            (job_id, *(self._encode_id(r) for r in record_ids)),
+            f"SELECT record_id FROM dq_fix_items WHERE job_id = {p} AND {among}", (job_id, *ids)
         )
         return {uuid.UUID(str(r)) for (r,) in rows}
 

@@ -159,10 +159,19 @@ class PostgresQuarantineStore(SqlQuarantineStore):
         # '!' as the escape character reads the same whatever standard_conforming_strings is.
         " WHERE e ->> 'message' ILIKE %s ESCAPE '!')"
     )
+    # Containment: any element of the errors array has that path.
+    _PATH_CONDITION: ClassVar[str] = (
+        "q.errors @> jsonb_build_array(jsonb_build_object('path', %s::text))"
+    )
     _JSON_P: ClassVar[str] = "%s::jsonb"
     _FOR_UPDATE: ClassVar[str] = " FOR UPDATE"
     _ERROR_ROWS: ClassVar[str] = "jsonb_array_elements(q.errors) AS e"
     _ERROR_PATH: ClassVar[str] = "e ->> 'path'"
+
+    def _in_ids(self, column: str, ids: Sequence[Any]) -> tuple[str, builtins.list[Any]]:
+        # One array parameter: the statement stays the same for any number of ids (psycopg
+        # parses it once, not a page's 500 placeholders each time).
+        return f"{column} = ANY({self._P})", [list(ids)]
 
     def __init__(
         self, target: PostgresTarget, *, connect_timeout: int = 5, max_readers: int = 8

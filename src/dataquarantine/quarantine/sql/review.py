@@ -126,6 +126,11 @@ class ReviewQueries:
     _ERROR_ROWS: ClassVar[str]
     _ERROR_PATH: ClassVar[str]
 
+    def _in_ids(self, column: str, ids: Sequence[Any]) -> tuple[str, builtins.list[Any]]:
+        """The condition "``column`` is one of the encoded ``ids``" and its parameters."""
+        marks = ", ".join(self._P for _ in ids)
+        return f"{column} IN ({marks})", list(ids)
+
     def _stored_revision(
         self,
         record_id: uuid.UUID,
@@ -325,15 +330,13 @@ class ReviewQueries:
         statuses, then the updates and events as batches."""
         if not changes:
             return []
-        p = self._P
-        ids = [self._encode_id(c.record_id) for c in changes]
-        marks = ", ".join(p for _ in ids)
+        among, ids = self._in_ids("id", [self._encode_id(c.record_id) for c in changes])
 
         def op(conn: Any) -> builtins.list[bool]:
             statuses = {
                 uuid.UUID(str(rid)): Status(status)
                 for rid, status in conn.execute(
-                    f"SELECT id, status FROM dq_quarantine WHERE id IN ({marks})"
+                    f"SELECT id, status FROM dq_quarantine WHERE {among}"
                     f" ORDER BY id{self._FOR_UPDATE}",
                     ids,
                 ).fetchall()
@@ -493,12 +496,11 @@ class ReviewQueries:
         if not records:
             return 0
         p = self._P
-        ids = [self._encode_id(r[0]) for r in records]
-        marks = ", ".join(p for _ in ids)
+        among, ids = self._in_ids("id", [self._encode_id(r[0]) for r in records])
 
         def op(conn: Any) -> int:
             before = conn.execute(
-                f"SELECT count(*) FROM dq_reprocessed WHERE id IN ({marks})", ids
+                f"SELECT count(*) FROM dq_reprocessed WHERE {among}", ids
             ).fetchone()[0]
             now = self._encode_ts(datetime.now(UTC))
             rows: dict[uuid.UUID, Row] = {}

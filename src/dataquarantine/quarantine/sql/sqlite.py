@@ -122,6 +122,9 @@ class SqliteQuarantineStore(SqlQuarantineStore):
         "EXISTS (SELECT 1 FROM json_each(q.errors) AS e"
         " WHERE instr(dq_lower(json_extract(e.value, '$.message')), ?) > 0)"
     )
+    _PATH_CONDITION: ClassVar[str] = (
+        "EXISTS (SELECT 1 FROM json_each(q.errors) AS e WHERE json_extract(e.value, '$.path') = ?)"
+    )
     _JSON_P: ClassVar[str] = "?"
     _FOR_UPDATE: ClassVar[str] = ""  # BEGIN IMMEDIATE holds the database's write lock
     _ERROR_ROWS: ClassVar[str] = "json_each(q.errors) AS e"
