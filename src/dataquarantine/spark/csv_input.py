@@ -21,10 +21,11 @@ from typing import Any, Final
 import pyarrow as pa
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.datasource import DataSource, DataSourceReader, InputPartition
-from pyspark.sql.types import StructType
+from pyspark.sql.types import StructField, StructType
 
-from dataquarantine.io.arrow_readers import read_csv_batches
+from dataquarantine.io.arrow_readers import csv_header, read_csv_batches
 from dataquarantine.spark.columns import CSV_ERROR, CSV_LINE, CSV_SCHEMA, LINE_PATH, LINE_VALUE
+from dataquarantine.spark.csv_output import HEADERS_KEY
 from dataquarantine.spark.jsonl import list_files
 
 __all__ = ["CSV_SOURCE_NAME", "CsvSource", "read_csv"]
@@ -72,7 +73,14 @@ class CsvSource(DataSource):
         return CSV_SOURCE_NAME
 
     def schema(self) -> StructType:
-        return CSV_SCHEMA
+        headers = self.options.get("headers", "[]")  # JSON text: metadata has no nested lists
+        fields = [
+            StructField(f.name, f.dataType, f.nullable, {HEADERS_KEY: headers})
+            if f.name == LINE_VALUE
+            else f
+            for f in CSV_SCHEMA.fields
+        ]
+        return StructType(fields)
 
     def reader(self, schema: StructType) -> DataSourceReader:
         return _Reader(list(json.loads(self.options.get("files", "[]"))))
@@ -83,5 +91,15 @@ def read_csv(spark: SparkSession, paths: str | Sequence[str]) -> DataFrame:
     :data:`~dataquarantine.spark.columns.CSV_SCHEMA`, one row per record. Files are listed
     now; nothing is read until the DataFrame is used."""
     files = list_files([paths] if isinstance(paths, str) else list(paths))
+    headers = [[_uri(name), header] for name in files if (header := csv_header(name))]
     spark.dataSource.register(CsvSource)
-    return spark.read.format(CSV_SOURCE_NAME).option("files", json.dumps(files)).load()
+    return (
+        spark.read.format(CSV_SOURCE_NAME)
+        .option("files", json.dumps(files))
+        .option("headers", json.dumps(headers))
+        .load()
+    )
+
+
+def _uri(name: str) -> str:
+    return Path(name).resolve().as_uri()

@@ -35,6 +35,7 @@ from dataquarantine.spark.columns import (
     engine_fields,
     ref,
 )
+from dataquarantine.spark.csv_output import is_csv
 from dataquarantine.spark.engine import (
     EngineTask,
     InputKind,
@@ -53,6 +54,8 @@ RESERVED_PREFIX: Final = "_dq_"
 
 
 def _input_kind(df: DataFrame) -> InputKind:
+    if is_csv(df):
+        return "csv"
     return "jsonl" if df.schema == JSONL_SCHEMA else "rows"
 
 
@@ -96,8 +99,10 @@ def check(
         raise ConfigError(f"input columns may not start with {RESERVED_PREFIX!r}: {reserved}")
     kind = _input_kind(df)
     columns = tuple(df.columns)
-    located = df if kind == "jsonl" else _with_coordinates(df)
+    located = df if kind != "rows" else _with_coordinates(df)
     specs = contract.spec.references if references is not None else ()
+    if specs and kind == "csv":
+        raise ConfigError("references are checked on Parquet and JSON lines, not yet on CSV")
     task = EngineTask(
         ShippedContract.of(contract), kind, columns, max_record_bytes, references=specs
     )

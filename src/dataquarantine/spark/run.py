@@ -29,7 +29,6 @@ from dataquarantine.quarantine.service import DEFAULT_MAX_CHUNK_BYTES
 from dataquarantine.spark.columns import (
     CONTRACT,
     CONTRACT_VERSION,
-    CSV_SCHEMA,
     ERRORS,
     FILE,
     ID,
@@ -44,6 +43,7 @@ from dataquarantine.spark.columns import (
     WARNINGS,
     engine_fields,
 )
+from dataquarantine.spark.csv_output import CsvOutput, is_csv
 from dataquarantine.spark.engine import (
     EngineTask,
     InputKind,
@@ -106,6 +106,8 @@ class _Stage:
     lines: bool
     #: CSV records (:func:`~dataquarantine.spark.csv_input.read_csv`): path and line first.
     csv: bool = False
+    #: The typed valid output of CSV records (``None``: the input's columns).
+    csv_out: CsvOutput | None = None
 
 
 def _metrics(refs: Sequence[str | None], routed: bool) -> list[Column]:
@@ -180,10 +182,23 @@ def _store_and_pass(stage: _Stage, batches: Iterator[Any]) -> Iterator[Any]:
             lines = good.column(2).to_pylist()  # read_jsonl's value: the line's bytes
             text = [(b[:-1] if b.endswith(b"\n") else b).decode(errors="replace") for b in lines]
             yield pa.RecordBatch.from_arrays([pa.array(text, pa.string())], names=[LINE_VALUE])
+        elif stage.csv_out is not None:
+            yield _typed_csv(stage, good)
         else:
             n = stage.n_columns
             yield pa.RecordBatch.from_arrays(good.columns[:n], names=list(stage.names[:n]))
     writer.flush()
+
+
+def _typed_csv(stage: _Stage, good: Any) -> Any:
+    """Valid CSV records (read_csv's path, line, value, error first) as typed output rows."""
+    assert stage.csv_out is not None
+    refs = None
+    if stage.contract is None:
+        names = good.column(stage.names.index(CONTRACT)).to_pylist()
+        versions = good.column(stage.names.index(CONTRACT_VERSION)).to_pylist()
+        refs = [f"{n}@{v}" if n is not None else None for n, v in zip(names, versions, strict=True)]
+    return stage.csv_out.rows(good.column(2).to_pylist(), refs, good.column(1).to_pylist())
 
 
 def _source_columns(stage: _Stage) -> list[str]:
@@ -219,9 +234,13 @@ def run(
     when there is none). ``valid_format="jsonl"`` (JSON-lines input only) writes the original
     lines as text."""
     started = time.perf_counter()
-    csv = df.schema == CSV_SCHEMA
-    if csv and valid_out is not None:
-        raise ConfigError("the valid output of CSV input is not written on Spark yet")
+    csv = is_csv(df)
+    csv_out = None
+    if csv and valid_out is not None and valid_format == "parquet":
+        if isinstance(contract, ContractRegistry):
+            csv_out = CsvOutput.of(df, list(contract), routed=True)
+        else:
+            csv_out = CsvOutput.of(df, [contract], routed=False)
     target = StoreTarget(store, payloads, max_chunk_bytes)
     target = check_target(df.sparkSession, target)
     lines = valid_format == "jsonl"
@@ -251,8 +270,11 @@ def run(
         tuple(positional.columns),
         lines,
         csv,
+        csv_out,
     )
-    if lines:
+    if csv_out is not None:
+        schema = csv_out.spark_schema()
+    elif lines:
         schema = StructType([StructField(LINE_VALUE, StringType(), nullable=True)])
     else:
         fields = zip(renamed, df.schema.fields, strict=True)
@@ -262,6 +284,8 @@ def run(
         passed.write.format(_NOOP).mode("overwrite").save()
     elif lines:
         passed.write.text(valid_out)
+    elif csv_out is not None:
+        passed.toDF(*csv_out.columns).write.parquet(valid_out)
     else:
         passed.toDF(*df.columns).write.parquet(valid_out)
     metrics = observation.get
@@ -273,7 +297,7 @@ def _engine_only(
 ) -> DataFrame:
     """The checked frame of text records through the engine tier alone: JSON lines routed by
     ``_schema`` (then with each row's contract name and version), or CSV records."""
-    kind: InputKind = "csv" if df.schema == CSV_SCHEMA else "jsonl"
+    kind: InputKind = "csv" if is_csv(df) else "jsonl"
     if kind == "jsonl" and df.schema != JSONL_SCHEMA:
         raise ConfigError(
             "routing each record by its _schema field takes JSON lines (read_jsonl) or CSV "

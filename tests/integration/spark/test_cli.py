@@ -151,10 +151,6 @@ def test_parquet_counts_equal_the_default_engines(
         (["--contract", "user_event"], "remediation"),
         (["--no-remediate", "--format", "parquet"], "one contract"),
         (["--contract", "nope", "--no-remediate"], "nope"),
-        (
-            ["--contract", "user_event", "--no-remediate", "--format", "csv", "--valid-out", "v"],
-            "CSV",
-        ),
     ],
 )
 def test_usage_errors_exit_2(spark: Any, tmp_path: Path, args: list[str], message: str) -> None:
@@ -225,12 +221,26 @@ def test_csv_gives_the_default_engines_counts_and_records(
     )
     path = tmp_path / "orders.csv"
     path.write_bytes(CSV_ROWS * 20)
-    for forced in (["--contract", "orders"], []):
+    for n, forced in enumerate((["--contract", "orders"], [])):
         common = ["--contracts", str(contracts), *forced, str(path)]
         default_url, spark_url = pg_schema_url_factory(), pg_schema_url_factory()
-        default = _validate(*common, *_stores(tmp_path, default_url, "p1"))
-        got = _validate("--engine", "spark", *common, *_stores(tmp_path, spark_url, "p2"))
+        theirs_out, mine_out = tmp_path / f"valid{n}.parquet", tmp_path / f"valid{n}"
+        default = _validate(
+            *common, *_stores(tmp_path, default_url, "p1"), "--valid-out", str(theirs_out)
+        )
+        got = _validate(
+            "--engine", "spark", *common, *_stores(tmp_path, spark_url, "p2"),
+            "--valid-out", str(mine_out),
+        )  # fmt: skip
         assert got == default
+        # the valid output: the default engine's columns, types and rows (typed when forced)
+        expected, written = pq.read_table(theirs_out), pq.read_table(mine_out)
+        assert written.schema.names == expected.schema.names == ["id", "sku", "qty", "_schema"]
+        assert written.schema.types == expected.schema.types
+        assert expected.schema.field("id").type == (pa.int64() if forced else pa.string())
+        key = lambda row: json.dumps(row, sort_keys=True)  # noqa: E731
+        assert sorted(written.to_pylist(), key=key) == sorted(expected.to_pylist(), key=key)
+        assert written.num_rows == got["valid"] > 0
         assert got["quarantined"] >= 120 and got["by_code"]["parse_error"] >= 40
         with (
             Quarantine.open(default_url, str(tmp_path / "p1")) as a,
