@@ -47,7 +47,7 @@ from dataquarantine.spark.native import surely_valid
 from dataquarantine.spark.references import Parents, flag_column, key_column, with_orphan_flags
 from dataquarantine.validation.contract import Contract
 
-__all__ = ["RESERVED_PREFIX", "check", "split"]
+__all__ = ["RESERVED_PREFIX", "check", "split", "with_coordinates"]
 
 #: Input columns may not start with this: the added columns do.
 RESERVED_PREFIX: Final = "_dq_"
@@ -59,8 +59,12 @@ def _input_kind(df: DataFrame) -> InputKind:
     return "jsonl" if df.schema == JSONL_SCHEMA else "rows"
 
 
-def _with_coordinates(df: DataFrame) -> DataFrame:
+def with_coordinates(df: DataFrame) -> DataFrame:
     """Typed input with its file URI and row index (from Spark's hidden ``_metadata``)."""
+    return _with_coordinates(df)
+
+
+def _with_coordinates(df: DataFrame) -> DataFrame:
     try:
         located = df.select(
             "*",

@@ -42,6 +42,7 @@ from dataquarantine.spark.columns import (
     VALID,
     WARNINGS,
     engine_fields,
+    ref,
 )
 from dataquarantine.spark.csv_output import CsvOutput, is_csv
 from dataquarantine.spark.engine import (
@@ -51,7 +52,7 @@ from dataquarantine.spark.engine import (
     ShippedRoutes,
     run_engine,
 )
-from dataquarantine.spark.frames import RESERVED_PREFIX, check
+from dataquarantine.spark.frames import RESERVED_PREFIX, check, with_coordinates
 from dataquarantine.spark.inputs import input_format, read_inputs, session
 from dataquarantine.spark.store import PartitionWriter, StoreTarget, check_target
 from dataquarantine.validation.contract import Contract
@@ -229,10 +230,11 @@ def run(
     rows into the quarantine store and its valid rows to ``valid_out`` (a new folder; nothing
     written when ``None``), in one Spark job, and return the reconciled counts.
 
-    ``contract``: one contract for every row, or a registry to route each JSON line to the
-    contract its ``_schema`` field names, as the default engine does (``schema_not_found``
-    when there is none). ``valid_format="jsonl"`` (JSON-lines input only) writes the original
-    lines as text."""
+    ``contract``: one contract for every row, or a registry to route each record (a JSON
+    line, a CSV record, a typed row) to the contract its ``_schema`` field names, as the
+    default engine does (``schema_not_found`` when there is none). ``valid_format="jsonl"``
+    (JSON-lines input only) writes the original lines as text; CSV records are written as
+    the default engine writes them (typed Parquet, :mod:`~dataquarantine.spark.csv_output`)."""
     started = time.perf_counter()
     csv = is_csv(df)
     csv_out = None
@@ -295,14 +297,10 @@ def run(
 def _engine_only(
     df: DataFrame, contract: Contract | ContractRegistry, max_record_bytes: int | None
 ) -> DataFrame:
-    """The checked frame of text records through the engine tier alone: JSON lines routed by
-    ``_schema`` (then with each row's contract name and version), or CSV records."""
-    kind: InputKind = "csv" if is_csv(df) else "jsonl"
-    if kind == "jsonl" and df.schema != JSONL_SCHEMA:
-        raise ConfigError(
-            "routing each record by its _schema field takes JSON lines (read_jsonl) or CSV "
-            "(read_csv): give typed input one contract"
-        )
+    """The checked frame through the engine tier alone: records routed by their ``_schema``
+    field (then with each row's contract name and version: JSON lines, CSV records, typed
+    rows with their source columns), or CSV records."""
+    kind: InputKind = "csv" if is_csv(df) else "jsonl" if df.schema == JSONL_SCHEMA else "rows"
     columns = tuple(df.columns)
     extra: list[StructField] = []
     if isinstance(contract, ContractRegistry):
@@ -311,11 +309,28 @@ def _engine_only(
         extra = [StructField(c, StringType(), nullable=True) for c in (CONTRACT, CONTRACT_VERSION)]
     else:
         task = EngineTask(ShippedContract.of(contract), kind, columns, max_record_bytes)
+    verdicts = [VALID, ERRORS, WARNINGS, PAYLOAD, ID, *(f.name for f in extra)]
+    if kind == "rows":  # routed typed rows, by their _schema column as the default engine
+        return _rows_through_engine(df, task, extra).select(
+            *map(ref, columns), FILE, ROW, *verdicts
+        )
     schema = StructType([*df.schema.fields, *engine_fields(), *extra])
     checked = df.mapInArrow(functools.partial(run_engine, task), schema)
-    return checked.select(
-        *df.columns, VALID, ERRORS, WARNINGS, PAYLOAD, ID, *(f.name for f in extra)
-    )
+    return checked.select(*df.columns, *verdicts)
+
+
+def _rows_through_engine(df: DataFrame, task: EngineTask, extra: list[StructField]) -> DataFrame:
+    """Typed rows with their coordinates through the engine; the input's columns cross
+    ``mapInArrow`` by position (as in :func:`~dataquarantine.spark.frames.check`)."""
+    located = with_coordinates(df)
+    n = len(df.columns)
+    renamed = [f"{RESERVED_PREFIX}c{i}" for i in range(n)]
+    positional = located.toDF(*renamed, *located.columns[n:])
+    fields = zip(renamed, df.schema.fields, strict=True)
+    head = [StructField(r, f.dataType, f.nullable) for r, f in fields]
+    schema = StructType([*head, *located.schema.fields[n:], *engine_fields(), *extra])
+    checked = positional.mapInArrow(functools.partial(run_engine, task), schema)
+    return checked.toDF(*df.columns, *checked.columns[n:])
 
 
 def _counts(
@@ -380,11 +395,6 @@ def validate_files(
     afterwards). Valid output: Parquet, or the original lines for JSON-lines input. A registry
     routes each JSON line by its ``_schema`` field (see :func:`run`)."""
     kind = input_format(inputs, fmt)
-    if kind == "parquet" and isinstance(contract, ContractRegistry):
-        raise ConfigError(
-            "parquet input takes one contract (--contract): routing by _schema reads JSON "
-            "lines and CSV"
-        )
     if valid_out is not None and "://" not in valid_out and os.path.exists(valid_out):
         raise ConfigError(f"--valid-out {valid_out!r} exists: Spark writes a new folder")
     spark, own = session(master, progress=progress)
