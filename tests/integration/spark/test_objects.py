@@ -59,6 +59,7 @@ def test_jsonl_objects_read_as_local_files(spark: Any, bucket: S3Target, tmp_pat
         _put(bucket, f"events/{name}", data)
         (tmp_path / name).write_bytes(data)
     _put(bucket, "events/_SUCCESS", b"")
+    _put(bucket, "events/empty.jsonl", b"")
     _put(bucket, "events/deeper/c.jsonl", b'{"c": 1}\n')
     local = {
         (p.split("/")[-1], offset, value)
@@ -90,6 +91,7 @@ def test_listing_objects_folders_and_globs(bucket: S3Target) -> None:
 
 def test_csv_objects_read_as_local_files(spark: Any, bucket: S3Target, tmp_path: Path) -> None:
     _put(bucket, "orders/o.csv", CSV)
+    _put(bucket, "orders/p.csv", b"")  # an empty object: no header, no records
     (tmp_path / "o.csv").write_bytes(CSV)
     uri = f"s3://{bucket.bucket}/orders/o.csv"
     frame = read_csv(spark, f"s3://{bucket.bucket}/orders/")

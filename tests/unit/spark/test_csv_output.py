@@ -18,7 +18,7 @@ from dataquarantine.errors import ConfigError
 from dataquarantine.quarantine.service import Quarantine
 from dataquarantine.runner import ValidationRun
 from dataquarantine.spark import ID, PAYLOAD, read_csv, split, typed_csv
-from dataquarantine.spark.csv_output import csv_headers
+from dataquarantine.spark.csv_output import CsvOutput, csv_headers
 from dataquarantine.validation.contract import Contract
 from dataquarantine.validation.registry import ContractRegistry, Router
 
@@ -87,3 +87,18 @@ def test_typed_csv_needs_read_csvs_frame(spark: Any) -> None:
     frame = spark.createDataFrame([("file:///x.csv", 2, b"{}", None)], schema)
     with pytest.raises(ConfigError, match="read_csv"):
         typed_csv(frame, Contract.from_dict(CONTRACT))
+
+
+def test_a_later_file_with_another_column_is_refused_as_by_the_default_engine(
+    spark: Any, tmp_path: Path
+) -> None:
+    (tmp_path / "a.csv").write_bytes(b"id,sku\n1,SKU-001\n")
+    (tmp_path / "b.csv").write_bytes(b"id\n2\n")  # a missing column is null
+    (tmp_path / "c.csv").write_bytes(b"")  # no header, no records
+    contract = Contract.from_dict(CONTRACT)
+    output = CsvOutput.of(read_csv(spark, str(tmp_path)), [contract], routed=False)
+    assert output.columns == ("id", "sku")
+    assert dict(output.types) == {"id": "integer", "sku": "string"}
+    (tmp_path / "d.csv").write_bytes(b"id,sku,extra\n3,SKU-003,x\n")
+    with pytest.raises(ConfigError, match="extra"):
+        CsvOutput.of(read_csv(spark, str(tmp_path)), [contract], routed=False)
