@@ -2,7 +2,9 @@
 
 The contracts are resolved on the driver from the registry (``DQ_CONTRACTS_URL`` or the
 folder) at each run, and shipped to the executors: ``--contract`` forces one, otherwise each
-JSON line is routed by its ``_schema`` field as the default engine routes it. The counts come back
+record (JSON line, CSV record, Parquet row) is routed by its ``_schema`` field as the default
+engine routes it. JSON lines and CSV may be read from ``s3://`` (boto3), Parquet from any
+filesystem the cluster has. The counts come back
 from Spark (an ``Observation``) and are shaped as the default engine's
 :class:`~dataquarantine.runner.RunSummary`, so the summary and the ``--json`` document are the
 same renderer's.

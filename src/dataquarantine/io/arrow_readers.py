@@ -37,7 +37,7 @@ from dataquarantine.io.arrow_convert import column_to_python
 from dataquarantine.io.csv_lines import CsvRecordLines
 from dataquarantine.io.records import InputFormat, RecordBatch
 
-__all__ = ["arrow_rows", "read_csv_batches", "read_parquet_batches", "row_payload"]
+__all__ = ["arrow_rows", "csv_header", "read_csv_batches", "read_parquet_batches", "row_payload"]
 
 _HEADER_CHUNK: Final = 1 << 16
 _NEWLINE: Final = re.compile(rb"[\r\n]")
@@ -262,6 +262,12 @@ def _csv_line(cells: list[bytes]) -> bytes:
         else cell
         for cell in cells
     )
+
+
+def csv_header(uri: str) -> list[str] | None:
+    """The column names of a CSV file's header, as :func:`read_csv_batches` reads them
+    (``None`` for an empty file)."""
+    return _read_header(uri)
 
 
 def _read_header(uri: str) -> list[str] | None:

@@ -31,7 +31,13 @@ from dataquarantine.io.outputs import PublishOnSuccess
 from dataquarantine.io.records import InputFormat, RecordBatch
 from dataquarantine.io.targets import open_target, write_error
 
-__all__ = ["ROW_GROUP_ROWS", "ParquetValidSink", "arrow_type"]
+__all__ = [
+    "ROW_GROUP_ROWS",
+    "ParquetValidSink",
+    "arrow_type",
+    "csv_output_schema",
+    "csv_rows_batch",
+]
 
 ROW_GROUP_ROWS: Final = 65_536
 _ARROW_TYPES: Final[dict[str, pa.DataType]] = {
@@ -67,8 +73,6 @@ class ParquetValidSink(PublishOnSuccess):
         self._stream: _Positioned | None = None
         self._schema: pa.Schema | None = None
         self._writer: pq.ParquetWriter | None = None
-        self._numeric: list[pa.Field] = []  # int64/float64 fields of `_numeric_of`
-        self._numeric_of: pa.Schema | None = None
         self._pending: list[pa.RecordBatch] = []
         self._pending_rows = 0
         self._closed = False
@@ -147,13 +151,8 @@ class ParquetValidSink(PublishOnSuccess):
     ) -> pa.RecordBatch:
         names: list[str] = batch.table.schema.names
         if self._schema is None:
-            self._schema = pa.schema(
-                [pa.field(name, arrow_type(self._column_types.get(name))) for name in names]
-            )
+            self._schema = csv_output_schema(names, self._column_types)
         schema = self._schema
-        if self._numeric_of is not schema:
-            self._numeric = [f for f in schema if f.type in (pa.int64(), pa.float64())]
-            self._numeric_of = schema
         extra = [name for name in names if schema.get_field_index(name) < 0]
         if extra:
             raise ConfigError(
@@ -162,17 +161,8 @@ class ParquetValidSink(PublishOnSuccess):
             )
         if not valid or values is None:
             return _empty(schema)
-        rows = [r if isinstance(r, dict) else {} for r in (values[i] for i in valid)]
-        if all(_fits(field, [r.get(field.name) for r in rows]) for field in self._numeric):
-            try:  # fast path, strict for string and bool columns
-                return pa.RecordBatch.from_pylist(rows, schema=schema)
-            except _CONVERT_ERRORS:
-                pass
-        lines = [batch.lines[i] for i in valid]
-        arrays = [
-            _column(batch.uri, field, [r.get(field.name) for r in rows], lines) for field in schema
-        ]
-        return pa.RecordBatch.from_arrays(arrays, schema=schema)
+        rows = [values[i] for i in valid]
+        return csv_rows_batch(batch.uri, schema, rows, [batch.lines[i] for i in valid])
 
     def _align(self, uri: str, table: pa.RecordBatch) -> pa.RecordBatch:
         schema = self._schema
@@ -256,6 +246,30 @@ class _Positioned(io.RawIOBase):
             self._file.close()  # flushes: a failed write surfaces here
         finally:
             super().close()
+
+
+def csv_output_schema(names: Sequence[str], column_types: Mapping[str, str]) -> pa.Schema:
+    """The valid output's schema for CSV input: the header's ``names`` in order, typed by
+    ``column_types`` (a column's JSON type name; string when unknown)."""
+    return pa.schema([pa.field(name, arrow_type(column_types.get(name))) for name in names])
+
+
+def csv_rows_batch(
+    uri: str, schema: pa.Schema, rows: Sequence[Any], lines: Sequence[int]
+) -> pa.RecordBatch:
+    """The engine's coerced CSV records ``rows`` (from the lines ``lines`` of ``uri``) as a
+    batch of ``schema``; a value that does not fit its column raises :class:`ConfigError`."""
+    records = [r if isinstance(r, dict) else {} for r in rows]
+    numeric = [f for f in schema if f.type in (pa.int64(), pa.float64())]
+    if all(_fits(field, [r.get(field.name) for r in records]) for field in numeric):
+        try:  # fast path, strict for string and bool columns
+            return pa.RecordBatch.from_pylist(records, schema=schema)
+        except _CONVERT_ERRORS:
+            pass
+    arrays = [
+        _column(uri, field, [r.get(field.name) for r in records], list(lines)) for field in schema
+    ]
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 
 def _empty(schema: pa.Schema) -> pa.RecordBatch:

@@ -3,7 +3,8 @@
 ``split(df, contract)`` returns the valid rows and the quarantined rows of a DataFrame as two
 lazy DataFrames: no Spark job runs until they are used. Rows go through the engine itself,
 batched inside ``mapInArrow``, unless a conservative native predicate already proves them
-valid. ``read_jsonl(spark, paths)`` reads JSON lines with the byte offsets the record ids need.
+valid. ``read_jsonl(spark, paths)`` reads JSON lines with the byte offsets the record ids need,
+``read_csv(spark, paths)`` CSV records (``typed_csv`` types ``split``'s valid ones).
 ``write_quarantine(quarantine, store=..., payloads=...)`` writes the quarantine frame into the
 quarantine store from the executors, idempotently; ``run(df, contract, store=..., ...)`` does
 the split, the store and the valid output in one pass and returns the reconciled counts.
@@ -28,6 +29,7 @@ from dataquarantine.spark.columns import (
     WARNINGS,
 )
 from dataquarantine.spark.csv_input import read_csv
+from dataquarantine.spark.csv_output import typed_csv
 from dataquarantine.spark.frames import check, split
 from dataquarantine.spark.jsonl import read_jsonl
 from dataquarantine.spark.native import surely_valid
@@ -55,5 +57,6 @@ __all__ = [
     "run",
     "split",
     "surely_valid",
+    "typed_csv",
     "write_quarantine",
 ]

@@ -2,7 +2,8 @@
 
 Parquet goes through Spark's own reader (any filesystem the cluster has: ``s3a://`` too), JSON
 lines through :func:`~dataquarantine.spark.jsonl.read_jsonl` and CSV through
-:func:`~dataquarantine.spark.csv_input.read_csv` (local files). The format comes from
+:func:`~dataquarantine.spark.csv_input.read_csv` (local files, and ``s3://`` or ``s3a://``
+objects read with boto3: :mod:`~dataquarantine.spark.objects`). The format comes from
 ``--format``, else from the names' extensions (a folder's from its files'); all inputs of one
 run share it.
 """
@@ -21,6 +22,7 @@ from pyspark.sql import DataFrame, SparkSession
 from dataquarantine.errors import ConfigError
 from dataquarantine.spark.csv_input import read_csv
 from dataquarantine.spark.jsonl import read_jsonl
+from dataquarantine.spark.objects import is_object
 
 __all__ = ["SparkFormat", "input_format", "read_inputs", "session"]
 
@@ -69,8 +71,8 @@ def read_inputs(spark: SparkSession, inputs: Sequence[str], fmt: SparkFormat) ->
     if fmt == "parquet":
         return spark.read.parquet(*inputs)
     local = [p.removeprefix("file://") for p in inputs]
-    if any("://" in p for p in local):
-        raise ConfigError(f"--engine spark reads {fmt} from local files only")
+    if any("://" in p and not is_object(p) for p in local):
+        raise ConfigError(f"--engine spark reads {fmt} from local files and s3:// only")
     return read_jsonl(spark, local) if fmt == "jsonl" else read_csv(spark, local)
 
 

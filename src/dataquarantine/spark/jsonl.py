@@ -25,6 +25,7 @@ from pyspark.sql.types import StructType
 from dataquarantine.errors import ConfigError
 from dataquarantine.spark.columns import JSONL_SCHEMA, LINE_OFFSET, LINE_PATH, LINE_VALUE
 from dataquarantine.spark.jsonl_lines import is_blank, lines_in_range
+from dataquarantine.spark.objects import input_size, input_uri, is_object, list_objects, open_input
 
 __all__ = ["DEFAULT_SPLIT_BYTES", "SOURCE_NAME", "JsonLinesSource", "list_files", "read_jsonl"]
 
@@ -47,6 +48,9 @@ def list_files(paths: Sequence[str]) -> list[str]:
     skips them)."""
     found: list[str] = []
     for given in paths:
+        if is_object(given):  # s3:// or s3a://
+            found.extend(list_objects(given))
+            continue
         matches = sorted(glob.glob(given)) if glob.has_magic(given) else [given]
         if not matches:
             raise ConfigError(f"no input matches {given!r}")
@@ -72,17 +76,17 @@ class _Reader(DataSourceReader):
     def partitions(self) -> Sequence[InputPartition]:
         ranges: list[InputPartition] = []
         for name in self.files:
-            size = os.path.getsize(name)
+            size = input_size(name)
             for start in range(0, max(size, 1), self.split_bytes):
                 ranges.append(InputPartition((name, start, min(start + self.split_bytes, size))))
         return ranges
 
     def read(self, partition: InputPartition) -> Iterator[Any]:
         name, start, end = partition.value
-        uri = Path(name).resolve().as_uri()
+        uri = input_uri(name)
         offsets: list[int] = []
         values: list[bytes] = []
-        with open(name, "rb") as stream:
+        with open_input(name) as stream:
             for offset, line in lines_in_range(stream, start, end):
                 if is_blank(line, offset):
                     continue
@@ -123,7 +127,8 @@ class JsonLinesSource(DataSource):
 def read_jsonl(
     spark: SparkSession, paths: str | Sequence[str], *, split_bytes: int = DEFAULT_SPLIT_BYTES
 ) -> DataFrame:
-    """JSON lines files (paths, globs or folders on the local filesystem) as a DataFrame of
+    """JSON lines files (paths, globs or folders; local, or ``s3://`` / ``s3a://`` objects
+    read with boto3, see :mod:`~dataquarantine.spark.objects`) as a DataFrame of
     :data:`~dataquarantine.spark.columns.JSONL_SCHEMA`, one row per non-blank line. Files are
     listed now; nothing is read until the DataFrame is used."""
     if split_bytes < 1:

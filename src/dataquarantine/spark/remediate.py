@@ -149,7 +149,8 @@ def _misfit(fix: _Fix, reason: str) -> _Fix:
 
 
 def _fixed_lines(column: Any, fixed: dict[int, Attempt]) -> Any:
-    """JSON lines: the fixed bytes with the original line's terminator."""
+    """JSON lines: the fixed bytes with the original line's terminator (CSV records: the
+    fixed record's JSON, which the typed output reads as it reads a record's cells)."""
     lines: list[bytes] = column.to_pylist()
     for i, attempt in fixed.items():
         line = lines[i]
@@ -181,7 +182,7 @@ def with_remediation(
             fixes[i] = _misfit(fixes[i], reason)
             del fixed[i]
         columns[:n_columns] = data.columns
-    elif fixed and kind == "jsonl":
+    elif fixed and kind in ("jsonl", "csv"):
         at = names.index(LINE_VALUE)
         columns[at] = _fixed_lines(columns[at], fixed)
     if fixed:

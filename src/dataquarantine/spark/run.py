@@ -30,7 +30,6 @@ from dataquarantine.remediation import ActionOutcome, RecordOutcome
 from dataquarantine.spark.columns import (
     CONTRACT,
     CONTRACT_VERSION,
-    CSV_SCHEMA,
     ERRORS,
     FILE,
     ID,
@@ -45,7 +44,9 @@ from dataquarantine.spark.columns import (
     VALID,
     WARNINGS,
     engine_fields,
+    ref,
 )
+from dataquarantine.spark.csv_output import CsvOutput, is_csv
 from dataquarantine.spark.engine import (
     EngineTask,
     InputKind,
@@ -53,7 +54,7 @@ from dataquarantine.spark.engine import (
     ShippedRoutes,
     run_engine,
 )
-from dataquarantine.spark.frames import RESERVED_PREFIX, check
+from dataquarantine.spark.frames import RESERVED_PREFIX, check, with_coordinates
 from dataquarantine.spark.inputs import input_format, read_inputs, session
 from dataquarantine.spark.remediate import action_label
 from dataquarantine.spark.store import PartitionWriter, StoreTarget, check_target
@@ -117,6 +118,8 @@ class _Stage:
     csv: bool = False
     #: The remediation rules' actions when the double pass runs (empty: it does not).
     actions: tuple[str, ...] = ()
+    #: The typed valid output of CSV records (``None``: the input's columns).
+    csv_out: CsvOutput | None = None
 
 
 def _metrics(refs: Sequence[str | None], routed: bool) -> list[Column]:
@@ -222,10 +225,23 @@ def _store_and_pass(stage: _Stage, batches: Iterator[Any]) -> Iterator[Any]:
             lines = good.column(2).to_pylist()  # read_jsonl's value: the line's bytes
             text = [(b[:-1] if b.endswith(b"\n") else b).decode(errors="replace") for b in lines]
             yield pa.RecordBatch.from_arrays([pa.array(text, pa.string())], names=[LINE_VALUE])
+        elif stage.csv_out is not None:
+            yield _typed_csv(stage, good)
         else:
             n = stage.n_columns
             yield pa.RecordBatch.from_arrays(good.columns[:n], names=list(stage.names[:n]))
     writer.flush()
+
+
+def _typed_csv(stage: _Stage, good: Any) -> Any:
+    """Valid CSV records (read_csv's path, line, value, error first) as typed output rows."""
+    assert stage.csv_out is not None
+    refs = None
+    if stage.contract is None:
+        names = good.column(stage.names.index(CONTRACT)).to_pylist()
+        versions = good.column(stage.names.index(CONTRACT_VERSION)).to_pylist()
+        refs = [f"{n}@{v}" if n is not None else None for n, v in zip(names, versions, strict=True)]
+    return stage.csv_out.rows(good.column(2).to_pylist(), refs, good.column(1).to_pylist())
 
 
 def _source_columns(stage: _Stage) -> list[str]:
@@ -257,19 +273,24 @@ def run(
     rows into the quarantine store and its valid rows to ``valid_out`` (a new folder; nothing
     written when ``None``), in one Spark job, and return the reconciled counts.
 
-    ``contract``: one contract for every row, or a registry to route each JSON line to the
-    contract its ``_schema`` field names, as the default engine does (``schema_not_found``
-    when there is none). ``valid_format="jsonl"`` (JSON-lines input only) writes the original
-    lines as text.
+    ``contract``: one contract for every row, or a registry to route each record (a JSON
+    line, a CSV record, a typed row) to the contract its ``_schema`` field names, as the
+    default engine does (``schema_not_found`` when there is none). ``valid_format="jsonl"``
+    (JSON-lines input only) writes the original lines as text; CSV records are written as
+    the default engine writes them (typed Parquet, :mod:`~dataquarantine.spark.csv_output`).
 
     ``remediate=True`` runs the double pass as the default engine does (see
     :func:`~dataquarantine.spark.frames.split`): a remediated record is counted valid (and
     ``remediated``), written to the valid output fixed, and stored with status ``remediated``
     and the fix as revision 1."""
     started = time.perf_counter()
-    csv = df.schema == CSV_SCHEMA
-    if csv and valid_out is not None:
-        raise ConfigError("the valid output of CSV input is not written on Spark yet")
+    csv = is_csv(df)
+    csv_out = None
+    if csv and valid_out is not None and valid_format == "parquet":
+        if isinstance(contract, ContractRegistry):
+            csv_out = CsvOutput.of(df, list(contract), routed=True)
+        else:
+            csv_out = CsvOutput.of(df, [contract], routed=False)
     target = StoreTarget(store, payloads, max_chunk_bytes)
     target = check_target(df.sparkSession, target)
     lines = valid_format == "jsonl"
@@ -309,8 +330,11 @@ def run(
         lines,
         csv,
         actions,
+        csv_out,
     )
-    if lines:
+    if csv_out is not None:
+        schema = csv_out.spark_schema()
+    elif lines:
         schema = StructType([StructField(LINE_VALUE, StringType(), nullable=True)])
     else:
         fields = zip(renamed, df.schema.fields, strict=True)
@@ -320,6 +344,8 @@ def run(
         passed.write.format(_NOOP).mode("overwrite").save()
     elif lines:
         passed.write.text(valid_out)
+    elif csv_out is not None:
+        passed.toDF(*csv_out.columns).write.parquet(valid_out)
     else:
         passed.toDF(*df.columns).write.parquet(valid_out)
     counts = _counts(stage, observation.get, [*refs, None], time.perf_counter() - started)
@@ -333,14 +359,10 @@ def _engine_only(
     *,
     remediate: bool = False,
 ) -> DataFrame:
-    """The checked frame of text records through the engine tier alone: JSON lines routed by
-    ``_schema`` (then with each row's contract name and version), or CSV records."""
-    kind: InputKind = "csv" if df.schema == CSV_SCHEMA else "jsonl"
-    if kind == "jsonl" and df.schema != JSONL_SCHEMA:
-        raise ConfigError(
-            "routing each record by its _schema field takes JSON lines (read_jsonl) or CSV "
-            "(read_csv): give typed input one contract"
-        )
+    """The checked frame through the engine tier alone: records routed by their ``_schema``
+    field (then with each row's contract name and version: JSON lines, CSV records, typed
+    rows with their source columns), or CSV records."""
+    kind: InputKind = "csv" if is_csv(df) else "jsonl" if df.schema == JSONL_SCHEMA else "rows"
     columns = tuple(df.columns)
     extra: list[StructField] = []
     if isinstance(contract, ContractRegistry):
@@ -350,10 +372,28 @@ def _engine_only(
     else:
         shipped = ShippedContract.of(contract)
         task = EngineTask(shipped, kind, columns, max_record_bytes, remediate=remediate)
-    verdicts = engine_fields(remediate)
-    schema = StructType([*df.schema.fields, *verdicts, *extra])
+    verdicts = [f.name for f in [*engine_fields(remediate), *extra]]
+    if kind == "rows":  # routed typed rows, by their _schema column as the default engine
+        return _rows_through_engine(df, task, extra).select(
+            *map(ref, columns), FILE, ROW, *verdicts
+        )
+    schema = StructType([*df.schema.fields, *engine_fields(remediate), *extra])
     checked = df.mapInArrow(functools.partial(run_engine, task), schema)
-    return checked.select(*df.columns, *(f.name for f in [*verdicts, *extra]))
+    return checked.select(*df.columns, *verdicts)
+
+
+def _rows_through_engine(df: DataFrame, task: EngineTask, extra: list[StructField]) -> DataFrame:
+    """Typed rows with their coordinates through the engine; the input's columns cross
+    ``mapInArrow`` by position (as in :func:`~dataquarantine.spark.frames.check`)."""
+    located = with_coordinates(df)
+    n = len(df.columns)
+    renamed = [f"{RESERVED_PREFIX}c{i}" for i in range(n)]
+    positional = located.toDF(*renamed, *located.columns[n:])
+    fields = zip(renamed, df.schema.fields, strict=True)
+    head = [StructField(r, f.dataType, f.nullable) for r, f in fields]
+    schema = StructType([*head, *located.schema.fields[n:], *engine_fields(task.remediate), *extra])
+    checked = positional.mapInArrow(functools.partial(run_engine, task), schema)
+    return checked.toDF(*df.columns, *checked.columns[n:])
 
 
 def _counts(
@@ -448,11 +488,6 @@ def validate_files(
     afterwards). Valid output: Parquet, or the original lines for JSON-lines input. A registry
     routes each JSON line by its ``_schema`` field (see :func:`run`)."""
     kind = input_format(inputs, fmt)
-    if kind == "parquet" and isinstance(contract, ContractRegistry):
-        raise ConfigError(
-            "parquet input takes one contract (--contract): routing by _schema reads JSON "
-            "lines and CSV"
-        )
     if valid_out is not None and "://" not in valid_out and os.path.exists(valid_out):
         raise ConfigError(f"--valid-out {valid_out!r} exists: Spark writes a new folder")
     spark, own = session(master, progress=progress)

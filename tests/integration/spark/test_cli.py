@@ -148,12 +148,7 @@ def test_parquet_counts_equal_the_default_engines(
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--no-remediate", "--format", "parquet"], "one contract"),
         (["--contract", "nope", "--no-remediate"], "nope"),
-        (
-            ["--contract", "user_event", "--no-remediate", "--format", "csv", "--valid-out", "v"],
-            "CSV",
-        ),
     ],
 )
 def test_usage_errors_exit_2(spark: Any, tmp_path: Path, args: list[str], message: str) -> None:
@@ -166,6 +161,44 @@ def test_usage_errors_exit_2(spark: Any, tmp_path: Path, args: list[str], messag
     )  # fmt: skip
     assert result.exit_code == 2, result.output
     assert message in result.output
+
+
+def test_parquet_routed_by_its_schema_column_like_the_default_engine(
+    spark: Any, tmp_path: Path, pg_schema_url_factory: Any
+) -> None:
+    contracts = tmp_path / "contracts"
+    contracts.mkdir()
+    for version, minimum in (("1.0.0", 1), ("2.0.0", 10)):
+        (contracts / f"orders-{version}.yaml").write_text(
+            f"name: orders\nversion: {version}\nschema:\n  type: object\n  required: [id]\n"
+            f"  properties:\n    id: {{type: integer, minimum: {minimum}}}\n"
+        )
+    routes = ["orders", "orders@1.0.0", "orders@2.0.0", "nope", None]
+    rows = [{"id": i - 20, "_schema": routes[i % len(routes)], "note": "x"} for i in range(200)]
+    path = tmp_path / "orders.parquet"
+    pq.write_table(pa.Table.from_pylist(rows), path, row_group_size=50)
+    common = ["--contracts", str(contracts), "--no-remediate", str(path)]
+    default_url, spark_url = pg_schema_url_factory(), pg_schema_url_factory()
+    theirs_out, mine_out = tmp_path / "valid.parquet", tmp_path / "valid"
+    default = _validate(
+        *common, *_stores(tmp_path, default_url, "p1"), "--valid-out", str(theirs_out)
+    )
+    got = _validate(
+        "--engine", "spark", *common, *_stores(tmp_path, spark_url, "p2"),
+        "--valid-out", str(mine_out),
+    )  # fmt: skip
+    assert got == default
+    assert got["by_code"]["schema_not_found"] == 80 and len(got["by_contract"]) == 3
+    with (
+        Quarantine.open(default_url, str(tmp_path / "p1")) as a,
+        Quarantine.open(spark_url, str(tmp_path / "p2")) as b,
+    ):
+        mine = {r.id: (r.source, r.errors, r.contract, data) for r, data in b.iter_payloads()}
+        theirs = {r.id: (r.source, r.errors, r.contract, data) for r, data in a.iter_payloads()}
+    assert mine == theirs
+    key = lambda row: json.dumps(row, sort_keys=True)  # noqa: E731
+    expected, written = pq.read_table(theirs_out).to_pylist(), pq.read_table(mine_out).to_pylist()
+    assert sorted(written, key=key) == sorted(expected, key=key) and len(written) == got["valid"]
 
 
 def test_metric_labels_equal_the_default_engines(
@@ -224,12 +257,26 @@ def test_csv_gives_the_default_engines_counts_and_records(
     )
     path = tmp_path / "orders.csv"
     path.write_bytes(CSV_ROWS * 20)
-    for forced in (["--contract", "orders"], []):
+    for n, forced in enumerate((["--contract", "orders"], [])):
         common = ["--contracts", str(contracts), *forced, str(path)]
         default_url, spark_url = pg_schema_url_factory(), pg_schema_url_factory()
-        default = _validate(*common, *_stores(tmp_path, default_url, "p1"))
-        got = _validate("--engine", "spark", *common, *_stores(tmp_path, spark_url, "p2"))
+        theirs_out, mine_out = tmp_path / f"valid{n}.parquet", tmp_path / f"valid{n}"
+        default = _validate(
+            *common, *_stores(tmp_path, default_url, "p1"), "--valid-out", str(theirs_out)
+        )
+        got = _validate(
+            "--engine", "spark", *common, *_stores(tmp_path, spark_url, "p2"),
+            "--valid-out", str(mine_out),
+        )  # fmt: skip
         assert got == default
+        # the valid output: the default engine's columns, types and rows (typed when forced)
+        expected, written = pq.read_table(theirs_out), pq.read_table(mine_out)
+        assert written.schema.names == expected.schema.names == ["id", "sku", "qty", "_schema"]
+        assert written.schema.types == expected.schema.types
+        assert expected.schema.field("id").type == (pa.int64() if forced else pa.string())
+        key = lambda row: json.dumps(row, sort_keys=True)  # noqa: E731
+        assert sorted(written.to_pylist(), key=key) == sorted(expected.to_pylist(), key=key)
+        assert written.num_rows == got["valid"] > 0
         assert got["quarantined"] >= 120 and got["by_code"]["parse_error"] >= 40
         with (
             Quarantine.open(default_url, str(tmp_path / "p1")) as a,

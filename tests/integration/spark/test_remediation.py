@@ -241,3 +241,33 @@ def test_a_fix_that_does_not_fit_the_parquet_columns_is_not_remediated(
     assert stored == _stored(default_url, tmp_path / "p1", source=True)
     misfits = [s for s in stored if s[6] and s[6][0][5][0]["code"] == "system_error"]
     assert len(misfits) == 10 and all(s[2] == "quarantined" for s in misfits)
+
+
+def test_csv_double_pass_equals_the_default_engines(
+    spark: Any, tmp_path: Path, pg_schema_url_factory: Any
+) -> None:
+    rows = [json.loads(line) for line in _signups()]
+    header = ["id", "email", "name", "qty", "currency"]
+    lines = [",".join(header)]
+    for row in rows:
+        lines.append(",".join(f'"{row[c]}"' if c in row else "" for c in header))
+    path = tmp_path / "signups.csv"
+    path.write_text("\n".join(lines) + "\n")
+    common = ["--contracts", str(_contracts(tmp_path)), "--contract", "signup"]
+    default_url, spark_url = pg_schema_url_factory(), pg_schema_url_factory()
+    default = _validate(
+        *common, *_stores(default_url, tmp_path / "p1"),
+        "--valid-out", str(tmp_path / "valid.parquet"), str(path),
+    )  # fmt: skip
+    got = _validate(
+        "--engine", "spark", *common, *_stores(spark_url, tmp_path / "p2"),
+        "--valid-out", str(tmp_path / "valid"), str(path),
+    )  # fmt: skip
+    assert got == default and got["remediated"] >= 10
+    # the fixed records, typed as the default engine writes them, in place of the originals
+    expected = pq.read_table(tmp_path / "valid.parquet").to_pylist()
+    written = pq.read_table(tmp_path / "valid").to_pylist()
+    assert sorted(written, key=repr) == sorted(expected, key=repr)
+    assert {"u3@x.org"} <= {r["email"] for r in written}
+    stored = _stored(spark_url, tmp_path / "p2", source=True)
+    assert stored == _stored(default_url, tmp_path / "p1", source=True)
