@@ -112,6 +112,24 @@ class JsonlValidSink(PublishOnSuccess):
             raise write_error(self.path, exc) from exc
         self._needs_newline = not lines[-1].endswith(b"\n")
 
+    def append_file(self, path: str | Path) -> None:
+        """Append what another JSONL sink wrote to ``path`` (a worker's part of the output),
+        as if its lines had been written here: the result is byte for byte the same."""
+        if self._closed:
+            raise ConfigError(f"valid-record sink {self.path!r} is closed")
+        last = b""
+        try:
+            with open(path, "rb") as part:
+                while block := part.read(1 << 20):
+                    if not last and self._needs_newline:
+                        self._file.write(b"\n")
+                    self._file.write(block)
+                    last = block
+        except OSError as exc:
+            raise write_error(self.path, exc) from exc
+        if last:
+            self._needs_newline = not last.endswith(b"\n")
+
     def close(self) -> None:
         """Flush and publish the file under its final name."""
         if self._closed:

@@ -1,0 +1,319 @@
+"""``validate --workers N``: one run's inputs validated by N processes, as one process would.
+
+The inputs are cut into tasks: a JSONL file into byte ranges that start on line starts
+(:mod:`dataquarantine.io.ranges`), a CSV or Parquet file is one task (a CSV cell may hold a
+line end, so a CSV file cannot be cut without reading it; Parquet files are per file too).
+A first pass counts the line ends of every range in the workers, so each record keeps the line
+number, hence the quarantine id, it has in a one-process run. Each task runs a
+:class:`~dataquarantine.runner.ValidationRun` in a worker (``spawn`` processes, each with its
+own contract registry and quarantine connection): invalid records go straight to the
+quarantine store (SQLite: WAL and a busy timeout serialise the writers; writes are grouped
+into few transactions, so waiting is rare), valid lines to a part file. When every task is
+done, the parts are appended in input order into ``--valid-out``, byte for byte what one
+process writes, and the tasks' counts are added up into one summary.
+
+A worker that dies (``SIGKILL``, out of memory) fails the run with :class:`WorkerError`
+before anything is published; the quarantine writes it did are idempotent (deterministic ids),
+so running the command again completes the run with neither loss nor duplicate.
+
+One process is used (exactly the path of ``--workers 1``) for standard input and pipes, for
+CSV/Parquet input with ``--valid-out`` (its Parquet output is not cut into parts), and when the
+inputs make a single task.
+"""
+
+from __future__ import annotations
+
+import atexit
+import multiprocessing
+import os
+import shutil
+import stat
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from dataquarantine.errors import WorkerError
+from dataquarantine.io.ranges import MIN_RANGE_BYTES, ByteRange, count_line_ends, split_lines
+from dataquarantine.io.records import InputFormat
+from dataquarantine.runner import ContractCounts, RunSummary, Source
+from dataquarantine.settings import Settings
+
+__all__ = ["EXPLICIT_MIN_RANGE_BYTES", "Task", "WorkerConfig", "plan_tasks", "run_on_workers"]
+
+#: With ``--workers`` given, a JSONL file is cut into ranges of at least this size (by default
+#: :data:`~dataquarantine.io.ranges.MIN_RANGE_BYTES`: starting a process costs ~0.5 s).
+EXPLICIT_MIN_RANGE_BYTES: Final = 64 << 10
+#: Ranges per worker: a few, so that a worker whose ranges hold slower records is not last.
+RANGES_PER_WORKER: Final = 4
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerConfig:
+    """What every worker needs to validate like the parent would (sent once per process)."""
+
+    settings: Settings
+    contract: str | None
+    run_id: str
+    batch_size: int
+    remediate: bool
+    max_record_bytes: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    """One file, or one byte range of a JSONL file (``span``), validated by one worker."""
+
+    path: str
+    format: InputFormat
+    span: ByteRange | None = None
+    first_line: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class _Done:
+    summary: RunSummary
+    remediation: tuple[Counter[Any], Counter[Any], Counter[Any]]
+
+
+def plan_tasks(
+    inputs: Sequence[str],
+    formats: Sequence[InputFormat],
+    workers: int,
+    *,
+    valid_out: bool,
+    min_range_bytes: int = MIN_RANGE_BYTES,
+) -> list[Task] | None:
+    """The tasks of a run on ``workers`` processes, or ``None`` when one process is the way
+    (standard input or a pipe, CSV/Parquet with a valid output, a single task)."""
+    if workers < 2:
+        return None
+    if valid_out and any(f != "jsonl" for f in formats):
+        return None
+    sizes = []
+    for path in inputs:
+        try:
+            st = os.stat(path)
+        except OSError:
+            return None  # "-", or an error the one-process path reports as usual
+        if not stat.S_ISREG(st.st_mode):
+            return None
+        sizes.append(st.st_size)
+    if sum(sizes) < min_range_bytes:
+        return None
+    tasks: list[Task] = []
+    share = max(1, sum(sizes) // (workers * RANGES_PER_WORKER))
+    for path, fmt, size in zip(inputs, formats, sizes, strict=True):
+        if fmt != "jsonl":
+            tasks.append(Task(path, fmt))
+            continue
+        parts = max(1, min(size // max(share, min_range_bytes), workers * RANGES_PER_WORKER))
+        for span in split_lines(path, parts, min_bytes=min_range_bytes):
+            tasks.append(Task(path, fmt, span))
+    return tasks if len(tasks) > 1 else None
+
+
+# -- in the worker processes ----------------------------------------------------------------
+
+_STATE: dict[str, Any] = {}
+
+
+def _start(config: WorkerConfig) -> None:
+    """Open the registry, router and quarantine of this worker process (once)."""
+    from dataquarantine.cli.common import open_contracts, open_quarantine
+    from dataquarantine.validation.registry import Router
+
+    live = open_contracts(config.settings)
+    atexit.register(live.close)
+    quarantine = open_quarantine(config.settings)
+    atexit.register(quarantine.close)
+    _STATE.update(
+        config=config, router=Router(live.registry, contract=config.contract), quarantine=quarantine
+    )
+
+
+def _count(path: str, span: ByteRange) -> int:
+    return count_line_ends(path, span)
+
+
+def _validate(task: Task, part: str | None) -> _Done:
+    from dataquarantine.io.ranges import read_jsonl_range
+    from dataquarantine.io.readers import read_batches
+    from dataquarantine.runner import ValidationRun, input_uri
+
+    config: WorkerConfig = _STATE["config"]
+    run = ValidationRun(
+        _STATE["router"],
+        _STATE["quarantine"],
+        valid_out=Path(part) if part else None,
+        batch_size=config.batch_size,
+        run_id=config.run_id,
+        remediate=config.remediate,
+        max_record_bytes=config.max_record_bytes,
+    )
+    uri = input_uri(task.path)
+    if task.span is None:
+        batches = read_batches(task.path, fmt=task.format, batch_size=config.batch_size)
+    else:
+        batches = read_jsonl_range(
+            task.path, task.span, task.first_line, uri, batch_size=config.batch_size
+        )
+    summary = run.run_sources([Source(task.path, uri, batches)], task.format)
+    stats = run.remediation.stats if run.remediation is not None else None
+    counters: tuple[Counter[Any], Counter[Any], Counter[Any]] = (
+        (stats.records, stats.actions, stats.by_contract)
+        if stats is not None
+        else (Counter(), Counter(), Counter())
+    )
+    return _Done(summary, counters)
+
+
+# -- in the parent ----------------------------------------------------------------------------
+
+
+def run_on_workers(
+    tasks: Sequence[Task],
+    config: WorkerConfig,
+    *,
+    inputs: Sequence[str],
+    workers: int,
+    valid_out: Path | None,
+    on_task: Callable[[int], None] | None = None,
+) -> RunSummary:
+    """Validate ``tasks`` on ``workers`` processes; publish ``valid_out`` (JSONL) when every
+    task succeeded. Raises :class:`WorkerError` when a worker process dies."""
+    from dataquarantine.io.sinks import JsonlValidSink, open_valid_sink
+
+    started = time.perf_counter()
+    # Opened first: a bad --valid-out is refused before any work, as with one process.
+    sink = open_valid_sink(valid_out, "jsonl") if valid_out is not None else None
+    parts_dir = tempfile.mkdtemp(prefix=".dq-parts-", dir=_parts_parent(valid_out))
+    try:
+        parts = [
+            os.path.join(parts_dir, f"{i:06d}.jsonl") if sink is not None else None
+            for i in range(len(tasks))
+        ]
+        done = _execute(tasks, parts, config, workers, on_task)
+        summary = _merged(config, done, inputs)
+        if sink is not None:
+            assert isinstance(sink, JsonlValidSink)
+            for part in parts:
+                if part is not None and os.path.exists(part):
+                    sink.append_file(part)
+            sink.close()
+            sink = None
+    finally:
+        if sink is not None:
+            sink.abort()
+        shutil.rmtree(parts_dir, ignore_errors=True)
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def _parts_parent(valid_out: Path | None) -> str | None:
+    """Parts are written next to the output (same disk), else in the temporary folder."""
+    if valid_out is None or str(valid_out) == "-":
+        return None
+    parent = valid_out.resolve().parent
+    if valid_out.exists() and not valid_out.resolve().is_file():
+        return None  # a FIFO or a device: its folder may not be writable
+    return str(parent) if os.access(parent, os.W_OK) else None
+
+
+def _execute(
+    tasks: Sequence[Task],
+    parts: Sequence[str | None],
+    config: WorkerConfig,
+    workers: int,
+    on_task: Callable[[int], None] | None,
+) -> list[_Done]:
+    context = multiprocessing.get_context("spawn")
+    pool = ProcessPoolExecutor(
+        max_workers=min(workers, len(tasks)),
+        mp_context=context,
+        initializer=_start,
+        initargs=(config,),
+    )
+    try:
+        tasks = _numbered(pool, tasks)
+        futures: list[Future[_Done]] = [
+            pool.submit(_validate, task, part) for task, part in zip(tasks, parts, strict=True)
+        ]
+        done = []
+        for future in futures:
+            result = future.result()
+            if on_task is not None:
+                on_task(result.summary.total)
+            done.append(result)
+        return done
+    except BrokenProcessPool as exc:
+        raise WorkerError(
+            "a worker process died (killed, or out of memory): nothing was published; run "
+            "the command again to complete the run (quarantined records are not duplicated)"
+        ) from exc
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _numbered(pool: ProcessPoolExecutor, tasks: Sequence[Task]) -> list[Task]:
+    """``tasks`` with the line number of each range's first line: 1 + the line ends of the
+    file's ranges before it (counted in the workers)."""
+    ranged = [i for i, t in enumerate(tasks) if t.span is not None and t.span.start > 0]
+    if not ranged:
+        return list(tasks)
+    spans = [(i, t.span) for i, t in enumerate(tasks) if t.span is not None]
+    counts = dict(
+        zip(
+            (i for i, _ in spans),
+            pool.map(_count, [tasks[i].path for i, _ in spans], [s for _, s in spans]),
+            strict=True,
+        )
+    )
+    numbered: list[Task] = []
+    line = 1
+    for i, task in enumerate(tasks):
+        if task.span is None:
+            numbered.append(task)
+            continue
+        if task.span.start == 0:
+            line = 1
+        numbered.append(Task(task.path, task.format, task.span, line))
+        line += counts[i]
+    return numbered
+
+
+def _merged(config: WorkerConfig, done: Sequence[_Done], inputs: Sequence[str]) -> RunSummary:
+    """The tasks' summaries added up into the one summary of the run."""
+    from dataquarantine.remediation.double_pass import RemediationStats
+
+    summary = RunSummary(run_id=config.run_id, inputs=list(inputs))
+    stats = RemediationStats()
+    for result in done:
+        part = result.summary
+        summary.total += part.total
+        summary.valid += part.valid
+        summary.quarantined += part.quarantined
+        summary.warned += part.warned
+        summary.remediated += part.remediated
+        summary.by_code.update(part.by_code)
+        summary.violations_by_code.update(part.violations_by_code)
+        summary.by_schema.update(part.by_schema)
+        summary.failures.update(part.failures)
+        for name, counts in part.by_contract.items():
+            into = summary.by_contract.setdefault(name, ContractCounts())
+            into.total += counts.total
+            into.valid += counts.valid
+            into.quarantined += counts.quarantined
+            into.remediated += counts.remediated
+        records, actions, by_contract = result.remediation
+        stats.records.update(records)
+        stats.actions.update(actions)
+        stats.by_contract.update(by_contract)
+    if config.remediate:
+        summary.remediation = stats.to_dict()
+    return summary
