@@ -215,7 +215,13 @@ def validate(
                 summary = _progressing(
                     show,
                     lambda tick: run_on_workers(
-                        tasks, config, inputs=inputs, workers=n, valid_out=valid_out, on_task=tick
+                        tasks,
+                        config,
+                        inputs=inputs,
+                        workers=n,
+                        valid_out=valid_out,
+                        local=(router, quarantine),
+                        on_task=tick,
                     ),
                 )
             else:

@@ -3,12 +3,14 @@
 The inputs are cut into tasks: a JSONL file into byte ranges that start on line starts
 (:mod:`dataquarantine.io.ranges`), a CSV or Parquet file is one task (a CSV cell may hold a
 line end, so a CSV file cannot be cut without reading it; Parquet files are per file too).
-A first pass counts the line ends of every range in the workers, so each record keeps the line
-number, hence the quarantine id, it has in a one-process run. Each task runs a
-:class:`~dataquarantine.runner.ValidationRun` in a worker (``spawn`` processes, each with its
-own contract registry and quarantine connection): invalid records go straight to the
-quarantine store (SQLite: WAL and a busy timeout serialise the writers; writes are grouped
-into few transactions, so waiting is rare), valid lines to a part file. When every task is
+This process counts the line ends of every range first (while the workers start), so each
+record keeps the line number, hence the quarantine id, it has in a one-process run. Each task
+runs a :class:`~dataquarantine.runner.ValidationRun` in one of ``N - 1`` workers (``spawn``
+processes, each with its own contract registry and quarantine connection) or in this process,
+which takes tasks from the back of the list while the workers take them from the front.
+Invalid records go straight to the quarantine store (SQLite: WAL and a busy timeout serialise
+the writers; writes are grouped into few transactions, so waiting is rare), valid lines to a
+part file. When every task is
 done, the parts are appended in input order into ``--valid-out``, byte for byte what one
 process writes, and the tasks' counts are added up into one summary.
 
@@ -32,11 +34,11 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from dataquarantine.errors import WorkerError
 from dataquarantine.io.ranges import MIN_RANGE_BYTES, ByteRange, count_line_ends, split_lines
@@ -44,7 +46,18 @@ from dataquarantine.io.records import InputFormat
 from dataquarantine.runner import ContractCounts, RunSummary, Source
 from dataquarantine.settings import Settings
 
-__all__ = ["EXPLICIT_MIN_RANGE_BYTES", "Task", "WorkerConfig", "plan_tasks", "run_on_workers"]
+if TYPE_CHECKING:
+    from dataquarantine.quarantine.service import Quarantine
+    from dataquarantine.validation.registry import Router
+
+__all__ = [
+    "EXPLICIT_MIN_RANGE_BYTES",
+    "Task",
+    "WorkerConfig",
+    "plan_tasks",
+    "run_on_workers",
+    "validate_task",
+]
 
 #: With ``--workers`` given, a JSONL file is cut into ranges of at least this size (by default
 #: :data:`~dataquarantine.io.ranges.MIN_RANGE_BYTES`: starting a process costs ~0.5 s).
@@ -137,19 +150,21 @@ def _start(config: WorkerConfig) -> None:
     )
 
 
-def _count(path: str, span: ByteRange) -> int:
-    return count_line_ends(path, span)
-
-
 def _validate(task: Task, part: str | None) -> _Done:
+    return validate_task(_STATE["router"], _STATE["quarantine"], _STATE["config"], task, part)
+
+
+def validate_task(
+    router: Router, quarantine: Quarantine, config: WorkerConfig, task: Task, part: str | None
+) -> _Done:
+    """Validate one task (in a worker, or in the parent), its valid lines to ``part``."""
     from dataquarantine.io.ranges import read_jsonl_range
     from dataquarantine.io.readers import read_batches
     from dataquarantine.runner import ValidationRun, input_uri
 
-    config: WorkerConfig = _STATE["config"]
     run = ValidationRun(
-        _STATE["router"],
-        _STATE["quarantine"],
+        router,
+        quarantine,
         valid_out=Path(part) if part else None,
         batch_size=config.batch_size,
         run_id=config.run_id,
@@ -183,9 +198,11 @@ def run_on_workers(
     inputs: Sequence[str],
     workers: int,
     valid_out: Path | None,
+    local: tuple[Router, Quarantine],
     on_task: Callable[[int], None] | None = None,
 ) -> RunSummary:
-    """Validate ``tasks`` on ``workers`` processes; publish ``valid_out`` (JSONL) when every
+    """Validate ``tasks`` on ``workers`` processes, this one included (``local``: its router
+    and quarantine); publish ``valid_out`` (JSONL) when every
     task succeeded. Raises :class:`WorkerError` when a worker process dies."""
     from dataquarantine.io.sinks import JsonlValidSink, open_valid_sink
 
@@ -198,7 +215,7 @@ def run_on_workers(
             os.path.join(parts_dir, f"{i:06d}.jsonl") if sink is not None else None
             for i in range(len(tasks))
         ]
-        done = _execute(tasks, parts, config, workers, on_task)
+        done = _execute(tasks, parts, config, local, workers, on_task)
         summary = _merged(config, done, inputs)
         if sink is not None:
             assert isinstance(sink, JsonlValidSink)
@@ -229,28 +246,37 @@ def _execute(
     tasks: Sequence[Task],
     parts: Sequence[str | None],
     config: WorkerConfig,
+    local: tuple[Router, Quarantine],
     workers: int,
     on_task: Callable[[int], None] | None,
 ) -> list[_Done]:
-    context = multiprocessing.get_context("spawn")
+    """Run ``tasks`` on ``workers - 1`` processes and this one: the pool takes them from the
+    front, this process from the back (the ones the pool has not started), so this process
+    works while the others start up."""
     pool = ProcessPoolExecutor(
-        max_workers=min(workers, len(tasks)),
-        mp_context=context,
+        max_workers=workers - 1,
+        mp_context=multiprocessing.get_context("spawn"),
         initializer=_start,
         initargs=(config,),
     )
     try:
-        tasks = _numbered(pool, tasks)
-        futures: list[Future[_Done]] = [
-            pool.submit(_validate, task, part) for task, part in zip(tasks, parts, strict=True)
-        ]
-        done = []
-        for future in futures:
-            result = future.result()
+        for _ in range(workers - 1):  # the workers start while this process counts lines
+            pool.submit(int)
+        numbered = _numbered(tasks)
+        futures = [pool.submit(_validate, t, p) for t, p in zip(numbered, parts, strict=True)]
+        done: dict[int, _Done] = {}
+        for i in reversed(range(len(tasks))):
+            if not futures[i].cancel():
+                break
+            done[i] = validate_task(*local, config, numbered[i], parts[i])
             if on_task is not None:
-                on_task(result.summary.total)
-            done.append(result)
-        return done
+                on_task(done[i].summary.total)
+        for i, future in enumerate(futures):
+            if i not in done:
+                done[i] = future.result()
+                if on_task is not None:
+                    on_task(done[i].summary.total)
+        return [done[i] for i in range(len(tasks))]
     except BrokenProcessPool as exc:
         raise WorkerError(
             "a worker process died (killed, or out of memory): nothing was published; run "
@@ -260,20 +286,9 @@ def _execute(
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _numbered(pool: ProcessPoolExecutor, tasks: Sequence[Task]) -> list[Task]:
+def _numbered(tasks: Sequence[Task]) -> list[Task]:
     """``tasks`` with the line number of each range's first line: 1 + the line ends of the
-    file's ranges before it (counted in the workers)."""
-    ranged = [i for i, t in enumerate(tasks) if t.span is not None and t.span.start > 0]
-    if not ranged:
-        return list(tasks)
-    spans = [(i, t.span) for i, t in enumerate(tasks) if t.span is not None]
-    counts = dict(
-        zip(
-            (i for i, _ in spans),
-            pool.map(_count, [tasks[i].path for i, _ in spans], [s for _, s in spans]),
-            strict=True,
-        )
-    )
+    file's ranges before it."""
     numbered: list[Task] = []
     line = 1
     for i, task in enumerate(tasks):
@@ -283,7 +298,9 @@ def _numbered(pool: ProcessPoolExecutor, tasks: Sequence[Task]) -> list[Task]:
         if task.span.start == 0:
             line = 1
         numbered.append(Task(task.path, task.format, task.span, line))
-        line += counts[i]
+        last_of_file = i + 1 == len(tasks) or tasks[i + 1].path != task.path
+        if not last_of_file:
+            line += count_line_ends(task.path, task.span)
     return numbered
 
 
