@@ -424,28 +424,23 @@ def targets(rows: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
         r = rows.get(name, {})
         return r.get("rate") if r.get("status") == "ok" else None
 
-    seed, floor, engine, cli = rate("seed"), rate("floor"), rate("engine"), rate("cli")
-    handrolled, workers = rate("handrolled"), rate("cli_workers")
-    cli_rss = rows.get("cli", {}).get("peak_rss_mb") if cli is not None else None
+    def ratio(a: str, b: str) -> float | None:
+        x, y = rate(a), rate(b)
+        return x / y if x and y else None
+
+    cli_rss = rows.get("cli", {}).get("peak_rss_mb") if rate("cli") is not None else None
     checks = [
-        ("engine >= 12x seed", engine / seed if engine and seed else None, 12.0, ">="),
-        ("engine >= 0.3x parse floor", engine / floor if engine and floor else None, 0.3, ">="),
-        (
-            "engine >= 1.2x hand-rolled",
-            engine / handrolled if engine and handrolled else None,
-            1.2,
-            ">=",
-        ),
-        ("CLI >= 8x seed", cli / seed if cli and seed else None, 8.0, ">="),
+        ("engine >= 12x seed", ratio("engine", "seed"), 12.0, ">="),
+        ("engine >= 0.3x parse floor", ratio("engine", "floor"), 0.3, ">="),
+        ("engine >= 1.2x hand-rolled", ratio("engine", "handrolled"), 1.2, ">="),
+        ("CLI >= 8x seed", ratio("cli", "seed"), 8.0, ">="),
         ("CLI peak RSS < 200 MB", cli_rss, 200.0, "<"),
-        ("CLI --workers 2 >= 1.8x 1", workers / cli if workers and cli else None, 1.8, ">="),
+        ("CLI --workers 2 >= 1.8x 1", ratio("cli_workers", "cli"), 1.8, ">="),
     ]
     out = []
     for name, value, goal, op in checks:
-        if value is None:
-            verdict = "n/a"
-        else:
-            verdict = "PASS" if (value >= goal if op == ">=" else value < goal) else "FAIL"
+        passed = value is not None and (value >= goal if op == ">=" else value < goal)
+        verdict = "n/a" if value is None else "PASS" if passed else "FAIL"
         out.append({"target": name, "value": value, "goal": goal, "verdict": verdict})
     return out
 
