@@ -116,3 +116,30 @@ def test_a_killed_worker_fails_the_run_and_a_rerun_completes(tmp_path: Path) -> 
     assert report_without_timing(out) == reference
     assert (cwd / "v.jsonl").read_bytes() == (tmp_path / "one/v.jsonl").read_bytes()
     assert store_contents(store, payloads) == store_reference
+
+
+def test_standard_input_and_csv_to_parquet_use_one_process(tmp_path: Path, events: Path) -> None:
+    """What cannot be shared (a stream; CSV whose valid rows become one Parquet file) is
+    validated by the command's own process, whatever --workers says."""
+    one, _ = _run(tmp_path / "one", str(events), "--valid-out", "v.jsonl", workers=1)
+    cwd = tmp_path / "stdin"
+    cwd.mkdir()
+    store, payloads = f"sqlite:///{cwd}/q.db", f"file://{cwd}/payloads"
+    args = ("-", "--valid-out", "v.jsonl")
+    with events.open("rb") as stdin:
+        proc = start_validate(cwd, *args, store=store, payloads=payloads, workers=2, stdin=stdin)
+        out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err.decode()
+    report = report_without_timing(out)
+    assert (report["total"], report["quarantined"]) == (one["total"], one["quarantined"])
+    assert (cwd / "v.jsonl").read_bytes() == (tmp_path / "one/v.jsonl").read_bytes()
+
+    rows = "".join(f"{i},{'x' if i % 7 == 0 else i}\n" for i in range(3000))
+    (tmp_path / "a.csv").write_text("id,n\n" + rows)
+    (tmp_path / "b.csv").write_text("id,n\n" + rows)
+    inputs = (str(tmp_path / "a.csv"), str(tmp_path / "b.csv"), "--valid-out", "v.parquet")
+    csv_one, csv_store_one = _run(tmp_path / "csv1", *inputs, workers=1)
+    csv_two, csv_store_two = _run(tmp_path / "csv2", *inputs, workers=2)
+    assert (csv_two, csv_store_two) == (csv_one, csv_store_one)
+    one_bytes = (tmp_path / "csv1/v.parquet").read_bytes()
+    assert (tmp_path / "csv2/v.parquet").read_bytes() == one_bytes
