@@ -4,6 +4,7 @@ run completes without loss or duplicate. The CLI runs in a subprocess, SQLite st
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -63,6 +64,50 @@ def test_csv_files_without_valid_output(tmp_path: Path) -> None:
     two, store_two = _run(tmp_path / "two", *inputs, workers=2)
     assert (two, store_two) == (one, store_one)
     assert one["total"] == 600
+
+
+ROW_CONTRACT = """\
+name: row
+version: 1.0.0
+schema:
+  type: object
+  required: [id]
+  properties:
+    id: {type: string, pattern: "^[0-9]+$"}
+    name: {type: string}
+"""
+
+
+def test_a_parquet_file_is_shared_by_row_groups(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    (tmp_path / "contracts").mkdir()
+    (tmp_path / "contracts/row.yaml").write_text(ROW_CONTRACT)
+    ids = [f"x{i}" if i % 13 == 0 else str(i) for i in range(20_000)]
+    table = pa.table({"id": ids, "name": [f"name {i} " * 3 for i in range(20_000)]})
+    pq.write_table(table, tmp_path / "rows.parquet", row_group_size=1_500)
+    results = []
+    for workers in (1, 2):
+        cwd = tmp_path / f"w{workers}"
+        cwd.mkdir()
+        store, payloads = f"sqlite:///{cwd}/q.db", f"file://{cwd}/payloads"
+        args = (str(tmp_path / "rows.parquet"), "--contract", "row")
+        proc = start_validate(
+            cwd,
+            *args,
+            store=store,
+            payloads=payloads,
+            workers=workers,
+            contracts=tmp_path / "contracts",
+        )
+        out, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err.decode()
+        results.append((report_without_timing(out), store_contents(store, payloads)))
+    assert results[1] == results[0]
+    assert results[0][0]["quarantined"] == len(range(0, 20_000, 13))
+    lines = sorted(json.loads(row[1])["line"] for row in results[0][1])
+    assert lines == [i + 1 for i in range(0, 20_000, 13)]
 
 
 def _worker_pids(parent: int) -> list[int]:

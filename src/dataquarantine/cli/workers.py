@@ -1,8 +1,9 @@
 """``validate --workers N``: one run's inputs validated by N processes, as one process would.
 
 The inputs are cut into tasks: a JSONL file into byte ranges that start on line starts
-(:mod:`dataquarantine.io.ranges`), a CSV or Parquet file is one task (a CSV cell may hold a
-line end, so a CSV file cannot be cut without reading it; Parquet files are per file too).
+(:mod:`dataquarantine.io.ranges`), a Parquet file into runs of row groups (each knows its
+first row from the footer), a CSV file is one task (a CSV cell may hold a line end, so a CSV
+file cannot be cut without reading it).
 This process counts the line ends of every range first (while the workers start), so each
 record keeps the line number, hence the quarantine id, it has in a one-process run. Each task
 runs a :class:`~dataquarantine.runner.ValidationRun` in one of ``N - 1`` workers (``spawn``
@@ -33,7 +34,7 @@ import stat
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -42,7 +43,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from dataquarantine.errors import WorkerError
 from dataquarantine.io.ranges import MIN_RANGE_BYTES, ByteRange, count_line_ends, split_lines
-from dataquarantine.io.records import InputFormat
+from dataquarantine.io.records import InputFormat, RecordBatch
 from dataquarantine.runner import ContractCounts, RunSummary, Source
 from dataquarantine.settings import Settings
 
@@ -86,6 +87,9 @@ class Task:
     format: InputFormat
     span: ByteRange | None = None
     first_line: int = 1
+    #: Parquet: these consecutive row groups, the first one starting at row ``first_row``.
+    row_groups: tuple[int, ...] | None = None
+    first_row: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +126,9 @@ def plan_tasks(
     tasks: list[Task] = []
     share = max(1, sum(sizes) // (workers * RANGES_PER_WORKER))
     for path, fmt, size in zip(inputs, formats, sizes, strict=True):
+        if fmt == "parquet":
+            tasks += _row_group_tasks(path, workers * RANGES_PER_WORKER)
+            continue
         if fmt != "jsonl":
             tasks.append(Task(path, fmt))
             continue
@@ -129,6 +136,24 @@ def plan_tasks(
         for span in split_lines(path, parts, min_bytes=min_range_bytes):
             tasks.append(Task(path, fmt, span))
     return tasks if len(tasks) > 1 else None
+
+
+def _row_group_tasks(path: str, parts: int) -> list[Task]:
+    """A Parquet file as up to ``parts`` tasks of consecutive row groups."""
+    from dataquarantine.extras import require_extra
+
+    require_extra("parquet", "Parquet input")
+    from dataquarantine.io.arrow_readers import parquet_row_groups
+
+    rows = parquet_row_groups(path)
+    if len(rows) < 2:
+        return [Task(path, "parquet")]
+    step = -(-len(rows) // min(parts, len(rows)))
+    tasks = []
+    for first in range(0, len(rows), step):
+        groups = tuple(range(first, min(first + step, len(rows))))
+        tasks.append(Task(path, "parquet", row_groups=groups, first_row=sum(rows[:first])))
+    return tasks
 
 
 # -- in the worker processes ----------------------------------------------------------------
@@ -172,7 +197,17 @@ def validate_task(
         max_record_bytes=config.max_record_bytes,
     )
     uri = input_uri(task.path)
-    if task.span is None:
+    batches: Iterable[RecordBatch]
+    if task.row_groups is not None:
+        from dataquarantine.io.arrow_readers import read_parquet_batches
+
+        batches = read_parquet_batches(
+            task.path,
+            batch_size=config.batch_size,
+            row_groups=task.row_groups,
+            first_row=task.first_row,
+        )
+    elif task.span is None:
         batches = read_batches(task.path, fmt=task.format, batch_size=config.batch_size)
     else:
         batches = read_jsonl_range(
