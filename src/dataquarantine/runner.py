@@ -216,13 +216,14 @@ class ValidationRun:
         sink_format: InputFormat,
         *,
         on_batch: Callable[[int], None] | None = None,
+        sink: ValidSink | None = None,
     ) -> RunSummary:
         """Validate the batches of every source in turn (``sink_format``: the format of the
         input whose valid records ``valid_out`` receives); the work of :meth:`run`, also
-        for a part of a file (``validate --workers``)."""
+        for a part of a file (``validate --workers``). ``sink``: an open sink to write the
+        valid records to instead of opening ``valid_out`` (closed or aborted here)."""
         started = time.perf_counter()
-        sink: ValidSink | None = None
-        if self.valid_out is not None:
+        if sink is None and self.valid_out is not None:
             types = self.router.forced.column_types() if self.router.forced else None
             sink = open_valid_sink(self.valid_out, sink_format, column_types=types)
         try:

@@ -185,12 +185,13 @@ def validate_task(
     """Validate one task (in a worker, or in the parent), its valid lines to ``part``."""
     from dataquarantine.io.ranges import read_jsonl_range
     from dataquarantine.io.readers import read_batches
+    from dataquarantine.io.sinks import JsonlValidSink
+    from dataquarantine.io.targets import DirectTarget
     from dataquarantine.runner import ValidationRun, input_uri
 
     run = ValidationRun(
         router,
         quarantine,
-        valid_out=Path(part) if part else None,
         batch_size=config.batch_size,
         run_id=config.run_id,
         remediate=config.remediate,
@@ -213,7 +214,9 @@ def validate_task(
         batches = read_jsonl_range(
             task.path, task.span, task.first_line, uri, batch_size=config.batch_size
         )
-    summary = run.run_sources([Source(task.path, uri, batches)], task.format)
+    # A scratch file: written in place, no fsync (the parent's --valid-out is the durable one).
+    sink = JsonlValidSink(part, target=DirectTarget(part)) if part else None
+    summary = run.run_sources([Source(task.path, uri, batches)], task.format, sink=sink)
     stats = run.remediation.stats if run.remediation is not None else None
     counters: tuple[Counter[Any], Counter[Any], Counter[Any]] = (
         (stats.records, stats.actions, stats.by_contract)

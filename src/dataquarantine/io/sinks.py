@@ -98,13 +98,16 @@ def open_valid_sink(
 class JsonlValidSink(PublishOnSuccess):
     """Writes the original JSONL lines of valid records, one ``write`` call per batch."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, target: OutputTarget | None = None) -> None:
+        """``target``: where to write instead of the one ``path`` names (e.g. a
+        :class:`~dataquarantine.io.targets.DirectTarget` for a scratch file that needs no
+        atomic rename nor fsync)."""
         self.path = str(path)
         self._target: OutputTarget | None = None
-        if self.path == STDOUT:
+        if self.path == STDOUT and target is None:
             self._file: IO[bytes] = sys.stdout.buffer
         else:
-            self._target = open_target(self.path)
+            self._target = target if target is not None else open_target(self.path)
             self._file = self._target.open_file()
         self._needs_newline = False
         self._closed = False
