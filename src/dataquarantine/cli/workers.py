@@ -63,8 +63,9 @@ __all__ = [
 #: With ``--workers`` given, a JSONL file is cut into ranges of at least this size (by default
 #: :data:`~dataquarantine.io.ranges.MIN_RANGE_BYTES`: starting a process costs ~0.5 s).
 EXPLICIT_MIN_RANGE_BYTES: Final = 64 << 10
-#: Ranges per worker: a few, so that a worker whose ranges hold slower records is not last.
-RANGES_PER_WORKER: Final = 4
+#: Ranges per process: enough that the last ones are short, so no process waits long for the
+#: others at the end (a worker is committed to the one it runs and the one queued for it).
+RANGES_PER_WORKER: Final = 8
 
 
 @dataclass(frozen=True, slots=True)
