@@ -63,9 +63,10 @@ __all__ = [
 #: With ``--workers`` given, a JSONL file is cut into ranges of at least this size (by default
 #: :data:`~dataquarantine.io.ranges.MIN_RANGE_BYTES`: starting a process costs ~0.5 s).
 EXPLICIT_MIN_RANGE_BYTES: Final = 64 << 10
-#: Ranges per process: enough that the last ones are short, so no process waits long for the
-#: others at the end (a worker is committed to the one it runs and the one queued for it).
-RANGES_PER_WORKER: Final = 8
+#: Ranges per process: more make the last tasks shorter (a worker is committed to the one it
+#: runs and the one queued for it), but each task ends with its own quarantine write (a
+#: payload chunk and a transaction, each fsynced), and fsyncs are slow on a shared disk.
+RANGES_PER_WORKER: Final = 4
 
 
 @dataclass(frozen=True, slots=True)
