@@ -11,7 +11,9 @@ records, then measures, each in its own subprocess so that peak RSS is per measu
   engine  dataquarantine.Router(ContractRegistry).validate_batch over every line, as the CLI
           runs it (keep_values=False: valid records' decoded values are not retained)
   engine_kept  the same, keeping every decoded value (the API default), for comparison
-  cli     ``dataquarantine validate FILE ... --json`` end to end (SQLite + local payloads)
+  cli     ``dataquarantine validate FILE ... --json --workers 1`` end to end (SQLite + local
+          payloads)
+  cli_workers  the same with ``--workers 2``: the file cut into ranges, two processes
   handrolled, pydantic, msgspec, pandera   the peers of bench/peers.py (schema only, routed
           by ``_schema``); each is skipped with a note when its library is not installed
 
@@ -47,13 +49,14 @@ BENCH_DIR = Path(__file__).resolve().parent
 DATA_DIR = BENCH_DIR / ".data"
 RESULTS_DIR = BENCH_DIR / "results"
 PEER_NAMES = ("handrolled", "pydantic", "msgspec", "pandera", "gx")
-MEASUREMENTS = ("floor", "seed", "engine", "engine_kept", "cli", *PEER_NAMES)
+MEASUREMENTS = ("floor", "seed", "engine", "engine_kept", "cli", "cli_workers", *PEER_NAMES)
 LABELS = {
     "floor": "parse floor (orjson.loads)",
     "seed": "seed design (json + jsonschema Draft7)",
     "engine": "engine (Router.validate_batch)",
     "engine_kept": "engine, decoded values kept",
     "cli": "CLI end to end (dataquarantine validate)",
+    "cli_workers": "CLI end to end, --workers 2",
     "handrolled": "hand-rolled orjson + jsonschema-rs",
     "pydantic": "pydantic v2 strict",
     "msgspec": "msgspec Structs (first error only)",
@@ -284,10 +287,10 @@ def _cli_executable() -> str | None:
     return str(local) if local.exists() else shutil.which("dataquarantine")
 
 
-def measure_cli(args: argparse.Namespace) -> dict[str, Any]:
+def measure_cli(args: argparse.Namespace, name: str = "cli", workers: int = 1) -> dict[str, Any]:
     exe = _cli_executable()
     if exe is None:
-        return unavailable("cli", f"{NOT_AVAILABLE}: no 'dataquarantine' command")
+        return unavailable(name, f"{NOT_AVAILABLE}: no 'dataquarantine' command")
     with tempfile.TemporaryDirectory(prefix="dq-bench-") as tmp:
         cmd = [
             exe, "validate", str(args.data),
@@ -295,7 +298,7 @@ def measure_cli(args: argparse.Namespace) -> dict[str, Any]:
             "--valid-out", f"{tmp}/valid.jsonl",
             "--store", f"sqlite:///{tmp}/q.db",
             "--payloads", f"file://{tmp}/payloads",
-            "--json",
+            "--json", "--workers", str(workers),
         ]  # fmt: skip
         with Stopwatch(children=True) as watch:
             proc = subprocess.run(cmd, capture_output=True, timeout=args.timeout, check=False)
@@ -307,14 +310,14 @@ def measure_cli(args: argparse.Namespace) -> dict[str, Any]:
         lines = stderr.splitlines() or [f"exit code {proc.returncode}"]
         tail = next((x for x in reversed(lines) if "Error" in x or "error" in x), lines[-1])
         if "ImportError" in stderr or "ModuleNotFoundError" in stderr:
-            return unavailable("cli", f"{NOT_AVAILABLE}: {tail}")
-        return {**unavailable("cli", f"failed (exit {proc.returncode}): {tail}"), "status": "error"}
+            return unavailable(name, f"{NOT_AVAILABLE}: {tail}")
+        return {**unavailable(name, f"failed (exit {proc.returncode}): {tail}"), "status": "error"}
     # Exact for the CLI's lifetime; floored at this (lean) process's RSS when it spawned it.
     total = int(summary.get("total", args.records))
     caught = dict(summary.get("by_code", {}))
     caught["valid"] = summary.get("valid")
     return row(
-        "cli",
+        name,
         total,
         watch,
         _maxrss_mb(resource.RUSAGE_CHILDREN),
@@ -332,6 +335,7 @@ MEASURE = {
     "engine": measure_engine,
     "engine_kept": lambda args: measure_engine(args, keep_values=True),
     "cli": measure_cli,
+    "cli_workers": lambda args: measure_cli(args, "cli_workers", workers=2),
     **{name: (lambda args, name=name: measure_peer(args, name)) for name in PEER_NAMES},
 }
 
@@ -420,27 +424,23 @@ def targets(rows: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
         r = rows.get(name, {})
         return r.get("rate") if r.get("status") == "ok" else None
 
-    seed, floor, engine, cli = rate("seed"), rate("floor"), rate("engine"), rate("cli")
-    handrolled = rate("handrolled")
-    cli_rss = rows.get("cli", {}).get("peak_rss_mb") if cli is not None else None
+    def ratio(a: str, b: str) -> float | None:
+        x, y = rate(a), rate(b)
+        return x / y if x and y else None
+
+    cli_rss = rows.get("cli", {}).get("peak_rss_mb") if rate("cli") is not None else None
     checks = [
-        ("engine >= 12x seed", engine / seed if engine and seed else None, 12.0, ">="),
-        ("engine >= 0.3x parse floor", engine / floor if engine and floor else None, 0.3, ">="),
-        (
-            "engine >= 1.2x hand-rolled",
-            engine / handrolled if engine and handrolled else None,
-            1.2,
-            ">=",
-        ),
-        ("CLI >= 8x seed", cli / seed if cli and seed else None, 8.0, ">="),
+        ("engine >= 12x seed", ratio("engine", "seed"), 12.0, ">="),
+        ("engine >= 0.3x parse floor", ratio("engine", "floor"), 0.3, ">="),
+        ("engine >= 1.2x hand-rolled", ratio("engine", "handrolled"), 1.2, ">="),
+        ("CLI >= 8x seed", ratio("cli", "seed"), 8.0, ">="),
         ("CLI peak RSS < 200 MB", cli_rss, 200.0, "<"),
+        ("CLI --workers 2 >= 1.8x 1", ratio("cli_workers", "cli"), 1.8, ">="),
     ]
     out = []
     for name, value, goal, op in checks:
-        if value is None:
-            verdict = "n/a"
-        else:
-            verdict = "PASS" if (value >= goal if op == ">=" else value < goal) else "FAIL"
+        passed = value is not None and (value >= goal if op == ">=" else value < goal)
+        verdict = "n/a" if value is None else "PASS" if passed else "FAIL"
         out.append({"target": name, "value": value, "goal": goal, "verdict": verdict})
     return out
 
@@ -509,7 +509,7 @@ def render(
             f"  seed design: timed on the first {rows['seed']['records']:,} lines, "
             f"rate extrapolated to {meta['records']:,}"
         )
-    for name in ("engine", "cli"):
+    for name in ("engine", "cli", "cli_workers"):
         caught = (_ok(rows, name, "details") or {}).get("caught")
         if caught and planted:
             diff = {k: (caught.get(k, 0), v) for k, v in planted.items() if caught.get(k, 0) != v}

@@ -34,6 +34,7 @@ the adapter boundary and chained with ``raise ... from``.
     │   └── BrokerFatalError              terminal  authentication, authorisation, fatal producer
     ├── InputError                        terminal  an input file cannot be read or decoded
     ├── OutputError                       terminal  an output cannot be written (disk full, ...)
+    ├── WorkerError                       terminal  a validation worker process died
     ├── RecordNotFoundError               terminal  no quarantined record with that id
     ├── StatusConflictError               terminal  the record's status forbids the action
     ├── JobNotFoundError                  terminal  no background job with that id
@@ -84,6 +85,7 @@ __all__ = [
     "StoreUnavailableError",
     "UnsafeIdentifierError",
     "UnsafeSqlError",
+    "WorkerError",
     "is_transient",
 ]
 
@@ -251,6 +253,11 @@ class InputError(DataQuarantineError):
 class OutputError(DataQuarantineError):
     """An output could not be written (no space, a closed pipe, an I/O error): the run did not
     deliver its output and must not claim success."""
+
+
+class WorkerError(DataQuarantineError):
+    """A worker process of ``validate --workers`` died (killed, out of memory): the run
+    published nothing; running it again completes it (quarantine writes are idempotent)."""
 
 
 class RecordNotFoundError(DataQuarantineError):

@@ -25,7 +25,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,7 +46,7 @@ from dataquarantine.quarantine.service import Quarantine
 from dataquarantine.remediation import Attempt, Remediation, attempt_invalid
 from dataquarantine.validation.registry import Router
 
-__all__ = ["ContractCounts", "RunSummary", "ValidationRun"]
+__all__ = ["ContractCounts", "RunSummary", "Source", "ValidationRun", "input_uri"]
 
 NO_CONTRACT = "(none)"
 #: The labels of :attr:`RunSummary.by_schema`, as the stream worker's metrics name them.
@@ -157,6 +157,16 @@ class RunSummary:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class Source:
+    """One input of a run: its name as given, its source URI (see :func:`input_uri`) and its
+    record batches."""
+
+    path: str
+    uri: str
+    batches: Iterable[RecordBatch]
+
+
 class ValidationRun:
     """Validates files through a :class:`Router` into a :class:`Quarantine` and a valid sink."""
 
@@ -194,18 +204,34 @@ class ValidationRun:
         on_batch: Callable[[int], None] | None = None,
     ) -> RunSummary:
         """Validate every input in turn; ``on_batch(n)`` is called after each batch."""
-        started = time.perf_counter()
         formats = [detect_format(p, fmt) for p in inputs]
-        sink: ValidSink | None = None
-        if self.valid_out is not None:
+        sources = (
+            Source(path, input_uri(path), read_batches(path, fmt=f, batch_size=self.batch_size))
+            for path, f in zip(inputs, formats, strict=True)
+        )
+        return self.run_sources(sources, formats[0], on_batch=on_batch)
+
+    def run_sources(
+        self,
+        sources: Iterable[Source],
+        sink_format: InputFormat,
+        *,
+        on_batch: Callable[[int], None] | None = None,
+        sink: ValidSink | None = None,
+    ) -> RunSummary:
+        """Validate the batches of every source in turn (``sink_format``: the format of the
+        input whose valid records ``valid_out`` receives); the work of :meth:`run`, also
+        for a part of a file (``validate --workers``). ``sink``: an open sink to write the
+        valid records to instead of opening ``valid_out`` (closed or aborted here)."""
+        started = time.perf_counter()
+        if sink is None and self.valid_out is not None:
             types = self.router.forced.column_types() if self.router.forced else None
-            sink = open_valid_sink(self.valid_out, formats[0], column_types=types)
+            sink = open_valid_sink(self.valid_out, sink_format, column_types=types)
         try:
-            for path, input_format in zip(inputs, formats, strict=True):
-                self.summary.inputs.append(path)
-                uri = _input_uri(path)
-                for batch in read_batches(path, fmt=input_format, batch_size=self.batch_size):
-                    self._one_batch(batch, uri, sink)
+            for source in sources:
+                self.summary.inputs.append(source.path)
+                for batch in source.batches:
+                    self._one_batch(batch, source.uri, sink)
                     if on_batch is not None:
                         on_batch(len(batch.raws))
             self._flush_quarantine()
@@ -335,7 +361,7 @@ class ValidationRun:
         return batch
 
 
-def _input_uri(path: str) -> str:
+def input_uri(path: str) -> str:
     """The source URI of an input: ``-`` for standard input, else a ``file:`` URI (a regular
     file by its resolved path; a device such as ``/dev/stdin`` by the name given)."""
     if path == "-":

@@ -135,9 +135,16 @@ def validate(
         str | None,
         typer.Option("--master", help="Spark master (default local[*]); --engine spark only."),
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            min=1,
+            help="Processes that share the inputs (default: the machine's cores; 1: this one).",
+        ),
+    ] = None,
 ) -> None:
     """Validate files; quarantine invalid records and optionally write the valid ones."""
-    from dataquarantine.cli import render
     from dataquarantine.runner import ValidationRun
     from dataquarantine.validation.registry import Router
 
@@ -153,6 +160,8 @@ def validate(
         if engine is EngineOpt.spark:
             from dataquarantine.cli.spark import validate_on_spark
 
+            if workers is not None:
+                raise ConfigError("--workers is an option of --engine default (Spark: --master)")
             summary = validate_on_spark(
                 inputs,
                 contract=contract,
@@ -188,33 +197,47 @@ def validate(
             live.close()
             raise
         try:
-            run = ValidationRun(
-                router,
-                quarantine,
-                valid_out=valid_out,
-                batch_size=batch_size or settings.batch_size,
-                run_id=run_id,
-                remediate=remediate,
-                max_record_bytes=settings.max_record_bytes or None,
-            )
             show = progress and not as_json and sys.stderr.isatty()
-            if show:
-                from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+            plan = _worker_plan(inputs, fmt.value if fmt else None, workers, valid_out)
+            if plan is not None:
+                from dataquarantine.cli.workers import WorkerConfig, run_on_workers
+                from dataquarantine.kernel.ids import new_run_id
 
-                columns = (
-                    SpinnerColumn(),
-                    TextColumn("{task.completed:,} records"),
-                    TimeElapsedColumn(),
+                config = WorkerConfig(
+                    settings,
+                    contract,
+                    run_id or new_run_id(),
+                    batch_size or settings.batch_size,
+                    remediate,
+                    settings.max_record_bytes or None,
                 )
-                with Progress(*columns, console=render.err_console, transient=True) as bar:
-                    task = bar.add_task("validate", total=None)
-                    summary = run.run(
-                        inputs,
-                        fmt=fmt.value if fmt else None,
-                        on_batch=lambda n: bar.advance(task, n),
-                    )
+                tasks, n = plan
+                summary = _progressing(
+                    show,
+                    lambda tick: run_on_workers(
+                        tasks,
+                        config,
+                        inputs=inputs,
+                        workers=n,
+                        valid_out=valid_out,
+                        local=(router, quarantine),
+                        on_task=tick,
+                    ),
+                )
             else:
-                summary = run.run(inputs, fmt=fmt.value if fmt else None)
+                run = ValidationRun(
+                    router,
+                    quarantine,
+                    valid_out=valid_out,
+                    batch_size=batch_size or settings.batch_size,
+                    run_id=run_id,
+                    remediate=remediate,
+                    max_record_bytes=settings.max_record_bytes or None,
+                )
+                summary = _progressing(
+                    show,
+                    lambda tick: run.run(inputs, fmt=fmt.value if fmt else None, on_batch=tick),
+                )
         finally:
             quarantine.close()
             live.close()
@@ -222,6 +245,39 @@ def validate(
             lineage.of_validation(summary, live.registry, inputs, valid_out, settings.store_url)
         )
         _report(summary, record, as_json=as_json)
+
+
+def _worker_plan(
+    inputs: list[str], fmt: str | None, workers: int | None, valid_out: Path | None
+) -> tuple[list[Any], int] | None:
+    """The tasks of a run on several processes and how many, or ``None``: this process."""
+    import os
+
+    from dataquarantine.cli.workers import EXPLICIT_MIN_RANGE_BYTES, plan_tasks
+    from dataquarantine.io.ranges import MIN_RANGE_BYTES
+    from dataquarantine.io.readers import detect_format
+
+    n = workers if workers is not None else os.cpu_count() or 1
+    formats = [detect_format(p, fmt) for p in inputs]
+    least = MIN_RANGE_BYTES if workers is None else EXPLICIT_MIN_RANGE_BYTES
+    tasks = plan_tasks(inputs, formats, n, valid_out=valid_out is not None, min_range_bytes=least)
+    return (tasks, n) if tasks is not None else None
+
+
+def _progressing(
+    show: bool, work: Callable[[Callable[[int], None] | None], RunSummary]
+) -> RunSummary:
+    """``work(tick)``, with a progress bar on stderr that ``tick(n)`` advances when ``show``."""
+    if not show:
+        return work(None)
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from dataquarantine.cli import render
+
+    columns = (SpinnerColumn(), TextColumn("{task.completed:,} records"), TimeElapsedColumn())
+    with Progress(*columns, console=render.err_console, transient=True) as bar:
+        task = bar.add_task("validate", total=None)
+        return work(lambda n: bar.advance(task, n))
 
 
 def _report(summary: RunSummary, record: Callable[[RunSummary], None], *, as_json: bool) -> None:

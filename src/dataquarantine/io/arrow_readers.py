@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any, Final
 
 import orjson
@@ -136,8 +136,27 @@ def _place_rows(
     return [line for i, line in enumerate(lines) if i not in skip], bad
 
 
-def read_parquet_batches(uri: str, *, batch_size: int) -> Iterator[RecordBatch]:
-    """Stream a Parquet file as batches of at most ``batch_size`` rows (JSON-compatible dicts)."""
+def parquet_row_groups(uri: str) -> list[int]:
+    """The number of rows of each row group of a Parquet file (from its footer)."""
+    try:
+        with pq.ParquetFile(uri) as pfile:
+            meta = pfile.metadata
+            return [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
+    except (OSError, pa.ArrowException) as exc:
+        raise InputError(f"cannot read Parquet input {uri!r}: {exc}") from exc
+
+
+def read_parquet_batches(
+    uri: str,
+    *,
+    batch_size: int,
+    row_groups: Sequence[int] | None = None,
+    first_row: int = 0,
+) -> Iterator[RecordBatch]:
+    """Stream a Parquet file as batches of at most ``batch_size`` rows (JSON-compatible dicts).
+
+    ``row_groups``: only these row groups (consecutive), whose first row is row ``first_row``
+    of the file (so that line numbers are the file's: ``validate --workers``)."""
     try:
         pfile = pq.ParquetFile(uri)
     except (OSError, pa.ArrowException) as exc:
@@ -145,8 +164,8 @@ def read_parquet_batches(uri: str, *, batch_size: int) -> Iterator[RecordBatch]:
     with pfile:
         schema = pfile.schema_arrow
         _check_unique(uri, schema.names)
-        row = 0
-        batches = pfile.iter_batches(batch_size=batch_size)
+        row = first_row
+        batches = pfile.iter_batches(batch_size=batch_size, row_groups=row_groups)
         while True:
             try:
                 chunk = next(batches)
@@ -156,7 +175,7 @@ def read_parquet_batches(uri: str, *, batch_size: int) -> Iterator[RecordBatch]:
                 raise InputError(f"error reading Parquet input {uri!r}: {exc}") from exc
             yield _parquet_batch(uri, chunk, row)
             row += chunk.num_rows
-        if row == 0:
+        if row == 0 and row_groups is None:
             empty = pa.RecordBatch.from_arrays(
                 [pa.array([], f.type) for f in schema], schema=schema
             )

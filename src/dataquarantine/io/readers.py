@@ -165,16 +165,21 @@ def iter_jsonl(
     *,
     batch_size: int = DEFAULT_BATCH_SIZE,
     block_size: int = DEFAULT_BLOCK_SIZE,
+    first_line: int = 1,
 ) -> Iterator[RecordBatch]:
-    """Split a binary stream into JSONL record batches (see the module docstring for the rules)."""
+    """Split a binary stream into JSONL record batches (see the module docstring for the rules).
+
+    ``first_line``: the line number of the stream's first line; above 1 the stream is a part of
+    a file that starts after a line end (see :mod:`dataquarantine.io.ranges`), so a byte order
+    mark there is data, not the file's mark."""
     raws_acc: list[bytes] = []
     orig_acc: list[bytes] = []
     lines_acc: list[int] = []
     # The blocks of a line not yet terminated, joined once its end is read: a line longer
     # than a block is copied once, not once per block.
     pending: list[bytes] = []
-    next_line = 1  # the line number of the first line in `data`
-    at_start = True
+    next_line = first_line  # the line number of the first line in `data`
+    at_start = first_line == 1
     read = stream.read
     while True:
         block = read(block_size)

@@ -15,6 +15,8 @@ replaced); a FIFO or a device is written directly; see :mod:`dataquarantine.io.t
 
 from __future__ import annotations
 
+import errno
+import os
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -38,6 +40,24 @@ __all__ = [
 STDOUT: Final = "-"
 _JSONL_SUFFIXES: Final = frozenset({".jsonl", ".ndjson", ".json"})
 _PARQUET_SUFFIXES: Final = frozenset({".parquet", ".pq"})
+
+
+def _copy(source: IO[bytes], target: IO[bytes], size: int) -> None:
+    """``size`` bytes of ``source`` to ``target``, in the kernel when it can (``sendfile``)."""
+    offset = 0
+    try:
+        while offset < size:
+            sent = os.sendfile(target.fileno(), source.fileno(), offset, size - offset)
+            if sent == 0:
+                break
+            offset += sent
+    except OSError as exc:
+        if exc.errno not in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP) or offset:
+            raise
+    if offset < size:  # no sendfile for this pair: copy through user space
+        source.seek(offset)
+        while block := source.read(1 << 20):
+            target.write(block)
 
 
 def open_valid_sink(
@@ -78,13 +98,16 @@ def open_valid_sink(
 class JsonlValidSink(PublishOnSuccess):
     """Writes the original JSONL lines of valid records, one ``write`` call per batch."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, target: OutputTarget | None = None) -> None:
+        """``target``: where to write instead of the one ``path`` names (e.g. a
+        :class:`~dataquarantine.io.targets.DirectTarget` for a scratch file that needs no
+        atomic rename nor fsync)."""
         self.path = str(path)
         self._target: OutputTarget | None = None
-        if self.path == STDOUT:
+        if self.path == STDOUT and target is None:
             self._file: IO[bytes] = sys.stdout.buffer
         else:
-            self._target = open_target(self.path)
+            self._target = target if target is not None else open_target(self.path)
             self._file = self._target.open_file()
         self._needs_newline = False
         self._closed = False
@@ -111,6 +134,24 @@ class JsonlValidSink(PublishOnSuccess):
         except OSError as exc:
             raise write_error(self.path, exc) from exc
         self._needs_newline = not lines[-1].endswith(b"\n")
+
+    def append_file(self, path: str | Path) -> None:
+        """Append what another JSONL sink wrote to ``path`` (a worker's part of the output),
+        as if its lines had been written here: the result is byte for byte the same."""
+        if self._closed:
+            raise ConfigError(f"valid-record sink {self.path!r} is closed")
+        try:
+            with open(path, "rb") as part:
+                size = os.fstat(part.fileno()).st_size
+                if size == 0:
+                    return
+                if self._needs_newline:
+                    self._file.write(b"\n")
+                self._file.flush()
+                _copy(part, self._file, size)
+                self._needs_newline = os.pread(part.fileno(), 1, size - 1) != b"\n"
+        except OSError as exc:
+            raise write_error(self.path, exc) from exc
 
     def close(self) -> None:
         """Flush and publish the file under its final name."""

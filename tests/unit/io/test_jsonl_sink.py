@@ -141,3 +141,30 @@ def test_usage_errors(make_parquet, tmp_path: Path) -> None:
     sink.close()
     with pytest.raises(ConfigError, match="closed"):
         sink.write(batch, [0])
+
+
+@pytest.mark.parametrize(
+    "files",
+    [
+        [b'{"a":1}\n', b'{"b":2}'],
+        [b'{"a":1}', b'{"b":2}\n', b"", b'{"c":3}'],
+        [b"", b'{"a":1}\r\n{"b":2}\n', b'{"c":3}'],
+    ],
+)
+def test_appended_parts_are_what_one_sink_writes(tmp_path: Path, files: list[bytes]) -> None:
+    """Each input through its own sink (a worker's part), the parts appended into one sink:
+    the bytes one sink writes for all the inputs, line ends added between inputs alike."""
+    whole = JsonlValidSink(tmp_path / "whole.jsonl")
+    joined = JsonlValidSink(tmp_path / "joined.jsonl")
+    for i, data in enumerate(files):
+        src = tmp_path / f"in{i}.jsonl"
+        src.write_bytes(data)
+        part = JsonlValidSink(tmp_path / f"part{i}.jsonl")
+        for batch in read_batches(src):
+            whole.write(batch, range(len(batch)))
+            part.write(batch, range(len(batch)))
+        part.close()
+        joined.append_file(tmp_path / f"part{i}.jsonl")
+    whole.close()
+    joined.close()
+    assert (tmp_path / "joined.jsonl").read_bytes() == (tmp_path / "whole.jsonl").read_bytes()
