@@ -42,6 +42,7 @@ from dataquarantine.spark.columns import (
     LINE_VALUE,
     PAYLOAD,
     ROW,
+    RUN_ID,
     VALID,
     VIOLATION_FIELDS,
     WARNINGS,
@@ -50,6 +51,7 @@ from dataquarantine.spark.columns import (
 from dataquarantine.spark.ids import line_coordinates, record_id, row_coordinates
 from dataquarantine.spark.jsonl_lines import line_payload
 from dataquarantine.spark.references import add_orphans, flag_column, key_column, key_text
+from dataquarantine.spark.store import PartitionWriter, StoreTarget
 from dataquarantine.validation.contract import Contract
 from dataquarantine.validation.engine import validate_forced
 from dataquarantine.validation.limits import MAX_DEPTH
@@ -60,6 +62,7 @@ __all__ = [
     "InputKind",
     "ShippedContract",
     "ShippedRoutes",
+    "StoreSink",
     "Validate",
     "compiled",
     "nesting",
@@ -131,6 +134,18 @@ def _router(routes: ShippedRoutes) -> Router:
 
 
 @dataclass(frozen=True, slots=True)
+class StoreSink:
+    """The quarantine store the engine tier writes each invalid record into as it judges it
+    (flushed before the task ends), with the run's id and the forced contract's name and
+    version (``None`` when routed: each record's own)."""
+
+    target: StoreTarget
+    run_id: str
+    contract: str | None = None
+    version: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class EngineTask:
     """One ``mapInArrow`` stage: which contract, which input kind, which columns are data."""
 
@@ -147,6 +162,8 @@ class EngineTask:
     #: The references whose "parent missing" columns (:func:`~.references.flag_column`)
     #: follow the input's columns (with ``contract`` only).
     references: tuple[ReferenceSpec, ...] = ()
+    #: Write the invalid records into this store too.
+    sink: StoreSink | None = None
 
 
 #: The payload and the coordinates of record ``i`` of a batch, computed for invalid ones only.
@@ -188,6 +205,7 @@ def _validator(task: EngineTask) -> Validate:
 def run_engine(task: EngineTask, batches: Iterator[Any]) -> Iterator[Any]:
     """``mapInArrow`` body: each batch with the engine's verdict columns appended."""
     validate = _validator(task)
+    writer = None if task.sink is None else PartitionWriter(task.sink.target)
     for batch in batches:
         if task.kind == "jsonl":
             result, locate = _check_lines(task, validate, batch)
@@ -196,7 +214,41 @@ def run_engine(task: EngineTask, batches: Iterator[Any]) -> Iterator[Any]:
         else:
             result, locate = _check_rows(task, validate, batch)
         checked = _with_verdicts(batch, result, locate)
+        if writer is not None and result.invalid:
+            writer.add(_store_rows(task, checked, result))
         yield checked if task.routes is None else _with_contracts(checked, result)
+    if writer is not None:
+        writer.flush()
+
+
+def _store_rows(task: EngineTask, checked: Any, result: BatchResult) -> list[dict[str, Any]]:
+    """The invalid records of ``checked`` as the store writer takes them (see
+    :func:`~dataquarantine.spark.store.items_of`)."""
+    assert task.sink is not None
+    source = {"rows": (FILE, ROW), "jsonl": (LINE_PATH, LINE_OFFSET), "csv": (LINE_PATH, CSV_LINE)}
+    where, at = source[task.kind]
+    keys = (FILE, ROW) if task.kind == "csv" else (where, at)
+    indices = sorted(result.invalid)
+    picked = checked.take(pa.array(indices, pa.int64()))
+    columns = {
+        keys[0]: picked.column(where).to_pylist(),
+        keys[1]: picked.column(at).to_pylist(),
+        ID: picked.column(ID).to_pylist(),
+        ERRORS: picked.column(ERRORS).to_pylist(),
+        PAYLOAD: picked.column(PAYLOAD).to_pylist(),
+    }
+    rows = [
+        dict(zip(columns, values, strict=True)) for values in zip(*columns.values(), strict=True)
+    ]
+    sink = task.sink
+    for i, row in zip(indices, rows, strict=True):
+        if task.routes is None:
+            row[CONTRACT], row[CONTRACT_VERSION] = sink.contract, sink.version
+        else:
+            ref = result.contracts[i]
+            row[CONTRACT], row[CONTRACT_VERSION] = (ref.name, ref.version) if ref else (None, None)
+        row[RUN_ID] = sink.run_id
+    return rows
 
 
 def _with_contracts(batch: Any, result: BatchResult) -> Any:

@@ -39,9 +39,11 @@ from dataquarantine.spark.engine import (
     EngineTask,
     InputKind,
     ShippedContract,
+    StoreSink,
     run_engine,
     run_reference_keys,
 )
+from dataquarantine.spark.jsonl import jsonl_origin, judged_jsonl
 from dataquarantine.spark.native import surely_valid
 from dataquarantine.spark.references import Parents, flag_column, key_column, with_orphan_flags
 from dataquarantine.validation.contract import Contract
@@ -80,6 +82,7 @@ def check(
     *,
     references: Parents | None = None,
     max_record_bytes: int | None = DEFAULT_MAX_RECORD_BYTES,
+    sink: StoreSink | None = None,
 ) -> DataFrame:
     """Every row of ``df`` with the input's columns and :data:`~.columns.VALID`,
     :data:`~.columns.ERRORS`, :data:`~.columns.WARNINGS`, :data:`~.columns.PAYLOAD` and
@@ -90,7 +93,9 @@ def check(
     :func:`~dataquarantine.spark.jsonl.read_jsonl`. ``max_record_bytes``: JSON lines longer
     than this are ``parse_error`` without being parsed, as ``DQ_MAX_RECORD_BYTES``.
 
-    ``references``: the parent rows of the contract's ``references:`` (see :func:`split`)."""
+    ``references``: the parent rows of the contract's ``references:`` (see :func:`split`).
+    ``sink``: the engine tier also writes the invalid rows into this quarantine store as it
+    judges them (what :func:`~dataquarantine.spark.run.run` does)."""
     reserved = [c for c in df.columns if c.startswith(RESERVED_PREFIX)]
     if reserved:
         raise ConfigError(f"input columns may not start with {RESERVED_PREFIX!r}: {reserved}")
@@ -99,8 +104,12 @@ def check(
     located = df if kind == "jsonl" else _with_coordinates(df)
     specs = contract.spec.references if references is not None else ()
     task = EngineTask(
-        ShippedContract.of(contract), kind, columns, max_record_bytes, references=specs
+        ShippedContract.of(contract), kind, columns, max_record_bytes, references=specs, sink=sink
     )
+    origin = jsonl_origin(df) if kind == "jsonl" and not specs else None
+    if origin is not None:  # judged by the worker that reads the lines: one hop fewer
+        judged = judged_jsonl(df.sparkSession, origin, task)
+        return judged.select(*map(ref, columns), VALID, ERRORS, WARNINGS, PAYLOAD, ID)
     if specs and kind == "jsonl":  # the values to join on, as the engine decodes them
         keys = [StructField(key_column(i), StringType()) for i in range(len(specs))]
         keyed = StructType([*located.schema.fields, *keys])

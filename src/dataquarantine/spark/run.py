@@ -1,11 +1,12 @@
 """``run``: split a DataFrame, write the quarantine store and the valid output in one pass,
 and reconcile the counts.
 
-One Spark job: the checked rows are observed (an :class:`~pyspark.sql.Observation` counts
-them by verdict and code as they flow), then one ``mapInArrow`` stage writes each task's
-quarantined rows into the store (:mod:`~dataquarantine.spark.store`) and passes its valid rows
-on to the valid output's writer (Parquet, JSON-lines text made of the original lines, or
-Spark's ``noop`` sink when no output is asked). No second pass over the data counts anything.
+One Spark job: the engine tier writes each task's quarantined rows into the store
+(:mod:`~dataquarantine.spark.store`) as it judges them, the checked rows are observed (an
+:class:`~pyspark.sql.Observation` counts them by verdict and code as they flow), and the valid
+ones go on to the valid output's writer (Parquet, JSON-lines text made of the original lines,
+or Spark's ``noop`` sink when no output is asked). No second pass over the data counts
+anything, and valid rows cross to Python only where the engine tier judges them.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import functools
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
@@ -31,29 +32,28 @@ from dataquarantine.spark.columns import (
     CONTRACT_VERSION,
     CSV_SCHEMA,
     ERRORS,
-    FILE,
     ID,
     JSONL_SCHEMA,
     LINE_OFFSET,
     LINE_PATH,
     LINE_VALUE,
     PAYLOAD,
-    ROW,
-    RUN_ID,
     VALID,
     WARNINGS,
     engine_fields,
+    ref,
 )
 from dataquarantine.spark.engine import (
     EngineTask,
     InputKind,
     ShippedContract,
     ShippedRoutes,
+    StoreSink,
     run_engine,
 )
-from dataquarantine.spark.frames import RESERVED_PREFIX, check
+from dataquarantine.spark.frames import check
 from dataquarantine.spark.inputs import input_format, read_inputs, session
-from dataquarantine.spark.store import PartitionWriter, StoreTarget, check_target
+from dataquarantine.spark.store import StoreTarget, check_target
 from dataquarantine.validation.contract import Contract
 from dataquarantine.validation.registry import ContractRegistry
 
@@ -93,19 +93,11 @@ class SparkRun:
 
 @dataclass(frozen=True, slots=True)
 class _Stage:
-    """What the store-and-pass tasks need (picklable)."""
+    """The run's id and forced contract (``None`` when routed), for the counts."""
 
-    target: StoreTarget
-    #: The forced contract's name and version (``None`` when routed: they are columns).
+    run_id: str
     contract: str | None
     version: str | None
-    run_id: str
-    #: The input's own columns come first (renamed by position), then the checked columns.
-    n_columns: int
-    names: tuple[str, ...]
-    lines: bool
-    #: CSV records (:func:`~dataquarantine.spark.csv_input.read_csv`): path and line first.
-    csv: bool = False
 
 
 def _metrics(refs: Sequence[str | None], routed: bool) -> list[Column]:
@@ -151,53 +143,6 @@ def _has_code(code: ErrorCode) -> Any:
     return lambda v: v["code"] == code.value
 
 
-def _store_and_pass(stage: _Stage, batches: Iterator[Any]) -> Iterator[Any]:
-    """Each task: quarantined rows into the store (flushed before the task ends), valid rows
-    on to the output (the input's columns, or the original lines as text)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    writer = PartitionWriter(stage.target)
-    constants: dict[str, str | None] = {RUN_ID: stage.run_id}
-    routed = stage.contract is None
-    if not routed:
-        constants |= {CONTRACT: stage.contract, CONTRACT_VERSION: stage.version}
-    names = [*_source_columns(stage), ID, ERRORS, PAYLOAD]
-    stored = _store_names(stage)
-    if routed:
-        names += [CONTRACT, CONTRACT_VERSION]
-        stored += [CONTRACT, CONTRACT_VERSION]
-    for batch in batches:
-        valid = batch.column(VALID)
-        if not pc.all(valid).as_py():
-            bad = batch.filter(pc.invert(valid))
-            picked = pa.RecordBatch.from_arrays(
-                [bad.column(stage.names.index(c)) for c in names], names=stored
-            )
-            writer.add([{**row, **constants} for row in picked.to_pylist()])
-        good = batch.filter(valid)
-        if stage.lines:
-            lines = good.column(2).to_pylist()  # read_jsonl's value: the line's bytes
-            text = [(b[:-1] if b.endswith(b"\n") else b).decode(errors="replace") for b in lines]
-            yield pa.RecordBatch.from_arrays([pa.array(text, pa.string())], names=[LINE_VALUE])
-        else:
-            n = stage.n_columns
-            yield pa.RecordBatch.from_arrays(good.columns[:n], names=list(stage.names[:n]))
-    writer.flush()
-
-
-def _source_columns(stage: _Stage) -> list[str]:
-    if FILE in stage.names:
-        return [FILE, ROW]
-    # read_jsonl's path and offset, read_csv's path and line: the first two, by position
-    return [stage.names[0], stage.names[1]]
-
-
-def _store_names(stage: _Stage) -> list[str]:
-    source = [FILE, ROW] if FILE in stage.names or stage.csv else [LINE_PATH, LINE_OFFSET]
-    return [*source, ID, ERRORS, PAYLOAD]
-
-
 def run(
     df: DataFrame,
     contract: Contract | ContractRegistry,
@@ -227,49 +172,41 @@ def run(
     lines = valid_format == "jsonl"
     if lines and df.columns != [LINE_PATH, LINE_OFFSET, LINE_VALUE]:
         raise ValueError("valid_format='jsonl' needs the JSON lines of read_jsonl")
-    if isinstance(contract, ContractRegistry) or csv:
-        checked = _engine_only(df, contract, max_record_bytes)
-        if isinstance(contract, ContractRegistry):
-            refs: list[str | None] = [str(c.ref) for c in contract]
-            forced = None
-        else:
-            refs, forced = [str(contract.ref)], contract
-    else:
-        checked = check(df, contract, max_record_bytes=max_record_bytes)
-        refs, forced = [str(contract.ref)], contract
-    observation = Observation()
-    observed = checked.observe(observation, *_metrics([*refs, None], routed=forced is None))
-    n = len(df.columns)
-    renamed = [f"{RESERVED_PREFIX}c{i}" for i in range(n)]
-    positional = observed.toDF(*renamed, *observed.columns[n:])
+    forced = None if isinstance(contract, ContractRegistry) else contract
     stage = _Stage(
-        target,
+        run_id or new_run_id("spark"),
         forced.name if forced else None,
         forced.version if forced else None,
-        run_id or new_run_id("spark"),
-        n,
-        tuple(positional.columns),
-        lines,
-        csv,
     )
-    if lines:
-        schema = StructType([StructField(LINE_VALUE, StringType(), nullable=True)])
+    sink = StoreSink(target, stage.run_id, stage.contract, stage.version)
+    refs: list[str | None] = (
+        [str(c.ref) for c in contract]
+        if isinstance(contract, ContractRegistry)
+        else [str(contract.ref)]
+    )
+    if forced is None or csv:
+        checked = _engine_only(df, contract, max_record_bytes, sink)
     else:
-        fields = zip(renamed, df.schema.fields, strict=True)
-        schema = StructType([StructField(r, f.dataType, f.nullable) for r, f in fields])
-    passed = positional.mapInArrow(functools.partial(_store_and_pass, stage), schema)
+        checked = check(df, forced, max_record_bytes=max_record_bytes, sink=sink)
+    observation = Observation()
+    observed = checked.observe(observation, *_metrics([*refs, None], routed=forced is None))
+    valid = observed.where(F.col(VALID))
     if valid_out is None:
-        passed.write.format(_NOOP).mode("overwrite").save()
-    elif lines:
-        passed.write.text(valid_out)
+        observed.write.format(_NOOP).mode("overwrite").save()
+    elif lines:  # the original lines (valid ones are UTF-8), without their "\n"
+        text = F.regexp_replace(F.col(LINE_VALUE).cast("string"), "\n\\z", "")
+        valid.select(text.alias(LINE_VALUE)).write.text(valid_out)
     else:
-        passed.toDF(*df.columns).write.parquet(valid_out)
+        valid.select(*map(ref, df.columns)).write.parquet(valid_out)
     metrics = observation.get
     return _counts(stage, metrics, [*refs, None], time.perf_counter() - started)
 
 
 def _engine_only(
-    df: DataFrame, contract: Contract | ContractRegistry, max_record_bytes: int | None
+    df: DataFrame,
+    contract: Contract | ContractRegistry,
+    max_record_bytes: int | None,
+    sink: StoreSink,
 ) -> DataFrame:
     """The checked frame of text records through the engine tier alone: JSON lines routed by
     ``_schema`` (then with each row's contract name and version), or CSV records."""
@@ -283,10 +220,10 @@ def _engine_only(
     extra: list[StructField] = []
     if isinstance(contract, ContractRegistry):
         routes = ShippedRoutes(tuple(ShippedContract.of(c) for c in contract))
-        task = EngineTask(None, kind, columns, max_record_bytes, routes=routes)
+        task = EngineTask(None, kind, columns, max_record_bytes, routes=routes, sink=sink)
         extra = [StructField(c, StringType(), nullable=True) for c in (CONTRACT, CONTRACT_VERSION)]
     else:
-        task = EngineTask(ShippedContract.of(contract), kind, columns, max_record_bytes)
+        task = EngineTask(ShippedContract.of(contract), kind, columns, max_record_bytes, sink=sink)
     schema = StructType([*df.schema.fields, *engine_fields(), *extra])
     checked = df.mapInArrow(functools.partial(run_engine, task), schema)
     return checked.select(
