@@ -4,10 +4,11 @@ On the same generated ``user_event`` data (bench/spark/data.py: 5M records by de
 as JSON lines and as Parquet), each row of the table runs in its own process and Spark session:
 
   floor        Spark reads the input and writes it back, no checks
-  ours         ``split`` against user_event 1.1.0, then the valid rows and the quarantine
-               written (Parquet; valid JSON lines as the original lines); each side is its own
-               pass over the input, as split's lazy frames are
-  ours_cached  the same from one pass: ``check``'s frame persisted, then both sides written
+  ours         what ``validate --engine spark`` runs (``dataquarantine.spark.run``): the rows
+               checked against user_event 1.1.0 (``split``'s verdicts), the quarantined ones
+               written into the quarantine store (PostgreSQL metadata in a schema of its own,
+               dropped afterwards, and a local payload folder), the valid ones to the output
+               (Parquet, or the original lines for JSON lines), all in one Spark job
   peer         Databricks DQX ``apply_checks_and_split`` with the same checks, as far as DQX
                can express them (bench/spark/peer.py), installed into bench/.data/dqx-site
   ours_1       ``ours`` on local[1] (the others run on local[2])
@@ -16,10 +17,11 @@ as JSON lines and as Parquet), each row of the table runs in its own process and
 Per row: wall seconds of the job (the session's start-up excluded), rows/s, the driver's peak
 RSS (the Python driver, and the JVM which in local mode is driver and executors), the CPU
 seconds of the JVM and its Python workers, and for ours and the peer the planted errors
-missed, per kind. The quarantine store writer is not in ``ours`` yet: the quarantine frame is
-written to Parquet.
+missed, per kind (ours: the records not in the valid output, checked against the store's
+count of rows).
 
 Usage: python bench/spark/run.py [--records N] [--formats parquet jsonl] [--skip NAME ...]
+The store's PostgreSQL: DQ_BENCH_PG_URL (postgresql://postgres@127.0.0.1:5432/test).
 Results: a table on stdout and bench/results/spark-latest.json.
 """
 
@@ -33,6 +35,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +45,8 @@ from data import BENCH_DIR, DATA_DIR, BenchData, ensure_data, event_key
 RESULTS = BENCH_DIR / "results" / "spark-latest.json"
 DQX_SITE = DATA_DIR / "dqx-site"
 DQX_REQUIREMENT = "databricks-labs-dqx==0.17.0"
-NAMES = ("floor", "ours", "ours_cached", "peer", "ours_1", "ours_quarter")
+NAMES = ("floor", "ours", "peer", "ours_1", "ours_quarter")
+PG_URL = os.environ.get("DQ_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 CONTRACT = "user_event-1.1.0.yaml"
 
 
@@ -112,27 +117,46 @@ def run_floor(spark: Any, fmt: str, path: Path, out: Path) -> dict[str, Any]:
     return {}
 
 
-def run_ours(spark: Any, fmt: str, path: Path, out: Path, *, cached: bool) -> dict[str, Any]:
-    from pyspark import StorageLevel
-
+def run_ours(spark: Any, fmt: str, path: Path, out: Path) -> dict[str, Any]:
+    """``run``: the store (its own PostgreSQL schema) and the valid output, one job."""
     from dataquarantine import Contract
     from dataquarantine.demo.generator import DEMO_CONTRACTS_DIR
-    from dataquarantine.spark import VALID, check, split
+    from dataquarantine.spark import run
 
     contract = Contract.from_file(DEMO_CONTRACTS_DIR / CONTRACT)
-    df = _read(spark, fmt, path)
-    checked = None
-    if cached:
-        checked = check(df, contract).persist(StorageLevel.MEMORY_AND_DISK)
-        valid = checked.where(VALID).select(*df.columns)
-        quarantine = checked.where(~checked[VALID])
-    else:
-        valid, quarantine = split(df, contract, run_id="bench")
-    (_jsonl_text(valid).write.text if fmt == "jsonl" else valid.write.parquet)(str(out / "valid"))
-    quarantine.write.parquet(str(out / "quarantine"))
-    if checked is not None:
-        checked.unpersist()
-    return {}
+    schema = f"dq_bench_spark_{uuid.uuid4().hex[:12]}"
+    try:
+        done = run(
+            _read(spark, fmt, path),
+            contract,
+            store=f"{PG_URL}?schema={schema}",
+            payloads=str(out / "payloads"),
+            valid_out=str(out / "valid"),
+            valid_format="jsonl" if fmt == "jsonl" else "parquet",
+            run_id="bench",
+        )
+        stored = _stored_rows(schema)
+    finally:
+        _drop_schema(schema)
+    return {"quarantined": done.quarantined, "stored": stored, "reconciles": done.reconciles}
+
+
+def _stored_rows(schema: str) -> int:
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        query = sql.SQL("SELECT count(*) FROM {}.dq_quarantine").format(sql.Identifier(schema))
+        row = conn.execute(query).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _drop_schema(schema: str) -> None:
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
 
 
 def measure(args: argparse.Namespace) -> dict[str, Any]:
@@ -148,17 +172,11 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
 
             extra = run_peer(spark, args.format, args.data, out)
         else:
-            extra = run_ours(
-                spark,
-                args.format,
-                args.data,
-                out,
-                cached=args.only == "ours_cached",
-            )
+            extra = run_ours(spark, args.format, args.data, out)
         seconds = time.perf_counter() - t0
         usage = jvm_usage(spark)
         driver_peak = _status_kb(os.getpid(), "VmHWM")  # before the bench's own reading below
-        caught = _caught(args.only, args.format, out)
+        caught = _caught(args.only, args.format, args.data, out)
     finally:
         spark.stop()
         shutil.rmtree(out, ignore_errors=True)
@@ -175,18 +193,31 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def _caught(name: str, fmt: str, out: Path) -> list[str | None] | None:
-    """The event keys of the quarantined rows (read with pyarrow, after the timing)."""
+def _caught(name: str, fmt: str, data: Path, out: Path) -> list[str | None] | None:
+    """The event keys of the quarantined rows (read with pyarrow, after the timing): the
+    peer's quarantine output; for ours, the input's records missing from the valid output."""
     import pyarrow.parquet as pq
 
-    folder = out / "quarantine"
-    if not folder.exists():
+    if name == "floor":
         return None
-    if name == "peer" or fmt == "parquet":
-        table = pq.read_table(folder, columns=["_dq_key"] if name == "peer" else ["event_id"])
-        return table.column(0).to_pylist()
-    values = pq.read_table(folder, columns=["value"]).column(0).to_pylist()
-    return [event_key(v) for v in values]
+    if name == "peer":
+        return pq.read_table(out / "quarantine", columns=["_dq_key"]).column(0).to_pylist()
+    if fmt == "parquet":
+        ids = set(pq.read_table(out / "valid", columns=["event_id"]).column(0).to_pylist())
+        every = pq.read_table(data, columns=["event_id"]).column(0).to_pylist()
+        return [k for k in every if k not in ids]
+    kept = Counter(
+        line for f in sorted((out / "valid").glob("part-*")) for line in f.read_bytes().splitlines()
+    )
+    caught: list[str | None] = []
+    with data.open("rb") as lines:
+        for raw in lines:
+            line = raw.rstrip(b"\n")
+            if kept[line] > 0:
+                kept[line] -= 1
+            elif line.strip(b" \t\r"):
+                caught.append(event_key(line))
+    return caught
 
 
 # -- the driver ----------------------------------------------------------------------------------
@@ -245,6 +276,12 @@ def run_one(
     caught = result.pop("caught")
     if caught is not None:
         result["quality"] = data.planted(fmt).misses(caught)
+        if "stored" in result and not len(caught) == result["quarantined"] == result["stored"]:
+            result["quality"]["store_mismatch"] = [
+                len(caught),
+                result["quarantined"],
+                result["stored"],
+            ]
         result["quarantined"] = len(caught)
     result["status"] = "ok"
     return result
@@ -259,6 +296,8 @@ def _fmt_row(r: dict[str, Any]) -> str:
         if quality is None
         else f"missed {quality['missed'] or 0}, not planted {quality['not_planted']}"
     )
+    if quality and "store_mismatch" in quality:
+        missed += f", quarantined/reported/stored {quality['store_mismatch']}"
     return (
         f"{r['name']:<13} {r['format']:<8} {r['master']:<9} {r['seconds']:>7.1f} s "
         f"{r['rate']:>10,.0f} rows/s  driver {r['driver_peak_rss_mb']:>5.0f} MB "

@@ -30,11 +30,18 @@ from pyspark.sql.types import (
 )
 
 from dataquarantine.errors import ConfigError
-from dataquarantine.spark.columns import CSV_LINE, CSV_SCHEMA, LINE_PATH, LINE_VALUE
+from dataquarantine.spark.columns import (
+    CONTRACT,
+    CONTRACT_VERSION,
+    CSV_LINE,
+    CSV_SCHEMA,
+    LINE_PATH,
+    LINE_VALUE,
+)
 from dataquarantine.spark.engine import ShippedContract, compiled
 from dataquarantine.validation.contract import Contract
 
-__all__ = ["HEADERS_KEY", "CsvOutput", "csv_headers", "is_csv", "typed_csv"]
+__all__ = ["HEADERS_KEY", "CsvOutput", "csv_headers", "is_csv", "typed_csv", "typed_output"]
 
 #: The ``value`` column's metadata key: ``[[uri, header], ...]`` of ``read_csv``'s files (JSON).
 HEADERS_KEY: Final = "dataquarantine.csv.headers"
@@ -125,15 +132,28 @@ class CsvOutput:
 
 def _typed(output: CsvOutput, batches: Iterator[Any]) -> Iterator[Any]:
     for batch in batches:
+        refs = None
+        if output.routed:
+            names = batch.column(CONTRACT).to_pylist()
+            versions = batch.column(CONTRACT_VERSION).to_pylist()
+            refs = [
+                f"{n}@{v}" if n is not None else None for n, v in zip(names, versions, strict=True)
+            ]
         raws = batch.column(LINE_VALUE).to_pylist()
-        yield output.rows(raws, None, batch.column(CSV_LINE).to_pylist())
+        yield output.rows(raws, refs, batch.column(CSV_LINE).to_pylist())
+
+
+def typed_output(valid: DataFrame, output: CsvOutput) -> DataFrame:
+    """The valid CSV records of ``valid`` (checked rows: routed ones with their contract
+    columns) as ``output``'s typed rows. Lazy."""
+    routed = [CONTRACT, CONTRACT_VERSION] if output.routed else []
+    source = valid.select(LINE_PATH, CSV_LINE, LINE_VALUE, *routed)
+    typed = source.mapInArrow(functools.partial(_typed, output), output.spark_schema())
+    return typed.toDF(*output.columns)
 
 
 def typed_csv(valid: DataFrame, contract: Contract) -> DataFrame:
     """``split``'s valid frame of :func:`~dataquarantine.spark.csv_input.read_csv` input as
     the default engine writes it to Parquet: the first file's columns, typed by ``contract``,
     the cells as the engine typed them. Lazy."""
-    output = CsvOutput.of(valid, [contract], routed=False)
-    source = valid.select(LINE_PATH, CSV_LINE, LINE_VALUE)
-    typed = source.mapInArrow(functools.partial(_typed, output), output.spark_schema())
-    return typed.toDF(*output.columns)
+    return typed_output(valid, CsvOutput.of(valid, [contract], routed=False))

@@ -41,7 +41,9 @@ from dataquarantine.spark.columns import (
     LINE_PATH,
     LINE_VALUE,
     PAYLOAD,
+    REMEDIATION,
     ROW,
+    RUN_ID,
     VALID,
     VIOLATION_FIELDS,
     WARNINGS,
@@ -51,6 +53,7 @@ from dataquarantine.spark.ids import line_coordinates, record_id, row_coordinate
 from dataquarantine.spark.jsonl_lines import line_payload
 from dataquarantine.spark.references import add_orphans, flag_column, key_column, key_text
 from dataquarantine.spark.remediate import with_remediation
+from dataquarantine.spark.store import PartitionWriter, StoreTarget
 from dataquarantine.validation.contract import Contract
 from dataquarantine.validation.engine import validate_forced
 from dataquarantine.validation.limits import MAX_DEPTH
@@ -61,6 +64,7 @@ __all__ = [
     "InputKind",
     "ShippedContract",
     "ShippedRoutes",
+    "StoreSink",
     "Validate",
     "compiled",
     "nesting",
@@ -132,6 +136,18 @@ def _router(routes: ShippedRoutes) -> Router:
 
 
 @dataclass(frozen=True, slots=True)
+class StoreSink:
+    """The quarantine store the engine tier writes each invalid record into as it judges it
+    (flushed before the task ends), with the run's id and the forced contract's name and
+    version (``None`` when routed: each record's own)."""
+
+    target: StoreTarget
+    run_id: str
+    contract: str | None = None
+    version: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class EngineTask:
     """One ``mapInArrow`` stage: which contract, which input kind, which columns are data."""
 
@@ -151,6 +167,8 @@ class EngineTask:
     #: Run the double pass on invalid records (:mod:`~.remediate`): the output then also has
     #: the column ``_dq_remediation`` (before the contract columns of ``routes``).
     remediate: bool = False
+    #: Write the invalid records (and the remediated ones' originals) into this store too.
+    sink: StoreSink | None = None
 
 
 #: The payload and the coordinates of record ``i`` of a batch, computed for invalid ones only.
@@ -192,6 +210,7 @@ def _validator(task: EngineTask) -> Validate:
 def run_engine(task: EngineTask, batches: Iterator[Any]) -> Iterator[Any]:
     """``mapInArrow`` body: each batch with the engine's verdict columns appended."""
     validate = _validator(task)
+    writer = None if task.sink is None else PartitionWriter(task.sink.target)
     for batch in batches:
         if task.kind == "jsonl":
             result, locate = _check_lines(task, validate, batch)
@@ -204,7 +223,43 @@ def run_engine(task: EngineTask, batches: Iterator[Any]) -> Iterator[Any]:
             checked = with_remediation(
                 checked, result, _finder(task), kind=task.kind, data_names=task.columns
             )
+        if writer is not None and result.invalid:
+            writer.add(_store_rows(task, checked, result))
         yield checked if task.routes is None else _with_contracts(checked, result)
+    if writer is not None:
+        writer.flush()
+
+
+def _store_rows(task: EngineTask, checked: Any, result: BatchResult) -> list[dict[str, Any]]:
+    """The invalid records of ``checked`` as the store writer takes them (see
+    :func:`~dataquarantine.spark.store.items_of`)."""
+    assert task.sink is not None
+    source = {"rows": (FILE, ROW), "jsonl": (LINE_PATH, LINE_OFFSET), "csv": (LINE_PATH, CSV_LINE)}
+    where, at = source[task.kind]
+    keys = (FILE, ROW) if task.kind == "csv" else (where, at)
+    indices = sorted(result.invalid)
+    picked = checked.take(pa.array(indices, pa.int64()))
+    columns = {
+        keys[0]: picked.column(where).to_pylist(),
+        keys[1]: picked.column(at).to_pylist(),
+        ID: picked.column(ID).to_pylist(),
+        ERRORS: picked.column(ERRORS).to_pylist(),
+        PAYLOAD: picked.column(PAYLOAD).to_pylist(),
+    }
+    if task.remediate:
+        columns[REMEDIATION] = picked.column(REMEDIATION).to_pylist()
+    rows = [
+        dict(zip(columns, values, strict=True)) for values in zip(*columns.values(), strict=True)
+    ]
+    sink = task.sink
+    for i, row in zip(indices, rows, strict=True):
+        if task.routes is None:
+            row[CONTRACT], row[CONTRACT_VERSION] = sink.contract, sink.version
+        else:
+            ref = result.contracts[i]
+            row[CONTRACT], row[CONTRACT_VERSION] = (ref.name, ref.version) if ref else (None, None)
+        row[RUN_ID] = sink.run_id
+    return rows
 
 
 def _finder(task: EngineTask) -> Callable[[str], Contract | None]:

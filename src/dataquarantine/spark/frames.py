@@ -41,9 +41,11 @@ from dataquarantine.spark.engine import (
     EngineTask,
     InputKind,
     ShippedContract,
+    StoreSink,
     run_engine,
     run_reference_keys,
 )
+from dataquarantine.spark.jsonl import jsonl_origin, judged_jsonl
 from dataquarantine.spark.native import surely_valid
 from dataquarantine.spark.references import Parents, flag_column, key_column, with_orphan_flags
 from dataquarantine.validation.contract import Contract
@@ -89,6 +91,7 @@ def check(
     references: Parents | None = None,
     max_record_bytes: int | None = DEFAULT_MAX_RECORD_BYTES,
     remediate: bool = False,
+    sink: StoreSink | None = None,
 ) -> DataFrame:
     """Every row of ``df`` with the input's columns and :data:`~.columns.VALID`,
     :data:`~.columns.ERRORS`, :data:`~.columns.WARNINGS`, :data:`~.columns.PAYLOAD` and
@@ -104,7 +107,10 @@ def check(
     ``remediate=True`` runs the double pass on invalid records when the contract has
     ``remediation:`` rules (see :func:`split`): a remediated row is valid, holds the fixed
     record in the input's columns, keeps its original ``_dq_payload``, ``_dq_id`` and
-    ``_dq_errors``, and the frame has the :data:`~.columns.REMEDIATION` column."""
+    ``_dq_errors``, and the frame has the :data:`~.columns.REMEDIATION` column.
+
+    ``sink``: the engine tier also writes the invalid rows into this quarantine store as it
+    judges them (what :func:`~dataquarantine.spark.run.run` does)."""
     reserved = [c for c in df.columns if c.startswith(RESERVED_PREFIX)]
     if reserved:
         raise ConfigError(f"input columns may not start with {RESERVED_PREFIX!r}: {reserved}")
@@ -122,7 +128,13 @@ def check(
         max_record_bytes,
         references=specs,
         remediate=fix,
+        sink=sink,
     )
+    origin = jsonl_origin(df) if kind == "jsonl" and not specs else None
+    if origin is not None:  # judged by the worker that reads the lines: one hop fewer
+        judged = judged_jsonl(df.sparkSession, origin, task)
+        verdicts = [f.name for f in engine_fields(fix)]
+        return judged.select(*map(ref, columns), *verdicts)
     if specs and kind == "jsonl":  # the values to join on, as the engine decodes them
         keys = [StructField(key_column(i), StringType()) for i in range(len(specs))]
         keyed = StructType([*located.schema.fields, *keys])

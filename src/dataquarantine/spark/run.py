@@ -1,11 +1,12 @@
 """``run``: split a DataFrame, write the quarantine store and the valid output in one pass,
 and reconcile the counts.
 
-One Spark job: the checked rows are observed (an :class:`~pyspark.sql.Observation` counts
-them by verdict and code as they flow), then one ``mapInArrow`` stage writes each task's
-quarantined rows into the store (:mod:`~dataquarantine.spark.store`) and passes its valid rows
-on to the valid output's writer (Parquet, JSON-lines text made of the original lines, or
-Spark's ``noop`` sink when no output is asked). No second pass over the data counts anything.
+One Spark job: the engine tier writes each task's quarantined rows into the store
+(:mod:`~dataquarantine.spark.store`) as it judges them, the checked rows are observed (an
+:class:`~pyspark.sql.Observation` counts them by verdict and code as they flow), and the valid
+ones go on to the valid output's writer (Parquet, JSON-lines text made of the original lines,
+or Spark's ``noop`` sink when no output is asked). No second pass over the data counts
+anything, and valid rows cross to Python only where the engine tier judges them.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import functools
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Final, Literal
 
@@ -32,32 +33,30 @@ from dataquarantine.spark.columns import (
     CONTRACT_VERSION,
     ERRORS,
     FILE,
-    ID,
     JSONL_SCHEMA,
     LINE_OFFSET,
     LINE_PATH,
     LINE_VALUE,
-    PAYLOAD,
     REMEDIATION,
     ROW,
-    RUN_ID,
     VALID,
     WARNINGS,
     engine_fields,
     ref,
 )
-from dataquarantine.spark.csv_output import CsvOutput, is_csv
+from dataquarantine.spark.csv_output import CsvOutput, is_csv, typed_output
 from dataquarantine.spark.engine import (
     EngineTask,
     InputKind,
     ShippedContract,
     ShippedRoutes,
+    StoreSink,
     run_engine,
 )
 from dataquarantine.spark.frames import RESERVED_PREFIX, check, with_coordinates
 from dataquarantine.spark.inputs import input_format, read_inputs, session
 from dataquarantine.spark.remediate import action_label
-from dataquarantine.spark.store import PartitionWriter, StoreTarget, check_target
+from dataquarantine.spark.store import StoreTarget, check_target
 from dataquarantine.validation.contract import Contract
 from dataquarantine.validation.registry import ContractRegistry
 
@@ -103,23 +102,13 @@ class SparkRun:
 
 @dataclass(frozen=True, slots=True)
 class _Stage:
-    """What the store-and-pass tasks need (picklable)."""
+    """The run's id and forced contract (``None`` when routed), for the counts."""
 
-    target: StoreTarget
-    #: The forced contract's name and version (``None`` when routed: they are columns).
+    run_id: str
     contract: str | None
     version: str | None
-    run_id: str
-    #: The input's own columns come first (renamed by position), then the checked columns.
-    n_columns: int
-    names: tuple[str, ...]
-    lines: bool
-    #: CSV records (:func:`~dataquarantine.spark.csv_input.read_csv`): path and line first.
-    csv: bool = False
     #: The remediation rules' actions when the double pass runs (empty: it does not).
     actions: tuple[str, ...] = ()
-    #: The typed valid output of CSV records (``None``: the input's columns).
-    csv_out: CsvOutput | None = None
 
 
 def _metrics(refs: Sequence[str | None], routed: bool) -> list[Column]:
@@ -191,71 +180,6 @@ def _has_code(code: ErrorCode) -> Any:
     return lambda v: v["code"] == code.value
 
 
-def _store_and_pass(stage: _Stage, batches: Iterator[Any]) -> Iterator[Any]:
-    """Each task: quarantined rows into the store (flushed before the task ends), valid rows
-    on to the output (the input's columns, or the original lines as text)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    writer = PartitionWriter(stage.target)
-    constants: dict[str, str | None] = {RUN_ID: stage.run_id}
-    routed = stage.contract is None
-    if not routed:
-        constants |= {CONTRACT: stage.contract, CONTRACT_VERSION: stage.version}
-    names = [*_source_columns(stage), ID, ERRORS, PAYLOAD]
-    stored = _store_names(stage)
-    if routed:
-        names += [CONTRACT, CONTRACT_VERSION]
-        stored += [CONTRACT, CONTRACT_VERSION]
-    if stage.actions:
-        names.append(REMEDIATION)
-        stored.append(REMEDIATION)
-    for batch in batches:
-        valid = batch.column(VALID)
-        # the invalid rows and the remediated ones (valid, their original kept): a payload
-        kept = pc.is_valid(batch.column(stage.names.index(PAYLOAD)))
-        if pc.any(kept).as_py():
-            bad = batch.filter(kept)
-            picked = pa.RecordBatch.from_arrays(
-                [bad.column(stage.names.index(c)) for c in names], names=stored
-            )
-            writer.add([{**row, **constants} for row in picked.to_pylist()])
-        good = batch.filter(valid)
-        if stage.lines:
-            lines = good.column(2).to_pylist()  # read_jsonl's value: the line's bytes
-            text = [(b[:-1] if b.endswith(b"\n") else b).decode(errors="replace") for b in lines]
-            yield pa.RecordBatch.from_arrays([pa.array(text, pa.string())], names=[LINE_VALUE])
-        elif stage.csv_out is not None:
-            yield _typed_csv(stage, good)
-        else:
-            n = stage.n_columns
-            yield pa.RecordBatch.from_arrays(good.columns[:n], names=list(stage.names[:n]))
-    writer.flush()
-
-
-def _typed_csv(stage: _Stage, good: Any) -> Any:
-    """Valid CSV records (read_csv's path, line, value, error first) as typed output rows."""
-    assert stage.csv_out is not None
-    refs = None
-    if stage.contract is None:
-        names = good.column(stage.names.index(CONTRACT)).to_pylist()
-        versions = good.column(stage.names.index(CONTRACT_VERSION)).to_pylist()
-        refs = [f"{n}@{v}" if n is not None else None for n, v in zip(names, versions, strict=True)]
-    return stage.csv_out.rows(good.column(2).to_pylist(), refs, good.column(1).to_pylist())
-
-
-def _source_columns(stage: _Stage) -> list[str]:
-    if FILE in stage.names:
-        return [FILE, ROW]
-    # read_jsonl's path and offset, read_csv's path and line: the first two, by position
-    return [stage.names[0], stage.names[1]]
-
-
-def _store_names(stage: _Stage) -> list[str]:
-    source = [FILE, ROW] if FILE in stage.names or stage.csv else [LINE_PATH, LINE_OFFSET]
-    return [*source, ID, ERRORS, PAYLOAD]
-
-
 def run(
     df: DataFrame,
     contract: Contract | ContractRegistry,
@@ -300,54 +224,38 @@ def run(
     actions = tuple(
         dict.fromkeys(r.action for c in contracts for r in c.spec.remediation if remediate)
     )
-    if isinstance(contract, ContractRegistry) or csv:
-        checked = _engine_only(df, contract, max_record_bytes, remediate=bool(actions))
-        if isinstance(contract, ContractRegistry):
-            refs: list[str | None] = [str(c.ref) for c in contract]
-            forced = None
-        else:
-            refs, forced = [str(contract.ref)], contract
-    else:
-        checked = check(df, contract, max_record_bytes=max_record_bytes, remediate=remediate)
-        refs, forced = [str(contract.ref)], contract
-    if REMEDIATION not in checked.columns:
-        actions = ()
-    metrics = _metrics([*refs, None], routed=forced is None)
-    if actions:
-        metrics += _fix_metrics(refs, actions, routed=forced is None)
-    observation = Observation()
-    observed = checked.observe(observation, *metrics)
-    n = len(df.columns)
-    renamed = [f"{RESERVED_PREFIX}c{i}" for i in range(n)]
-    positional = observed.toDF(*renamed, *observed.columns[n:])
+    forced = None if isinstance(contract, ContractRegistry) else contract
     stage = _Stage(
-        target,
+        run_id or new_run_id("spark"),
         forced.name if forced else None,
         forced.version if forced else None,
-        run_id or new_run_id("spark"),
-        n,
-        tuple(positional.columns),
-        lines,
-        csv,
         actions,
-        csv_out,
     )
-    if csv_out is not None:
-        schema = csv_out.spark_schema()
-    elif lines:
-        schema = StructType([StructField(LINE_VALUE, StringType(), nullable=True)])
+    sink = StoreSink(target, stage.run_id, stage.contract, stage.version)
+    refs: list[str | None] = [str(c.ref) for c in contracts]
+    if forced is None or csv:
+        checked = _engine_only(df, contract, max_record_bytes, sink, remediate=bool(actions))
     else:
-        fields = zip(renamed, df.schema.fields, strict=True)
-        schema = StructType([StructField(r, f.dataType, f.nullable) for r, f in fields])
-    passed = positional.mapInArrow(functools.partial(_store_and_pass, stage), schema)
+        checked = check(
+            df, forced, max_record_bytes=max_record_bytes, sink=sink, remediate=remediate
+        )
+    if REMEDIATION not in checked.columns:
+        stage = replace(stage, actions=())
+    metrics = _metrics([*refs, None], routed=forced is None)
+    if stage.actions:
+        metrics += _fix_metrics(refs, stage.actions, routed=forced is None)
+    observation = Observation()
+    observed = checked.observe(observation, *metrics)
+    valid = observed.where(F.col(VALID))
     if valid_out is None:
-        passed.write.format(_NOOP).mode("overwrite").save()
-    elif lines:
-        passed.write.text(valid_out)
+        observed.write.format(_NOOP).mode("overwrite").save()
+    elif lines:  # the original (or fixed) lines: valid ones are UTF-8; without their "\n"
+        text = F.regexp_replace(F.col(LINE_VALUE).cast("string"), "\n\\z", "")
+        valid.select(text.alias(LINE_VALUE)).write.text(valid_out)
     elif csv_out is not None:
-        passed.toDF(*csv_out.columns).write.parquet(valid_out)
+        typed_output(valid, csv_out).write.parquet(valid_out)
     else:
-        passed.toDF(*df.columns).write.parquet(valid_out)
+        valid.select(*map(ref, df.columns)).write.parquet(valid_out)
     counts = _counts(stage, observation.get, [*refs, None], time.perf_counter() - started)
     return _with_fixes(counts, stage, observation.get, refs) if remediate else counts
 
@@ -356,6 +264,7 @@ def _engine_only(
     df: DataFrame,
     contract: Contract | ContractRegistry,
     max_record_bytes: int | None,
+    sink: StoreSink,
     *,
     remediate: bool = False,
 ) -> DataFrame:
@@ -367,11 +276,13 @@ def _engine_only(
     extra: list[StructField] = []
     if isinstance(contract, ContractRegistry):
         routes = ShippedRoutes(tuple(ShippedContract.of(c) for c in contract))
-        task = EngineTask(None, kind, columns, max_record_bytes, routes=routes, remediate=remediate)
+        task = EngineTask(
+            None, kind, columns, max_record_bytes, routes=routes, remediate=remediate, sink=sink
+        )
         extra = [StructField(c, StringType(), nullable=True) for c in (CONTRACT, CONTRACT_VERSION)]
     else:
         shipped = ShippedContract.of(contract)
-        task = EngineTask(shipped, kind, columns, max_record_bytes, remediate=remediate)
+        task = EngineTask(shipped, kind, columns, max_record_bytes, remediate=remediate, sink=sink)
     verdicts = [f.name for f in [*engine_fields(remediate), *extra]]
     if kind == "rows":  # routed typed rows, by their _schema column as the default engine
         return _rows_through_engine(df, task, extra).select(

@@ -225,6 +225,19 @@ def test_split_reconciles_and_ids_do_not_depend_on_partitioning(
     assert len(set(ids[1000])) == len(ids[1000]), "two identical bad lines are two records"
 
 
+def test_lines_judged_in_the_reader_match_the_engine_stage(
+    spark: Any, tmp_path: Path, traps: Contract
+) -> None:
+    """check on read_jsonl's own frame judges lines in the reader; on a frame derived from it,
+    in a mapInArrow stage: the same rows, verdicts, errors, payloads and ids."""
+    df = read_jsonl(spark, str(_traps_file(tmp_path)), split_bytes=1000)
+
+    def rows(frame: Any) -> list[Any]:
+        return sorted(tuple(r) for r in check(frame, traps).drop("_dq_warnings").collect())
+
+    assert rows(df) == rows(df.select("*"))
+
+
 def test_quarantine_rows_carry_the_store_fields(
     spark: Any, tmp_path: Path, traps: Contract
 ) -> None:
