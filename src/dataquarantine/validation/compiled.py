@@ -47,8 +47,9 @@ class CompiledContract(Protocol):
         """Function typing a text row (CSV cells) by the contract's schema, or ``None``."""
         ...
 
-    def check(self, value: Any) -> ValidationResult:
-        """Every violation of an already-decoded value (structure first, then rules)."""
+    def check(self, value: Any, *, schema_valid: bool | None = None) -> ValidationResult:
+        """Every violation of an already-decoded value (structure first, then rules);
+        ``schema_valid`` is what ``is_valid_fn`` answered for it, when it was asked."""
         ...
 
     def parse_error(self, failure: DecodeFailure) -> ValidationResult:

@@ -207,11 +207,14 @@ class Contract:
         """Decode raw bytes; raises :class:`DecodeFailure` (internal) when they are bad."""
         return self._decode(raw)
 
-    def check(self, value: Any) -> ValidationResult:
-        """Every violation of an already-decoded value (structure first, then rules)."""
+    def check(self, value: Any, *, schema_valid: bool | None = None) -> ValidationResult:
+        """Every violation of an already-decoded value (structure first, then rules).
+
+        ``schema_valid``: what ``is_valid_fn`` already answered for this value, if it was
+        asked (the batch loops), so that it is not asked twice."""
         sink = ViolationSink()
         try:
-            schema_ok = self._is_valid(value)
+            schema_ok = self._is_valid(value) if schema_valid is None else schema_valid
             if not schema_ok:
                 self._validator.collect(value, sink)
             warnings: list[Violation] = []

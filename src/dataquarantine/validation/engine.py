@@ -63,8 +63,9 @@ def _finish(
     index: int,
     invalid: dict[int, ValidationResult],
     warnings: dict[int, tuple[Violation, ...]],
+    schema_valid: bool | None = None,
 ) -> None:
-    res = contract.check(value)
+    res = contract.check(value, schema_valid=schema_valid)
     if not res.valid:
         invalid[index] = res
     elif res.warnings:
@@ -118,13 +119,14 @@ def validate_forced(
                 if coerce is not None and type(value) is dict:
                     value = coerce(value)
             try:
-                if is_valid(value) and (rules_eval is None or not rules_eval(value)):
+                schema_ok: bool | None = is_valid(value)
+                if schema_ok and (rules_eval is None or not rules_eval(value)):
                     append(value if keep_values else None)
                     continue
-            except Exception:  # noqa: S110 - check() below records the failure as a violation
-                pass
+            except Exception:  # check() below records the failure as a violation
+                schema_ok = None
             append(value)
-            _finish(contract, value, i, invalid, warnings)
+            _finish(contract, value, i, invalid, warnings, schema_ok)
     return BatchResult(n, values, [ref] * n, invalid, warnings)
 
 
@@ -197,14 +199,15 @@ def validate_routed(
                 if coerce is not None:
                     value = coerce(value)
             try:
-                if is_valid(value) and (check_rules is None or not check_rules(value)):
+                schema_ok: bool | None = is_valid(value)
+                if schema_ok and (check_rules is None or not check_rules(value)):
                     append(value if keep_values else None)
                     continue
-            except Exception:  # noqa: S110 - check() below records the failure as a violation
-                pass
+            except Exception:  # check() below records the failure as a violation
+                schema_ok = None
             append(value)
             try:
-                _finish(contract, value, i, invalid, warnings)
+                _finish(contract, value, i, invalid, warnings, schema_ok)
             except Exception as exc:
                 invalid[i] = _failed(system_error(exc), ref)
     return BatchResult(n, values, contracts, invalid, warnings)

@@ -52,7 +52,12 @@ from dataquarantine.validation.base import (
     SchemaValidator,
     register_kind,
 )
-from dataquarantine.validation.parsing import MAX_DEPTH, nests_deeper_than, parse_json
+from dataquarantine.validation.parsing import (
+    MAX_DEPTH,
+    encoded_size,
+    nests_deeper_than,
+    parse_json,
+)
 from dataquarantine.validation.schema_cost import UNBOUNDED, fanout
 
 if TYPE_CHECKING:
@@ -381,11 +386,12 @@ class JsonSchemaValidator:
         applications (the record's values times :attr:`fanout`). Beyond, the first violation
         alone is reported (or, when ``anyOf``/``oneOf`` occur, that the record does not
         match), and the sink is told the rest were not looked for."""
-        if nests_deeper_than(value, MAX_DEPTH):
+        size = encoded_size(value)  # bounds both walks below: most records skip them
+        if (size is None or size >= 2 * (MAX_DEPTH + 1)) and nests_deeper_than(value, MAX_DEPTH):
             sink.append(_whole(f"the record nests deeper than {MAX_DEPTH} levels"))
             return
         budget = MAX_ENUMERATED // self.fanout
-        if _values_over(value, budget):
+        if (size is None or size > budget) and _values_over(value, budget):
             self._first_only(value, sink, budget)
             return
         try:
@@ -429,6 +435,9 @@ class JsonSchemaValidator:
 
 def _values_over(value: Any, limit: int) -> bool:
     """Whether ``value`` holds more than ``limit`` JSON values (stops counting there)."""
+    size = encoded_size(value)
+    if size is not None and size <= limit:  # each value takes at least one byte of it
+        return False
     count = 0
     stack = [value]
     while stack:

@@ -20,6 +20,7 @@ __all__ = [
     "DECODE_FAILURES",
     "MAX_DEPTH",
     "decode_failure_reason",
+    "encoded_size",
     "json_decode",
     "nests_deeper_than",
     "parse_json",
@@ -70,13 +71,32 @@ def parse_json(raw: bytes | bytearray | memoryview | str) -> Any:
 
 
 _CONTAINERS = (dict, list, tuple)
+_encode = msgspec.json.encode
+
+
+def encoded_size(value: Any) -> int | None:
+    """The length of ``value`` encoded as JSON (``None`` when it cannot be encoded).
+
+    A bound computed in C: every value of a record starts at a byte of its own in the
+    encoding, and every level of nesting takes two brackets. So a record of ``size`` bytes
+    holds at most ``size`` values and nests at most ``size // 2`` levels deep."""
+    try:
+        return len(_encode(value))
+    except Exception:  # not JSON (a set, a non-string key, ...) or too deep to encode
+        return None
 
 
 def nests_deeper_than(value: Any, limit: int = MAX_DEPTH) -> bool:
     """Whether ``value`` nests deeper than ``limit`` (iterative: no recursion to overflow).
 
     Level by level, keeping only the containers of each: scalars are looked at once and never
-    queued, which halves the cost on a typical record."""
+    queued, which halves the cost on a typical record. A value too short to nest that deep
+    (:func:`encoded_size`) is not walked at all."""
+    if not isinstance(value, _CONTAINERS):
+        return False
+    size = encoded_size(value)
+    if size is not None and size < 2 * (limit + 1):
+        return False
     level: list[Any] = [value] if isinstance(value, _CONTAINERS) else []
     depth = 0
     while level:

@@ -1,4 +1,5 @@
-"""``nests_deeper_than``: the depth guard in front of every check of a decoded value."""
+"""``nests_deeper_than``: the depth guard in front of every check of a decoded value, and
+``encoded_size``, the bound that lets most values skip it."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dataquarantine.validation.parsing import MAX_DEPTH, nests_deeper_than
+from dataquarantine.validation.parsing import MAX_DEPTH, encoded_size, nests_deeper_than
 
 
 def _depth(value: Any) -> int:
@@ -20,8 +21,17 @@ def _depth(value: Any) -> int:
     return 0
 
 
+def _count(value: Any) -> int:
+    """JSON values in ``value``, the value itself included (object keys are not values)."""
+    if isinstance(value, dict):
+        return 1 + sum(_count(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return 1 + sum(_count(v) for v in value)
+    return 1
+
+
 _values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.text(max_size=3),
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=3),
     lambda inner: (
         st.lists(inner, max_size=3)
         | st.tuples(inner, inner)
@@ -42,3 +52,17 @@ def test_chains_around_the_limit_without_recursion(levels: int) -> None:
     for i in range(levels):
         value = {"a": value} if i % 2 else [value, 1]
     assert nests_deeper_than(value) == (levels > MAX_DEPTH)
+
+
+@given(_values)
+def test_the_encoded_size_bounds_the_values_and_the_depth(value: Any) -> None:
+    size = encoded_size(value)
+    assert size is not None
+    assert size >= _count(value)
+    assert size >= 2 * _depth(value)
+
+
+@pytest.mark.parametrize("value", [{1, 2}, {"a": {1: object()}}, [b"x", {"k": set()}]])
+def test_values_that_do_not_encode_have_no_size_and_are_walked(value: Any) -> None:
+    assert encoded_size(value) is None or encoded_size(value) >= _count(value)
+    assert not nests_deeper_than(value, 2)
