@@ -50,11 +50,12 @@ from typing import TYPE_CHECKING, Any, Final
 from dataquarantine.errors import WorkerError
 from dataquarantine.io.ranges import MIN_RANGE_BYTES, ByteRange, count_line_ends, split_lines
 from dataquarantine.io.records import InputFormat, RecordBatch
+from dataquarantine.kernel.results import Violation
+from dataquarantine.quarantine.envelope import FileSource, QuarantineItem
 from dataquarantine.runner import ContractCounts, RunSummary, Source
 from dataquarantine.settings import Settings
 
 if TYPE_CHECKING:
-    from dataquarantine.quarantine.envelope import QuarantineItem
     from dataquarantine.quarantine.service import Quarantine
     from dataquarantine.validation.registry import Router
 
@@ -104,12 +105,46 @@ class Task:
     first_row: int = 0
 
 
+#: A quarantine item as plain tuples: pickling a slotted dataclass runs Python code per
+#: object (~15 us an item), tuples of strings and ints cost a fraction of it.
+_Packed = tuple[Any, ...]
+
+
+def _packed(item: QuarantineItem) -> _Packed:
+    source = item.source
+    assert isinstance(source, FileSource)
+    errors = tuple((v.code, v.path, v.message, v.rule, v.keyword, v.severity) for v in item.errors)
+    return (
+        source.uri,
+        source.line,
+        source.offset,
+        item.payload,
+        errors,
+        item.contract,
+        item.run_id,
+        item.remediation,
+    )
+
+
+def _unpacked(row: _Packed) -> QuarantineItem:
+    uri, line, offset, payload, errors, contract, run_id, remediation = row
+    return QuarantineItem(
+        FileSource(uri=uri, line=line, offset=offset),
+        payload,
+        tuple(Violation(*e) for e in errors),
+        contract,
+        run_id,
+        remediation,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class _Done:
     summary: RunSummary
     remediation: tuple[Counter[Any], Counter[Any], Counter[Any]]
-    #: The task's invalid records, written by the parent (one writer, few big writes).
-    items: tuple[QuarantineItem, ...] = ()
+    #: The task's invalid records (:func:`_packed`), written by the parent (one writer, few
+    #: big writes).
+    items: tuple[_Packed, ...] = ()
 
 
 def plan_tasks(
@@ -246,7 +281,7 @@ def validate_task(router: Router, config: WorkerConfig, task: Task, part: str | 
         if stats is not None
         else (Counter(), Counter(), Counter())
     )
-    return _Done(summary, counters, tuple(collected.items))
+    return _Done(summary, counters, tuple(map(_packed, collected.items)))
 
 
 # -- in the parent ----------------------------------------------------------------------------
@@ -379,12 +414,12 @@ class _GroupWriter:
     def __init__(self, quarantine: Quarantine, group: int = QUARANTINE_GROUP) -> None:
         self._quarantine = quarantine
         self._group = group
-        self._queue: queue.SimpleQueue[tuple[QuarantineItem, ...] | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[tuple[_Packed, ...] | None] = queue.SimpleQueue()
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._loop, name="dq-quarantine", daemon=True)
         self._thread.start()
 
-    def put(self, items: tuple[QuarantineItem, ...]) -> None:
+    def put(self, items: tuple[_Packed, ...]) -> None:
         """Queue one task's records (raises the error of a failed write, if any)."""
         if self._error is not None:
             raise self._error
@@ -401,7 +436,7 @@ class _GroupWriter:
     def _loop(self) -> None:
         pending: list[QuarantineItem] = []
         while (items := self._queue.get()) is not None:
-            pending.extend(items)
+            pending.extend(map(_unpacked, items))
             if len(pending) >= self._group:
                 self._write(pending)
                 pending = []
