@@ -29,6 +29,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import dataclasses
+import gc
 import multiprocessing
 import multiprocessing.context
 import os
@@ -359,8 +360,15 @@ def _execute(
     )
     writer: _GroupWriter | None = None
     try:
-        for _ in range(workers - 1):  # the workers start while this process counts lines
-            pool.submit(int)
+        # The workers start (forked at the first submit) while this process counts lines.
+        # Frozen, the inherited objects are never traversed by a worker's garbage collector,
+        # which would otherwise write to (hence copy) every page of them.
+        gc.freeze()
+        try:
+            for _ in range(workers - 1):
+                pool.submit(int)
+        finally:
+            gc.unfreeze()
         # Started after the fork: a forked child gets no copy of a thread or of its locks.
         writer = _GroupWriter(quarantine)
         numbered = _numbered(tasks)
