@@ -6,18 +6,19 @@ first row from the footer), a CSV file is one task (a CSV cell may hold a line e
 file cannot be cut without reading it).
 This process counts the line ends of every range first (while the workers start), so each
 record keeps the line number, hence the quarantine id, it has in a one-process run. Each task
-runs a :class:`~dataquarantine.runner.ValidationRun` in one of ``N - 1`` workers (``spawn``
-processes, each with its own contract registry and quarantine connection) or in this process,
-which takes tasks from the back of the list while the workers take them from the front.
-Invalid records go straight to the quarantine store (SQLite: WAL and a busy timeout serialise
-the writers; writes are grouped into few transactions, so waiting is rare), valid lines to a
-part file. When every task is
-done, the parts are appended in input order into ``--valid-out``, byte for byte what one
-process writes, and the tasks' counts are added up into one summary.
+runs a :class:`~dataquarantine.runner.ValidationRun` in one of ``N - 1`` workers (forked from
+this process with its compiled contracts on Linux, ``spawn`` processes elsewhere) or in this
+process, which takes tasks from the back of the list while the workers take them from the
+front. Valid lines go to a part file; invalid records come back with the task's result and
+this process quarantines them from one writer thread, in groups of :data:`QUARANTINE_GROUP`
+(the store has a single writer, and few fsynced writes). When every task is done and the
+last group is durable, the parts are appended in input order into ``--valid-out``, byte for
+byte what one process writes, and the tasks' counts are added up into one summary.
 
 A worker that dies (``SIGKILL``, out of memory) fails the run with :class:`WorkerError`
-before anything is published; the quarantine writes it did are idempotent (deterministic ids),
-so running the command again completes the run with neither loss nor duplicate.
+before anything is published (the records of the finished tasks are written all the same);
+quarantine writes are idempotent (deterministic ids), so running the command again completes
+the run with neither loss nor duplicate.
 
 One process is used (exactly the path of ``--workers 1``) for standard input and pipes, for
 CSV/Parquet input with ``--valid-out`` (its Parquet output is not cut into parts), and when the
@@ -74,8 +75,7 @@ __all__ = [
 #: :data:`~dataquarantine.io.ranges.MIN_RANGE_BYTES`: starting a process costs ~0.5 s).
 EXPLICIT_MIN_RANGE_BYTES: Final = 64 << 10
 #: Ranges per process: more make the last tasks shorter (a worker is committed to the one it
-#: runs and the one queued for it), but each task ends with its own quarantine write (a
-#: payload chunk and a transaction, each fsynced), and fsyncs are slow on a shared disk.
+#: runs and the one queued for it), at the cost of a result message and a part file each.
 RANGES_PER_WORKER: Final = 4
 #: The parent writes the workers' invalid records in groups of at least this many.
 QUARANTINE_GROUP: Final = 10_000
