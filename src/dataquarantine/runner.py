@@ -28,7 +28,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from dataquarantine.io.arrow_replace import replace_rows
 from dataquarantine.io.readers import detect_format, read_batches
@@ -46,11 +46,25 @@ from dataquarantine.quarantine.service import Quarantine
 from dataquarantine.remediation import Attempt, Remediation, attempt_invalid
 from dataquarantine.validation.registry import Router
 
-__all__ = ["ContractCounts", "RunSummary", "Source", "ValidationRun", "input_uri"]
+__all__ = [
+    "ContractCounts",
+    "QuarantineWriter",
+    "RunSummary",
+    "Source",
+    "ValidationRun",
+    "input_uri",
+]
 
 NO_CONTRACT = "(none)"
 #: The labels of :attr:`RunSummary.by_schema`, as the stream worker's metrics name them.
 UNKNOWN_SCHEMA, VALID_LABEL = "unknown", "valid"
+
+
+class QuarantineWriter(Protocol):
+    """Where a run's invalid records go: a :class:`Quarantine`, or (``validate --workers``)
+    a collector whose items another process writes."""
+
+    def write(self, items: Sequence[QuarantineItem]) -> object: ...
 
 
 @dataclass
@@ -173,7 +187,7 @@ class ValidationRun:
     def __init__(
         self,
         router: Router,
-        quarantine: Quarantine,
+        quarantine: Quarantine | QuarantineWriter,
         *,
         valid_out: Path | None = None,
         batch_size: int = 10_000,

@@ -6,18 +6,19 @@ first row from the footer), a CSV file is one task (a CSV cell may hold a line e
 file cannot be cut without reading it).
 This process counts the line ends of every range first (while the workers start), so each
 record keeps the line number, hence the quarantine id, it has in a one-process run. Each task
-runs a :class:`~dataquarantine.runner.ValidationRun` in one of ``N - 1`` workers (``spawn``
-processes, each with its own contract registry and quarantine connection) or in this process,
-which takes tasks from the back of the list while the workers take them from the front.
-Invalid records go straight to the quarantine store (SQLite: WAL and a busy timeout serialise
-the writers; writes are grouped into few transactions, so waiting is rare), valid lines to a
-part file. When every task is
-done, the parts are appended in input order into ``--valid-out``, byte for byte what one
-process writes, and the tasks' counts are added up into one summary.
+runs a :class:`~dataquarantine.runner.ValidationRun` in one of ``N - 1`` workers (forked from
+this process with its compiled contracts on Linux, ``spawn`` processes elsewhere) or in this
+process, which takes tasks from the back of the list while the workers take them from the
+front. Valid lines go to a part file; invalid records come back with the task's result and
+this process quarantines them from one writer thread, in groups of :data:`QUARANTINE_GROUP`
+(the store has a single writer, and few fsynced writes). When every task is done and the
+last group is durable, the parts are appended in input order into ``--valid-out``, byte for
+byte what one process writes, and the tasks' counts are added up into one summary.
 
 A worker that dies (``SIGKILL``, out of memory) fails the run with :class:`WorkerError`
-before anything is published; the quarantine writes it did are idempotent (deterministic ids),
-so running the command again completes the run with neither loss nor duplicate.
+before anything is published (the records of the finished tasks are written all the same);
+quarantine writes are idempotent (deterministic ids), so running the command again completes
+the run with neither loss nor duplicate.
 
 One process is used (exactly the path of ``--workers 1``) for standard input and pipes, for
 CSV/Parquet input with ``--valid-out`` (its Parquet output is not cut into parts), and when the
@@ -27,11 +28,18 @@ inputs make a single task.
 from __future__ import annotations
 
 import atexit
+import contextlib
+import dataclasses
+import gc
 import multiprocessing
+import multiprocessing.context
 import os
+import queue
 import shutil
 import stat
+import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -44,6 +52,8 @@ from typing import TYPE_CHECKING, Any, Final
 from dataquarantine.errors import WorkerError
 from dataquarantine.io.ranges import MIN_RANGE_BYTES, ByteRange, count_line_ends, split_lines
 from dataquarantine.io.records import InputFormat, RecordBatch
+from dataquarantine.kernel.results import Violation
+from dataquarantine.quarantine.envelope import FileSource, QuarantineItem
 from dataquarantine.runner import ContractCounts, RunSummary, Source
 from dataquarantine.settings import Settings
 
@@ -53,6 +63,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "EXPLICIT_MIN_RANGE_BYTES",
+    "QUARANTINE_GROUP",
     "Task",
     "WorkerConfig",
     "plan_tasks",
@@ -64,9 +75,10 @@ __all__ = [
 #: :data:`~dataquarantine.io.ranges.MIN_RANGE_BYTES`: starting a process costs ~0.5 s).
 EXPLICIT_MIN_RANGE_BYTES: Final = 64 << 10
 #: Ranges per process: more make the last tasks shorter (a worker is committed to the one it
-#: runs and the one queued for it), but each task ends with its own quarantine write (a
-#: payload chunk and a transaction, each fsynced), and fsyncs are slow on a shared disk.
+#: runs and the one queued for it), at the cost of a result message and a part file each.
 RANGES_PER_WORKER: Final = 4
+#: The parent writes the workers' invalid records in groups of at least this many.
+QUARANTINE_GROUP: Final = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,10 +106,46 @@ class Task:
     first_row: int = 0
 
 
+#: A quarantine item as plain tuples: pickling a slotted dataclass runs Python code per
+#: object (~15 us an item), tuples of strings and ints cost a fraction of it.
+_Packed = tuple[Any, ...]
+
+
+def _packed(item: QuarantineItem) -> _Packed:
+    source = item.source
+    assert isinstance(source, FileSource)
+    errors = tuple((v.code, v.path, v.message, v.rule, v.keyword, v.severity) for v in item.errors)
+    return (
+        source.uri,
+        source.line,
+        source.offset,
+        item.payload,
+        errors,
+        item.contract,
+        item.run_id,
+        item.remediation,
+    )
+
+
+def _unpacked(row: _Packed) -> QuarantineItem:
+    uri, line, offset, payload, errors, contract, run_id, remediation = row
+    return QuarantineItem(
+        FileSource(uri=uri, line=line, offset=offset),
+        payload,
+        tuple(Violation(*e) for e in errors),
+        contract,
+        run_id,
+        remediation,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class _Done:
     summary: RunSummary
     remediation: tuple[Counter[Any], Counter[Any], Counter[Any]]
+    #: The task's invalid records (:func:`_packed`), written by the parent (one writer, few
+    #: big writes).
+    items: tuple[_Packed, ...] = ()
 
 
 def plan_tasks(
@@ -164,36 +212,45 @@ _STATE: dict[str, Any] = {}
 
 
 def _start(config: WorkerConfig) -> None:
-    """Open the registry, router and quarantine of this worker process (once)."""
-    from dataquarantine.cli.common import open_contracts, open_quarantine
+    """Open the registry and router of this worker process (once). A forked worker has the
+    parent's already (set by :func:`_execute` before the fork): nothing to load."""
+    if _STATE:
+        return
+    from dataquarantine.cli.common import open_contracts
     from dataquarantine.validation.registry import Router
 
     live = open_contracts(config.settings)
     atexit.register(live.close)
-    quarantine = open_quarantine(config.settings)
-    atexit.register(quarantine.close)
-    _STATE.update(
-        config=config, router=Router(live.registry, contract=config.contract), quarantine=quarantine
-    )
+    _STATE.update(config=config, router=Router(live.registry, contract=config.contract))
 
 
 def _validate(task: Task, part: str | None) -> _Done:
-    return validate_task(_STATE["router"], _STATE["quarantine"], _STATE["config"], task, part)
+    return validate_task(_STATE["router"], _STATE["config"], task, part)
 
 
-def validate_task(
-    router: Router, quarantine: Quarantine, config: WorkerConfig, task: Task, part: str | None
-) -> _Done:
-    """Validate one task (in a worker, or in the parent), its valid lines to ``part``."""
+class _Collected:
+    """The quarantine of a task: its invalid records, kept for the parent's writer."""
+
+    def __init__(self) -> None:
+        self.items: list[QuarantineItem] = []
+
+    def write(self, items: Sequence[QuarantineItem]) -> None:
+        self.items.extend(items)
+
+
+def validate_task(router: Router, config: WorkerConfig, task: Task, part: str | None) -> _Done:
+    """Validate one task (in a worker, or in the parent), its valid lines to ``part``; its
+    invalid records are returned (:attr:`_Done.items`), for the parent to quarantine."""
     from dataquarantine.io.ranges import read_jsonl_range
     from dataquarantine.io.readers import read_batches
     from dataquarantine.io.sinks import JsonlValidSink
     from dataquarantine.io.targets import DirectTarget
     from dataquarantine.runner import ValidationRun, input_uri
 
+    collected = _Collected()
     run = ValidationRun(
         router,
-        quarantine,
+        collected,
         batch_size=config.batch_size,
         run_id=config.run_id,
         remediate=config.remediate,
@@ -225,7 +282,7 @@ def validate_task(
         if stats is not None
         else (Counter(), Counter(), Counter())
     )
-    return _Done(summary, counters)
+    return _Done(summary, counters, tuple(map(_packed, collected.items)))
 
 
 # -- in the parent ----------------------------------------------------------------------------
@@ -292,30 +349,49 @@ def _execute(
 ) -> list[_Done]:
     """Run ``tasks`` on ``workers - 1`` processes and this one: the pool takes them from the
     front, this process from the back (the ones the pool has not started), so this process
-    works while the others start up."""
+    works while the others start up. Every task's invalid records go to one writer thread;
+    this returns once they are all durable (raises, after writing what arrived, if not)."""
+    router, quarantine = local
+    context = _context()
+    if context.get_start_method() == "fork":
+        _STATE.update(config=config, router=router)  # inherited: the workers load nothing
     pool = ProcessPoolExecutor(
-        max_workers=workers - 1,
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=_start,
-        initargs=(config,),
+        max_workers=workers - 1, mp_context=context, initializer=_start, initargs=(config,)
     )
+    writer: _GroupWriter | None = None
     try:
-        for _ in range(workers - 1):  # the workers start while this process counts lines
-            pool.submit(int)
+        # The workers start (forked at the first submit) while this process counts lines.
+        # Frozen, the inherited objects are never traversed by a worker's garbage collector,
+        # which would otherwise write to (hence copy) every page of them.
+        gc.freeze()
+        try:
+            for _ in range(workers - 1):
+                pool.submit(int)
+        finally:
+            gc.unfreeze()
+        # Started after the fork: a forked child gets no copy of a thread or of its locks.
+        writer = _GroupWriter(quarantine)
         numbered = _numbered(tasks)
         futures = [pool.submit(_validate, t, p) for t, p in zip(numbered, parts, strict=True)]
         done: dict[int, _Done] = {}
+
+        def finished(i: int, result: _Done) -> None:
+            assert writer is not None
+            writer.put(result.items)
+            done[i] = dataclasses.replace(result, items=())
+            if on_task is not None:
+                on_task(result.summary.total)
+
         for i in reversed(range(len(tasks))):
             if not futures[i].cancel():
                 break
-            done[i] = validate_task(*local, config, numbered[i], parts[i])
-            if on_task is not None:
-                on_task(done[i].summary.total)
+            finished(i, validate_task(router, config, numbered[i], parts[i]))
         for i, future in enumerate(futures):
             if i not in done:
-                done[i] = future.result()
-                if on_task is not None:
-                    on_task(done[i].summary.total)
+                finished(i, future.result())
+        final, writer = writer, None
+        assert final is not None
+        final.close()  # every invalid record durable before anything is published
         return [done[i] for i in range(len(tasks))]
     except BrokenProcessPool as exc:
         raise WorkerError(
@@ -323,7 +399,63 @@ def _execute(
             "the command again to complete the run (quarantined records are not duplicated)"
         ) from exc
     finally:
+        if writer is not None:  # failing: what arrived is written all the same (idempotent)
+            with contextlib.suppress(Exception):
+                writer.close()
         pool.shutdown(wait=True, cancel_futures=True)
+        _STATE.clear()
+
+
+def _context() -> multiprocessing.context.BaseContext:
+    """``fork`` where there is one (Linux): a worker starts with this process's compiled
+    contracts, no imports and no loading (~0.5 s of CPU each with ``spawn``)."""
+    if sys.platform == "linux":
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("spawn")
+
+
+class _GroupWriter:
+    """The quarantine writes of a run, from one thread: the tasks' invalid records in groups
+    of at least :data:`QUARANTINE_GROUP` (a payload chunk and a transaction, each fsynced,
+    per group). Waiting on the disk releases the GIL, so validating goes on meanwhile."""
+
+    def __init__(self, quarantine: Quarantine, group: int = QUARANTINE_GROUP) -> None:
+        self._quarantine = quarantine
+        self._group = group
+        self._queue: queue.SimpleQueue[tuple[_Packed, ...] | None] = queue.SimpleQueue()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._loop, name="dq-quarantine", daemon=True)
+        self._thread.start()
+
+    def put(self, items: tuple[_Packed, ...]) -> None:
+        """Queue one task's records (raises the error of a failed write, if any)."""
+        if self._error is not None:
+            raise self._error
+        if items:
+            self._queue.put(items)
+
+    def close(self) -> None:
+        """Write what is left and wait for it; raises the error of a failed write."""
+        self._queue.put(None)
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+    def _loop(self) -> None:
+        pending: list[QuarantineItem] = []
+        while (items := self._queue.get()) is not None:
+            pending.extend(map(_unpacked, items))
+            if len(pending) >= self._group:
+                self._write(pending)
+                pending = []
+        self._write(pending)
+
+    def _write(self, items: list[QuarantineItem]) -> None:
+        if items and self._error is None:
+            try:
+                self._quarantine.write(items)
+            except BaseException as exc:  # raised in the caller's thread
+                self._error = exc
 
 
 def _numbered(tasks: Sequence[Task]) -> list[Task]:
