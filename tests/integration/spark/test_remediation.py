@@ -115,6 +115,23 @@ def _stored(url: str, payloads: Path, *, source: bool) -> list[Any]:
     return sorted(out, key=repr)
 
 
+def _both_engines_to_parquet(
+    tmp_path: Path, path: Path, default_url: str, spark_url: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The ``--json`` documents of both engines on ``path`` against ``signup``, valid output
+    to ``valid.parquet`` (default) and ``valid/`` (Spark), stores under ``p1`` and ``p2``."""
+    common = ["--contracts", str(_contracts(tmp_path)), "--contract", "signup"]
+    default = _validate(
+        *common, *_stores(default_url, tmp_path / "p1"),
+        "--valid-out", str(tmp_path / "valid.parquet"), str(path),
+    )  # fmt: skip
+    got = _validate(
+        "--engine", "spark", *common, *_stores(spark_url, tmp_path / "p2"),
+        "--valid-out", str(tmp_path / "valid"), str(path),
+    )  # fmt: skip
+    return default, got
+
+
 def test_jsonl_double_pass_equals_the_default_engines(
     spark: Any, tmp_path: Path, pg_schema_url_factory: Any
 ) -> None:
@@ -163,16 +180,8 @@ def test_parquet_double_pass_equals_the_default_engines(
         row["qty"] = row["qty"] if isinstance(row["qty"], int) else -1  # an int column
     path = tmp_path / "signups.parquet"
     pq.write_table(pa.Table.from_pylist(rows), path)
-    common = ["--contracts", str(_contracts(tmp_path)), "--contract", "signup"]
     default_url, spark_url = pg_schema_url_factory(), pg_schema_url_factory()
-    default = _validate(
-        *common, *_stores(default_url, tmp_path / "p1"),
-        "--valid-out", str(tmp_path / "valid.parquet"), str(path),
-    )  # fmt: skip
-    got = _validate(
-        "--engine", "spark", *common, *_stores(spark_url, tmp_path / "p2"),
-        "--valid-out", str(tmp_path / "valid"), str(path),
-    )  # fmt: skip
+    default, got = _both_engines_to_parquet(tmp_path, path, default_url, spark_url)
     assert got == default and got["remediated"] >= 10
     expected = pq.read_table(tmp_path / "valid.parquet").to_pylist()
     written = pq.read_table(tmp_path / "valid").to_pylist()
@@ -225,16 +234,8 @@ def test_a_fix_that_does_not_fit_the_parquet_columns_is_not_remediated(
     ]
     path = tmp_path / "misfits.parquet"
     pq.write_table(pa.Table.from_pylist(rows), path)
-    common = ["--contracts", str(_contracts(tmp_path)), "--contract", "signup"]
     default_url, spark_url = pg_schema_url_factory(), pg_schema_url_factory()
-    default = _validate(
-        *common, *_stores(default_url, tmp_path / "p1"),
-        "--valid-out", str(tmp_path / "valid.parquet"), str(path),
-    )  # fmt: skip
-    got = _validate(
-        "--engine", "spark", *common, *_stores(spark_url, tmp_path / "p2"),
-        "--valid-out", str(tmp_path / "valid"), str(path),
-    )  # fmt: skip
+    default, got = _both_engines_to_parquet(tmp_path, path, default_url, spark_url)
     assert got == default
     assert got["remediated"] == 0 and got["remediation"]["records"]["still_invalid"] == 10
     stored = _stored(spark_url, tmp_path / "p2", source=True)
@@ -253,16 +254,8 @@ def test_csv_double_pass_equals_the_default_engines(
         lines.append(",".join(f'"{row[c]}"' if c in row else "" for c in header))
     path = tmp_path / "signups.csv"
     path.write_text("\n".join(lines) + "\n")
-    common = ["--contracts", str(_contracts(tmp_path)), "--contract", "signup"]
     default_url, spark_url = pg_schema_url_factory(), pg_schema_url_factory()
-    default = _validate(
-        *common, *_stores(default_url, tmp_path / "p1"),
-        "--valid-out", str(tmp_path / "valid.parquet"), str(path),
-    )  # fmt: skip
-    got = _validate(
-        "--engine", "spark", *common, *_stores(spark_url, tmp_path / "p2"),
-        "--valid-out", str(tmp_path / "valid"), str(path),
-    )  # fmt: skip
+    default, got = _both_engines_to_parquet(tmp_path, path, default_url, spark_url)
     assert got == default and got["remediated"] >= 10
     # the fixed records, typed as the default engine writes them, in place of the originals
     expected = pq.read_table(tmp_path / "valid.parquet").to_pylist()
