@@ -380,7 +380,7 @@ def _payloads(values: Any, offsets: list[int]) -> list[bytes]:
         return []
     _, bounds_buffer, data_buffer = values.buffers()
     wide = pa.types.is_large_binary(values.type)
-    bounds = np.frombuffer(bounds_buffer, np.int64 if wide else np.int32)
+    bounds: Any = np.frombuffer(bounds_buffer, np.int64 if wide else np.int32)
     bounds = bounds[values.offset : values.offset + n + 1]
     starts, ends = bounds[:-1], bounds[1:]
     data = np.frombuffer(data_buffer, np.uint8) if data_buffer is not None else np.zeros(1)
