@@ -77,6 +77,8 @@ InputKind = Literal["rows", "jsonl", "csv"]
 #: Compiled contracts of this worker process, by fingerprint (workers are reused across tasks).
 _COMPILED: dict[str, Contract] = {}
 _MAX_COMPILED: Final = 16
+_NL: Final = 10
+_CR: Final = 13
 
 
 @dataclass(frozen=True, slots=True)
@@ -345,9 +347,8 @@ def _rows_one_by_one(data: Any) -> tuple[list[Any], dict[int, str]]:
 
 
 def _check_lines(task: EngineTask, validate: Validate, batch: Any) -> tuple[BatchResult, Locate]:
-    lines: list[bytes] = batch.column(LINE_VALUE).to_pylist()
     offsets: list[int] = batch.column(LINE_OFFSET).to_pylist()
-    payloads = [line_payload(line, offset) for line, offset in zip(lines, offsets, strict=True)]
+    payloads = _payloads(batch.column(LINE_VALUE), offsets)
     limit = task.max_record_bytes
     oversize: dict[int, str] = {}
     items = payloads
@@ -367,6 +368,31 @@ def _check_lines(task: EngineTask, validate: Validate, batch: Any) -> tuple[Batc
         return payloads[i], line_coordinates(paths[i].as_py(), offsets[i])
 
     return result, locate
+
+
+def _payloads(values: Any, offsets: list[int]) -> list[bytes]:
+    """:func:`~.jsonl_lines.line_payload` of each line of the binary array ``values``, the
+    terminators found on the array's buffers rather than line by line."""
+    import numpy as np
+
+    n = len(values)
+    if not n:
+        return []
+    _, bounds_buffer, data_buffer = values.buffers()
+    wide = pa.types.is_large_binary(values.type)
+    bounds: Any = np.frombuffer(bounds_buffer, np.int64 if wide else np.int32)
+    bounds = bounds[values.offset : values.offset + n + 1]
+    starts, ends = bounds[:-1], bounds[1:]
+    data = np.frombuffer(data_buffer, np.uint8) if data_buffer is not None else np.zeros(1)
+    size = ends - starts
+    newline = (size >= 1) & (data[np.maximum(ends - 1, 0)] == _NL)
+    crlf = newline & (size >= 2) & (data[np.maximum(ends - 2, 0)] == _CR)
+    cuts = ends - newline - crlf
+    raw = data_buffer.to_pybytes() if data_buffer is not None else b""
+    payloads = [raw[a:b] for a, b in zip(starts.tolist(), cuts.tolist(), strict=True)]
+    for i in np.flatnonzero(np.asarray(offsets) == 0).tolist():  # a file's first line: a BOM?
+        payloads[i] = line_payload(raw[starts[i] : ends[i]], 0)
+    return payloads
 
 
 def _check_csv(validate: Validate, batch: Any) -> tuple[BatchResult, Locate]:
@@ -414,21 +440,23 @@ def _violation_rows(violations: tuple[Violation, ...]) -> list[dict[str, str | N
 
 def _violations_array(n: int, found: dict[int, tuple[Violation, ...]]) -> Any:
     """The list column of ``n`` rows holding ``found[i]`` at row ``i`` (empty elsewhere)."""
-    offsets = [0] * (n + 1)
-    items: list[dict[str, str | None]] = []
-    for i in range(n):
-        violations = found.get(i)
-        if violations:
-            items.extend(_violation_rows(violations))
-        offsets[i + 1] = len(items)
+    import numpy as np
+
     kind = violations_arrow_type()
-    values = pa.array(items, kind.value_type)
-    return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), values, type=kind)
+    counts = np.zeros(n + 1, np.int32)
+    items: list[dict[str, str | None]] = []
+    for i in sorted(found):
+        counts[i + 1] = len(found[i])
+        items.extend(_violation_rows(found[i]))
+    offsets = pa.array(np.cumsum(counts, dtype=np.int32))
+    return pa.ListArray.from_arrays(offsets, pa.array(items, kind.value_type), type=kind)
 
 
 def _with_verdicts(batch: Any, result: BatchResult, locate: Locate) -> Any:
+    import numpy as np
+
     n = batch.num_rows
-    valid = [True] * n
+    valid = np.ones(n, np.bool_)
     kept: list[bytes | None] = [None] * n
     ids: list[str | None] = [None] * n
     errors: dict[int, tuple[Violation, ...]] = {}
@@ -443,7 +471,7 @@ def _with_verdicts(batch: Any, result: BatchResult, locate: Locate) -> Any:
         ids[i] = record_id(coordinates, payload)
     arrays = [
         *batch.columns,
-        pa.array(valid, pa.bool_()),
+        pa.array(valid),
         _violations_array(n, errors),
         _violations_array(n, warnings),
         pa.array(kept, pa.binary()),

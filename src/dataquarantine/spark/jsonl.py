@@ -40,7 +40,7 @@ from dataquarantine.spark.columns import (
     engine_fields,
 )
 from dataquarantine.spark.engine import EngineTask, run_engine
-from dataquarantine.spark.jsonl_lines import is_blank, lines_in_range
+from dataquarantine.spark.jsonl_lines import line_blocks
 from dataquarantine.spark.objects import input_size, input_uri, is_object, list_objects, open_input
 
 __all__ = [
@@ -63,7 +63,6 @@ _MIN_SPLIT_BYTES: Final = 4 << 20
 _ORIGIN: Final = "_dq_jsonl_origin"
 _TASK_OPTION: Final = "engine_task"
 _REMEDIATE_OPTION: Final = "remediate"
-_ROWS_PER_BATCH: Final = 10_000
 _ARROW_SCHEMA: Final = pa.schema(
     [
         pa.field(LINE_PATH, pa.string(), nullable=False),
@@ -138,27 +137,13 @@ def _judged(task: EngineTask, batches: Iterator[Any]) -> Iterator[Any]:
 def _line_batches(partition: InputPartition) -> Iterator[Any]:
     name, start, end = partition.value
     uri = input_uri(name)
-    offsets: list[int] = []
-    values: list[bytes] = []
     with open_input(name) as stream:
-        for offset, line in lines_in_range(stream, start, end):
-            if is_blank(line, offset):
-                continue
-            offsets.append(offset)
-            values.append(line)
-            if len(values) >= _ROWS_PER_BATCH:
-                yield _batch(uri, offsets, values)
-                offsets, values = [], []
-    if values:
-        yield _batch(uri, offsets, values)
-
-
-def _batch(uri: str, offsets: list[int], values: list[bytes]) -> Any:
-    return pa.RecordBatch.from_arrays(
-        [pa.array([uri] * len(values), pa.string()), pa.array(offsets, pa.int64()),
-         pa.array(values, pa.binary())],
-        schema=_ARROW_SCHEMA,
-    )  # fmt: skip
+        for offsets, values in line_blocks(stream, start, end):
+            if len(values):
+                yield pa.RecordBatch.from_arrays(
+                    [pa.repeat(pa.scalar(uri, pa.string()), len(values)), offsets, values],
+                    schema=_ARROW_SCHEMA,
+                )
 
 
 class JsonLinesSource(DataSource):

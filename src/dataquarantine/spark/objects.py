@@ -26,7 +26,7 @@ import io
 import os
 import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any, Final
 
@@ -165,7 +165,8 @@ class _Body(io.RawIOBase):
 
 class _ObjectStream:
     """What :func:`~dataquarantine.spark.jsonl_lines.lines_in_range` needs of a file: ``seek``
-    (which opens one ranged ``GET`` from there to the end, read lazily) and ``readline``."""
+    (which opens one ranged ``GET`` from there to the end, read lazily), ``readline`` and
+    ``read``."""
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -180,10 +181,16 @@ class _ObjectStream:
         return position
 
     def readline(self) -> bytes:
+        return self._read(lambda reader: reader.readline())
+
+    def read(self, size: int) -> bytes:
+        return self._read(lambda reader: reader.read(size))
+
+    def _read(self, how: Callable[[IO[bytes]], bytes]) -> bytes:
         if self._reader is None:
             self._reader = self._open(self._position)
         try:
-            return self._reader.readline()
+            return how(self._reader)
         except _errors() as exc:
             raise InputError(f"cannot read S3 input {self.name!r}: {exc}") from exc
 
@@ -216,7 +223,7 @@ class _ObjectStream:
 
 def open_input(name: str) -> Any:
     """A local file opened for reading bytes, or an S3 object read by ranged ``GET``s (a
-    context manager with ``seek`` and ``readline``)."""
+    context manager with ``seek``, ``readline`` and ``read``)."""
     return _ObjectStream(name) if is_object(name) else open(name, "rb")
 
 

@@ -12,7 +12,7 @@ from tests.fixtures.spark import require_spark
 require_spark()
 
 from dataquarantine.io.readers import iter_jsonl
-from dataquarantine.spark.jsonl_lines import is_blank, line_payload, lines_in_range
+from dataquarantine.spark.jsonl_lines import is_blank, line_blocks, line_payload, lines_in_range
 
 _LINE = st.lists(
     st.sampled_from([b"a", b"{", b"}", b"\r", b" ", b"\t", b"\xef\xbb\xbf", b"\xff", b'"x"']),
@@ -62,3 +62,29 @@ def test_a_line_belongs_to_the_range_it_starts_in() -> None:
     assert line_payload(b"\xef\xbb\xbfx\r\n", 0) == b"x"
     assert line_payload(b"\xef\xbb\xbfx\r\n", 5) == b"\xef\xbb\xbfx"
     assert line_payload(b"x\r", 9) == b"x\r"
+
+
+def _blocks(data: bytes, split: int, block: int) -> list[tuple[int, bytes]]:
+    out: list[tuple[int, bytes]] = []
+    stream = io.BytesIO(data)
+    for start in range(0, max(len(data), 1), split):
+        for offsets, values in line_blocks(stream, start, min(start + split, len(data)), block):
+            for offset, line in zip(offsets.to_pylist(), values.to_pylist(), strict=True):
+                out.append((offset, line_payload(line, offset)))
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    lines=st.lists(_LINE, max_size=12),
+    terminated=st.booleans(),
+    crlf=st.booleans(),
+    split=st.integers(1, 40),
+    block=st.integers(1, 16),
+)
+def test_line_blocks_give_the_lines_of_lines_in_range(
+    lines: list[bytes], terminated: bool, crlf: bool, split: int, block: int
+) -> None:
+    end = b"\r\n" if crlf else b"\n"
+    data = end.join(lines) + (end if terminated and lines else b"")
+    assert _blocks(data, split, block) == _records(data, split)
