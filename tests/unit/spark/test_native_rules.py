@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from tests.fixtures.spark import require_spark
 
@@ -64,6 +64,7 @@ ROW = st.fixed_dictionaries(
     }
 )
 
+_NULLS: dict[str, Any] = dict.fromkeys(SCHEMA.names)
 _LITERALS = [
     "0", "1", "-1", "5", "9223372036854775807", "-9223372036854775808", "9007199254740993",
     "0.0", "-0.0", "1.5", "5.0", "1e308", "-2.5e-308", "9007199254740994.0",
@@ -107,6 +108,23 @@ def _contract(exprs: list[str], severities: list[str]) -> Contract:
     max_examples=30,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@example(
+    rows=[
+        {**_NULLS, "d": v, "f": v, "i": i, "s": s}
+        for v, i, s in [
+            (math.nan, 2**63 - 1, "é"),
+            (math.inf, -(2**63), "e\u0301"),
+            (-math.inf, 2**53 + 1, "\uffff"),
+            (-0.0, 5, "😀"),
+            (5.0, None, None),
+        ]
+    ],
+    rules=[
+        (f"record.{c} {op} {lit}", "error")
+        for c, lit in [("d", "5"), ("f", "0.0"), ("i", "9007199254740993"), ("s", "'é'")]
+        for op in ("==", "!=", "<", ">=")
+    ],
 )
 @given(
     rows=st.lists(ROW, min_size=1, max_size=40),
