@@ -6,7 +6,8 @@ the load's push-down into PostgreSQL (:mod:`dataquarantine.load.pushdown`): the 
 be false for a row the engine accepts, never true for a row it rejects. A property whose
 subschema has no exact translation makes its column "must be null" (rows where it is set go
 to the engine); an unknown keyword at the root, a required property without an exact check,
-or any CEL rule disables the tier (``None``). Translated, on typed input only:
+or a CEL rule outside the grammar of :mod:`~dataquarantine.spark.native_rules` disables the
+tier (``None``). Translated, on typed input only:
 
 * at the root: ``type`` (object), ``required``, ``properties``, ``additionalProperties`` as a
   boolean, and annotations;
@@ -20,8 +21,8 @@ or any CEL rule disables the tier (``None``). Translated, on typed input only:
 
 Not translated, on purpose: ``pattern`` (Java regex is not ECMA-262: ``$``, ``\\d``, classes),
 ``format`` (Spark's casts are not RFC 3339), ``multipleOf`` on floats, nested objects and
-arrays, decimals, dates and timestamps (rendered as text by the engine), and CEL rules
-(heterogeneous equality and error semantics differ from SQL's).
+arrays, decimals, dates and timestamps (rendered as text by the engine), and CEL rules beyond
+comparisons of columns with literals, ``has()``, ``in`` a literal list and the logic.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from pyspark.sql.types import (
 )
 
 from dataquarantine.spark.columns import ref
+from dataquarantine.spark.native_rules import rules_predicate
 from dataquarantine.validation.contract import Contract
 
 __all__ = ["surely_valid"]
@@ -85,13 +87,17 @@ def _and(parts: list[Column]) -> Column:
 def surely_valid(contract: Contract, schema: StructType) -> Column | None:
     """The "surely valid" predicate of ``contract`` over typed rows of ``schema``, or ``None``
     when nothing can be cleared natively (then every row goes through the engine)."""
-    if contract.kind != "json_schema" or contract.spec.rules:
+    if contract.kind != "json_schema":
         return None
     columns = {f.name: f.dataType for f in schema.fields}
     try:
-        return _root(contract.schema, columns)
+        structure = _root(contract.schema, columns)
     except _Unsupported:
         return None
+    rules = rules_predicate(contract.spec.rules, columns)
+    if structure is None or rules is None:
+        return None
+    return F.coalesce(structure & rules, F.lit(False))
 
 
 def _root(schema: Any, columns: dict[str, DataType]) -> Column | None:
@@ -118,7 +124,9 @@ def _root(schema: Any, columns: dict[str, DataType]) -> Column | None:
     parts: list[Column] = []
     for name, typ in columns.items():
         col = ref(name)
-        present = _value(props[name], col, typ) if name in props else _extra(extra_allowed, typ)
+        present = (
+            _value(props[name], col, typ) if name in props else _extra(extra_allowed, col, typ)
+        )
         if name in required:
             if present is None:
                 return None  # always set, never provable
@@ -127,19 +135,21 @@ def _root(schema: Any, columns: dict[str, DataType]) -> Column | None:
             parts.append(col.isNull() if present is None else col.isNull() | present)
     if any(name not in columns for name in required):
         return None  # always absent: every row fails
-    return F.coalesce(_and(parts), F.lit(False))
+    return _and(parts)
 
 
-def _extra(allowed: bool, typ: DataType) -> Column | None:
-    """A column the schema does not name: acceptable when extras are and its value is flat."""
-    return F.lit(True) if allowed and _json_type(typ) is not None else None
+def _extra(allowed: bool, col: Column, typ: DataType) -> Column | None:
+    """A column the schema does not name: acceptable when extras are and its value is flat
+    (and well formed: the engine cannot read a string that is not UTF-8)."""
+    jtype = _json_type(typ)
+    return _well_formed(col, jtype) if allowed and jtype is not None else None
 
 
 def _value(schema: Any, col: Column, typ: DataType) -> Column | None:
     """True only where the column's non-null value satisfies ``schema`` (``None``: unknown)."""
-    if schema is True or schema == {}:
-        return F.lit(True) if _json_type(typ) is not None else None
     jtype = _json_type(typ)
+    if schema is True or schema == {}:
+        return _well_formed(col, jtype) if jtype is not None else None
     if not isinstance(schema, Mapping) or jtype is None:
         return None
     parts: list[Column] = [_well_formed(col, jtype)]
