@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 import pytest
 import yaml
+from tests.fixtures.fixes import LOWER, USERS
 
 from dataquarantine.errors import ConfigError, FixDefinitionError, IncompatibleContractError
 from dataquarantine.kernel.lifecycle import EDITABLE, Status
@@ -25,21 +26,6 @@ from dataquarantine.review.fix_models import FixRequest, filter_from_dict, filte
 from dataquarantine.review.sinks import JsonlReprocessSink
 from dataquarantine.testing import InMemoryPayloadStore, InMemoryQuarantineStore, make_item
 from dataquarantine.validation.registry import ContractRegistry
-
-USERS = {
-    "name": "users",
-    "version": "1.0.0",
-    "schema": {
-        "type": "object",
-        "required": ["id", "status"],
-        "properties": {
-            "id": {"type": "string"},
-            "status": {"enum": ["active", "blocked"]},
-            "phone": {"type": "string", "pattern": "^\\+[0-9]+$"},
-        },
-    },
-}
-LOWER = [{"set": "/status", "expr": "record.status.lowerAscii()"}]
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 import pytest
 import yaml
+from tests.fixtures.fixes import LOWER, USERS
 from tests.fixtures.postgres import drop_schema, with_schema
 
 from dataquarantine.errors import StatusConflictError
@@ -32,20 +33,6 @@ from dataquarantine.review.sinks import JsonlReprocessSink
 from dataquarantine.testing import InMemoryPayloadStore, InMemoryQuarantineStore, make_item
 from dataquarantine.validation.registry import ContractRegistry
 
-USERS = {
-    "name": "users",
-    "version": "1.0.0",
-    "schema": {
-        "type": "object",
-        "required": ["id", "status"],
-        "properties": {
-            "id": {"type": "string"},
-            "status": {"enum": ["active", "blocked"]},
-            "phone": {"type": "string", "pattern": "^\\+[0-9]+$"},
-        },
-    },
-}
-LOWER = [{"set": "/status", "expr": "record.status.lowerAscii()"}]
 DOCS: list[Any] = [
     {"id": "v", "status": "ACTIVE"},  # fixed, valid
     {"id": "i", "status": "WEIRD"},  # fixed, still invalid
