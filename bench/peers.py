@@ -243,6 +243,37 @@ def msgspec_structs(contracts: Path) -> Check:
 _RFC3339 = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$"
 
 
+def _by_contract(bad_rows: Callable[[str, list[dict[str, Any]]], set[int]]) -> Check:
+    """A frame-based peer's check: each batch's records grouped by contract (``_schema``), each
+    group judged at once by ``bad_rows`` (the indexes of its rejected rows); lines orjson cannot
+    parse pass, as a frame library never sees them."""
+    import orjson
+
+    loads, error = orjson.loads, orjson.JSONDecodeError
+
+    def check(lines: list[bytes]) -> list[bool]:
+        out = [True] * len(lines)
+        groups: dict[str, tuple[list[int], list[dict[str, Any]]]] = {}
+        for i, raw in enumerate(lines):
+            try:
+                record = loads(raw)
+            except error:
+                continue
+            name = record.get("_schema") if type(record) is dict else None
+            tag = _TAGS.get(name) if type(name) is str else None
+            if tag is not None:
+                idx, rows = groups.setdefault(tag, ([], []))
+                idx.append(i)
+                rows.append(record)
+        for tag, (idx, rows) in groups.items():
+            bad = bad_rows(tag, rows)
+            for k, i in enumerate(idx):
+                out[i] = k in bad
+        return out
+
+    return check
+
+
 def _pandera_models() -> dict[str, Any]:
     import pandera.polars as pa
 
@@ -291,14 +322,12 @@ def pandera_polars(contracts: Path) -> Check:
     columns made strings, as polars does), one pandera DataFrameModel per contract, lazy
     validation; a row is rejected when a failure case names it, or when it carries a column
     the model does not declare (nested objects are not checked)."""
-    import orjson
     import pandera.errors
     import polars as pl
 
     models = _pandera_models()
     known = {tag: {*model.to_schema().columns, "_schema"} for tag, model in models.items()}
     nested = {"device", "properties", "viewport"}
-    loads, error = orjson.loads, orjson.JSONDecodeError
 
     def bad_rows(tag: str, rows: list[dict[str, Any]]) -> set[int]:
         frame = pl.DataFrame(rows, strict=False, infer_schema_length=None)
@@ -315,27 +344,7 @@ def pandera_polars(contracts: Path) -> Check:
             bad.update(index.to_list())
         return bad
 
-    def check(lines: list[bytes]) -> list[bool]:
-        out = [True] * len(lines)
-        groups: dict[str, tuple[list[int], list[dict[str, Any]]]] = {}
-        for i, raw in enumerate(lines):
-            try:
-                record = loads(raw)
-            except error:
-                continue
-            name = record.get("_schema") if type(record) is dict else None
-            tag = _TAGS.get(name) if type(name) is str else None
-            if tag is not None:
-                idx, rows = groups.setdefault(tag, ([], []))
-                idx.append(i)
-                rows.append(record)
-        for tag, (idx, rows) in groups.items():
-            bad = bad_rows(tag, rows)
-            for k, i in enumerate(idx):
-                out[i] = k in bad
-        return out
-
-    return check
+    return _by_contract(bad_rows)
 
 
 #: Per contract: required columns, {column: regex}, {column: allowed values},
@@ -399,7 +408,6 @@ def great_expectations(contracts: Path) -> Check:
     column the contract does not declare. An expectation that errors (mixed types in a
     column) lists no index and so rejects no row."""
     import great_expectations as gx
-    import orjson
     import pandas as pd
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
@@ -413,7 +421,6 @@ def great_expectations(contracts: Path) -> Check:
         | {*spec["between"], *spec["columns"]}
         for tag, spec in _GX_SPECS.items()
     }
-    loads, error = orjson.loads, orjson.JSONDecodeError
 
     def bad_rows(tag: str, rows: list[dict[str, Any]]) -> set[int]:
         frame = pd.DataFrame(rows)
@@ -430,27 +437,7 @@ def great_expectations(contracts: Path) -> Check:
             bad.update(res.result.get("unexpected_index_list") or ())
         return bad
 
-    def check(lines: list[bytes]) -> list[bool]:
-        out = [True] * len(lines)
-        groups: dict[str, tuple[list[int], list[dict[str, Any]]]] = {}
-        for i, raw in enumerate(lines):
-            try:
-                record = loads(raw)
-            except error:
-                continue
-            name = record.get("_schema") if type(record) is dict else None
-            tag = _TAGS.get(name) if type(name) is str else None
-            if tag is not None:
-                idx, rows = groups.setdefault(tag, ([], []))
-                idx.append(i)
-                rows.append(record)
-        for tag, (idx, rows) in groups.items():
-            bad = bad_rows(tag, rows)
-            for k, i in enumerate(idx):
-                out[i] = k in bad
-        return out
-
-    return check
+    return _by_contract(bad_rows)
 
 
 PEERS: dict[str, Callable[[Path], Check]] = {
