@@ -68,6 +68,13 @@ ContractsUrlOpt = Annotated[
         "[DQ_CONTRACTS_URL]; wins over --contracts.",
     ),
 ]
+StreamConfigOpt = Annotated[
+    Path | None, typer.Option("--config", "-c", help="YAML settings file (stream.yaml).")
+]
+BootstrapServersOpt = Annotated[
+    str | None,
+    typer.Option("--bootstrap-servers", help="Kafka brokers [DQ_KAFKA_BOOTSTRAP_SERVERS]."),
+]
 StoreOpt = Annotated[str | None, typer.Option("--store", help="Metadata store URL [DQ_STORE_URL].")]
 PayloadsOpt = Annotated[
     str | None, typer.Option("--payloads", help="Payload store URL [DQ_PAYLOADS_URL].")

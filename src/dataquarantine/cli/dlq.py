@@ -7,16 +7,17 @@ exit codes are ``stream``'s. See ``docs/streaming.md``, "Other tools' DLQs".
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from dataquarantine.cli.common import (
+    BootstrapServersOpt,
     ContractsOpt,
     LogLevelOpt,
     PayloadsOpt,
     StoreOpt,
+    StreamConfigOpt,
     exit_codes,
     sub_command,
 )
@@ -50,13 +51,8 @@ def ingest_command(
             help="Validate every message against NAME[@VERSION] too (default: by _schema).",
         ),
     ] = None,
-    config: Annotated[
-        Path | None, typer.Option("--config", "-c", help="YAML settings file (stream.yaml).")
-    ] = None,
-    bootstrap_servers: Annotated[
-        str | None,
-        typer.Option("--bootstrap-servers", help="Kafka brokers [DQ_KAFKA_BOOTSTRAP_SERVERS]."),
-    ] = None,
+    config: StreamConfigOpt = None,
+    bootstrap_servers: BootstrapServersOpt = None,
     group_id: Annotated[
         str | None, typer.Option("--group-id", help=f"Consumer group (default {DEFAULT_GROUP}).")
     ] = None,

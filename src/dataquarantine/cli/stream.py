@@ -12,18 +12,19 @@ import logging
 import os
 import signal
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from types import FrameType
 from typing import Annotated, Any, Protocol
 
 import typer
 
 from dataquarantine.cli.common import (
+    BootstrapServersOpt,
     ContractsOpt,
     ContractsUrlOpt,
     LogLevelOpt,
     PayloadsOpt,
     StoreOpt,
+    StreamConfigOpt,
     exit_codes,
 )
 from dataquarantine.infra.logs import set_level
@@ -135,13 +136,8 @@ def install_signals(stop: Callable[[], None], stopping: Callable[[], bool]) -> C
 
 
 def stream_command(
-    config: Annotated[
-        Path | None, typer.Option("--config", "-c", help="YAML settings file (stream.yaml).")
-    ] = None,
-    bootstrap_servers: Annotated[
-        str | None,
-        typer.Option("--bootstrap-servers", help="Kafka brokers [DQ_KAFKA_BOOTSTRAP_SERVERS]."),
-    ] = None,
+    config: StreamConfigOpt = None,
+    bootstrap_servers: BootstrapServersOpt = None,
     group_id: Annotated[
         str | None, typer.Option("--group-id", help="Consumer group [DQ_KAFKA_CONSUMER_GROUP_ID].")
     ] = None,
